@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from config import views
+from config.api import api
+from smt.upload import raw_file_upload
+
+admin.site.site_header = "Wattledger database (read-only)"
+admin.site.site_url = "/"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health", views.health, name="health"),
+    path("upload", raw_file_upload, name="upload"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/database/", admin.site.urls),
+    # Older scripts post here; same contract as /upload, so the same view.
+    path("api/admin/smt/raw-upload", raw_file_upload, name="api-raw-upload"),
+    path("api/", api.urls),
+    path("smt/", include("smt.urls")),
+]

@@ -1,0 +1,298 @@
+"""SMT ingest: raw files into storage, then normalized into SmtInterval rows.
+
+Every file is stored raw (sha256-keyed) before parsing, so a parse failure never loses it.
+Normalization stages the parsed rows and applies them with one INSERT ... ON CONFLICT that
+keeps the newest REVISION_DATE: the result is the same whatever order files arrive in.
+"""
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from smt import parser
+from smt.models import RawSmtFile
+
+log = logging.getLogger(__name__)
+COPY_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    raw_file: RawSmtFile
+    duplicate: bool
+
+
+def safe_filename(name: str) -> str:
+    """A storage-safe last path component of a client-supplied name; never a path."""
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    try:
+        cleaned = get_valid_filename(base)
+    except Exception:  # SuspiciousFileOperation for names like ".." or ""
+        cleaned = ""
+    return (cleaned or "upload.csv")[-100:]
+
+
+def raw_file_key(*, sha256: str, filename: str, when=None) -> str:
+    when = when or timezone.now()
+    return f"smt/raw/{when:%Y/%m/%d}/{sha256}-{safe_filename(filename)}"
+
+
+def raw_file_store(
+    *,
+    fileobj: BinaryIO,
+    sha256: str,
+    size: int,
+    filename: str,
+    source: str = "",
+    esiid: str = "",
+    meter: str = "",
+    kind: str = RawSmtFile.Kind.UNKNOWN,
+    uploaded_by=None,
+    uploader: str = "",
+) -> StoredFile:
+    """Store the bytes once per sha256 and register them. A known sha256 stores nothing."""
+    existing = RawSmtFile.objects.filter(sha256=sha256).first()
+    if existing:
+        return StoredFile(existing, duplicate=True)
+    key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), File(fileobj, name=filename))
+    try:
+        with transaction.atomic():
+            raw = RawSmtFile.objects.create(
+                filename=(filename or "upload.csv")[:255], sha256=sha256, size_bytes=size,
+                storage_key=key, source=source[:64], esiid_hint=esiid[:22], meter_hint=meter[:64],
+                kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160],
+            )
+    except IntegrityError:
+        # Another request stored the same bytes a moment ago: keep theirs, drop our copy.
+        default_storage.delete(key)
+        return StoredFile(RawSmtFile.objects.get(sha256=sha256), duplicate=True)
+    return StoredFile(raw, duplicate=False)
+
+
+def raw_file_queue(*, raw_file: RawSmtFile) -> str:
+    """Queue normalization on django-q2 once the row is committed; returns the task id."""
+    from django_q.tasks import async_task
+
+    return async_task(
+        "smt.tasks.raw_file_normalize", raw_file.pk,
+        task_name=f"smt-normalize-{raw_file.pk}", group="smt-normalize",
+    )
+
+
+def raw_files_requeue_stranded() -> int:
+    """Queue again the files a dead worker left in received/normalizing."""
+    count = 0
+    for raw in RawSmtFile.objects.stranded():
+        raw.set_status(RawSmtFile.Status.RECEIVED, error="re-queued after the worker stopped")
+        raw_file_queue(raw_file=raw)
+        count += 1
+    return count
+
+
+# ---------------------------------------------------------------- normalize
+
+
+class _DryRun(Exception):
+    pass
+
+
+def _stats_json(stats: parser.ParseStats, counts: dict, dry_run: bool) -> dict:
+    return {
+        "filesProcessed": 1,
+        "rowsRead": stats.rows_read,
+        "validRows": stats.valid,
+        "intervalsInserted": counts.get("inserted", 0),
+        "intervalsUpdated": counts.get("updated", 0),
+        "duplicatesSkipped": stats.valid - counts.get("inserted", 0) - counts.get("updated", 0),
+        "duplicatesInFile": stats.valid - counts.get("distinct", stats.valid),
+        "dstGapRowsSkipped": stats.dst_gap_skipped,
+        "invalid": stats.invalid,
+        "invalidCount": stats.invalid_count,
+        "totalKwh": stats.consumption_wh / 1000,
+        "generationKwh": stats.generation_wh / 1000,
+        "tsMin": parser.epoch_iso(stats.ts_min),
+        "tsMax": parser.epoch_iso(stats.ts_max),
+        "dryRun": dry_run,
+    }
+
+
+def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
+    """Parse the stored file and upsert its intervals. Returns the stats (see docs/SMT.md).
+
+    A file with no usable row ends `failed` with the reason; a dry run changes nothing.
+    """
+    if not dry_run:
+        raw_file.set_status(RawSmtFile.Status.NORMALIZING)
+    stats = parser.ParseStats()
+    meter = raw_file.meter_hint or "unknown"
+    try:
+        with default_storage.open(raw_file.storage_key, "rb") as fileobj:
+            counts = _apply(parser.iter_rows(fileobj, stats), meter=meter, raw_id=raw_file.pk, dry_run=dry_run)
+        if stats.valid == 0:
+            raise parser.FileRejected(_no_rows_message(stats))
+    except parser.FileRejected as exc:
+        result = _stats_json(stats, {}, dry_run) | {"error": str(exc)}
+        if not dry_run:
+            raw_file.set_status(RawSmtFile.Status.FAILED, error=str(exc), stats=result)
+        return result
+    except Exception as exc:
+        if not dry_run:
+            raw_file.set_status(RawSmtFile.Status.FAILED, error=f"internal error: {exc.__class__.__name__}: {exc}")
+        raise
+    result = _stats_json(stats, counts, dry_run)
+    if not dry_run:
+        raw_file.kind = RawSmtFile.Kind.INTERVAL
+        raw_file.save(update_fields=["kind"])
+        raw_file.set_status(RawSmtFile.Status.NORMALIZED, stats=result)
+    log.info("normalized raw file %s: %s inserted, %s updated", raw_file.pk, result["intervalsInserted"], result["intervalsUpdated"])
+    return result
+
+
+def _no_rows_message(stats: parser.ParseStats) -> str:
+    if not stats.invalid:
+        return f"no data rows after the header; expected rows like {parser.EXPECTED_HEADER}"
+    kinds = ", ".join(f"{kind}: {e['count']} (first at line {e['rows'][0]}: {e['messages'][0]})" for kind, e in stats.invalid.items())
+    return f"no valid interval row; invalid rows by kind: {kinds}"
+
+
+def _apply(rows, *, meter: str, raw_id: int, dry_run: bool) -> dict:
+    counts: dict = {}
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                counts = _apply_postgres(rows, meter=meter, raw_id=raw_id)
+            else:
+                counts = _apply_generic(rows, meter=meter, raw_id=raw_id)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return counts
+
+
+_STAGE_COLUMNS = "esiid text, channel text, ts_epoch bigint, wh bigint, quality text, revised_epoch bigint, seq bigint, row_number int"
+
+
+def _apply_postgres(rows, *, meter: str, raw_id: int) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE smt_stage ({_STAGE_COLUMNS}) ON COMMIT DROP")
+        with cursor.cursor.copy("COPY smt_stage FROM STDIN") as copy:
+            buffer, size = [], 0
+            for seq, r in enumerate(rows):
+                revised = r"\N" if r.revised is None else r.revised
+                line = f"{r.esiid}\t{r.channel}\t{r.ts}\t{r.wh}\t{r.quality}\t{revised}\t{seq}\t{r.row}\n"
+                buffer.append(line)
+                size += len(line)
+                if size > COPY_CHUNK_BYTES:
+                    copy.write("".join(buffer))
+                    buffer, size = [], 0
+            copy.write("".join(buffer))
+        # DISTINCT ON keeps one row per key (newest revision, then last in file), so ON
+        # CONFLICT never touches a row twice; the WHERE makes an older revision a no-op.
+        cursor.execute(
+            """
+            WITH winners AS MATERIALIZED (
+                SELECT DISTINCT ON (esiid, channel, ts_epoch) *
+                FROM smt_stage
+                ORDER BY esiid, channel, ts_epoch, revised_epoch DESC NULLS LAST, seq DESC
+            ), upserted AS (
+                INSERT INTO smt_interval AS cur (esiid, meter, channel, ts, kwh, quality, revised_at, raw_file_id, row_number)
+                SELECT esiid, %s, channel, to_timestamp(ts_epoch), wh::numeric / 1000, quality,
+                       to_timestamp(revised_epoch), %s, row_number
+                FROM winners
+                ON CONFLICT (esiid, meter, channel, ts) DO UPDATE SET
+                    kwh = EXCLUDED.kwh, quality = EXCLUDED.quality, revised_at = EXCLUDED.revised_at,
+                    raw_file_id = EXCLUDED.raw_file_id, row_number = EXCLUDED.row_number
+                WHERE EXCLUDED.revised_at > cur.revised_at
+                   OR (cur.revised_at IS NULL AND EXCLUDED.revised_at IS NOT NULL)
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT (SELECT count(*) FROM winners),
+                   count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+            FROM upserted
+            """,
+            [meter, raw_id],
+        )
+        distinct, inserted, updated = cursor.fetchone()
+    return {"distinct": distinct, "inserted": inserted, "updated": updated}
+
+
+def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:
+    """SQLite: the same staging and revision rule, with executemany instead of COPY."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS smt_stage ({_STAGE_COLUMNS})")
+        cursor.execute("DELETE FROM smt_stage")
+        batch = []
+        for seq, r in enumerate(rows):
+            batch.append((r.esiid, r.channel, r.ts, r.wh, r.quality, r.revised, seq, r.row))
+            if len(batch) >= 5000:
+                cursor.executemany("INSERT INTO smt_stage VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", batch)
+                batch = []
+        if batch:
+            cursor.executemany("INSERT INTO smt_stage VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", batch)
+        cursor.execute(
+            """
+            CREATE TEMP TABLE smt_winners AS
+            SELECT esiid, channel, ts_epoch, wh, quality, revised_epoch, row_number,
+                   strftime('%%Y-%%m-%%d %%H:%%M:%%S', ts_epoch, 'unixepoch') AS ts
+            FROM (SELECT *, row_number() OVER (PARTITION BY esiid, channel, ts_epoch
+                         ORDER BY revised_epoch DESC NULLS LAST, seq DESC) AS rn FROM smt_stage)
+            WHERE rn = 1
+            """
+        )
+        cursor.execute("SELECT count(*) FROM smt_winners")
+        distinct = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM smt_winners w WHERE NOT EXISTS (SELECT 1 FROM smt_interval c WHERE "
+            "c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = w.ts)",
+            [meter],
+        )
+        inserted = cursor.fetchone()[0]
+        cursor.execute(
+            """
+            INSERT INTO smt_interval AS cur (esiid, meter, channel, ts, kwh, quality, revised_at, raw_file_id, row_number)
+            SELECT esiid, %s, channel, ts, wh / 1000.0, quality,
+                   CASE WHEN revised_epoch IS NULL THEN NULL
+                        ELSE strftime('%%Y-%%m-%%d %%H:%%M:%%S', revised_epoch, 'unixepoch') END,
+                   %s, row_number
+            FROM smt_winners WHERE true
+            ON CONFLICT (esiid, meter, channel, ts) DO UPDATE SET
+                kwh = excluded.kwh, quality = excluded.quality, revised_at = excluded.revised_at,
+                raw_file_id = excluded.raw_file_id, row_number = excluded.row_number
+            WHERE excluded.revised_at > cur.revised_at
+               OR (cur.revised_at IS NULL AND excluded.revised_at IS NOT NULL)
+            """,
+            [meter, raw_id],
+        )
+        changed = cursor.rowcount
+        cursor.execute("DROP TABLE smt_winners")
+        cursor.execute("DELETE FROM smt_stage")
+    return {"distinct": distinct, "inserted": inserted, "updated": changed - inserted}
+
+
+def raw_file_precheck(*, fileobj: BinaryIO, size: int) -> str:
+    """Refuse what is plainly not SMT data before it is stored; return the file kind.
+
+    Small files are parsed whole, so a file without one valid row is refused here with its row
+    errors instead of being stored only to fail. Raises parser.FileRejected.
+    """
+    if size == 0:
+        raise parser.FileRejected(f"file is empty; expected a CSV with header {parser.EXPECTED_HEADER}")
+    kind = parser.sniff(fileobj)
+    if kind == "interval" and size <= settings.SMT_PRECHECK_FULL_BYTES:
+        stats = parser.ParseStats()
+        for _ in parser.iter_rows(fileobj, stats):
+            break
+        else:
+            fileobj.seek(0)
+            raise parser.FileRejected(_no_rows_message(stats))
+        fileobj.seek(0)
+    return kind

@@ -1,0 +1,136 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class RawSmtFileQuerySet(models.QuerySet):
+    def stranded(self) -> "RawSmtFileQuerySet":
+        """Files a worker should have finished by now (it died, or the queue lost the task)."""
+        cutoff = timezone.now() - timedelta(seconds=settings.SMT_STRANDED_AFTER_SECONDS)
+        return self.filter(
+            status__in=[RawSmtFile.Status.RECEIVED, RawSmtFile.Status.NORMALIZING],
+            status_changed_at__lt=cutoff,
+        )
+
+    def uploads_since(self, *, uploader: str, since) -> int:
+        return self.filter(uploader=uploader, received_at__gte=since).count()
+
+
+class RawSmtFile(models.Model):
+    class Kind(models.TextChoices):
+        INTERVAL = "interval"
+        BILLING = "billing"
+        UNKNOWN = "unknown"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        NORMALIZING = "normalizing"
+        NORMALIZED = "normalized"
+        FAILED = "failed"
+
+    filename = models.CharField(max_length=255, help_text="As sent; never used as a path.")
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.BigIntegerField()
+    storage_key = models.CharField(max_length=512)
+    source = models.CharField(max_length=64, blank=True, default="")
+    esiid_hint = models.CharField(max_length=22, blank=True, default="")
+    meter_hint = models.CharField(max_length=64, blank=True, default="")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.UNKNOWN)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # "user:<name>" or "token:<kind>": who to count against the daily upload limit.
+    uploader = models.CharField(max_length=160, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True, default="")
+    stats = models.JSONField(default=dict, blank=True)
+    normalized_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RawSmtFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["uploader", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.sha256[:12]})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("smt:raw-file-detail", args=[self.pk])
+
+    def set_status(self, status: str, *, error: str = "", stats: dict | None = None) -> None:
+        self.status = status
+        self.status_changed_at = timezone.now()
+        self.error = error
+        fields = ["status", "status_changed_at", "error"]
+        if stats is not None:
+            self.stats = stats
+            fields.append("stats")
+        if status == self.Status.NORMALIZED:
+            self.normalized_at = self.status_changed_at
+            fields.append("normalized_at")
+        self.save(update_fields=fields)
+
+    @property
+    def inserted(self) -> int | None:
+        return self.stats.get("intervalsInserted")
+
+    @property
+    def invalid_total(self) -> int:
+        return sum(kind.get("count", 0) for kind in self.stats.get("invalid", {}).values())
+
+    def as_json(self) -> dict:
+        return {
+            "rawId": self.pk,
+            "filename": self.filename,
+            "sha256": self.sha256,
+            "size": self.size_bytes,
+            "source": self.source,
+            "esiid": self.esiid_hint,
+            "meter": self.meter_hint,
+            "kind": self.kind,
+            "status": self.status,
+            "error": self.error,
+            "receivedAt": self.received_at.isoformat(),
+            "stats": self.stats,
+        }
+
+
+class SmtInterval(models.Model):
+    class Channel(models.TextChoices):
+        CONSUMPTION = "consumption"
+        GENERATION = "generation"
+
+    class Quality(models.TextChoices):
+        ACTUAL = "actual"
+        ESTIMATED = "estimated"
+        UNKNOWN = "unknown"
+
+    esiid = models.CharField(max_length=22)
+    meter = models.CharField(max_length=64, default="unknown")
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    ts = models.DateTimeField(help_text="Interval start, UTC.")
+    kwh = models.DecimalField(max_digits=12, decimal_places=3)
+    quality = models.CharField(max_length=10, choices=Quality.choices)
+    revised_at = models.DateTimeField(null=True, blank=True)
+    raw_file = models.ForeignKey(RawSmtFile, null=True, on_delete=models.SET_NULL)
+    row_number = models.IntegerField(help_text="Line number in the raw file (header = 1).")
+
+    class Meta:
+        db_table = "smt_interval"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["esiid", "meter", "channel", "ts"], name="smt_interval_key"
+            )
+        ]
+        indexes = [models.Index(fields=["esiid", "ts"], name="smt_interval_esiid_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.esiid} {self.channel} {self.ts:%Y-%m-%dT%H:%MZ} {self.kwh}"

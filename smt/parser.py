@@ -1,0 +1,441 @@
+"""Streaming reader for Smart Meter Texas 15-minute interval CSVs.
+
+Reads every interval variant of ../shared/formats/SMT.md (portal export, e-mail file,
+spreadsheet re-save, legacy ISO dialect) inside plain, zip or gzip containers. Rows come out
+one at a time as plain tuples; memory does not grow with the file, except for small caches
+keyed by calendar date.
+"""
+
+import csv
+import gzip
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+CENTRAL = ZoneInfo("America/Chicago")
+EXPECTED_HEADER = (
+    "ESIID,USAGE_DATE,REVISION_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,"
+    "ESTIMATED_ACTUAL,CONSUMPTION_SURPLUSGENERATION"
+)
+REQUIRED = ("ESIID", "USAGE_DATE", "USAGE_START_TIME", "USAGE_END_TIME", "USAGE_KWH", "ESTIMATED_ACTUAL")
+CHANNEL_COLUMNS = ("CONSUMPTION_SURPLUSGENERATION", "CONSUMPTION_GENERATION")
+BILLING_MARKERS = ("READ_DATE", "METER_READ_DATE", "STARTREADING", "START_READING")
+CHANNELS = {"consumption": "consumption", "surplus generation": "generation", "generation": "generation"}
+QUALITY = {"A": "actual", "E": "estimated", "": "unknown"}
+ERROR_ROWS_KEPT = 10
+HEADER_SEARCH_LINES = 20
+MAX_LINE_CHARS = 64 * 1024
+ZIP_MAX_MEMBERS = 1000
+ZIP_MAX_RATIO = 200
+CONTAINER_MAX_BYTES = 8 * 1024**3
+_KWH = re.compile(r"^\d*\.?\d*$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class FileRejected(ValueError):
+    """The whole file is unusable; the message says what was expected."""
+
+
+@dataclass
+class ParseStats:
+    rows_read: int = 0
+    valid: int = 0
+    dst_gap_skipped: int = 0
+    consumption_wh: int = 0
+    generation_wh: int = 0
+    ts_min: int | None = None
+    ts_max: int | None = None
+    invalid: dict = field(default_factory=dict)
+
+    def add_error(self, kind: str, row: str, message: str) -> None:
+        entry = self.invalid.setdefault(kind, {"count": 0, "rows": [], "messages": []})
+        entry["count"] += 1
+        if len(entry["rows"]) < ERROR_ROWS_KEPT:
+            entry["rows"].append(row)
+            entry["messages"].append(message)
+
+    @property
+    def invalid_count(self) -> int:
+        return sum(entry["count"] for entry in self.invalid.values())
+
+
+@dataclass(frozen=True)
+class Row:
+    esiid: str
+    channel: str
+    ts: int  # interval start, seconds since the epoch (UTC)
+    wh: int  # energy in watt-hours (SMT gives kWh with 3 decimals)
+    quality: str
+    revised: int | None  # REVISION_DATE, seconds since the epoch; None when the dialect has none
+    line: str  # "12" or "member.csv:12", for messages
+    row: int  # line number within its file or member (header = 1)
+
+
+# ---------------------------------------------------------------- containers
+
+
+class _CappedReader(io.RawIOBase):
+    """Counts decompressed bytes and stops at a limit: the sizes a zip declares can lie."""
+
+    def __init__(self, inner: BinaryIO, limit: int, what: str):
+        self.inner, self.limit, self.what, self.count = inner, limit, what, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise FileRejected(f"{self.what} expands past {self.limit} bytes; refusing a compression bomb")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def safe_member_name(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return bool(name) and not name.startswith(("/", "\\")) and ".." not in parts and ":" not in parts[0]
+
+
+def zip_members(fileobj: BinaryIO) -> list[zipfile.ZipInfo]:
+    """The file members of a zip, after checking names, count and compression ratio."""
+    try:
+        archive = zipfile.ZipFile(fileobj)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FileRejected(f"not a readable zip archive ({exc})") from None
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    if len(infos) > ZIP_MAX_MEMBERS:
+        raise FileRejected(f"zip has {len(infos)} members; at most {ZIP_MAX_MEMBERS} are accepted")
+    total = 0
+    for info in infos:
+        if not safe_member_name(info.filename):
+            raise FileRejected(f"zip member {info.filename!r} has an unsafe path (absolute or '..')")
+        if info.compress_size and info.file_size / info.compress_size > ZIP_MAX_RATIO:
+            raise FileRejected(f"zip member {info.filename!r} has a compression ratio above {ZIP_MAX_RATIO}:1")
+        total += info.file_size
+    if total > CONTAINER_MAX_BYTES:
+        raise FileRejected(f"zip expands to {total} bytes; at most {CONTAINER_MAX_BYTES} are accepted")
+    if not infos:
+        raise FileRejected("zip archive is empty; expected at least one SMT CSV member")
+    archive.close()
+    return infos
+
+
+def open_members(fileobj: BinaryIO) -> Iterator[tuple[str, BinaryIO]]:
+    """Yield (member name, binary stream) for a plain file, each zip member, or a gzip body."""
+    head = fileobj.read(4)
+    fileobj.seek(0)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        infos = zip_members(fileobj)
+        fileobj.seek(0)
+        with zipfile.ZipFile(fileobj) as archive:
+            for info in infos:
+                limit = min(info.file_size, CONTAINER_MAX_BYTES)
+                with archive.open(info) as member:
+                    yield info.filename, io.BufferedReader(_CappedReader(member, limit, info.filename))
+    elif head.startswith(b"\x1f\x8b"):
+        yield "", io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=fileobj), CONTAINER_MAX_BYTES, "gzip body"))
+    else:
+        yield "", fileobj
+
+
+def _text_lines(stream: BinaryIO, member: str) -> Iterator[str]:
+    """Decoded lines, refusing binary content and absurd line lengths with a clear message."""
+    where = f"{member}: " if member else ""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+    lineno = 0
+    try:
+        while True:
+            line = text.readline(MAX_LINE_CHARS + 1)
+            if not line:
+                return
+            lineno += 1
+            if "\x00" in line:
+                raise FileRejected(f"{where}binary content at line {lineno}; expected a CSV text file with header {EXPECTED_HEADER}")
+            if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+                raise FileRejected(f"{where}line {lineno} is longer than {MAX_LINE_CHARS} characters; not an SMT CSV")
+            yield line
+    except UnicodeDecodeError:
+        raise FileRejected(
+            f"{where}binary or non-UTF-8 content near line {lineno + 1}; expected a CSV text file with header {EXPECTED_HEADER}"
+        ) from None
+
+
+# ---------------------------------------------------------------- header
+
+
+@dataclass(frozen=True)
+class Header:
+    kind: str  # interval / billing
+    columns: dict  # upper-case name -> index
+    line: int
+
+
+def find_header(lines: Iterator[str], member: str = "") -> Header:
+    """Read up to the header line, found by column names (trimmed, case-insensitive)."""
+    first_seen = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        cells = [cell.strip().strip('"').upper() for cell in next(csv.reader([line]))]
+        first_seen = first_seen or line.strip()[:200]
+        columns = {name: index for index, name in enumerate(cells) if name}
+        if all(name in columns for name in REQUIRED):
+            return Header("interval", columns, number)
+        if "ESIID" in columns and any(marker in columns for marker in BILLING_MARKERS):
+            return Header("billing", columns, number)
+        if number >= HEADER_SEARCH_LINES:
+            break
+    where = f"{member}: " if member else ""
+    if first_seen is None:
+        raise FileRejected(f"{where}file is empty; expected a CSV with header {EXPECTED_HEADER}")
+    raise FileRejected(f"{where}no SMT interval header found (first line: {first_seen!r}); expected {EXPECTED_HEADER}")
+
+
+# ---------------------------------------------------------------- values
+
+
+def parse_esiid(value: str) -> str | None:
+    value = value.strip()
+    if value.startswith("'"):
+        value = value[1:]
+    if value.isdigit() and len(value) in (17, 22) and value.isascii():
+        return value
+    return None
+
+
+def parse_kwh_wh(value: str) -> int | None:
+    """kWh text to integer Wh; SMT files carry at most 3 decimals (Wh resolution)."""
+    value = value.strip()
+    if not value or not _KWH.match(value) or value == ".":
+        return None
+    whole, _, frac = value.partition(".")
+    if len(frac) <= 3:
+        return int(whole or "0") * 1000 + int((frac + "000")[:3])
+    try:
+        return int((Decimal(value) * 1000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    except InvalidOperation:
+        return None
+
+
+def _parse_date(value: str) -> date | None:
+    value = value.strip()
+    for fmt in ("%m/%d/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_minutes(value: str) -> int | None:
+    match = _TIME.match(value.strip())
+    if not match:
+        return None
+    hours, minutes = int(match[1]), int(match[2])
+    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
+        return None
+    return hours * 60 + minutes
+
+
+def _parse_revision(value: str) -> int | None:
+    value = value.strip()
+    for fmt in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            naive = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        # SMT does not state the zone; Central is presumed (SMT.md 2.2).
+        return int(naive.replace(tzinfo=CENTRAL).timestamp())
+    return None
+
+
+@dataclass(frozen=True)
+class Day:
+    """What one local Central date needs for mapping wall times to UTC."""
+
+    day: date
+    midnight_utc: int  # epoch of local midnight
+    offset_start: int  # UTC offset at midnight, seconds
+    kind: str  # normal / spring / fall
+
+    @classmethod
+    def of(cls, day: date) -> "Day":
+        midnight = datetime(day.year, day.month, day.day, tzinfo=CENTRAL)
+        late = datetime(day.year, day.month, day.day, 23, 59, tzinfo=CENTRAL)
+        start, end = midnight.utcoffset(), late.utcoffset()
+        kind = "normal" if start == end else ("spring" if end > start else "fall")
+        return cls(day, int(midnight.timestamp()), int(start.total_seconds()), kind)
+
+    def epoch(self, minutes: int, fold: int = 0) -> int:
+        if self.kind == "normal":
+            return self.midnight_utc + minutes * 60
+        wall = datetime(self.day.year, self.day.month, self.day.day, tzinfo=CENTRAL) + timedelta(minutes=minutes)
+        return int(wall.replace(fold=fold).timestamp())
+
+
+# ---------------------------------------------------------------- rows
+
+
+class IntervalReader:
+    """Turns the CSV rows of one member into Rows, recording bad rows in `stats`."""
+
+    def __init__(self, header: Header, stats: ParseStats, member: str = ""):
+        cols = header.columns
+        self.i_esiid, self.i_date = cols["ESIID"], cols["USAGE_DATE"]
+        self.i_start, self.i_end = cols["USAGE_START_TIME"], cols["USAGE_END_TIME"]
+        self.i_kwh, self.i_flag = cols["USAGE_KWH"], cols["ESTIMATED_ACTUAL"]
+        self.i_rev = cols.get("REVISION_DATE")
+        self.i_channel = next((cols[name] for name in CHANNEL_COLUMNS if name in cols), None)
+        self.width = max(cols.values()) + 1
+        self.stats, self.prefix = stats, f"{member}:" if member else ""
+        self.days: dict[str, Day | None] = {}
+        self.revisions: dict[str, int | None] = {}
+        # Fall-back days only: end labels of the 01:00-02:00 hour already seen, per ESIID-day-channel.
+        self.fall_seen: dict[tuple, set] = {}
+
+    def _day(self, text: str) -> Day | None:
+        if text not in self.days:
+            if len(self.days) > 100_000:
+                self.days.clear()
+            parsed = _parse_date(text)
+            self.days[text] = Day.of(parsed) if parsed else None
+        return self.days[text]
+
+    def _revision(self, text: str) -> int | None | bool:
+        if text not in self.revisions:
+            if len(self.revisions) > 100_000:
+                self.revisions.clear()
+            self.revisions[text] = _parse_revision(text) if text.strip() else False
+        return self.revisions[text]
+
+    def rows(self, records: Iterator[list[str]], first_line: int) -> Iterator[Row]:
+        stats, error = self.stats, self.stats.add_error
+        for offset, record in enumerate(records):
+            number = first_line + offset
+            line = f"{self.prefix}{number}"
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            stats.rows_read += 1
+            if len(record) < self.width:
+                error("truncated", line, f"row has {len(record)} fields, expected {self.width}")
+                continue
+            row = self._row(record, line, number)
+            if row is not None:
+                stats.valid += 1
+                if row.channel == "consumption":
+                    stats.consumption_wh += row.wh
+                else:
+                    stats.generation_wh += row.wh
+                if stats.ts_min is None or row.ts < stats.ts_min:
+                    stats.ts_min = row.ts
+                if stats.ts_max is None or row.ts > stats.ts_max:
+                    stats.ts_max = row.ts
+                yield row
+
+    def _row(self, record: list[str], line: str, number: int) -> Row | None:
+        error = self.stats.add_error
+        esiid = parse_esiid(record[self.i_esiid])
+        if esiid is None:
+            error("esiid", line, f"ESIID {record[self.i_esiid].strip()!r} is not 17 or 22 digits")
+            return None
+        channel = "consumption"
+        if self.i_channel is not None:
+            channel = CHANNELS.get(record[self.i_channel].strip().lower())
+            if channel is None:
+                error("channel", line, f"unknown channel {record[self.i_channel].strip()!r}")
+                return None
+        day = self._day(record[self.i_date])
+        start, end = _parse_minutes(record[self.i_start]), _parse_minutes(record[self.i_end])
+        if day is None or start is None or end is None or start >= 24 * 60:
+            error("timestamp", line, "bad USAGE_DATE / start / end: "
+                  f"{record[self.i_date].strip()!r} {record[self.i_start].strip()!r} {record[self.i_end].strip()!r}")
+            return None
+        revised = None
+        if self.i_rev is not None:
+            revised = self._revision(record[self.i_rev])
+            if revised is None:
+                error("timestamp", line, f"bad REVISION_DATE {record[self.i_rev].strip()!r}")
+                return None
+            revised = revised or None
+        kwh_text, flag = record[self.i_kwh].strip(), record[self.i_flag].strip().upper()
+        if day.kind == "spring" and 120 <= start < 180:
+            # The hour that does not exist: SMT writes 4 blank rows. Skip them; a value there is an error.
+            if kwh_text or flag:
+                error("timestamp", line, "value on a spring-forward gap row (02:00-03:00 does not exist)")
+            else:
+                self.stats.dst_gap_skipped += 1
+            return None
+        wh = parse_kwh_wh(kwh_text)
+        if wh is None:
+            error("kwh", line, f"USAGE_KWH {kwh_text!r} is not a non-negative number")
+            return None
+        quality = QUALITY.get(flag)
+        if quality is None:
+            error("flag", line, f"ESTIMATED_ACTUAL {flag!r} is not A, E or empty")
+            return None
+        ts = self._start_epoch(day, esiid, channel, start, end)
+        return Row(esiid, channel, ts, wh, quality, revised, line, number)
+
+    def _start_epoch(self, day: Day, esiid: str, channel: str, start: int, end: int) -> int:
+        if day.kind != "fall" or not (75 <= end <= 120):
+            return day.epoch(start)
+        # Fall back: the hour 01:00-02:00 happens twice. The repeat starts at the row labelled
+        # "02:00,01:15" (start after end); otherwise a repeated end label tells it (SMT.md 2.5).
+        seen = self.fall_seen.setdefault((esiid, day.day, channel), set())
+        repeat = start > end or end in seen or "repeat" in seen
+        seen.add(end)
+        if start > end:
+            seen.add("repeat")
+        if end == 120 and repeat:
+            seen.discard("repeat")
+        return day.epoch(end - 15, fold=1 if repeat else 0)
+
+
+def iter_rows(fileobj: BinaryIO, stats: ParseStats) -> Iterator[Row]:
+    """Every valid interval row of a raw SMT file, in file order. Raises FileRejected."""
+    found = False
+    for member, stream in open_members(fileobj):
+        lines = _text_lines(stream, member)
+        try:
+            header = find_header(lines, member)
+        except FileRejected:
+            if member:  # one odd member (a readme) does not sink the bundle
+                stats.add_error("member", member, "no SMT interval header")
+                continue
+            raise
+        if header.kind != "interval":
+            raise FileRejected(f"{member or 'file'} is a billing (DailyMeterUsage) file, not interval data")
+        found = True
+        reader = IntervalReader(header, stats, member)
+        yield from reader.rows(csv.reader(lines), header.line + 1)
+    if not found:
+        raise FileRejected(f"no member with an SMT interval header; expected {EXPECTED_HEADER}")
+
+
+def sniff(fileobj: BinaryIO) -> str:
+    """Check container and header without reading the body; return the kind. Raises FileRejected."""
+    kind = None
+    for member, stream in open_members(fileobj):
+        try:
+            kind = kind or find_header(_text_lines(stream, member), member).kind
+        except FileRejected:
+            if not member:
+                raise
+    fileobj.seek(0)
+    if kind is None:
+        raise FileRejected(f"no member with an SMT header; expected {EXPECTED_HEADER}")
+    return kind
+
+
+def epoch_iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    return (_EPOCH + timedelta(seconds=epoch)).strftime("%Y-%m-%dT%H:%M:%SZ")

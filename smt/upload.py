@@ -1,0 +1,106 @@
+"""POST /upload and /api/admin/smt/raw-upload: the streaming upload endpoint.
+
+It is a plain Django view, not a django-ninja one: the upload handlers must be in place
+before anything reads the body, and the size check must happen before that too.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from config.auth import admin_token_given, request_identity
+from smt import ingest, parser
+from smt.models import RawSmtFile
+from smt.uploads import HashingUploadHandler, UploadTooLarge
+
+
+def _error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": message, **extra}, status=status)
+
+
+def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
+    """Sessions need CSRF; token callers (curl, scripts) carry no cookie and need none."""
+    if admin_token_given(request) or request.headers.get("x-smt-upload-token"):
+        return None
+    reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+    return _error(403, "CSRF check failed; send the csrftoken with the upload") if reason else None
+
+
+def _too_large(limit: int) -> JsonResponse:
+    return _error(413, f"file too large: the limit is {limit} bytes (SMT_UPLOAD_MAX_BYTES)", maxBytes=limit)
+
+
+@csrf_exempt
+@require_POST
+def raw_file_upload(request: HttpRequest) -> JsonResponse:
+    identity = request_identity(request, upload_token=True)
+    if identity is None:
+        if request.user.is_authenticated:
+            return _error(403, "staff role or an upload token is required to upload SMT files")
+        return _error(401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session")
+    limit = settings.SMT_UPLOAD_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "invalid Content-Length header")
+    if declared > limit + 64 * 1024:  # multipart framing adds a little around the file
+        return _too_large(limit)
+    since = timezone.now() - timedelta(days=1)
+    if RawSmtFile.objects.uploads_since(uploader=identity, since=since) >= settings.SMT_UPLOADS_PER_DAY:
+        return _error(429, f"upload limit reached: {settings.SMT_UPLOADS_PER_DAY} files per day for {identity}; try again tomorrow")
+    if not request.content_type.startswith("multipart/form-data"):
+        return _error(415, "send multipart/form-data with the file in a field named 'file'")
+    request.upload_handlers = [HashingUploadHandler(request, max_bytes=limit)]
+    try:
+        failure = _csrf_failure(request)
+        if failure:
+            return failure
+        upload = request.FILES.get("file")
+    except UploadTooLarge:
+        return _too_large(limit)
+    except MultiPartParserError as exc:
+        return _error(400, f"malformed multipart body: {exc}")
+    if upload is None:
+        return _error(400, "missing form field 'file' (multipart file upload)")
+    return _store(request, upload, identity)
+
+
+def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
+    esiid = request.POST.get("esiid", "").strip()
+    if esiid and parser.parse_esiid(esiid) is None:
+        return _error(422, f"field 'esiid': {esiid!r} is not a 17- or 22-digit ESIID")
+    try:
+        with upload:
+            existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
+            if existing:
+                return JsonResponse(_body(existing, duplicate=True), status=200)
+            kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size)
+            stored = ingest.raw_file_store(
+                fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
+                source=request.POST.get("source", "upload").strip() or "upload",
+                esiid=parser.parse_esiid(esiid) or "", meter=request.POST.get("meter", "").strip(),
+                kind=kind, uploaded_by=request.user if request.user.is_authenticated else None,
+                uploader=identity,
+            )
+    except parser.FileRejected as exc:
+        return _error(422, f"file refused: {exc}")
+    raw = stored.raw_file
+    if stored.duplicate:
+        return JsonResponse(_body(raw, duplicate=True), status=200)
+    ingest.raw_file_queue(raw_file=raw)
+    return JsonResponse(_body(raw, duplicate=False), status=201)
+
+
+def _body(raw: RawSmtFile, *, duplicate: bool) -> dict:
+    raw.refresh_from_db(fields=["status"])
+    return {
+        "ok": True, "duplicate": duplicate, "rawId": raw.pk, "sha256": raw.sha256,
+        "size": raw.size_bytes, "status": raw.status, "filename": raw.filename,
+        "url": raw.get_absolute_url(),
+    }

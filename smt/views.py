@@ -1,0 +1,83 @@
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+from django_tables2 import RequestConfig
+
+from config.auth import staff_required
+from smt import ingest
+from smt.filters import RawSmtFileFilter
+from smt.models import RawSmtFile
+from smt.tables import RawSmtFileTable
+from django.conf import settings
+from django.http import HttpRequest
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def raw_file_list(request: HtmxHttpRequest) -> HttpResponse:
+    files = RawSmtFileFilter(request.GET, queryset=RawSmtFile.objects.select_related("uploaded_by"))
+    table = RawSmtFileTable(files.qs)
+    RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    busy = RawSmtFile.objects.filter(status__in=["received", "normalizing"]).exists()
+    template = "smt/raw_file_list.html"
+    if request.htmx:
+        template += "#raw-file-table"
+    context = {"filter": files, "table": table, "busy": busy, "max_bytes": settings.SMT_UPLOAD_MAX_BYTES}
+    return render(request, template, context)
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def raw_file_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    raw = get_object_or_404(RawSmtFile, pk=pk)
+    template = "smt/raw_file_detail.html"
+    if request.htmx:
+        template += "#raw-file-status"
+    return render(request, template, {"raw": raw, "busy": raw.status in ("received", "normalizing")})
+
+
+@require_GET
+@staff_required
+def raw_file_download(request: HttpRequest, pk: int) -> FileResponse:
+    raw = get_object_or_404(RawSmtFile, pk=pk)
+    stream = default_storage.open(raw.storage_key, "rb")
+    return FileResponse(stream, as_attachment=True, filename=ingest.safe_filename(raw.filename))
+
+
+@require_POST
+@staff_required
+def raw_file_normalize(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    raw = get_object_or_404(RawSmtFile, pk=pk)
+    if request.POST.get("dry_run"):
+        stats = ingest.raw_file_normalize(raw_file=raw, dry_run=True)
+        return render(request, "smt/_dry_run.html", {"raw": raw, "stats": stats})
+    raw.set_status(RawSmtFile.Status.RECEIVED)
+    ingest.raw_file_queue(raw_file=raw)
+    messages.success(request, f"Normalization of {raw.filename} queued.")
+    if request.htmx:
+        return HttpResponseClientRedirect(raw.get_absolute_url())
+    return redirect(raw)
+
+
+@require_POST
+@staff_required
+def raw_file_normalize_latest(request: HtmxHttpRequest) -> HttpResponse:
+    raw = RawSmtFile.objects.first()
+    if raw is None:
+        messages.error(request, "No raw files yet: upload one first.")
+    else:
+        raw.set_status(RawSmtFile.Status.RECEIVED)
+        ingest.raw_file_queue(raw_file=raw)
+        messages.success(request, f"Normalization of the latest file, {raw.filename}, queued.")
+    return redirect("smt:raw-file-list")

@@ -1,0 +1,59 @@
+// Upload with a progress bar: XMLHttpRequest reports upload progress, fetch does not.
+(function () {
+  const form = document.getElementById("upload-form");
+  if (!form) return;
+  const bar = document.getElementById("upload-progress");
+  const result = document.getElementById("upload-result");
+  const button = form.querySelector("button[type=submit]");
+
+  function show(kind, html) {
+    result.className = "result " + kind;
+    result.innerHTML = html;
+  }
+
+  function escape(text) {
+    const div = document.createElement("div");
+    div.textContent = String(text);
+    return div.innerHTML;
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const data = new FormData(form);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-CSRFToken", data.get("csrfmiddlewaretoken"));
+    xhr.responseType = "json";
+    bar.hidden = false;
+    bar.value = 0;
+    button.disabled = true;
+    show("pending", "Uploading…");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) {
+        bar.value = Math.round((e.loaded / e.total) * 100);
+        show("pending", "Uploading… " + bar.value + "%");
+      }
+    });
+    xhr.addEventListener("load", function () {
+      button.disabled = false;
+      const body = xhr.response || {};
+      if (xhr.status === 201 || xhr.status === 200) {
+        bar.value = 100;
+        const what = body.duplicate ? "Already stored (same sha256)" : "Stored";
+        show("ok", what + ": <a href=\"" + escape(body.url) + "\">" + escape(body.filename) +
+          "</a> · raw file #" + escape(body.rawId) + " · status <b id=\"upload-status\">" + escape(body.status) + "</b>");
+        form.reset();
+        document.body.dispatchEvent(new CustomEvent("upload-done"));
+      } else {
+        bar.hidden = true;
+        show("bad", "Upload refused (" + xhr.status + "): " + escape(body.error || xhr.statusText));
+      }
+    });
+    xhr.addEventListener("error", function () {
+      button.disabled = false;
+      bar.hidden = true;
+      show("bad", "The connection failed during the upload. Nothing was stored; please try again.");
+    });
+    xhr.send(data);
+  });
+})();

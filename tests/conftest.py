@@ -1,0 +1,115 @@
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SMT_SAMPLES = FIXTURES / "smt"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_url(url: str, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Each test writes its stored files to a fresh folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}},
+    }
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    settings.ADMIN_TOKEN = "test-admin-token"
+    settings.SMT_UPLOAD_TOKEN = "test-upload-token"
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's S3 API server on a loopback port, stopped after the session."""
+    port = free_port()
+    binary = Path(sys.executable).parent / "moto_server"
+    proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_url(f"http://127.0.0.1:{port}/moto-api/")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def s3_storage(settings, moto_server):
+    """Point the default storage at a fresh bucket on the moto server."""
+    import boto3
+
+    bucket = f"test-{time.time_ns()}"
+    client = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket, "endpoint_url": moto_server, "access_key": "test", "secret_key": "test",
+                "region_name": "us-east-1", "addressing_style": "path", "file_overwrite": False,
+            },
+        },
+    }
+    return client, bucket
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("staff", password="staff-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def customer_user(db):
+    return get_user_model().objects.create_user("customer", password="customer-pass-123")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def customer_client(client, customer_user):
+    client.force_login(customer_user)
+    return client
+
+
+@pytest.fixture
+def anon_client(client):
+    return client
+
+
+@pytest.fixture
+def sample():
+    def read(name: str) -> bytes:
+        return (SMT_SAMPLES / name).read_bytes()
+
+    return read
