@@ -51,6 +51,7 @@ fi
 export DEBUG=false SECRET_KEY=test-secret-key-not-for-production-0123456789 ALLOWED_HOSTS="*"
 export SECURE_SSL_REDIRECT=false STATIC_MANIFEST=false MEDIA_ROOT="$ROOT/var/test-media"
 export DJANGO_ALLOW_ASYNC_UNSAFE=true
+.venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python -m pytest "$@"
 status=$?
 exit $status

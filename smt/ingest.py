@@ -183,6 +183,8 @@ _STAGE_COLUMNS = "esiid text, channel text, ts_epoch bigint, wh bigint, quality 
 
 def _apply_postgres(rows, *, meter: str, raw_id: int) -> dict:
     with connection.cursor() as cursor:
+        # Dropped explicitly too: inside an outer transaction (tests, batch jobs) COMMIT comes late.
+        cursor.execute("DROP TABLE IF EXISTS smt_stage")
         cursor.execute(f"CREATE TEMP TABLE smt_stage ({_STAGE_COLUMNS}) ON COMMIT DROP")
         with cursor.cursor.copy("COPY smt_stage FROM STDIN") as copy:
             buffer, size = [], 0
@@ -222,6 +224,7 @@ def _apply_postgres(rows, *, meter: str, raw_id: int) -> dict:
             [meter, raw_id],
         )
         distinct, inserted, updated = cursor.fetchone()
+        cursor.execute("DROP TABLE smt_stage")
     return {"distinct": distinct, "inserted": inserted, "updated": updated}
 
 

@@ -99,6 +99,21 @@ class _CappedReader(io.RawIOBase):
         return len(data)
 
 
+class _KeepOpen(io.RawIOBase):
+    """Reads through to a caller's file without closing it when our wrappers are dropped."""
+
+    def __init__(self, inner: BinaryIO):
+        self.inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def safe_member_name(name: str) -> bool:
     parts = name.replace("\\", "/").split("/")
     return bool(name) and not name.startswith(("/", "\\")) and ".." not in parts and ":" not in parts[0]
@@ -143,7 +158,7 @@ def open_members(fileobj: BinaryIO) -> Iterator[tuple[str, BinaryIO]]:
     elif head.startswith(b"\x1f\x8b"):
         yield "", io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=fileobj), CONTAINER_MAX_BYTES, "gzip body"))
     else:
-        yield "", fileobj
+        yield "", io.BufferedReader(_KeepOpen(fileobj))
 
 
 def _text_lines(stream: BinaryIO, member: str) -> Iterator[str]:

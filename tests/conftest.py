@@ -34,13 +34,16 @@ def wait_for_url(url: str, seconds: float = 15) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
+def _media_root(settings, tmp_path, monkeypatch):
     """Each test writes its stored files to a fresh folder."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}},
     }
-    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    # Queued tasks run inline; django-q2 reads its settings once, so patch its Conf too.
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
     settings.ADMIN_TOKEN = "test-admin-token"
     settings.SMT_UPLOAD_TOKEN = "test-upload-token"
 

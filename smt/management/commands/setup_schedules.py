@@ -1,0 +1,25 @@
+"""Create or update every periodic job of the project, and remove the ones no longer listed."""
+
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+SCHEDULES = [
+    # https://crontab.guru/#*/5_*_*_*_*  files a dead worker left behind are queued again
+    {"name": "smt-requeue-stranded", "func": "smt.tasks.raw_files_requeue_stranded", "cron": "*/5 * * * *"},
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedules (idempotent); delete stale ones."
+
+    def handle(self, *args, **options) -> None:
+        names = []
+        for entry in SCHEDULES:
+            entry = dict(entry)
+            name = entry.pop("name")
+            names.append(name)
+            Schedule.objects.update_or_create(name=name, defaults={"schedule_type": Schedule.CRON, "repeats": -1, **entry})
+        stale = Schedule.objects.exclude(name__in=names)
+        removed = [s.name for s in stale]
+        stale.delete()
+        self.stdout.write(f"schedules: {', '.join(names)}" + (f"; removed {', '.join(removed)}" if removed else ""))
