@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from config.auth import ADMIN_API_AUTH
+from config.auth import ADMIN_API_AUTH, staff_required
 from smt.api import router as smt_router
 
 api = NinjaAPI(
@@ -13,6 +13,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=ADMIN_API_AUTH,
     docs_url="/docs",
+    docs_decorator=staff_required,
 )
 api.add_router("/admin/", smt_router)
 

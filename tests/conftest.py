@@ -44,6 +44,7 @@ def _media_root(settings, tmp_path, monkeypatch):
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", True)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     settings.ADMIN_TOKEN = "test-admin-token"
     settings.SMT_UPLOAD_TOKEN = "test-upload-token"
 
