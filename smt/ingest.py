@@ -249,7 +249,8 @@ def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:
             FROM (SELECT *, row_number() OVER (PARTITION BY esiid, channel, ts_epoch
                          ORDER BY revised_epoch DESC NULLS LAST, seq DESC) AS rn FROM smt_stage)
             WHERE rn = 1
-            """
+            """,
+            [],  # with parameters Django turns each %% into %, as in the upsert below
         )
         cursor.execute("SELECT count(*) FROM smt_winners")
         distinct = cursor.fetchone()[0]
@@ -275,7 +276,8 @@ def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:
             """,
             [meter, raw_id],
         )
-        changed = cursor.rowcount
+        cursor.execute("SELECT changes()")  # rows inserted or updated by the upsert alone
+        changed = cursor.fetchone()[0]
         cursor.execute("DROP TABLE smt_winners")
         cursor.execute("DELETE FROM smt_stage")
     return {"distinct": distinct, "inserted": inserted, "updated": changed - inserted}
