@@ -33,6 +33,42 @@ def wait_for_url(url: str, seconds: float = 15) -> None:
             time.sleep(0.1)
 
 
+def cluster_start(settings, log_path) -> subprocess.Popen:
+    """A real django-q2 cluster (own process group) on the test database and storage."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "MEDIA_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]), "Q_SYNC": "false", "Q_WORKERS": "1"}
+    return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
+
+
+def cluster_stop(cluster: subprocess.Popen) -> None:
+    """SIGTERM to the whole group; SIGKILL if a busy worker does not finish in time."""
+    import signal
+
+    try:
+        os.killpg(cluster.pid, signal.SIGTERM)
+        cluster.wait(20)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(cluster.pid, signal.SIGKILL)
+        cluster.wait(5)
+
+
+@pytest.fixture
+def qcluster(transactional_db, settings, tmp_path, monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # this process queues; the cluster runs the tasks
+    cluster = cluster_start(settings, tmp_path / "qcluster.log")
+    time.sleep(1.5)
+    yield cluster
+    cluster_stop(cluster)
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path, monkeypatch):
     """Each test writes its stored files to a fresh folder."""
