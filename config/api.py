@@ -1,5 +1,6 @@
 """The JSON API (django-ninja): OpenAPI docs at /api/docs for staff."""
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -37,3 +38,9 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     message = "authentication required: x-admin-token, Authorization: Bearer, or a staff session (with CSRF)"
     return api.create_response(request, {"ok": False, "error": message}, status=401)
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    message = "request body too large for the JSON API; stream files with multipart to /upload"
+    return api.create_response(request, {"ok": False, "error": message}, status=413)

@@ -169,6 +169,8 @@ SMT_UPLOAD_TOKEN = env("SMT_UPLOAD_TOKEN")
 SMT_UPLOAD_MAX_BYTES = envint("SMT_UPLOAD_MAX_BYTES", str(512 * 1024 * 1024))
 SMT_UPLOADS_PER_DAY = envint("SMT_UPLOADS_PER_DAY", "50")
 SMT_INLINE_MAX_BYTES = 4 * 1024 * 1024
+# JSON bodies (not file uploads): room for SMT_INLINE_MAX_BYTES as base64 plus the other fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 # A file not finished this long after it was received is queued again (a worker died).
 SMT_STRANDED_AFTER_SECONDS = envint("SMT_STRANDED_AFTER_SECONDS", "900")
 # Uploads stream through temporary files here, never through memory.

@@ -9,7 +9,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from smt import ingest, parser
@@ -85,7 +85,7 @@ def pull_inline(request: HttpRequest, body: PullIn):
     sha = hashlib.sha256(content).hexdigest()
     existing = RawSmtFile.objects.filter(sha256=sha).first()
     if existing:
-        return 200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status}
+        return Status(200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status})
     try:
         kind = ingest.raw_file_precheck(fileobj=io.BytesIO(content), size=len(content))
     except parser.FileRejected as exc:
@@ -98,6 +98,6 @@ def pull_inline(request: HttpRequest, body: PullIn):
     raw = stored.raw_file
     if not stored.duplicate:
         ingest.raw_file_queue(raw_file=raw)
-    return (200 if stored.duplicate else 201), {
+    return Status(200 if stored.duplicate else 201, {
         "ok": True, "duplicate": stored.duplicate, "rawId": raw.pk, "sha256": sha, "size": len(content), "status": raw.status,
-    }
+    })
