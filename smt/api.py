@@ -5,15 +5,19 @@ import binascii
 import gzip
 import hashlib
 import io
+from datetime import date, datetime, timedelta, timezone as dt_timezone
 from typing import Literal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from smt import ingest, parser
+from smt import ingest, parser, usage
 from smt.models import RawSmtFile
+from smt.parser import CENTRAL
 
 router = Router(tags=["smt"])
 
@@ -101,3 +105,103 @@ def pull_inline(request: HttpRequest, body: PullIn):
     return Status(200 if stored.duplicate else 201, {
         "ok": True, "duplicate": stored.duplicate, "rawId": raw.pk, "sha256": sha, "size": len(content), "status": raw.status,
     })
+
+
+# ---------------------------------------------------------------- usage (issue: inspection, deletion, summaries)
+
+
+def parse_instant(value: str | None, field: str) -> datetime | None:
+    """ISO 8601; a bare date is midnight UTC; a time without offset is taken as UTC."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HttpError(400, f"{field}: {value!r} is not an ISO 8601 date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise HttpError(400, f"{field}: {value!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+
+
+class IntervalQuery(Schema):
+    esiid: str = Field(..., min_length=1)
+    meter: str | None = None
+    dateStart: str | None = None
+    dateEnd: str | None = None
+    limit: int = Field(1000, ge=1, le=100_000)
+
+
+@router.get("/debug/smt/intervals")
+def intervals_list(request: HttpRequest, query: Query[IntervalQuery]) -> dict:
+    rows = usage.intervals_for(esiid=query.esiid, meter=query.meter)
+    start, end = parse_instant(query.dateStart, "dateStart"), parse_instant(query.dateEnd, "dateEnd")
+    if start:
+        rows = rows.filter(ts__gte=start)
+    if end:
+        rows = rows.filter(ts__lt=end)
+    data = [usage.interval_json(r) for r in rows.order_by("ts", "meter", "channel")[: query.limit]]
+    return {"ok": True, "count": len(data), "intervals": data}
+
+
+class DeleteIn(Schema):
+    esiid: str | None = None
+    meter: str | None = None
+    dateStart: str | None = None
+    dateEnd: str | None = None
+    reason: str = Field("", max_length=2000)
+
+
+@router.post("/debug/smt/intervals")
+def intervals_delete(request: HttpRequest, body: DeleteIn) -> dict:
+    missing = [name for name in ("esiid", "meter", "dateStart", "dateEnd") if not getattr(body, name)]
+    if missing:
+        raise HttpError(400, f"missing field(s): {', '.join(missing)}; an unbounded range is refused")
+    start, end = parse_instant(body.dateStart, "dateStart"), parse_instant(body.dateEnd, "dateEnd")
+    try:
+        record = usage.intervals_delete(
+            esiid=body.esiid, meter=body.meter, start=start, end=end, reason=body.reason, actor=request.auth,
+            user=request.user if request.user.is_authenticated else None,
+        )
+    except ValidationError as exc:
+        raise HttpError(400, "; ".join(exc.messages)) from None
+    return {"ok": True, "deletedCount": record.deleted_count, "auditId": record.pk, "rawFileIds": record.raw_file_ids}
+
+
+class SummaryQuery(Schema):
+    esiid: str = Field(..., min_length=1)
+    meter: str | None = None
+    dateStart: str | None = None
+    dateEnd: str | None = None
+    limit: int = Field(400, ge=1, le=usage.MAX_SUMMARY_DAYS)
+
+
+@router.get("/analysis/daily-summary")
+def daily_summary(request: HttpRequest, query: Query[SummaryQuery]) -> dict:
+    today = timezone.localdate(timezone=CENTRAL)
+    end = parse_day(query.dateEnd, "dateEnd") or today
+    start = parse_day(query.dateStart, "dateStart") or end - timedelta(days=min(query.limit, 30) - 1)
+    if (end - start).days + 1 > query.limit:
+        start = end - timedelta(days=query.limit - 1)
+    try:
+        days = usage.daily_summary(esiid=query.esiid, meter=query.meter, start=start, end=end)
+    except ValidationError as exc:
+        raise HttpError(400, "; ".join(exc.messages)) from None
+    return {"ok": True, "esiid": query.esiid, "days": [d.as_json() for d in days]}
+
+
+class BackfillIn(Schema):
+    esiid: str = Field(..., min_length=17, max_length=22, pattern=r"^\d+$")
+    days: int = Field(30, ge=1, le=800)
+    limit: int = Field(10_000, ge=1, le=100_000)
+
+
+@router.post("/smt/backfill-usage")
+def backfill_usage(request: HttpRequest, body: BackfillIn) -> dict:
+    return {"ok": True, **usage.backfill_usage(esiid=body.esiid, days=body.days, limit=body.limit, now=timezone.now())}

@@ -134,3 +134,51 @@ class SmtInterval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esiid} {self.channel} {self.ts:%Y-%m-%dT%H:%MZ} {self.kwh}"
+
+
+class HouseQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "HouseQuerySet":
+        """Staff see every house; a customer only their own (others get a 404)."""
+        if user.is_staff:
+            return self
+        return self.filter(customer=user)
+
+
+class House(models.Model):
+    """A customer's premise, identified by its ESIID. Staff manage these."""
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="houses")
+    name = models.CharField(max_length=120, help_text="e.g. 12 Oak St")
+    esiid = models.CharField(max_length=22, db_index=True)
+    meter = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = HouseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["customer__username", "name"]
+        constraints = [models.UniqueConstraint(fields=["customer", "esiid"], name="smt_house_customer_esiid")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.esiid})"
+
+
+class IntervalDeletion(models.Model):
+    """The audit trail of interval deletions: who removed what, when and why."""
+
+    deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    actor = models.CharField(max_length=160, help_text="user:<name> or token:admin")
+    deleted_at = models.DateTimeField(default=timezone.now, db_index=True)
+    esiid = models.CharField(max_length=22)
+    meter = models.CharField(max_length=64)
+    range_start = models.DateTimeField(help_text="UTC, inclusive")
+    range_end = models.DateTimeField(help_text="UTC, exclusive")
+    deleted_count = models.IntegerField()
+    reason = models.TextField(blank=True, default="")
+    raw_file_ids = models.JSONField(default=list, help_text="Raw files whose re-normalization rebuilds the range")
+
+    class Meta:
+        ordering = ["-deleted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.deleted_count} intervals of {self.esiid}/{self.meter} by {self.actor}"

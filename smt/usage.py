@@ -1,0 +1,216 @@
+"""Usage questions over stored intervals: daily completeness, inspection, audited deletion.
+
+Local days are America/Chicago days. A day's expected count is the number of 15-minute
+intervals it really has: 92 on the spring-forward day, 100 on the fall-back day, else 96.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone as dt_timezone
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from smt.models import IntervalDeletion, RawSmtFile, SmtInterval
+from smt.parser import CENTRAL
+
+STEP = timedelta(minutes=15)
+MAX_SUMMARY_DAYS = 3700
+
+
+def local_midnight(day: date) -> datetime:
+    """The UTC instant a Central local day starts."""
+    return datetime(day.year, day.month, day.day, tzinfo=CENTRAL).astimezone(dt_timezone.utc)
+
+
+def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """UTC [from, to) covering the local days start..end inclusive."""
+    return local_midnight(start), local_midnight(end + timedelta(days=1))
+
+
+def expected_intervals(day: date) -> int:
+    begin, end = day_bounds(day, day)
+    return int((end - begin) / STEP)
+
+
+@dataclass
+class DaySummary:
+    date: str
+    expected: int
+    found: int = 0
+    completeness: float = 0.0
+    kwh: float = 0.0
+    generationKwh: float = 0.0
+    estimated: int = 0
+    gaps: list = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def intervals_for(*, esiid: str, meter: str | None = None) -> QuerySet:
+    rows = SmtInterval.objects.filter(esiid=esiid)
+    return rows.filter(meter=meter) if meter else rows
+
+
+def daily_summary(*, esiid: str, meter: str | None = None, start: date, end: date) -> list[DaySummary]:
+    """One entry per local day from start to end (inclusive), with the missing intervals as ranges."""
+    if end < start:
+        raise ValidationError("dateEnd is before dateStart")
+    if (end - start).days > MAX_SUMMARY_DAYS:
+        raise ValidationError(f"at most {MAX_SUMMARY_DAYS} days at once")
+    begin, finish = day_bounds(start, end)
+    rows = (
+        intervals_for(esiid=esiid, meter=meter)
+        .filter(ts__gte=begin, ts__lt=finish)
+        .annotate(day=TruncDate("ts", tzinfo=CENTRAL))
+        .values("day", "channel")
+        .annotate(n=Count("id"), kwh=Sum("kwh"), est=Count("id", filter=Q(quality="estimated")))
+    )
+    days = {}
+    for n in range((end - start).days + 1):
+        day = start + timedelta(days=n)
+        days[day] = DaySummary(date=day.isoformat(), expected=expected_intervals(day))
+    for row in rows:
+        summary = days.get(row["day"])
+        if summary is None:
+            continue
+        if row["channel"] == SmtInterval.Channel.CONSUMPTION:
+            summary.found = row["n"]
+            summary.kwh = float(row["kwh"] or 0)
+            summary.estimated = row["est"]
+        else:
+            summary.generationKwh = float(row["kwh"] or 0)
+    incomplete = [day for day, s in days.items() if 0 < s.found < s.expected]
+    gaps = _gaps(esiid=esiid, meter=meter, days=incomplete)
+    for day, summary in days.items():
+        summary.completeness = round(min(summary.found, summary.expected) / summary.expected, 4)
+        if summary.found == 0:
+            begin_day, end_day = day_bounds(day, day)
+            summary.gaps = [{"start": _iso(begin_day), "end": _iso(end_day), "intervals": summary.expected}]
+        else:
+            summary.gaps = gaps.get(day, [])
+    return list(days.values())
+
+
+def _gaps(*, esiid: str, meter: str | None, days: list[date]) -> dict[date, list[dict]]:
+    """Missing consumption intervals of partly filled days, merged into [start, end) ranges."""
+    result = {}
+    for day in days:
+        begin, end = day_bounds(day, day)
+        present = set(
+            intervals_for(esiid=esiid, meter=meter)
+            .filter(channel=SmtInterval.Channel.CONSUMPTION, ts__gte=begin, ts__lt=end)
+            .values_list("ts", flat=True)
+        )
+        ranges, slot, open_at = [], begin, None
+        while slot <= end:
+            missing = slot < end and slot not in present
+            if missing and open_at is None:
+                open_at = slot
+            elif not missing and open_at is not None:
+                ranges.append({"start": _iso(open_at), "end": _iso(slot), "intervals": int((slot - open_at) / STEP)})
+                open_at = None
+            slot += STEP
+        result[day] = ranges
+    return result
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def portfolio(*, days: int, today: date) -> list[dict]:
+    """Every ESIID with its completeness over the last `days` local days, worst first."""
+    start = today - timedelta(days=days)
+    end = today - timedelta(days=1)
+    begin, finish = day_bounds(start, end)
+    expected = sum(expected_intervals(start + timedelta(days=n)) for n in range(days))
+    rows = (
+        SmtInterval.objects.filter(ts__gte=begin, ts__lt=finish, channel=SmtInterval.Channel.CONSUMPTION)
+        .values("esiid")
+        .annotate(found=Count("id"), kwh=Sum("kwh"), last=Max("ts"))
+    )
+    seen = {row["esiid"]: row for row in rows}
+    everyone = SmtInterval.objects.values_list("esiid", flat=True).distinct()
+    result = []
+    for esiid in everyone:
+        row = seen.get(esiid, {"found": 0, "kwh": Decimal(0), "last": None})
+        result.append({
+            "esiid": esiid, "expected": expected, "found": row["found"],
+            "completeness": round(min(row["found"], expected) / expected, 4) if expected else 0,
+            "kwh": float(row["kwh"] or 0), "last": row["last"],
+        })
+    return sorted(result, key=lambda r: (r["completeness"], r["esiid"]))
+
+
+# ---------------------------------------------------------------- deletion
+
+
+def _deletion_rows(*, esiid: str, meter: str, start: datetime, end: datetime) -> QuerySet:
+    if not esiid or not meter:
+        raise ValidationError("esiid and meter are required")
+    if start is None or end is None:
+        raise ValidationError("dateStart and dateEnd are required: an unbounded range is refused")
+    if end <= start:
+        raise ValidationError("dateEnd must be after dateStart")
+    return SmtInterval.objects.filter(esiid=esiid, meter=meter, ts__gte=start, ts__lt=end)
+
+
+def intervals_delete_preview(*, esiid: str, meter: str, start: datetime, end: datetime) -> dict:
+    rows = _deletion_rows(esiid=esiid, meter=meter, start=start, end=end)
+    stats = rows.aggregate(count=Count("id"), kwh=Sum("kwh"), first=Min("ts"), last=Max("ts"))
+    stats["rawFileIds"] = sorted(set(rows.exclude(raw_file=None).values_list("raw_file_id", flat=True)))
+    return stats
+
+
+def intervals_delete(*, esiid: str, meter: str, start: datetime, end: datetime, reason: str = "", actor: str, user=None) -> IntervalDeletion:
+    """Delete a bounded range and record it; the raw files stay, so re-normalizing rebuilds it."""
+    with transaction.atomic():
+        rows = _deletion_rows(esiid=esiid, meter=meter, start=start, end=end)
+        raw_ids = sorted(set(rows.exclude(raw_file=None).values_list("raw_file_id", flat=True)))
+        count, _ = rows.delete()
+        return IntervalDeletion.objects.create(
+            deleted_by=user, actor=actor, esiid=esiid, meter=meter, range_start=start, range_end=end,
+            deleted_count=count, reason=reason[:2000], raw_file_ids=raw_ids,
+        )
+
+
+def raw_files_for_range(deletion: IntervalDeletion) -> QuerySet:
+    return RawSmtFile.objects.filter(pk__in=deletion.raw_file_ids)
+
+
+# ---------------------------------------------------------------- backfill
+
+
+def backfill_usage(*, esiid: str, days: int, limit: int, now: datetime) -> dict:
+    """The newest `days` of intervals for an ESIID, oldest first, at most `limit` rows."""
+    since = now - timedelta(days=days)
+    rows = SmtInterval.objects.filter(esiid=esiid, ts__gte=since, ts__lt=now).order_by("ts", "meter", "channel")
+    totals = rows.filter(channel=SmtInterval.Channel.CONSUMPTION).aggregate(count=Count("id"), kwh=Sum("kwh"))
+    total_rows = rows.count()
+    data = [interval_json(r) for r in rows[:limit]]
+    consumption = sum((Decimal(str(d["kwh"])) for d in data if d["channel"] == SmtInterval.Channel.CONSUMPTION), Decimal(0))
+    truncated = total_rows > len(data)
+    summary = {
+        "count": len(data),
+        "totalKwh": float(consumption),
+        "tsMin": data[0]["ts"] if data else None,
+        "tsMax": data[-1]["ts"] if data else None,
+        "truncated": truncated,
+    }
+    if truncated:
+        summary["note"] = f"limit {limit} cut {total_rows - len(data)} of {total_rows} intervals; totalKwh covers the returned data only"
+        summary["fullCount"] = total_rows
+        summary["fullTotalKwh"] = float(totals["kwh"] or 0)
+    return {"data": data, "summary": summary}
+
+
+def interval_json(row: SmtInterval) -> dict:
+    return {
+        "esiid": row.esiid, "meter": row.meter, "channel": row.channel, "ts": _iso(row.ts),
+        "kwh": float(row.kwh), "quality": row.quality, "rawFileId": row.raw_file_id,
+    }
+

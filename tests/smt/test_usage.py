@@ -1,0 +1,133 @@
+import hashlib
+import io
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+
+from smt import ingest, usage
+from smt.models import IntervalDeletion, SmtInterval
+from tests.conftest import SMT_SAMPLES
+
+pytestmark = pytest.mark.django_db
+TOKEN = {"HTTP_X_ADMIN_TOKEN": "test-admin-token"}
+UTC = timezone.utc
+
+
+def load(name: str, meter: str = "M1"):
+    data = (SMT_SAMPLES / name).read_bytes()
+    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, meter=meter).raw_file
+    ingest.raw_file_normalize(raw_file=raw)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "name, esiid, day, expected",
+    [
+        ("portal-IntervalData-2025-03-09-spring-forward.csv", "10443720000000002", date(2025, 3, 9), 92),
+        ("portal-IntervalData-2025-11-02-fall-back.csv", "10443720000000002", date(2025, 11, 2), 100),
+        ("portal-IntervalData-2025-12-14-estimated.csv", "10443720000000002", date(2025, 12, 14), 96),
+    ],
+)
+def test_real_dst_samples_are_complete_with_the_days_true_interval_count(name, esiid, day, expected):
+    load(name)
+    (summary,) = usage.daily_summary(esiid=esiid, start=day, end=day)
+    assert (summary.expected, summary.found, summary.completeness, summary.gaps) == (expected, expected, 1.0, [])
+
+
+def test_spreadsheet_excerpt_counts_both_dst_days_and_partial_days():
+    load("excel-resaved-IntervalData-excerpt.csv")
+    days = {d.date: d for d in usage.daily_summary(esiid="10443720000000003", start=date(2025, 11, 1), end=date(2025, 11, 3))}
+    assert days["2025-11-02"].expected == 100 and days["2025-11-02"].completeness == 1.0
+    assert days["2025-11-01"].found == 0 and days["2025-11-01"].gaps[0]["intervals"] == 96
+    (spring,) = usage.daily_summary(esiid="10443720000000003", start=date(2026, 3, 8), end=date(2026, 3, 8))
+    assert (spring.expected, spring.found) == (92, 92)
+    (partial,) = usage.daily_summary(esiid="10443720000000003", start=date(2025, 10, 24), end=date(2025, 10, 24))
+    assert partial.found == 12 and partial.estimated == 7
+    assert partial.gaps == [{"start": "2025-10-24T08:00:00Z", "end": "2025-10-25T05:00:00Z", "intervals": 84}]
+
+
+def test_removed_block_shows_as_gap_ranges():
+    load("portal-IntervalData-2025-11-02-fall-back.csv")
+    rows = SmtInterval.objects.filter(esiid="10443720000000002")
+    # remove 01:00-02:00 CST (the repeated hour) and 23:30-24:00
+    rows.filter(ts__gte=datetime(2025, 11, 2, 7, tzinfo=UTC), ts__lt=datetime(2025, 11, 2, 8, tzinfo=UTC)).delete()
+    rows.filter(ts__gte=datetime(2025, 11, 3, 5, 30, tzinfo=UTC)).delete()
+    (day,) = usage.daily_summary(esiid="10443720000000002", start=date(2025, 11, 2), end=date(2025, 11, 2))
+    assert day.found == 94 and day.completeness == 0.94
+    assert day.gaps == [
+        {"start": "2025-11-02T07:00:00Z", "end": "2025-11-02T08:00:00Z", "intervals": 4},
+        {"start": "2025-11-03T05:30:00Z", "end": "2025-11-03T06:00:00Z", "intervals": 2},
+    ]
+
+
+def test_daily_summary_api(client):
+    load("portal-IntervalData-2025-12-14-estimated.csv")
+    body = client.get("/api/admin/analysis/daily-summary?esiid=10443720000000002&dateStart=2025-12-13&dateEnd=2025-12-14", **TOKEN).json()
+    assert body["ok"] and [d["date"] for d in body["days"]] == ["2025-12-13", "2025-12-14"]
+    day = body["days"][1]
+    assert (day["expected"], day["found"], day["completeness"], day["kwh"], day["estimated"], day["generationKwh"]) == (96, 96, 1.0, 85.947, 16, 0.0)
+    assert body["days"][0]["completeness"] == 0.0
+    bad = client.get("/api/admin/analysis/daily-summary?esiid=1&dateStart=yesterday", **TOKEN)
+    assert bad.status_code == 400 and "dateStart" in bad.json()["error"]
+
+
+def test_intervals_api_filters_by_utc_range(client):
+    raw = load("portal-IntervalData-2025-12-14-estimated.csv")
+    url = "/api/admin/debug/smt/intervals?esiid=10443720000000002&meter=M1&dateStart=2025-12-14T23:45:00Z&dateEnd=2025-12-15T00:30:00Z"
+    body = client.get(url, **TOKEN).json()
+    assert body["count"] == 3
+    assert body["intervals"][0] == {"esiid": "10443720000000002", "meter": "M1", "channel": "consumption",
+                                    "ts": "2025-12-14T23:45:00Z", "kwh": 1.276, "quality": "estimated", "rawFileId": raw.pk}
+    assert client.get(url + "&limit=1", **TOKEN).json()["count"] == 1
+
+
+def test_deletion_matches_preview_is_audited_and_renormalizing_restores(client, staff_user):
+    raw = load("portal-IntervalData-2025-11-02-fall-back.csv")
+    start, end = datetime(2025, 11, 2, 6, tzinfo=UTC), datetime(2025, 11, 2, 9, tzinfo=UTC)
+    preview = usage.intervals_delete_preview(esiid="10443720000000002", meter="M1", start=start, end=end)
+    assert preview["count"] == 12 and preview["rawFileIds"] == [raw.pk]
+    body = {"esiid": "10443720000000002", "meter": "M1", "dateStart": "2025-11-02T06:00:00Z", "dateEnd": "2025-11-02T09:00:00Z", "reason": "bad load"}
+    response = client.post("/api/admin/debug/smt/intervals", json.dumps(body), content_type="application/json", **TOKEN)
+    assert response.status_code == 200 and response.json()["deletedCount"] == preview["count"]
+    audit = IntervalDeletion.objects.get()
+    assert (audit.actor, audit.deleted_count, audit.reason, audit.raw_file_ids) == ("token:admin", 12, "bad load", [raw.pk])
+    assert SmtInterval.objects.count() == 88
+    stats = ingest.raw_file_normalize(raw_file=raw)
+    assert stats["intervalsInserted"] == 12 and SmtInterval.objects.count() == 100
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"meter": "M1", "dateStart": "2025-11-02", "dateEnd": "2025-11-03"}, "esiid"),
+        ({"esiid": "10443720000000002", "meter": "M1", "dateStart": "2025-11-02"}, "unbounded"),
+        ({"esiid": "10443720000000002", "meter": "M1", "dateStart": "2025-11-03", "dateEnd": "2025-11-02"}, "after"),
+        ({"esiid": "10443720000000002", "meter": "M1", "dateStart": "x", "dateEnd": "2025-11-02"}, "dateStart"),
+    ],
+)
+def test_bad_deletion_requests_are_400_and_delete_nothing(client, body, message):
+    load("portal-IntervalData-2025-11-02-fall-back.csv")
+    response = client.post("/api/admin/debug/smt/intervals", json.dumps(body), content_type="application/json", **TOKEN)
+    assert response.status_code == 400 and message in response.json()["error"]
+    assert SmtInterval.objects.count() == 100 and IntervalDeletion.objects.count() == 0
+
+
+def test_backfill_total_equals_sum_of_data_and_says_when_cut(client, monkeypatch):
+    load("portal-IntervalData-2025-12-14-estimated.csv")
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2025, 12, 20, tzinfo=UTC))
+    body = client.post("/api/admin/smt/backfill-usage", json.dumps({"esiid": "10443720000000002", "days": 30, "limit": 1000}),
+                       content_type="application/json", **TOKEN).json()
+    assert body["summary"]["count"] == 96 and body["summary"]["truncated"] is False
+    assert body["summary"]["totalKwh"] == 85.947 == round(sum(d["kwh"] for d in body["data"]), 3)
+    cut = client.post("/api/admin/smt/backfill-usage", json.dumps({"esiid": "10443720000000002", "days": 30, "limit": 10}),
+                      content_type="application/json", **TOKEN).json()["summary"]
+    assert cut["truncated"] is True and cut["count"] == 10 and "cut 86 of 96" in cut["note"] and cut["fullTotalKwh"] == 85.947
+
+
+def test_portfolio_lists_worst_first():
+    load("portal-IntervalData-2025-12-14-estimated.csv")
+    load("excel-resaved-IntervalData-excerpt.csv")
+    rows = usage.portfolio(days=2, today=date(2025, 12, 16))
+    assert [r["esiid"] for r in rows] == ["10443720000000003", "10443720000000002"]
+    assert rows[1]["found"] == 96 and rows[1]["expected"] == 192 and rows[1]["completeness"] == 0.5
