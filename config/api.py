@@ -7,6 +7,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from config.auth import ADMIN_API_AUTH, staff_required
 from smt.api import router as smt_router
+from smt.user_api import router as user_router
 
 api = NinjaAPI(
     title="Wattledger API",
@@ -17,6 +18,7 @@ api = NinjaAPI(
     docs_decorator=staff_required,
 )
 api.add_router("/admin/", smt_router)
+api.add_router("/user/", user_router)
 
 
 @api.exception_handler(ValidationError)

@@ -218,3 +218,4 @@ LOGGING = {
 }
 # Uploads up to this size are parsed whole before they are accepted (a file with no valid row is refused).
 SMT_PRECHECK_FULL_BYTES = envint("SMT_PRECHECK_FULL_BYTES", str(2 * 1024 * 1024))
+SMT_CUSTOMER_UPLOADS_PER_MONTH = envint("SMT_CUSTOMER_UPLOADS_PER_MONTH", "5")

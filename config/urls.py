@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from config import views
 from config.api import api
+from smt import customer_views
 from smt.upload import raw_file_upload
 
 admin.site.site_header = "Wattledger database (read-only)"
@@ -20,4 +21,6 @@ urlpatterns = [
     path("api/admin/smt/raw-upload", raw_file_upload, name="api-raw-upload"),
     path("api/", api.urls),
     path("smt/", include("smt.urls")),
+    path("customer/smt-upload", customer_views.customer_upload, name="customer-upload"),
+    path("customer/usage", customer_views.customer_usage, name="customer-usage"),
 ]

@@ -15,4 +15,6 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and not request.user.is_staff:
+        return redirect("customer-usage")
     return redirect("smt:raw-file-list")

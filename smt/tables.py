@@ -1,8 +1,9 @@
 import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from smt.models import RawSmtFile
+from smt.models import IntervalDeletion, RawSmtFile, SmtInterval
 
 
 class RawSmtFileTable(tables.Table):
@@ -25,3 +26,46 @@ class RawSmtFileTable(tables.Table):
 
     def render_status(self, value: str, record: RawSmtFile) -> str:
         return format_html('<span class="badge badge-{}" title="{}">{}</span>', record.status, record.error, value)
+
+
+class IntervalTable(tables.Table):
+    local = tables.DateTimeColumn(accessor="ts", verbose_name="Local (Central)", format="Y-m-d H:i T", orderable=False)
+    ts = tables.Column(verbose_name="UTC", orderable=False)
+    kwh = tables.Column(verbose_name="kWh", orderable=False, attrs={"td": {"class": "num"}})
+    quality = tables.Column(orderable=False)
+    revised_at = tables.DateTimeColumn(verbose_name="Revision", format="Y-m-d H:i", orderable=False)
+    source = tables.Column(accessor="raw_file_id", verbose_name="Source row", orderable=False)
+
+    class Meta:
+        model = SmtInterval
+        fields = ("esiid", "meter", "channel", "local", "ts", "kwh", "quality", "revised_at", "source")
+        attrs = {"class": "table", "id": "intervals"}
+        row_attrs = {"class": lambda record: "estimated" if record.quality == "estimated" else ""}
+        orderable = False
+
+    def render_ts(self, value) -> str:
+        return value.strftime("%Y-%m-%d %H:%MZ")
+
+    def render_quality(self, value: str) -> str:
+        return format_html('<span class="badge badge-q-{}">{}</span>', value, value)
+
+    def render_source(self, value: int, record) -> str:
+        return format_html('<a href="{}">file #{} row {}</a>', reverse("smt:raw-file-detail", args=[value]), value, record.row_number)
+
+
+class DeletionTable(tables.Table):
+    deleted_at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i")
+    actor = tables.Column(verbose_name="Who")
+    range_start = tables.DateTimeColumn(verbose_name="From (UTC)", format="Y-m-d H:i")
+    range_end = tables.DateTimeColumn(verbose_name="To (UTC)", format="Y-m-d H:i")
+    deleted_count = tables.Column(verbose_name="Intervals")
+    raw_file_ids = tables.Column(verbose_name="Rebuild from", orderable=False)
+
+    class Meta:
+        model = IntervalDeletion
+        fields = ("deleted_at", "actor", "esiid", "meter", "range_start", "range_end", "deleted_count", "reason", "raw_file_ids")
+        attrs = {"class": "table", "id": "deletions"}
+
+    def render_raw_file_ids(self, value: list) -> str:
+        links = [format_html('<a href="{}">#{}</a>', reverse("smt:raw-file-detail", args=[pk]), pk) for pk in value]
+        return format_html_join(", ", "{}", ((link,) for link in links)) if links else "–"

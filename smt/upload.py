@@ -20,7 +20,7 @@ from smt.models import RawSmtFile
 from smt.uploads import HashingUploadHandler, UploadTooLarge
 
 
-def _error(status: int, message: str, **extra) -> JsonResponse:
+def error_response(status: int, message: str, **extra) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message, **extra}, status=status)
 
 
@@ -29,11 +29,11 @@ def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
     if admin_token_given(request) or request.headers.get("x-smt-upload-token"):
         return None
     reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
-    return _error(403, "CSRF check failed; send the csrftoken with the upload") if reason else None
+    return error_response(403, "CSRF check failed; send the csrftoken with the upload") if reason else None
 
 
 def _too_large(limit: int) -> JsonResponse:
-    return _error(413, f"file too large: the limit is {limit} bytes (SMT_UPLOAD_MAX_BYTES)", maxBytes=limit)
+    return error_response(413, f"file too large: the limit is {limit} bytes (SMT_UPLOAD_MAX_BYTES)", maxBytes=limit)
 
 
 @csrf_exempt
@@ -42,20 +42,28 @@ def raw_file_upload(request: HttpRequest) -> JsonResponse:
     identity = request_identity(request, upload_token=True)
     if identity is None:
         if request.user.is_authenticated:
-            return _error(403, "staff role or an upload token is required to upload SMT files")
-        return _error(401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session")
+            return error_response(403, "staff role or an upload token is required to upload SMT files")
+        return error_response(401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session")
+    since = timezone.now() - timedelta(days=1)
+    if RawSmtFile.objects.uploads_since(uploader=identity, since=since) >= settings.SMT_UPLOADS_PER_DAY:
+        return error_response(429, f"upload limit reached: {settings.SMT_UPLOADS_PER_DAY} files per day for {identity}; try again tomorrow")
+    upload = receive_file(request)
+    if isinstance(upload, JsonResponse):
+        return upload
+    return _store(request, upload, identity)
+
+
+def receive_file(request: HttpRequest):
+    """The streamed, hashed upload in field 'file', or a JSON error response (413, 415, 400, 403)."""
     limit = settings.SMT_UPLOAD_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return _error(400, "invalid Content-Length header")
+        return error_response(400, "invalid Content-Length header")
     if declared > limit + 64 * 1024:  # multipart framing adds a little around the file
         return _too_large(limit)
-    since = timezone.now() - timedelta(days=1)
-    if RawSmtFile.objects.uploads_since(uploader=identity, since=since) >= settings.SMT_UPLOADS_PER_DAY:
-        return _error(429, f"upload limit reached: {settings.SMT_UPLOADS_PER_DAY} files per day for {identity}; try again tomorrow")
     if not request.content_type.startswith("multipart/form-data"):
-        return _error(415, "send multipart/form-data with the file in a field named 'file'")
+        return error_response(415, "send multipart/form-data with the file in a field named 'file'")
     request.upload_handlers = [HashingUploadHandler(request, max_bytes=limit)]
     try:
         failure = _csrf_failure(request)
@@ -65,21 +73,21 @@ def raw_file_upload(request: HttpRequest) -> JsonResponse:
     except UploadTooLarge:
         return _too_large(limit)
     except MultiPartParserError as exc:
-        return _error(400, f"malformed multipart body: {exc}")
+        return error_response(400, f"malformed multipart body: {exc}")
     if upload is None:
-        return _error(400, "missing form field 'file' (multipart file upload)")
-    return _store(request, upload, identity)
+        return error_response(400, "missing form field 'file' (multipart file upload)")
+    return upload
 
 
 def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
     esiid = request.POST.get("esiid", "").strip()
     if esiid and parser.parse_esiid(esiid) is None:
-        return _error(422, f"field 'esiid': {esiid!r} is not a 17- or 22-digit ESIID")
+        return error_response(422, f"field 'esiid': {esiid!r} is not a 17- or 22-digit ESIID")
     try:
         with upload:
             existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
             if existing:
-                return JsonResponse(_body(existing, duplicate=True), status=200)
+                return JsonResponse(upload_body(existing, duplicate=True), status=200)
             kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size)
             stored = ingest.raw_file_store(
                 fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
@@ -89,15 +97,15 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
                 uploader=identity,
             )
     except parser.FileRejected as exc:
-        return _error(422, f"file refused: {exc}")
+        return error_response(422, f"file refused: {exc}")
     raw = stored.raw_file
     if stored.duplicate:
-        return JsonResponse(_body(raw, duplicate=True), status=200)
+        return JsonResponse(upload_body(raw, duplicate=True), status=200)
     ingest.raw_file_queue(raw_file=raw)
-    return JsonResponse(_body(raw, duplicate=False), status=201)
+    return JsonResponse(upload_body(raw, duplicate=False), status=201)
 
 
-def _body(raw: RawSmtFile, *, duplicate: bool) -> dict:
+def upload_body(raw: RawSmtFile, *, duplicate: bool) -> dict:
     raw.refresh_from_db(fields=["status"])
     return {
         "ok": True, "duplicate": duplicate, "rawId": raw.pk, "sha256": raw.sha256,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from smt import views
+from smt import usage_views, views
 
 app_name = "smt"
 urlpatterns = [
@@ -9,4 +9,11 @@ urlpatterns = [
     path("raw-files/<int:pk>/", views.raw_file_detail, name="raw-file-detail"),
     path("raw-files/<int:pk>/download", views.raw_file_download, name="raw-file-download"),
     path("raw-files/<int:pk>/normalize", views.raw_file_normalize, name="raw-file-normalize"),
+    path("intervals/", usage_views.interval_list, name="interval-list"),
+    path("intervals/export.csv", usage_views.interval_export, name="interval-export"),
+    path("intervals/delete", usage_views.interval_delete, name="interval-delete"),
+    path("deletions/", usage_views.deletion_list, name="deletion-list"),
+    path("usage/", usage_views.usage_summary, name="usage-summary"),
+    path("usage/portfolio", usage_views.usage_portfolio, name="usage-portfolio"),
+    path("customers/", usage_views.customer_list, name="customer-list"),
 ]

@@ -1,16 +1,22 @@
 """Walk every URL of the project as each role and check the status it gets.
 
 A new URL must be added to EXPECTED, or test_every_url_is_listed fails.
-Roles: anon (logged out), customer (signed in, not staff), staff, token (x-admin-token).
+Roles: anon (logged out), customer (signed in, not staff, owns a house), other (another
+customer; same as customer unless listed), staff, token (x-admin-token; same as anon for pages).
 """
 
+import json
+
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
+
+from smt.models import House
 
 pytestmark = pytest.mark.django_db
 
 LOGIN = 302  # pages send anonymous users to the login page
-# name: (method, path, {role: status})
+# name: (method, path, {role: status}[, JSON body])
 EXPECTED = {
     "home": ("get", "/", {"anon": 302, "customer": 302, "staff": 302}),
     "health": ("get", "/health", {"anon": 200, "customer": 200, "staff": 200}),
@@ -26,6 +32,21 @@ EXPECTED = {
     "api:normalize": ("post", "/api/admin/smt/normalize", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
     "api:raw_files": ("get", "/api/admin/debug/smt/raw-files", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
     "api:pull_inline": ("post", "/api/admin/smt/pull", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "smt:interval-list": ("get", "/smt/intervals/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:interval-export": ("get", "/smt/intervals/export.csv", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:interval-delete": ("get", "/smt/intervals/delete", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:deletion-list": ("get", "/smt/deletions/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:usage-summary": ("get", "/smt/usage/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:usage-portfolio": ("get", "/smt/usage/portfolio", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:customer-list": ("get", "/smt/customers/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "customer-upload": ("get", "/customer/smt-upload", {"anon": LOGIN, "customer": 200, "staff": 403}),
+    "customer-usage": ("get", "/customer/usage", {"anon": LOGIN, "customer": 200, "staff": 403}),
+    "api:intervals_list": ("get", "/api/admin/debug/smt/intervals?esiid=10443720000000001", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:daily_summary": ("get", "/api/admin/analysis/daily-summary?esiid=10443720000000001", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:backfill_usage": ("post", "/api/admin/smt/backfill-usage", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "api:usage_refresh": ("post", "/api/user/usage/refresh", {"anon": 401, "customer": 200, "other": 404, "staff": 401, "token": 401},
+                          {"houseId": "{house}", "esiid": "10443720000000001"}),
+    "api:intervals_delete": ("post", "/api/admin/debug/smt/intervals", {"anon": 401, "customer": 401, "staff": 400, "token": 400}),
     "api:openapi-json": ("get", "/api/openapi.json", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:openapi-view": ("get", "/api/docs", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:api-root": ("get", "/api/", {"anon": 404, "customer": 404, "staff": 404, "token": 404}),
@@ -62,26 +83,31 @@ def objects(db):
 
     data = b"ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL\n'10443720000000001,01/02/2025,00:00,00:15,1,A\n"
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
-    return {"raw": raw.pk}
+    customer = get_user_model().objects.get(username="customer")
+    house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
+    return {"raw": raw.pk, "house": house.pk}
 
 
-@pytest.mark.parametrize("role", ["anon", "customer", "staff", "token"])
+@pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_url_gives_the_expected_status_for_each_role(name, role, client, staff_user, customer_user, objects):
-    method, path, statuses = EXPECTED[name]
-    if role not in statuses:
-        role_status = statuses["anon"]  # a token changes nothing for pages: same as logged out
-    else:
-        role_status = statuses[role]
+    method, path, statuses, *body = EXPECTED[name]
+    fallback = {"other": "customer", "token": "anon"}.get(role, "anon")
+    expected = statuses.get(role, statuses.get(fallback, statuses["anon"]))
     if role == "staff":
         client.force_login(staff_user)
     elif role == "customer":
         client.force_login(customer_user)
+    elif role == "other":
+        client.force_login(get_user_model().objects.create_user("other-customer", password="x-other-pass-1"))
     headers = {"HTTP_X_ADMIN_TOKEN": "test-admin-token"} if role == "token" else {}
     url = path.format(**objects)
     if method == "post":
-        response = client.post(url, {}, **headers) if not url.startswith("/api/admin/smt/n") and "pull" not in url else \
-            client.post(url, "{}", content_type="application/json", **headers)
+        if url.startswith("/api/") and "upload" not in url:
+            payload = json.dumps(body[0]).replace('"{house}"', str(objects["house"])) if body else "{}"
+            response = client.post(url, payload, content_type="application/json", **headers)
+        else:
+            response = client.post(url, {}, **headers)
     else:
         response = getattr(client, method)(url, **headers)
-    assert response.status_code == role_status, f"{role} {method.upper()} {url}: {response.status_code}"
+    assert response.status_code == expected, f"{role} {method.upper()} {url}: {response.status_code}"

@@ -1,0 +1,64 @@
+"""Customer workflows: uploads limited to their own ESIIDs, and per-house usage summaries."""
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from smt import parser, usage
+from smt.models import House, RawSmtFile, SmtInterval
+from smt.parser import CENTRAL
+
+
+def customer_identity(user) -> str:
+    return f"customer:{user.get_username()}"
+
+
+def customer_uploads_left(*, user, now: datetime | None = None) -> int:
+    """Uploads left this calendar month (Central time)."""
+    now = (now or timezone.now()).astimezone(CENTRAL)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    used = RawSmtFile.objects.uploads_since(uploader=customer_identity(user), since=month_start)
+    return max(0, settings.SMT_CUSTOMER_UPLOADS_PER_MONTH - used)
+
+
+def customer_file_check(*, fileobj, user) -> list[str]:
+    """The file's ESIIDs, all of them the customer's. Raises FileRejected naming foreign ones.
+
+    Reads the whole file once (customer exports are small); nothing is stored before this passes.
+    """
+    own = set(House.objects.filter(customer=user).values_list("esiid", flat=True))
+    stats, seen = parser.ParseStats(), set()
+    for row in parser.iter_rows(fileobj, stats):
+        seen.add(row.esiid)
+    fileobj.seek(0)
+    if not seen:
+        raise parser.FileRejected("no valid interval row in the file; expected an SMT interval export")
+    foreign = sorted(seen - own)
+    if foreign:
+        raise parser.FileRejected(
+            f"the file has rows for ESIIDs that are not yours: {', '.join(foreign)}. "
+            f"Your houses: {', '.join(sorted(own)) or 'none'}. Nothing was stored."
+        )
+    return sorted(seen)
+
+
+def house_summary(*, house: House, days: int = 90, today: date | None = None) -> dict:
+    """Daily usage and completeness of one house over its last `days` local days."""
+    today = today or timezone.localdate(timezone=CENTRAL)
+    end = today - timedelta(days=1)
+    start = end - timedelta(days=days - 1)
+    summaries = usage.daily_summary(esiid=house.esiid, meter=house.meter or None, start=start, end=end)
+    found, expected = sum(d.found for d in summaries), sum(d.expected for d in summaries)
+    last_upload = RawSmtFile.objects.filter(uploader__startswith="customer:", uploaded_by=house.customer).first()
+    latest = SmtInterval.objects.filter(esiid=house.esiid).order_by("-ts").values_list("ts", flat=True).first()
+    return {
+        "houseId": house.pk, "name": house.name, "esiid": house.esiid,
+        "dateStart": start.isoformat(), "dateEnd": end.isoformat(),
+        "kwh": round(sum(d.kwh for d in summaries), 3),
+        "completeness": round(found / expected, 4) if expected else 0.0,
+        "found": found, "expected": expected,
+        "lastUpload": last_upload.received_at.isoformat() if last_upload else None,
+        "latestInterval": latest.isoformat() if latest else None,
+        "days": [d.as_json() for d in summaries],
+    }
