@@ -4,6 +4,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from smt.models import IntervalDeletion, RawSmtFile, SmtInterval
+from smt.parser import CENTRAL
 
 
 class RawSmtFileTable(tables.Table):
@@ -29,7 +30,7 @@ class RawSmtFileTable(tables.Table):
 
 
 class IntervalTable(tables.Table):
-    local = tables.DateTimeColumn(accessor="ts", verbose_name="Local (Central)", format="Y-m-d H:i T", orderable=False)
+    local = tables.Column(accessor="ts", verbose_name="Local (Central)", orderable=False)
     ts = tables.Column(verbose_name="UTC", orderable=False)
     kwh = tables.Column(verbose_name="kWh", orderable=False, attrs={"td": {"class": "num"}})
     quality = tables.Column(orderable=False)
@@ -43,11 +44,15 @@ class IntervalTable(tables.Table):
         row_attrs = {"class": lambda record: "estimated" if record.quality == "estimated" else ""}
         orderable = False
 
+    def render_local(self, value) -> str:
+        # From UTC, so the repeated fall-back hour shows CDT then CST (Django's "T" is blank there).
+        return value.astimezone(CENTRAL).strftime("%Y-%m-%d %H:%M %Z")
+
     def render_ts(self, value) -> str:
         return value.strftime("%Y-%m-%d %H:%MZ")
 
-    def render_quality(self, value: str) -> str:
-        return format_html('<span class="badge badge-q-{}">{}</span>', value, value)
+    def render_quality(self, value: str, record) -> str:
+        return format_html('<span class="badge badge-q-{}">{}</span>', record.quality, value)
 
     def render_source(self, value: int, record) -> str:
         return format_html('<a href="{}">file #{} row {}</a>', reverse("smt:raw-file-detail", args=[value]), value, record.row_number)
