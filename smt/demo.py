@@ -42,5 +42,5 @@ def interval_csv_lines(*, esiids: list[str], start: date, days: int, seed: int =
                 hour = int(s[:2])
                 shape = 1 + 0.8 * math.exp(-((hour - 19) ** 2) / 8) + 0.3 * math.exp(-((hour - 8) ** 2) / 4)
                 kwh = base * shape * summer * (0.8 + 0.4 * rng.random())
-                flag = "E" if estimated_from <= index < estimated_from + 16 else "A"
+                flag = "E" if 0 <= estimated_from <= index < estimated_from + 16 else "A"
                 yield f"'{esiid},{day:%m/%d/%Y},{revision},{s},{e},{kwh:.3f},{flag},Consumption\n"
