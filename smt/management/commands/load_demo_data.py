@@ -9,6 +9,20 @@ from django.utils import timezone
 
 from smt import ingest
 from smt.demo import DEMO_ESIIDS, interval_csv_lines
+from smt.parser import CENTRAL
+
+
+def _demo_gap(line: str, *, esiid: str, end: date) -> bool:
+    """Leave realistic holes so completeness has something to show: one meter loses an
+    afternoon three weeks ago, another a whole day last month."""
+    fields = line.split(",")
+    if len(fields) < 4 or not fields[1][:1].isdigit():
+        return False
+    if esiid.endswith("2"):
+        return fields[1] == (end - timedelta(days=21)).strftime("%m/%d/%Y") and "12:00" <= fields[3] < "16:00"
+    if esiid.endswith("3"):
+        return fields[1] == (end - timedelta(days=40)).strftime("%m/%d/%Y")
+    return False
 
 
 class Command(BaseCommand):
@@ -18,12 +32,15 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=365)
 
     def handle(self, *args, days: int, **options) -> None:
-        # A fixed year keeps the bytes (and so the sha256) the same on every run.
-        start = date(timezone.now().year - 1, 1, 1)
+        # The year up to yesterday, so every page has recent data; the same bytes (and sha256)
+        # all day, so a second run the same day stores nothing new.
+        start = timezone.localdate(timezone=CENTRAL) - timedelta(days=days)
         for esiid in DEMO_ESIIDS:
             with tempfile.TemporaryFile() as handle:
                 digest = hashlib.sha256()
                 for line in interval_csv_lines(esiids=[esiid], start=start, days=days, seed=int(esiid[-3:])):
+                    if _demo_gap(line, esiid=esiid, end=start + timedelta(days=days)):
+                        continue
                     data = line.encode()
                     digest.update(data)
                     handle.write(data)
