@@ -1,17 +1,20 @@
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from smt import usage
-from smt.models import RawSmtFile, SmtInterval
+from smt.models import House, RawSmtFile, SmtInterval
 from smt.parser import CENTRAL
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_data_covers_recent_days_with_visible_gaps_and_loads_once(capsys):
+def test_demo_data_covers_recent_days_with_visible_gaps_and_loads_once(capsys, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
     call_command("load_demo_data", days=60)
     assert RawSmtFile.objects.filter(source="demo", status="normalized").count() == 3
     yesterday = timezone.localdate(timezone=CENTRAL) - timedelta(days=1)
@@ -25,3 +28,8 @@ def test_demo_data_covers_recent_days_with_visible_gaps_and_loads_once(capsys):
     call_command("load_demo_data", days=60)
     assert "already loaded" in capsys.readouterr().out
     assert SmtInterval.objects.count() == count and RawSmtFile.objects.count() == 3
+    # The demo customer owns the first meter and can sign in with the printed password.
+    house = House.objects.get()
+    assert house.customer.username == "customer" and not house.customer.is_staff and house.esiid == "10443720000000101"
+    password = (Path(settings.VAR_DIR) / "customer-password").read_text().strip()
+    assert house.customer.check_password(password)

@@ -4,11 +4,14 @@ import hashlib
 import tempfile
 from datetime import date, timedelta
 
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from smt import ingest
 from smt.demo import DEMO_ESIIDS, interval_csv_lines
+from smt.models import House
 from smt.parser import CENTRAL
 
 
@@ -57,3 +60,7 @@ class Command(BaseCommand):
                 continue
             stats = ingest.raw_file_normalize(raw_file=raw)
             self.stdout.write(f"demo data for {esiid}: {stats['intervalsInserted']} intervals, {stats['totalKwh']:.1f} kWh")
+        # A demo customer owning the first meter, so the customer pages have something to show.
+        call_command("ensure_admin", username="customer", customer=True, stdout=self.stdout)
+        House.objects.get_or_create(customer=get_user_model().objects.get(username="customer"), esiid=DEMO_ESIIDS[0],
+                                    defaults={"name": "Demo house, 1 Elm St", "meter": "DEMO"})
