@@ -41,7 +41,7 @@ class Request:
     method: str
     path: str
     query: dict
-    headers: dict
+    headers: dict  # an email.message.Message: case-insensitive, as HTTP headers are
     body: bytes
     peer_cert: bytes | None = None
 
@@ -62,7 +62,7 @@ class Emulator:
                 split = urlsplit(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 peer = self.connection.getpeercert(binary_form=True) if emulator.context else None
-                request = Request(self.command, split.path, parse_qs(split.query), dict(self.headers), body, peer)
+                request = Request(self.command, split.path, parse_qs(split.query), self.headers, body, peer)
                 emulator.requests.append(request)
                 status, headers, payload = emulator.handler(request)
                 if isinstance(payload, (dict, list)):
