@@ -51,6 +51,13 @@ EXPECTED = {
     "api:openapi-view": ("get", "/api/docs", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:api-root": ("get", "/api/", {"anon": 404, "customer": 404, "staff": 404, "token": 404}),
     "admin:index": ("get", "/admin/database/", {"anon": 302, "customer": 302, "staff": 200}),
+    "ercot:ingest-list": ("get", "/ercot/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "ercot:ingest-fetch": ("post", "/ercot/fetch", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "ercot:ingest-download": ("get", "/ercot/files/{ercot}/download", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "ercot:esiid-lookup": ("get", "/ercot/esiids/?q=1044", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    # The test settings point ERCOT at a closed port: an authorised fetch runs and reports 502.
+    "api:ercot_cron": ("get", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 502, "token": 502}),
+    "api:ercot_cron_health": ("get", "/api/admin/ercot/cron/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)
@@ -85,7 +92,14 @@ def objects(db):
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
     customer = get_user_model().objects.get(username="customer")
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
-    return {"raw": raw.pk, "house": house.pk}
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from ercot.models import ErcotIngest
+
+    key = default_storage.save("ercot/2026-06-03/ext.zip", ContentFile(b"PK"))
+    ercot = ErcotIngest.objects.create(doc_id="1", filename="ext.zip", storage_key=key, method="mis", status="stored")
+    return {"raw": raw.pk, "house": house.pk, "ercot": ercot.pk}
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])
