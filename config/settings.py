@@ -252,3 +252,23 @@ ERCOT_CRON = env("ERCOT_CRON", "0 12 * * *")
 # The cron endpoint: a header set by a trusted scheduler (e.g. "X-Appengine-Cron: true"), or ?token=.
 CRON_HEADER = env("CRON_HEADER")
 CRON_SECRET = env("CRON_SECRET")
+
+# --- Device telemetry (MQTT, ledger, totals) ---
+MQTT_URL = env("MQTT_URL")  # mqtt://user:pass@host:1883 or mqtts://host:8883; empty = no subscriber
+MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", "autovolt")
+MQTT_CLIENT_ID = env("MQTT_CLIENT_ID", "wattledger-telemetry")
+MQTT_SHARED_GROUP = env("MQTT_SHARED_GROUP")  # several subscribers share the stream as $share/<group>/...
+MQTT_CA_FILE = env("MQTT_CA_FILE")
+MQTT_SESSION_EXPIRY_SECONDS = envint("MQTT_SESSION_EXPIRY_SECONDS", str(7 * 24 * 3600))
+TELEMETRY_TIME_ZONE = env("TELEMETRY_TIME_ZONE", "Asia/Kolkata")
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(TELEMETRY_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TELEMETRY_TIME_ZONE must be an IANA zone, got {TELEMETRY_TIME_ZONE!r}") from None
+TELEMETRY_GAP_SECONDS = envint("TELEMETRY_GAP_SECONDS", "900")
+TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
+TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
+TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "2000")
+TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000

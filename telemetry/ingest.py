@@ -1,0 +1,235 @@
+"""Telemetry messages in: parse, store raw events once, update device state, feed the ledger.
+
+The subscriber and the HTTP endpoint both end here; a message we cannot read is kept as a
+MalformedMessage and never stops the batch.
+"""
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from telemetry import ledger
+from telemetry.models import Device, MalformedMessage, RawEvent
+
+KINDS = ("telemetry", "status", "heartbeat")
+MAX_FUTURE = timedelta(days=1)
+
+
+class MessageError(ValueError):
+    """Why a message cannot be read (kept with the message)."""
+
+
+@dataclass(frozen=True)
+class ReadingIn:
+    device: str
+    ts: datetime
+    received_at: datetime
+    energy_wh: int
+    power_w: float | None = None
+    switch_state: str = ""
+    seq: int | None = None
+    boot_id: str = ""
+
+
+@dataclass(frozen=True)
+class StatusIn:
+    device: str
+    received_at: datetime
+    status: str | None  # online / offline; None for a heartbeat
+
+
+@dataclass
+class RecordResult:
+    stored: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    malformed: int = 0
+    devices_created: list[str] = field(default_factory=list)
+    processed: ledger.ProcessResult | None = None
+
+
+def topic_parse(topic: str) -> tuple[str, str]:
+    """<prefix>/<device>/<kind> -> (device, kind)."""
+    prefix = settings.MQTT_TOPIC_PREFIX.strip("/")
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] != prefix or parts[2] not in KINDS or not parts[1]:
+        raise MessageError(f"topic is not {prefix}/<device>/({'|'.join(KINDS)})")
+    return parts[1], parts[2]
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MessageError(f"{name} must be a number, got {value!r}")
+    return value
+
+
+def ts_parse(value, received_at: datetime) -> datetime:
+    """ISO 8601 or epoch seconds (milliseconds when it is that large); naive times are local."""
+    if value is None:
+        return received_at
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise MessageError(f"ts is not ISO 8601 or epoch seconds: {value[:40]!r}") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo(settings.TELEMETRY_TIME_ZONE))
+    else:
+        seconds = _number(value, "ts")
+        if seconds > 1e11:
+            seconds /= 1000
+        try:
+            parsed = datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise MessageError(f"ts out of range: {value!r}") from None
+    if parsed > received_at + MAX_FUTURE:
+        raise MessageError(f"ts {parsed.isoformat()} is more than a day after it was received")
+    return parsed.astimezone(dt_timezone.utc)
+
+
+def reading_from_json(device: str, data, received_at: datetime) -> ReadingIn:
+    if not isinstance(data, dict):
+        raise MessageError("telemetry must be a JSON object")
+    if "energy_wh_total" not in data:
+        raise MessageError("energy_wh_total is required")
+    energy = _number(data["energy_wh_total"], "energy_wh_total")
+    if energy < 0:
+        raise MessageError("energy_wh_total must not be negative")
+    seq = data.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+        raise MessageError(f"seq must be an integer, got {seq!r}")
+    power = data.get("power_w")
+    return ReadingIn(
+        device=device, ts=ts_parse(data.get("ts"), received_at), received_at=received_at, energy_wh=round(energy),
+        power_w=None if power is None else float(_number(power, "power_w")),
+        switch_state=str(data.get("switch_state") or "")[:16], seq=seq, boot_id=str(data.get("boot_id") or "")[:64],
+    )
+
+
+def status_from_payload(payload: bytes) -> str:
+    text = payload.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = text
+    value = data.get("status") if isinstance(data, dict) else data
+    if not isinstance(value, str) or value.strip().lower() not in ("online", "offline"):
+        raise MessageError("status must be online or offline")
+    return value.strip().lower()
+
+
+def message_parse(*, topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn:
+    """One MQTT message as a reading or a status; MessageError when it cannot be read."""
+    device, kind = topic_parse(topic)
+    if len(device) > 120:
+        raise MessageError("device name longer than 120 characters")
+    if kind == "status":
+        return StatusIn(device, received_at, status_from_payload(payload))
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        raise MessageError(f"{kind} payload is not JSON") from None
+    if kind == "heartbeat":
+        return StatusIn(device, received_at, None)
+    return reading_from_json(device, data, received_at)
+
+
+def messages_record(messages: list[tuple[str, bytes, datetime]]) -> RecordResult:
+    """A batch of (topic, payload, received_at) from the subscriber, stored in one go."""
+    parsed, malformed = [], []
+    for topic, payload, received_at in messages:
+        try:
+            parsed.append(message_parse(topic=topic, payload=payload, received_at=received_at))
+        except MessageError as exc:
+            text = payload.decode("utf-8", "replace")[:10000]
+            malformed.append(MalformedMessage(topic=topic[:255], payload=text, error=str(exc)[:255], received_at=received_at))
+    result = items_record(parsed)
+    MalformedMessage.objects.bulk_create(malformed)
+    result.malformed = len(malformed)
+    return result
+
+
+def reading_record(*, topic: str, payload: bytes, received_at: datetime | None = None) -> RecordResult:
+    """One message (tests and tools call this; the subscriber batches through messages_record)."""
+    return messages_record([(topic, payload, received_at or timezone.now())])
+
+
+def devices_ensure(names: set[str]) -> tuple[dict[str, int], list[str]]:
+    """Name -> id, registering unknown devices as unassigned."""
+    known = dict(Device.objects.filter(name__in=names).values_list("name", "pk"))
+    missing = sorted(names - set(known))
+    if missing:
+        Device.objects.bulk_create([Device(name=name) for name in missing], ignore_conflicts=True)
+        known.update(Device.objects.filter(name__in=missing).values_list("name", "pk"))
+    return known, missing
+
+
+def items_record(items: list[ReadingIn | StatusIn]) -> RecordResult:
+    result = RecordResult()
+    if not items:
+        return result
+    with transaction.atomic():
+        ids, result.devices_created = devices_ensure({item.device for item in items})
+        readings = [item for item in items if isinstance(item, ReadingIn)]
+        inserted = _events_insert(readings, ids)
+        result.stored = sum(inserted.values())
+        sent = Counter(ids[r.device] for r in readings)
+        for device_id, count in sent.items():
+            if count > inserted.get(device_id, 0):
+                Device.objects.filter(pk=device_id).update(duplicates=F("duplicates") + count - inserted.get(device_id, 0))
+        result.duplicates = len(readings) - result.stored
+        result.statuses = len(items) - len(readings)
+        _devices_touch(items, ids)
+        if inserted:
+            result.processed = ledger.ledger_process(device_ids=sorted(inserted))
+    return result
+
+
+def _events_insert(readings: list[ReadingIn], ids: dict[str, int]) -> Counter:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: duplicates (same seq in a boot, or same ts and
+    counter) are dropped by the unique constraints, even within one batch. Returns rows per device."""
+    inserted: Counter = Counter()
+    table = RawEvent._meta.db_table
+    columns = "device_id, ts, received_at, energy_wh, power_w, switch_state, seq, boot_id, source, processed"
+    with connection.cursor() as cursor:
+        for offset in range(0, len(readings), 1000):
+            chunk = readings[offset: offset + 1000]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params = [p for r in chunk for p in (ids[r.device], r.ts, r.received_at, r.energy_wh, r.power_w,
+                                                 r.switch_state, r.seq, r.boot_id, "mqtt", False)]
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT DO NOTHING RETURNING device_id", params)
+            inserted.update(row[0] for row in cursor.fetchall())
+    return inserted
+
+
+def _devices_touch(items: list[ReadingIn | StatusIn], ids: dict[str, int]) -> None:
+    """Status, last heartbeat / reading / seen, in message order: the last word wins."""
+    state: dict[int, dict] = {}
+    for item in items:
+        fields = state.setdefault(ids[item.device], {})
+        fields["last_seen_at"] = max(item.received_at, fields.get("last_seen_at", item.received_at))
+        if isinstance(item, ReadingIn):
+            fields["last_reading_at"] = item.received_at
+            if item.power_w is not None:
+                fields["last_power_w"] = item.power_w
+            fields.setdefault("status", "online")
+            if fields["status"] != "online":
+                fields["status"], fields["status_at"] = "online", item.received_at
+        elif item.status is None:
+            fields["last_heartbeat_at"] = item.received_at
+        else:
+            fields["status"], fields["status_at"] = item.status, item.received_at
+    for device_id, fields in state.items():
+        if fields.get("status") == "online" and "status_at" not in fields:
+            # A reading keeps an online device online without moving its status time.
+            Device.objects.filter(pk=device_id).exclude(status="online").update(status="online", status_at=fields["last_seen_at"])
+            del fields["status"]
+        Device.objects.filter(pk=device_id).update(**fields)
