@@ -6,6 +6,8 @@ from django_q.models import Schedule
 SCHEDULES = [
     # https://crontab.guru/#*/5_*_*_*_*  files a dead worker left behind are queued again
     {"name": "smt-requeue-stranded", "func": "smt.tasks.raw_files_requeue_stranded", "cron": "*/5 * * * *"},
+    # https://crontab.guru/#*/30_*_*_*_*  fetch and ingest what SMT delivered over SFTP
+    {"name": "smt-sftp-mirror", "func": "smt.tasks.sftp_mirror", "cron": "*/30 * * * *"},
 ]
 
 
@@ -18,7 +20,14 @@ class Command(BaseCommand):
             entry = dict(entry)
             name = entry.pop("name")
             names.append(name)
-            Schedule.objects.update_or_create(name=name, defaults={"schedule_type": Schedule.CRON, "repeats": -1, **entry})
+            before = Schedule.objects.filter(name=name).values_list("cron", flat=True).first()
+            schedule, created = Schedule.objects.update_or_create(
+                name=name, defaults={"schedule_type": Schedule.CRON, "repeats": -1, **entry}
+            )
+            if not created and before != schedule.cron:
+                # django-q2 computes next_run only on creation; a changed cron needs it again.
+                schedule.next_run = schedule.calculate_next_run()
+                schedule.save(update_fields=["next_run"])
         stale = Schedule.objects.exclude(name__in=names)
         removed = [s.name for s in stale]
         stale.delete()
