@@ -272,3 +272,25 @@ TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
 TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
 TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "2000")
 TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000
+
+# ---------------------------------------------------------------- SMT automation (issue 4)
+# SFTP mirror: an unknown or changed host key is refused (SMT_KNOWN_HOSTS, OpenSSH format).
+SMT_HOST = env("SMT_HOST")
+SMT_PORT = envint("SMT_PORT", "22")
+SMT_USER = env("SMT_USER")
+SMT_KEY = env("SMT_KEY")
+SMT_KNOWN_HOSTS = env("SMT_KNOWN_HOSTS")
+SMT_REMOTE_DIR = env("SMT_REMOTE_DIR", "/")
+SMT_SFTP_TIMEOUT = envint("SMT_SFTP_TIMEOUT", "30")
+# PGP-armored bundles: the keyring holding the project's private key.
+SMT_GNUPG_HOME = env("SMT_GNUPG_HOME")
+SMT_GNUPG_PASSPHRASE = env("SMT_GNUPG_PASSPHRASE")
+SMT_BUNDLE_MAX_BYTES = envint("SMT_BUNDLE_MAX_BYTES", str(2 * 1024**3))
+# Trigger webhook (POST /trigger/smt-now); DROPLET_WEBHOOK_SECRET is the older name.
+INTELLIWATT_WEBHOOK_SECRET = env("INTELLIWATT_WEBHOOK_SECRET") or env("DROPLET_WEBHOOK_SECRET")
+# SMT token proxy (POST /admin/smt/token).
+SMT_PROXY_TOKEN = env("SMT_PROXY_TOKEN")
+SMT_API_BASE_URL = env("SMT_API_BASE_URL", "https://services.smartmetertexas.net")
+SMT_USERNAME = env("SMT_USERNAME")
+SMT_PASSWORD = env("SMT_PASSWORD")
+SMT_API_TIMEOUT = envint("SMT_API_TIMEOUT", "20")

@@ -5,8 +5,10 @@ Normalization stages the parsed rows and applies them with one INSERT ... ON CON
 keeps the newest REVISION_DATE: the result is the same whatever order files arrive in.
 """
 
+import hashlib
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -57,19 +59,50 @@ def raw_file_store(
     kind: str = RawSmtFile.Kind.UNKNOWN,
     uploaded_by=None,
     uploader: str = "",
+    parent: RawSmtFile | None = None,
 ) -> StoredFile:
     """Store the bytes once per sha256 and register them. A known sha256 stores nothing."""
     existing = RawSmtFile.objects.filter(sha256=sha256).first()
     if existing:
         return StoredFile(existing, duplicate=True)
     key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), File(fileobj, name=filename))
+    return _register(key=key, sha256=sha256, size_bytes=size, filename=filename, source=source[:64], esiid_hint=esiid[:22],
+                     meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent)
+
+
+class _HashingReader:
+    """Hashes and counts what passes through, for bytes whose sha256 is known only at the end."""
+
+    def __init__(self, inner: BinaryIO):
+        self.inner, self.digest, self.size = inner, hashlib.sha256(), 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(n)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
+def raw_file_store_stream(*, fileobj: BinaryIO, filename: str, source: str = "", kind: str = RawSmtFile.Kind.UNKNOWN) -> StoredFile:
+    """Stream bytes of unknown sha256 straight into storage (one pass), then register them.
+
+    The key cannot carry the sha256 (known only at the end), so it carries a random id; bytes
+    already stored under another raw file are deleted again and the existing file returned.
+    """
+    reader = _HashingReader(fileobj)
+    name = f"smt/raw/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}-{safe_filename(filename)}"
+    key = default_storage.save(name, File(reader, name=filename))
+    sha256 = reader.digest.hexdigest()
+    if RawSmtFile.objects.filter(sha256=sha256).exists():
+        default_storage.delete(key)
+        return StoredFile(RawSmtFile.objects.get(sha256=sha256), duplicate=True)
+    return _register(key=key, sha256=sha256, size_bytes=reader.size, filename=filename, source=source[:64], kind=kind)
+
+
+def _register(*, key: str, sha256: str, filename: str, **fields) -> StoredFile:
     try:
         with transaction.atomic():
-            raw = RawSmtFile.objects.create(
-                filename=(filename or "upload.csv")[:255], sha256=sha256, size_bytes=size,
-                storage_key=key, source=source[:64], esiid_hint=esiid[:22], meter_hint=meter[:64],
-                kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160],
-            )
+            raw = RawSmtFile.objects.create(filename=(filename or "upload.csv")[:255], sha256=sha256, storage_key=key, **fields)
     except IntegrityError:
         # Another request stored the same bytes a moment ago: keep theirs, drop our copy.
         default_storage.delete(key)

@@ -12,6 +12,8 @@ SCHEDULES = [
     # https://crontab.guru/#0_1,15_*_*_*  two more polls (09:00 and ~19:00 CT), only while today's
     # files are missing: ERCOT's terms allow at most 3 polls a day for a daily product.
     {"name": "ercot-fetch-retry", "func": "ercot.tasks.ercot_fetch_if_missing", "cron": "0 1,15 * * *"},
+    # https://crontab.guru/#*/30_*_*_*_*  fetch and ingest what SMT delivered over SFTP
+    {"name": "smt-sftp-mirror", "func": "smt.tasks.sftp_mirror", "cron": "*/30 * * * *"},
 ]
 
 
@@ -24,7 +26,14 @@ class Command(BaseCommand):
             entry = dict(entry)
             name = entry.pop("name")
             names.append(name)
-            Schedule.objects.update_or_create(name=name, defaults={"schedule_type": Schedule.CRON, "repeats": -1, **entry})
+            before = Schedule.objects.filter(name=name).values_list("cron", flat=True).first()
+            schedule, created = Schedule.objects.update_or_create(
+                name=name, defaults={"schedule_type": Schedule.CRON, "repeats": -1, **entry}
+            )
+            if not created and before != schedule.cron:
+                # django-q2 computes next_run only on creation; a changed cron needs it again.
+                schedule.next_run = schedule.calculate_next_run()
+                schedule.save(update_fields=["next_run"])
         stale = Schedule.objects.exclude(name__in=names)
         removed = [s.name for s in stale]
         stale.delete()

@@ -1,0 +1,129 @@
+"""The SFTP mirror: fetch what SMT delivered and we have not seen, store it raw, ingest it.
+
+A remote file is known by (path, size, mtime); a file that changed is fetched again and then
+known by its sha256, so the same bytes under a new name or time are not ingested twice. A file
+that vanishes or fails mid-run fails alone: the run goes on and reports it.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from smt import ingest, pipeline, sftp
+from smt.jobs import JobRecorder, job_run_create, job_run_record, job_run_skip
+from smt.models import JobRun, MirroredFile, RawSmtFile
+
+log = logging.getLogger(__name__)
+# A mirror run older than this is presumed dead (its worker was killed) and does not block.
+STALE_RUN = timedelta(hours=2)
+
+
+def sftp_config() -> sftp.SftpConfig:
+    missing = [name for name in ("SMT_HOST", "SMT_USER", "SMT_KEY", "SMT_KNOWN_HOSTS") if not getattr(settings, name)]
+    if missing:
+        raise sftp.SftpError(f"SFTP mirror is not configured: set {', '.join(missing)}")
+    return sftp.SftpConfig(
+        host=settings.SMT_HOST, port=settings.SMT_PORT, user=settings.SMT_USER, key_path=settings.SMT_KEY,
+        known_hosts=settings.SMT_KNOWN_HOSTS, remote_dir=settings.SMT_REMOTE_DIR, timeout=settings.SMT_SFTP_TIMEOUT,
+    )
+
+
+def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHEDULE, ingest_files: bool = True) -> JobRun:
+    """One recorded mirror run (a queued `job` from the webhook or trigger page, or a new one).
+
+    Skipped when another mirror run is active: two runs would fetch the same new files.
+    Raises SftpError when the server cannot be reached or verified (recorded as failed).
+    """
+    job = job or job_run_create(kind=JobRun.Kind.MIRROR, trigger=trigger)
+    other = (JobRun.objects.filter(kind=JobRun.Kind.MIRROR, status=JobRun.Status.RUNNING,
+                                   started_at__gte=timezone.now() - STALE_RUN).exclude(pk=job.pk).first())
+    if other is not None:
+        job_run_skip(job=job, reason=f"mirror run #{other.pk} is still running; it fetches the same files")
+        return job
+    with job_run_record(job=job) as recorder:
+        config = sftp_config()
+        recorder.note(f"connecting to {config.user}@{config.host}:{config.port}, folder {config.remote_dir}")
+        with sftp.sftp_session(config) as client:
+            for entry in sftp.sftp_walk(client, config.remote_dir):
+                recorder.count("listed")
+                _mirror_one(client, entry, recorder, ingest_files=ingest_files)
+        if job.esiid:
+            _esiid_summary(job, recorder)
+        recorder.note(f"done: {job.counts}")
+    return job
+
+
+def _mirror_one(client, entry: sftp.RemoteEntry, recorder: JobRecorder, *, ingest_files: bool) -> None:
+    known = MirroredFile.objects.filter(remote_path=entry.path).first()
+    if known is not None and known.matches(size=entry.size, mtime=entry.mtime):
+        recorder.count("unchanged")
+        return
+    try:
+        raw, duplicate = mirror_fetch(client, entry)
+    except OSError as exc:  # vanished, permission denied, connection hiccup: this file only
+        recorder.count("failed")
+        recorder.note(f"{entry.path}: fetch failed: {exc.strerror or exc}", failed=True)
+        return
+    recorder.count("fetched")
+    recorder.count("bytes", entry.size)
+    if duplicate:
+        recorder.count("duplicates")
+        recorder.note(f"{entry.path}: same bytes as raw file #{raw.pk}; not ingested again")
+        return
+    recorder.note(f"{entry.path}: stored as raw file #{raw.pk} ({entry.size} bytes)")
+    if ingest_files:
+        _ingest(raw, entry, recorder)
+
+
+def mirror_fetch(client, entry: sftp.RemoteEntry) -> tuple[RawSmtFile, bool]:
+    """Stream one remote file into storage and remember it; returns (raw file, already stored)."""
+    with sftp.sftp_open(client, entry) as remote:
+        stored = ingest.raw_file_store_stream(fileobj=remote, filename=entry.path.rsplit("/", 1)[-1], source="sftp")
+    MirroredFile.objects.update_or_create(
+        remote_path=entry.path,
+        defaults={"size_bytes": entry.size, "mtime": entry.mtime, "sha256": stored.raw_file.sha256,
+                  "raw_file": stored.raw_file, "mirrored_at": timezone.now()},
+    )
+    return stored.raw_file, stored.duplicate
+
+
+def _ingest(raw: RawSmtFile, entry: sftp.RemoteEntry, recorder: JobRecorder) -> None:
+    stats = pipeline.raw_file_ingest(raw_file=raw)
+    if "error" in stats:
+        recorder.count("ingestFailed")
+        recorder.note(f"{entry.path}: {stats['kind']} file failed: {stats['error']}", failed=True)
+        return
+    recorder.count("ingested")
+    for name in ("intervalsInserted", "billingReadsInserted"):
+        if stats.get(name):
+            recorder.count(name, stats[name])
+    for member in stats.get("members", []):
+        if member["status"] == RawSmtFile.Status.FAILED:
+            recorder.count("membersFailed")
+            recorder.note(f"{entry.path} › {member['name']}: {member['error']}", failed=True)
+    recorder.note(f"{entry.path}: {stats['kind']} ingested")
+
+
+def _esiid_summary(job: JobRun, recorder: JobRecorder) -> None:
+    """For an ESIID trigger: what this run stored for that ESIID."""
+    from smt.models import SmtBillingRead, SmtInterval
+
+    files = RawSmtFile.objects.filter(received_at__gte=job.started_at)
+    intervals = SmtInterval.objects.filter(esiid=job.esiid, raw_file__in=files).count()
+    reads = SmtBillingRead.objects.filter(esiid=job.esiid, raw_file__in=files).count()
+    recorder.count("esiidIntervals", intervals)
+    recorder.count("esiidBillingReads", reads)
+    recorder.note(f"ESIID {job.esiid}: {intervals} intervals and {reads} billing reads from this run")
+
+
+def mirror_queue(*, trigger: str, esiid: str = "") -> JobRun:
+    """A queued mirror + ingest run (webhook, trigger page); the worker records its progress."""
+    from django_q.tasks import async_task
+
+    job = job_run_create(kind=JobRun.Kind.MIRROR, trigger=trigger, esiid=esiid)
+    task_id = async_task("smt.tasks.sftp_mirror", job.pk, task_name=f"smt-mirror-{job.pk}", group="smt-mirror")
+    JobRun.objects.filter(pk=job.pk).update(task_id=task_id or "")
+    job.refresh_from_db()
+    return job
