@@ -1,6 +1,5 @@
 """A year of synthetic SMT intervals for a few ESIIDs, pushed through the real ingest path."""
 
-import hashlib
 import tempfile
 from datetime import date, timedelta
 
@@ -8,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from smt import ingest
-from smt.demo import DEMO_ESIIDS, interval_csv_lines
+from smt.demo import DEMO_ESIIDS, interval_csv_write
 
 
 class Command(BaseCommand):
@@ -22,15 +21,9 @@ class Command(BaseCommand):
         start = date(timezone.now().year - 1, 1, 1)
         for esiid in DEMO_ESIIDS:
             with tempfile.TemporaryFile() as handle:
-                digest = hashlib.sha256()
-                for line in interval_csv_lines(esiids=[esiid], start=start, days=days, seed=int(esiid[-3:])):
-                    data = line.encode()
-                    digest.update(data)
-                    handle.write(data)
-                size = handle.tell()
-                handle.seek(0)
+                sha256, size = interval_csv_write(handle, esiids=[esiid], start=start, days=days, seed=int(esiid[-3:]))
                 stored = ingest.raw_file_store(
-                    fileobj=handle, sha256=digest.hexdigest(), size=size,
+                    fileobj=handle, sha256=sha256, size=size,
                     filename=f"IntervalData-demo-{esiid}-{start.year}.csv", source="demo", esiid=esiid, meter="DEMO",
                     kind="interval", uploader="demo",
                 )
