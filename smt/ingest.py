@@ -69,7 +69,9 @@ def raw_file_store(
     existing = RawSmtFile.objects.filter(sha256=sha256).first()
     if existing:
         return StoredFile(existing, duplicate=True)
-    key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), File(fileobj, name=filename))
+    # An upload spooled to a temporary file is moved into local storage, not copied (1 GB twice).
+    content = fileobj if hasattr(fileobj, "temporary_file_path") else File(fileobj, name=filename)
+    key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), content)
     try:
         with transaction.atomic():
             raw = RawSmtFile.objects.create(
