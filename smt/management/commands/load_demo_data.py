@@ -1,6 +1,5 @@
 """A year of synthetic SMT intervals for a few ESIIDs, pushed through the real ingest path."""
 
-import hashlib
 import tempfile
 from datetime import date, timedelta
 
@@ -10,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from smt import ingest
-from smt.demo import DEMO_ESIIDS, interval_csv_lines
+from smt.demo import DEMO_ESIIDS, interval_csv_write
 from smt.models import House
 from smt.parser import CENTRAL
 
@@ -40,17 +39,11 @@ class Command(BaseCommand):
         start = timezone.localdate(timezone=CENTRAL) - timedelta(days=days)
         for esiid in DEMO_ESIIDS:
             with tempfile.TemporaryFile() as handle:
-                digest = hashlib.sha256()
-                for line in interval_csv_lines(esiids=[esiid], start=start, days=days, seed=int(esiid[-3:])):
-                    if _demo_gap(line, esiid=esiid, end=start + timedelta(days=days)):
-                        continue
-                    data = line.encode()
-                    digest.update(data)
-                    handle.write(data)
-                size = handle.tell()
-                handle.seek(0)
+                end = start + timedelta(days=days)
+                sha256, size = interval_csv_write(handle, esiids=[esiid], start=start, days=days, seed=int(esiid[-3:]),
+                                                  skip=lambda line: _demo_gap(line, esiid=esiid, end=end))
                 stored = ingest.raw_file_store(
-                    fileobj=handle, sha256=digest.hexdigest(), size=size,
+                    fileobj=handle, sha256=sha256, size=size,
                     filename=f"IntervalData-demo-{esiid}-{start.year}.csv", source="demo", esiid=esiid, meter="DEMO",
                     kind="interval", uploader="demo",
                 )
