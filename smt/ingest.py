@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from ercot.ingest import esiid_warnings
 from smt import parser
 from smt.models import RawSmtFile
 
@@ -134,8 +135,10 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
     stats = parser.ParseStats()
     meter = raw_file.meter_hint or "unknown"
     try:
+        esiids: set[str] = set()
         with default_storage.open(raw_file.storage_key, "rb") as fileobj:
-            counts = _apply(parser.iter_rows(fileobj, stats), meter=meter, raw_id=raw_file.pk, dry_run=dry_run)
+            rows = (esiids.add(r.esiid) or r for r in parser.iter_rows(fileobj, stats))
+            counts = _apply(rows, meter=meter, raw_id=raw_file.pk, dry_run=dry_run)
         if stats.valid == 0:
             raise parser.FileRejected(_no_rows_message(stats))
     except parser.FileRejected as exc:
@@ -148,6 +151,8 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
             raw_file.set_status(RawSmtFile.Status.FAILED, error=f"internal error: {exc.__class__.__name__}: {exc}")
         raise
     result = _stats_json(stats, counts, dry_run)
+    if warnings := esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
+        result["esiidWarnings"] = warnings
     if not dry_run:
         raw_file.kind = RawSmtFile.Kind.INTERVAL
         raw_file.save(update_fields=["kind"])
