@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -78,7 +79,7 @@ def zip_check(fileobj: BinaryIO) -> list[str]:
         with zipfile.ZipFile(fileobj) as archive:
             bad = archive.testzip()
             members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
         raise ValueError(f"unreadable zip: {exc}") from None
     finally:
         fileobj.seek(0)

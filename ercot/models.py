@@ -24,8 +24,8 @@ class ErcotIngest(models.Model):
     """One ERCOT TDSP ESIID extract zip: where it came from, where it is stored, what it held."""
 
     class Kind(models.TextChoices):
-        FUL = "FUL"
-        DAILY = "DAILY"
+        FUL = "FUL", "FUL"
+        DAILY = "DAILY", "DAILY"
 
     class Status(models.TextChoices):
         STORED = "stored"
@@ -33,9 +33,9 @@ class ErcotIngest(models.Model):
         FAILED = "failed"
 
     class Method(models.TextChoices):
-        EWS = "ews"
-        API = "api"
-        MIS = "mis"
+        EWS = "ews", "EWS"
+        API = "api", "Public API"
+        MIS = "mis", "MIS"
 
     doc_id = models.CharField(max_length=32, unique=True, help_text="ERCOT DocID")
     filename = models.CharField(max_length=200, help_text="ERCOT's ConstructedName")

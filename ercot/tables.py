@@ -1,13 +1,14 @@
 import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from ercot.models import ErcotIngest, EsiidRecord
 
 
 class ErcotIngestTable(tables.Table):
     filename = tables.Column(verbose_name="File", attrs={"td": {"class": "filename"}})
-    file_date = tables.DateColumn(verbose_name="Date (CT)", format="Y-m-d")
+    file_date = tables.DateColumn(verbose_name="Date (CT)", format="Y-m-d", attrs={"td": {"class": "nowrap"}})
     posted_at = tables.DateTimeColumn(verbose_name="Posted", format="Y-m-d H:i T")
     size_bytes = tables.Column(verbose_name="Size")
     rows_loaded = tables.Column(verbose_name="Rows", attrs={"td": {"class": "num"}})
@@ -21,7 +22,9 @@ class ErcotIngestTable(tables.Table):
 
     def render_filename(self, value: str, record: ErcotIngest) -> str:
         sha = format_html('<br><code class="muted" title="sha256">{}</code>', record.sha256[:16]) if record.sha256 else ""
-        return format_html("{}{}", value, sha)
+        # A break opportunity after each dot: the 70-character names wrap at their segments.
+        parts = format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in value.split(".")))
+        return format_html("{}{}", parts, sha)
 
     def render_size_bytes(self, value: int, record: ErcotIngest) -> str:
         return filesizeformat(value)
@@ -39,6 +42,10 @@ class ErcotIngestTable(tables.Table):
 
 
 class EsiidRecordTable(tables.Table):
+    address_overflow = tables.Column(verbose_name="Unit")
+    zipcode = tables.Column(verbose_name="ZIP")
+    posted_at = tables.DateTimeColumn(verbose_name="As of", format="Y-m-d H:i")
+
     class Meta:
         model = EsiidRecord
         fields = ("esiid", "address", "address_overflow", "city", "zipcode", "tdsp", "status", "premise_type", "meter_read_cycle", "posted_at")

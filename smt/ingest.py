@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from ercot.ingest import esiid_warnings
 from smt import parser
 from smt.models import RawSmtFile
 
@@ -175,12 +176,15 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
         raw_file.set_status(RawSmtFile.Status.NORMALIZING)
     stats = parser.ParseStats()
     meter = raw_file.meter_hint or "unknown"
+    esiids: set[str] = set()  # for the ERCOT master-table warnings
 
     def rows() -> Iterator[parser.Row]:
         """One pass over the stored file; the fast path may need a second one."""
         stats.reset()
         with default_storage.open(raw_file.storage_key, "rb") as fileobj:
-            yield from parser.iter_rows(fileobj, stats)
+            for row in parser.iter_rows(fileobj, stats):
+                esiids.add(row.esiid)
+                yield row
 
     try:
         counts = _apply(rows, meter=meter, raw_id=raw_file.pk, dry_run=dry_run)
@@ -196,6 +200,8 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
             raw_file.set_status(RawSmtFile.Status.FAILED, error=f"internal error: {exc.__class__.__name__}: {exc}")
         raise
     result = _stats_json(stats, counts, dry_run)
+    if warnings := esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
+        result["esiidWarnings"] = warnings
     if not dry_run:
         raw_file.kind = RawSmtFile.Kind.INTERVAL
         raw_file.save(update_fields=["kind"])
