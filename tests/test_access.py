@@ -51,6 +51,14 @@ EXPECTED = {
     "api:openapi-view": ("get", "/api/docs", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:api-root": ("get", "/api/", {"anon": 404, "customer": 404, "staff": 404, "token": 404}),
     "admin:index": ("get", "/admin/database/", {"anon": 302, "customer": 302, "staff": 200}),
+    "api:power_telemetry": ("post", "/api/power-analytics/telemetry", {"anon": 401, "customer": 401, "staff": 401, "token": 422}),
+    "api:power_health": ("get", "/api/power-analytics/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_summary": ("get", "/api/power-analytics/summary?classroom=Room%20101", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_timeline": ("get", "/api/power-analytics/timeline?classroom=Room%20101&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z",
+                           {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_cost_versions": ("get", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_cost_version_add": ("post", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "api:power_recalculate": ("post", "/api/power-analytics/recalculate", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)
@@ -85,7 +93,11 @@ def objects(db):
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
     customer = get_user_model().objects.get(username="customer")
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
-    return {"raw": raw.pk, "house": house.pk}
+    from telemetry.models import Device, Location
+
+    location = Location.objects.create(name="Room 101")
+    device = Device.objects.create(name="esp-access", location=location)
+    return {"raw": raw.pk, "house": house.pk, "location": location.pk, "device": device.pk}
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])
