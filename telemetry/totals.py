@@ -88,7 +88,7 @@ def entry_pieces(*, start: datetime, end: datetime, delta_wh: int, prices: Price
     return pieces
 
 
-def _add_pieces(into: dict, entries, sign: int, prices: Prices, days: set | None = None) -> None:
+def pieces_add(into: dict, entries, sign: int, prices: Prices, days: set | None = None) -> None:
     for entry in entries:
         for day, wh, cost in entry_pieces(start=entry.start_ts, end=entry.end_ts, delta_wh=entry.delta_wh, prices=prices):
             if days is None or day in days:
@@ -101,8 +101,8 @@ def totals_apply(*, created: list[LedgerEntry], superseded: list[LedgerEntry]) -
     """Add the pieces of new entries and take away those of superseded ones; returns (device, day)s."""
     changes: dict = defaultdict(lambda: [0, Decimal(0)])
     prices = Prices.load()
-    _add_pieces(changes, created, 1, prices)
-    _add_pieces(changes, superseded, -1, prices)
+    pieces_add(changes, created, 1, prices)
+    pieces_add(changes, superseded, -1, prices)
     rows = [(device, day, wh, cost) for (device, day), (wh, cost) in changes.items() if wh or cost]
     _upsert_add(rows)
     return set(changes)
@@ -144,7 +144,7 @@ def totals_rebuild(*, first: date, last: date, device_ids: list[int] | None = No
     if device_ids is not None:
         entries, stored = entries.filter(device_id__in=device_ids), stored.filter(device_id__in=device_ids)
     fresh: dict = defaultdict(lambda: [0, Decimal(0)])
-    _add_pieces(fresh, entries.only("device_id", "start_ts", "end_ts", "delta_wh").iterator(chunk_size=5000), 1, Prices.load(), days)
+    pieces_add(fresh, entries.only("device_id", "start_ts", "end_ts", "delta_wh").iterator(chunk_size=5000), 1, Prices.load(), days)
     stored.delete()
     now = timezone.now()
     DailyTotal.objects.bulk_create(

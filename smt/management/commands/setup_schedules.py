@@ -6,6 +6,10 @@ from django_q.models import Schedule
 SCHEDULES = [
     # https://crontab.guru/#*/5_*_*_*_*  files a dead worker left behind are queued again
     {"name": "smt-requeue-stranded", "func": "smt.tasks.raw_files_requeue_stranded", "cron": "*/5 * * * *"},
+    # https://crontab.guru/#0_*_*_*_*  hourly; the task works only at 02:00 TELEMETRY_TIME_ZONE (any cluster zone, DST-safe)
+    {"name": "telemetry-reconcile", "func": "telemetry.tasks.ledger_reconcile", "cron": "0 * * * *"},
+    # https://crontab.guru/#30_3_*_*_*  raw events past TELEMETRY_RETENTION_DAYS; ledger and totals stay
+    {"name": "telemetry-prune", "func": "telemetry.tasks.events_prune", "cron": "30 3 * * *"},
 ]
 
 
