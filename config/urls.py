@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/admin/smt/raw-upload", raw_file_upload, name="api-raw-upload"),
     path("api/", api.urls),
     path("smt/", include("smt.urls")),
+    path("telemetry/", include("telemetry.urls")),
     path("customer/smt-upload", customer_views.customer_upload, name="customer-upload"),
     path("customer/usage", customer_views.customer_usage, name="customer-usage"),
 ]

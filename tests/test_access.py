@@ -59,6 +59,16 @@ EXPECTED = {
     "api:power_cost_versions": ("get", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
     "api:power_cost_version_add": ("post", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
     "api:power_recalculate": ("post", "/api/power-analytics/recalculate", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "telemetry:device-health": ("get", "/telemetry/devices/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:device-assign": ("post", "/telemetry/devices/{device}/assign", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "telemetry:device-token": ("post", "/telemetry/devices/{device}/token", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:location-list": ("get", "/telemetry/locations/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:location-detail": ("get", "/telemetry/locations/{location}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:cost-version-list": ("get", "/telemetry/costs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:cost-version-detail": ("get", "/telemetry/costs/{cost}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:ticket-list": ("get", "/telemetry/tickets/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:ticket-update": ("post", "/telemetry/tickets/{ticket}/acknowledge", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "telemetry:malformed-list": ("get", "/telemetry/malformed/", {"anon": LOGIN, "customer": 403, "staff": 200}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)
@@ -93,11 +103,13 @@ def objects(db):
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
     customer = get_user_model().objects.get(username="customer")
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
-    from telemetry.models import Device, Location
+    from telemetry.models import CostVersion, Device, Location, ReviewTicket
 
     location = Location.objects.create(name="Room 101")
     device = Device.objects.create(name="esp-access", location=location)
-    return {"raw": raw.pk, "house": house.pk, "location": location.pk, "device": device.pk}
+    cost = CostVersion.objects.create(cost_per_kwh=1, effective_from="2026-01-01T00:00:00Z")
+    ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
+    return {"raw": raw.pk, "house": house.pk, "location": location.pk, "device": device.pk, "cost": cost.pk, "ticket": ticket.pk}
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])
