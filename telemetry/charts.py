@@ -27,7 +27,7 @@ def timeline(points: list[tuple[datetime, float | None, float]], *, start: datet
     (from the ledger) as a filled area on the right axis."""
     if not points:
         return mark_safe("")
-    left, right, top, bottom = 52, 56, 10, 24
+    left, right, top, bottom = 52, 72, 10, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     span = (end - start).total_seconds() or 1
     peak_w = max((p[1] for p in points if p[1] is not None), default=0) or 1

@@ -153,6 +153,11 @@ def totals_rebuild(*, first: date, last: date, device_ids: list[int] | None = No
     )
 
 
+def decimal_text(value: Decimal) -> str:
+    """Exact, without exponent or trailing zeros: 0.8208, 0, 12."""
+    return format(value.normalize(), "f") if value else "0"
+
+
 def sums_diff(before: dict, after: dict) -> list[dict]:
     """Days whose Wh or cost changed, with old and new values (kWh and cost as strings)."""
     changed = []
@@ -160,8 +165,9 @@ def sums_diff(before: dict, after: dict) -> list[dict]:
         old_wh, old_cost = before.get(day, (0, Decimal(0)))
         new_wh, new_cost = after.get(day, (0, Decimal(0)))
         if old_wh != new_wh or old_cost != new_cost:
-            changed.append({"day": day.isoformat(), "old_kwh": str(Decimal(old_wh) / THOUSAND), "new_kwh": str(Decimal(new_wh) / THOUSAND),
-                            "old_cost": str(old_cost), "new_cost": str(new_cost)})
+            changed.append({"day": day.isoformat(), "old_kwh": decimal_text(Decimal(old_wh) / THOUSAND),
+                            "new_kwh": decimal_text(Decimal(new_wh) / THOUSAND),
+                            "old_cost": decimal_text(old_cost), "new_cost": decimal_text(new_cost)})
     return changed
 
 
@@ -204,8 +210,8 @@ def cost_version_create(*, cost_per_kwh: Decimal, effective_from: datetime, note
         changed = sums_diff(before, after)
         version.recalculation = {
             "first": first.isoformat(), "last": last.isoformat() if last else None, "days_changed": changed,
-            "old_cost": str(sum((Decimal(d["old_cost"]) for d in changed), Decimal(0))),
-            "new_cost": str(sum((Decimal(d["new_cost"]) for d in changed), Decimal(0))),
+            "old_cost": decimal_text(sum((Decimal(d["old_cost"]) for d in changed), Decimal(0))),
+            "new_cost": decimal_text(sum((Decimal(d["new_cost"]) for d in changed), Decimal(0))),
         }
         version.save(update_fields=["recalculation"])
         run = _run_record("cost-version", started, version.recalculation)

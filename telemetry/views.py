@@ -142,7 +142,8 @@ def cost_version_list(request: HtmxHttpRequest) -> HttpResponse:
 @staff_required
 def cost_version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(CostVersion, pk=pk)
-    return render(request, "telemetry/cost_version_detail.html", {"version": version, "result": version.recalculation})
+    context = {"version": version, "result": version.recalculation, "zone": settings.TELEMETRY_TIME_ZONE}
+    return render(request, "telemetry/cost_version_detail.html", context)
 
 
 def _ticket_page(request: HtmxHttpRequest, status: str, *, fragment: bool) -> HttpResponse:
