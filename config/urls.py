@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("smt/", include("smt.urls")),
     path("ercot/", include("ercot.urls")),
+    path("telemetry/", include("telemetry.urls")),
     path("customer/smt-upload", customer_views.customer_upload, name="customer-upload"),
     path("customer/usage", customer_views.customer_usage, name="customer-usage"),
 ]

@@ -211,25 +211,34 @@ def _events_insert(readings: list[ReadingIn], ids: dict[str, int]) -> Counter:
 
 
 def _devices_touch(items: list[ReadingIn | StatusIn], ids: dict[str, int]) -> None:
-    """Status, last heartbeat / reading / seen, in message order: the last word wins."""
-    state: dict[int, dict] = {}
+    """Status, last heartbeat / reading / seen, in message order: the last word wins. One
+    bulk UPDATE for the whole batch."""
+    devices = Device.objects.in_bulk(set(ids.values()))
+    changed: set[str] = set()
     for item in items:
-        fields = state.setdefault(ids[item.device], {})
-        fields["last_seen_at"] = max(item.received_at, fields.get("last_seen_at", item.received_at))
-        if isinstance(item, ReadingIn):
-            fields["last_reading_at"] = item.received_at
-            if item.power_w is not None:
-                fields["last_power_w"] = item.power_w
-            fields.setdefault("status", "online")
-            if fields["status"] != "online":
-                fields["status"], fields["status_at"] = "online", item.received_at
-        elif item.status is None:
-            fields["last_heartbeat_at"] = item.received_at
-        else:
-            fields["status"], fields["status_at"] = item.status, item.received_at
-    for device_id, fields in state.items():
-        if fields.get("status") == "online" and "status_at" not in fields:
-            # A reading keeps an online device online without moving its status time.
-            Device.objects.filter(pk=device_id).exclude(status="online").update(status="online", status_at=fields["last_seen_at"])
-            del fields["status"]
-        Device.objects.filter(pk=device_id).update(**fields)
+        device = devices[ids[item.device]]
+        _device_note(device, item, changed)
+    if changed:
+        Device.objects.bulk_update(list(devices.values()), sorted(changed), batch_size=1000)
+
+
+def _device_note(device: Device, item: ReadingIn | StatusIn, changed: set[str]) -> None:
+    if device.last_seen_at is None or item.received_at > device.last_seen_at:
+        device.last_seen_at = item.received_at
+        changed.add("last_seen_at")
+    if isinstance(item, ReadingIn):
+        device.last_reading_at = item.received_at
+        changed.add("last_reading_at")
+        if item.power_w is not None:
+            device.last_power_w = item.power_w
+            changed.add("last_power_w")
+        new_status = None if device.status == Device.Status.ONLINE else Device.Status.ONLINE
+    elif item.status is None:
+        device.last_heartbeat_at = item.received_at
+        changed.add("last_heartbeat_at")
+        new_status = None
+    else:
+        new_status = item.status
+    if new_status:
+        device.status, device.status_at = new_status, item.received_at
+        changed.update(("status", "status_at"))

@@ -190,10 +190,10 @@ class AggregationRun(models.Model):
 
 class ReviewTicket(models.Model):
     class Kind(models.TextChoices):
-        COUNTER_SPAN = "counter_span"
-        TOTAL_MISMATCH = "total_mismatch"
-        SILENT_DEVICE = "silent_device"
-        UNPROCESSED = "unprocessed"
+        COUNTER_SPAN = "counter_span", "Counter span vs ledger"
+        TOTAL_MISMATCH = "total_mismatch", "Daily total vs ledger"
+        SILENT_DEVICE = "silent_device", "Silent device"
+        UNPROCESSED = "unprocessed", "Unprocessed readings"
 
     class Status(models.TextChoices):
         OPEN = "open"

@@ -88,7 +88,7 @@ def entry_pieces(*, start: datetime, end: datetime, delta_wh: int, prices: Price
     return pieces
 
 
-def _add_pieces(into: dict, entries, sign: int, prices: Prices, days: set | None = None) -> None:
+def pieces_add(into: dict, entries, sign: int, prices: Prices, days: set | None = None) -> None:
     for entry in entries:
         for day, wh, cost in entry_pieces(start=entry.start_ts, end=entry.end_ts, delta_wh=entry.delta_wh, prices=prices):
             if days is None or day in days:
@@ -101,8 +101,8 @@ def totals_apply(*, created: list[LedgerEntry], superseded: list[LedgerEntry]) -
     """Add the pieces of new entries and take away those of superseded ones; returns (device, day)s."""
     changes: dict = defaultdict(lambda: [0, Decimal(0)])
     prices = Prices.load()
-    _add_pieces(changes, created, 1, prices)
-    _add_pieces(changes, superseded, -1, prices)
+    pieces_add(changes, created, 1, prices)
+    pieces_add(changes, superseded, -1, prices)
     rows = [(device, day, wh, cost) for (device, day), (wh, cost) in changes.items() if wh or cost]
     _upsert_add(rows)
     return set(changes)
@@ -144,13 +144,18 @@ def totals_rebuild(*, first: date, last: date, device_ids: list[int] | None = No
     if device_ids is not None:
         entries, stored = entries.filter(device_id__in=device_ids), stored.filter(device_id__in=device_ids)
     fresh: dict = defaultdict(lambda: [0, Decimal(0)])
-    _add_pieces(fresh, entries.only("device_id", "start_ts", "end_ts", "delta_wh").iterator(chunk_size=5000), 1, Prices.load(), days)
+    pieces_add(fresh, entries.only("device_id", "start_ts", "end_ts", "delta_wh").iterator(chunk_size=5000), 1, Prices.load(), days)
     stored.delete()
     now = timezone.now()
     DailyTotal.objects.bulk_create(
         [DailyTotal(device_id=d, day=day, wh=wh, cost=cost, updated_at=now) for (d, day), (wh, cost) in fresh.items()],
         batch_size=2000,
     )
+
+
+def decimal_text(value: Decimal) -> str:
+    """Exact, without exponent or trailing zeros: 0.8208, 0, 12."""
+    return format(value.normalize(), "f") if value else "0"
 
 
 def sums_diff(before: dict, after: dict) -> list[dict]:
@@ -160,8 +165,9 @@ def sums_diff(before: dict, after: dict) -> list[dict]:
         old_wh, old_cost = before.get(day, (0, Decimal(0)))
         new_wh, new_cost = after.get(day, (0, Decimal(0)))
         if old_wh != new_wh or old_cost != new_cost:
-            changed.append({"day": day.isoformat(), "old_kwh": str(Decimal(old_wh) / THOUSAND), "new_kwh": str(Decimal(new_wh) / THOUSAND),
-                            "old_cost": str(old_cost), "new_cost": str(new_cost)})
+            changed.append({"day": day.isoformat(), "old_kwh": decimal_text(Decimal(old_wh) / THOUSAND),
+                            "new_kwh": decimal_text(Decimal(new_wh) / THOUSAND),
+                            "old_cost": decimal_text(old_cost), "new_cost": decimal_text(new_cost)})
     return changed
 
 
@@ -204,8 +210,8 @@ def cost_version_create(*, cost_per_kwh: Decimal, effective_from: datetime, note
         changed = sums_diff(before, after)
         version.recalculation = {
             "first": first.isoformat(), "last": last.isoformat() if last else None, "days_changed": changed,
-            "old_cost": str(sum((Decimal(d["old_cost"]) for d in changed), Decimal(0))),
-            "new_cost": str(sum((Decimal(d["new_cost"]) for d in changed), Decimal(0))),
+            "old_cost": decimal_text(sum((Decimal(d["old_cost"]) for d in changed), Decimal(0))),
+            "new_cost": decimal_text(sum((Decimal(d["new_cost"]) for d in changed), Decimal(0))),
         }
         version.save(update_fields=["recalculation"])
         run = _run_record("cost-version", started, version.recalculation)

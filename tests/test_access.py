@@ -58,6 +58,24 @@ EXPECTED = {
     # The test settings point ERCOT at a closed port: an authorised fetch runs and reports 502.
     "api:ercot_cron": ("get", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 502, "token": 502}),
     "api:ercot_cron_health": ("get", "/api/admin/ercot/cron/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_telemetry": ("post", "/api/power-analytics/telemetry", {"anon": 401, "customer": 401, "staff": 401, "token": 422}),
+    "api:power_health": ("get", "/api/power-analytics/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_summary": ("get", "/api/power-analytics/summary?classroom=Room%20101", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_timeline": ("get", "/api/power-analytics/timeline?classroom=Room%20101&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z",
+                           {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_cost_versions": ("get", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_cost_version_add": ("post", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "api:power_recalculate": ("post", "/api/power-analytics/recalculate", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "telemetry:device-health": ("get", "/telemetry/devices/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:device-assign": ("post", "/telemetry/devices/{device}/assign", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "telemetry:device-token": ("post", "/telemetry/devices/{device}/token", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:location-list": ("get", "/telemetry/locations/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:location-detail": ("get", "/telemetry/locations/{location}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:cost-version-list": ("get", "/telemetry/costs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:cost-version-detail": ("get", "/telemetry/costs/{cost}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:ticket-list": ("get", "/telemetry/tickets/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:ticket-update": ("post", "/telemetry/tickets/{ticket}/acknowledge", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "telemetry:malformed-list": ("get", "/telemetry/malformed/", {"anon": LOGIN, "customer": 403, "staff": 200}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)
@@ -99,7 +117,14 @@ def objects(db):
 
     key = default_storage.save("ercot/2026-06-03/ext.zip", ContentFile(b"PK"))
     ercot = ErcotIngest.objects.create(doc_id="1", filename="ext.zip", storage_key=key, method="mis", status="stored")
-    return {"raw": raw.pk, "house": house.pk, "ercot": ercot.pk}
+    from telemetry.models import CostVersion, Device, Location, ReviewTicket
+
+    location = Location.objects.create(name="Room 101")
+    device = Device.objects.create(name="esp-access", location=location)
+    cost = CostVersion.objects.create(cost_per_kwh=1, effective_from="2026-01-01T00:00:00Z")
+    ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
+    return {"raw": raw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
+            "ticket": ticket.pk}
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])

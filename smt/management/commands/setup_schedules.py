@@ -14,6 +14,10 @@ SCHEDULES = [
     {"name": "ercot-fetch-retry", "func": "ercot.tasks.ercot_fetch_if_missing", "cron": "0 1,15 * * *"},
     # https://crontab.guru/#*/30_*_*_*_*  fetch and ingest what SMT delivered over SFTP
     {"name": "smt-sftp-mirror", "func": "smt.tasks.sftp_mirror", "cron": "*/30 * * * *"},
+    # https://crontab.guru/#0_*_*_*_*  hourly; the task works only at 02:00 TELEMETRY_TIME_ZONE (any cluster zone, DST-safe)
+    {"name": "telemetry-reconcile", "func": "telemetry.tasks.ledger_reconcile", "cron": "0 * * * *"},
+    # https://crontab.guru/#30_3_*_*_*  raw events past TELEMETRY_RETENTION_DAYS; ledger and totals stay
+    {"name": "telemetry-prune", "func": "telemetry.tasks.events_prune", "cron": "30 3 * * *"},
 ]
 
 
