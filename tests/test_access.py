@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from smt.models import House
+from smt.models import House, JobRun
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +51,12 @@ EXPECTED = {
     "api:openapi-view": ("get", "/api/docs", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:api-root": ("get", "/api/", {"anon": 404, "customer": 404, "staff": 404, "token": 404}),
     "admin:index": ("get", "/admin/database/", {"anon": 302, "customer": 302, "staff": 200}),
+    "smt:job-list": ("get", "/smt/jobs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:job-detail": ("get", "/smt/jobs/{job}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:billing-read-list": ("get", "/smt/billing-reads/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt-trigger": ("get", "/admin/smt/trigger", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt-trigger-webhook": ("post", "/trigger/smt-now", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),
+    "smt-token-proxy": ("post", "/admin/smt/token", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)
@@ -85,7 +91,8 @@ def objects(db):
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
     customer = get_user_model().objects.get(username="customer")
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
-    return {"raw": raw.pk, "house": house.pk}
+    job = JobRun.objects.create(kind="mirror", trigger="manual")
+    return {"raw": raw.pk, "house": house.pk, "job": job.pk}
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])

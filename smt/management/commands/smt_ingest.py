@@ -48,12 +48,5 @@ class Command(BaseCommand):
             recorder.count("duplicates")
             recorder.note(f"{path}: already ingested as raw file #{raw.pk}")
             return
-        stats = pipeline.raw_file_ingest(raw_file=raw)
-        if "error" in stats:
-            recorder.count("failed")
-            recorder.note(f"{path}: raw file #{raw.pk} failed: {stats['error']}", failed=True)
-        else:
-            recorder.count("ingested")
-            recorder.note(f"{path}: raw file #{raw.pk} {stats['kind']}: {stats.get('intervalsInserted', 0)} intervals, "
-                          f"{stats.get('billingReadsInserted', 0)} billing reads inserted")
+        pipeline.raw_file_ingest_recorded(raw_file=raw, label=str(path), recorder=recorder)
         self.stdout.write(recorder.job.log.splitlines()[-1])
