@@ -51,7 +51,7 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
                 _mirror_one(client, entry, recorder, ingest_files=ingest_files)
         if job.esiid:
             _esiid_summary(job, recorder)
-        recorder.note(f"done: {job.counts}")
+        recorder.note("done: " + ", ".join(f"{label} {value}" for label, value, _ in job.counts_display()))
     return job
 
 

@@ -102,8 +102,8 @@ class JobRunTable(tables.Table):
         seconds = record.duration.total_seconds() if record.duration is not None else None
         return "–" if seconds is None else f"{seconds:.1f} s"
 
-    def render_counts(self, value: dict) -> str:
-        return ", ".join(f"{name} {count}" for name, count in value.items()) or "–"
+    def render_counts(self, record: JobRun) -> str:
+        return ", ".join(f"{label} {value}" for label, value, _ in record.counts_display()) or "–"
 
 
 def billing_difference_class(difference) -> str:

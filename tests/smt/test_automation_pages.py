@@ -72,7 +72,7 @@ def test_trigger_for_an_esiid_runs_the_mirror_and_redirects_to_the_run(staff_cli
     assert (job.trigger, job.esiid, job.status) == ("manual", "10443720000000002", "succeeded")
     assert job.counts["esiidIntervals"] == 100
     page = staff_client.get(response["Location"]).content.decode()
-    assert f"run #{job.pk} queued for ESIID 10443720000000002" in page and "esiidIntervals" in page
+    assert f"run #{job.pk} queued for ESIID 10443720000000002" in page and "intervals for the ESIID" in page
 
 
 def test_trigger_with_htmx_answers_a_client_redirect(staff_client):

@@ -26,7 +26,8 @@ class Command(BaseCommand):
         with job_run_record(job=job) as recorder:
             for path in paths:
                 self.ingest_one(path, recorder, source=source, esiid=job.esiid, meter=meter)
-        self.stdout.write(f"ingest run #{job.pk} {job.status}: {job.counts}")
+        counts = ", ".join(f"{label} {value}" for label, value, _ in job.counts_display())
+        self.stdout.write(f"ingest run #{job.pk} {job.status}: {counts}")
         if job.status != JobRun.Status.SUCCEEDED:
             raise CommandError(f"{job.error} (run #{job.pk})")
 
