@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from config import views
 from config.api import api
-from smt import customer_views
+from smt import automation_views, customer_views, hooks
 from smt.upload import raw_file_upload
 
 admin.site.site_header = "Wattledger database (read-only)"
@@ -25,4 +25,7 @@ urlpatterns = [
     path("telemetry/", include("telemetry.urls")),
     path("customer/smt-upload", customer_views.customer_upload, name="customer-upload"),
     path("customer/usage", customer_views.customer_usage, name="customer-usage"),
+    path("trigger/smt-now", hooks.smt_trigger_webhook, name="smt-trigger-webhook"),
+    path("admin/smt/token", hooks.smt_token_proxy, name="smt-token-proxy"),
+    path("admin/smt/trigger", automation_views.smt_trigger, name="smt-trigger"),
 ]

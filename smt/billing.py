@@ -13,9 +13,12 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
 from django.db import transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 
 from smt import parser
-from smt.models import RawSmtFile, SmtBillingRead
+from smt.models import RawSmtFile, SmtBillingRead, SmtInterval
+from smt.usage import day_bounds
 
 ALIASES = {
     "esiid": ("ESIID",),
@@ -176,3 +179,31 @@ def billing_reads_ingest(*, raw_file: RawSmtFile, fileobj: BinaryIO) -> dict:
         "invalid": {"billing": {"count": len(errors), "rows": [str(n) for n in list(errors)[:10]],
                                 "messages": list(errors.values())[:10]}} if errors else {},
     }
+
+
+def billing_reads_compare(reads) -> dict:
+    """For each read: the day's consumption intervals (all meters of the ESIID) and the difference.
+
+    Returns {read pk: {"interval", "count", "kwh" (interval - billing), "big"}}; reads whose
+    day has no interval are left out. "big" means more than 1 kWh or 2 % of the read.
+    """
+    reads = list(reads)
+    if not reads:
+        return {}
+    begin, end = day_bounds(min(r.read_date for r in reads), max(r.read_date for r in reads))
+    sums = {
+        (row["esiid"], row["day"]): row
+        for row in SmtInterval.objects.filter(
+            esiid__in={r.esiid for r in reads}, channel=SmtInterval.Channel.CONSUMPTION, ts__gte=begin, ts__lt=end)
+        .annotate(day=TruncDate("ts", tzinfo=parser.CENTRAL)).values("esiid", "day")
+        .annotate(kwh=Sum("kwh"), n=Count("id"))
+    }
+    result = {}
+    for read in reads:
+        found = sums.get((read.esiid, read.read_date))
+        if found is None:
+            continue
+        difference = found["kwh"] - read.kwh
+        big = abs(difference) > Decimal(1) or abs(difference) > abs(read.kwh) * Decimal("0.02")
+        result[read.pk] = {"interval": found["kwh"], "count": found["n"], "kwh": difference, "big": big}
+    return result

@@ -51,7 +51,7 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
                 _mirror_one(client, entry, recorder, ingest_files=ingest_files)
         if job.esiid:
             _esiid_summary(job, recorder)
-        recorder.note(f"done: {job.counts}")
+        recorder.note("done: " + ", ".join(f"{label} {value}" for label, value, _ in job.counts_display()))
     return job
 
 
@@ -74,7 +74,7 @@ def _mirror_one(client, entry: sftp.RemoteEntry, recorder: JobRecorder, *, inges
         return
     recorder.note(f"{entry.path}: stored as raw file #{raw.pk} ({entry.size} bytes)")
     if ingest_files:
-        _ingest(raw, entry, recorder)
+        pipeline.raw_file_ingest_recorded(raw_file=raw, label=entry.path, recorder=recorder)
 
 
 def mirror_fetch(client, entry: sftp.RemoteEntry) -> tuple[RawSmtFile, bool]:
@@ -87,23 +87,6 @@ def mirror_fetch(client, entry: sftp.RemoteEntry) -> tuple[RawSmtFile, bool]:
                   "raw_file": stored.raw_file, "mirrored_at": timezone.now()},
     )
     return stored.raw_file, stored.duplicate
-
-
-def _ingest(raw: RawSmtFile, entry: sftp.RemoteEntry, recorder: JobRecorder) -> None:
-    stats = pipeline.raw_file_ingest(raw_file=raw)
-    if "error" in stats:
-        recorder.count("ingestFailed")
-        recorder.note(f"{entry.path}: {stats['kind']} file failed: {stats['error']}", failed=True)
-        return
-    recorder.count("ingested")
-    for name in ("intervalsInserted", "billingReadsInserted"):
-        if stats.get(name):
-            recorder.count(name, stats[name])
-    for member in stats.get("members", []):
-        if member["status"] == RawSmtFile.Status.FAILED:
-            recorder.count("membersFailed")
-            recorder.note(f"{entry.path} › {member['name']}: {member['error']}", failed=True)
-    recorder.note(f"{entry.path}: {stats['kind']} ingested")
 
 
 def _esiid_summary(job: JobRun, recorder: JobRecorder) -> None:

@@ -213,6 +213,15 @@ class JobRunQuerySet(models.QuerySet):
         return self.filter(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
 
 
+COUNT_LABELS = [
+    ("listed", "listed"), ("unchanged", "unchanged"), ("fetched", "fetched"), ("bytes", "fetched size"),
+    ("duplicates", "same bytes as before"), ("ingested", "ingested"), ("intervalsInserted", "intervals inserted"),
+    ("billingReadsInserted", "billing reads inserted"), ("esiidIntervals", "intervals for the ESIID"),
+    ("esiidBillingReads", "billing reads for the ESIID"), ("failed", "fetch failed"), ("ingestFailed", "ingest failed"),
+    ("membersFailed", "bundle members failed"),
+]
+
+
 class JobRun(models.Model):
     """One run of a background job (mirror, ingest), as an admin needs to see it."""
 
@@ -230,7 +239,7 @@ class JobRun(models.Model):
         QUEUED = "queued"
         RUNNING = "running"
         SUCCEEDED = "succeeded"
-        PARTIAL = "partial", "partial (some files failed)"
+        PARTIAL = "partial"
         FAILED = "failed"
         SKIPPED = "skipped"
 
@@ -266,6 +275,19 @@ class JobRun(models.Model):
         if self.started_at is None:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
+
+    def counts_display(self) -> list[tuple[str, str, bool]]:
+        """(label, value, is a failure count) in a fixed order, known counts first; bytes humanized."""
+        from django.template.defaultfilters import filesizeformat
+
+        order = {name: index for index, (name, _) in enumerate(COUNT_LABELS)}
+        labels = dict(COUNT_LABELS)
+        rows = []
+        for name in sorted(self.counts, key=lambda n: (order.get(n, len(order)), n)):
+            value = self.counts[name]
+            shown = filesizeformat(value) if name == "bytes" else str(value)
+            rows.append((labels.get(name, name), shown, "ailed" in name and bool(value)))
+        return rows
 
     def as_json(self) -> dict:
         return {

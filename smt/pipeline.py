@@ -80,6 +80,26 @@ def raw_file_ingest(*, raw_file: RawSmtFile, allow_bundle: bool = True) -> dict:
     return stats
 
 
+def raw_file_ingest_recorded(*, raw_file: RawSmtFile, label: str, recorder) -> dict:
+    """raw_file_ingest inside a job run: counts, and a log line per failed file or bundle member."""
+    stats = raw_file_ingest(raw_file=raw_file)
+    if "error" in stats:
+        recorder.count("ingestFailed")
+        recorder.note(f"{label}: {stats['kind']} file failed: {stats['error']}", failed=True)
+        return stats
+    recorder.count("ingested")
+    for name in ("intervalsInserted", "billingReadsInserted"):
+        if stats.get(name):
+            recorder.count(name, stats[name])
+    for member in stats.get("members", []):
+        if member["status"] == RawSmtFile.Status.FAILED:
+            recorder.count("membersFailed")
+            recorder.note(f"{label} › {member['name']}: {member['error']}", failed=True)
+    recorder.note(f"{label}: raw file #{raw_file.pk} {stats['kind']}: {stats.get('intervalsInserted', 0)} intervals, "
+                  f"{stats.get('billingReadsInserted', 0)} billing reads inserted")
+    return stats
+
+
 def _fail(raw_file: RawSmtFile, kind: str, message: str) -> dict:
     stats = {"kind": kind, "error": message}
     raw_file.set_status(RawSmtFile.Status.FAILED, error=message, stats=stats)

@@ -64,6 +64,8 @@ def sftp_session(config: SftpConfig) -> Iterator[paramiko.SFTPClient]:
         raise SftpError(f"host key of {config.host}:{config.port} has CHANGED ({exc.key.get_name()}); refusing to connect") from None
     except paramiko.SSHException as exc:
         client.close()
+        if "not found in known_hosts" in str(exc):  # RejectPolicy's wording
+            raise SftpError(f"host key of {config.host}:{config.port} is unknown (not in SMT_KNOWN_HOSTS); refusing to connect") from None
         raise SftpError(f"SSH to {config.host}:{config.port} failed: {exc}") from None
     except OSError as exc:
         client.close()

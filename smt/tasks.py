@@ -1,6 +1,7 @@
 """django-q2 entry points: thin wrappers around the domain modules."""
 
-from smt import ingest, mirror, pipeline
+from smt import ingest, mirror, pipeline, sftp
+from smt.jobs import job_run_create
 from smt.models import JobRun, RawSmtFile
 
 
@@ -20,4 +21,10 @@ def sftp_mirror(job_id: int | None = None) -> dict:
     job = JobRun.objects.filter(pk=job_id).first() if job_id else None
     if job_id and (job is None or not job.active):
         return {"skipped": f"job {job_id} is gone or already finished"}
-    return mirror.mirror_run(job=job, trigger=JobRun.Trigger.SCHEDULE).as_json()
+    job = job or job_run_create(kind=JobRun.Kind.MIRROR, trigger=JobRun.Trigger.SCHEDULE)
+    try:
+        mirror.mirror_run(job=job)
+    except sftp.SftpError:
+        pass  # recorded on the run with its reason; retrying now would fail the same way
+    job.refresh_from_db()
+    return job.as_json()

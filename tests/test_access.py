@@ -11,7 +11,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from smt.models import House
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from ercot.models import ErcotIngest
+from smt.models import House, JobRun
+from telemetry.models import CostVersion, Device, Location, ReviewTicket
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +81,12 @@ EXPECTED = {
     "telemetry:ticket-list": ("get", "/telemetry/tickets/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "telemetry:ticket-update": ("post", "/telemetry/tickets/{ticket}/acknowledge", {"anon": LOGIN, "customer": 403, "staff": 302}),
     "telemetry:malformed-list": ("get", "/telemetry/malformed/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:job-list": ("get", "/smt/jobs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:job-detail": ("get", "/smt/jobs/{job}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt:billing-read-list": ("get", "/smt/billing-reads/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt-trigger": ("get", "/admin/smt/trigger", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "smt-trigger-webhook": ("post", "/trigger/smt-now", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),
+    "smt-token-proxy": ("post", "/admin/smt/token", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)
@@ -110,21 +121,17 @@ def objects(db):
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
     customer = get_user_model().objects.get(username="customer")
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    from ercot.models import ErcotIngest
 
     key = default_storage.save("ercot/2026-06-03/ext.zip", ContentFile(b"PK"))
     ercot = ErcotIngest.objects.create(doc_id="1", filename="ext.zip", storage_key=key, method="mis", status="stored")
-    from telemetry.models import CostVersion, Device, Location, ReviewTicket
 
     location = Location.objects.create(name="Room 101")
     device = Device.objects.create(name="esp-access", location=location)
     cost = CostVersion.objects.create(cost_per_kwh=1, effective_from="2026-01-01T00:00:00Z")
     ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
+    job = JobRun.objects.create(kind="mirror", trigger="manual")
     return {"raw": raw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
-            "ticket": ticket.pk}
+            "ticket": ticket.pk, "job": job.pk}
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])

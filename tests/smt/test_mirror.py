@@ -78,7 +78,7 @@ def test_a_changed_host_key_is_refused_and_nothing_is_fetched(smt_sftp, tmp_path
 
 def test_an_unknown_host_is_refused(smt_sftp):
     smt_sftp.known_hosts.write_text("")
-    with pytest.raises(sftp.SftpError, match="not found in known_hosts"):
+    with pytest.raises(sftp.SftpError, match="is unknown \\(not in SMT_KNOWN_HOSTS\\)"):
         mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
     assert JobRun.objects.get().status == "failed"
 
@@ -125,11 +125,11 @@ def test_a_second_run_is_skipped_while_one_is_running(smt_sftp):
 def test_smt_mirror_command_prints_the_counts(smt_sftp, capsys):
     (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
     call_command("smt_mirror")
-    assert "succeeded: listed 1, fetched 1, bytes" in capsys.readouterr().out
+    assert "succeeded: listed 1, fetched 1, fetched size 8.1\xa0KB, ingested 1" in capsys.readouterr().out
     assert JobRun.objects.get().trigger == "command"
 
 
 def test_smt_mirror_command_fails_on_a_refused_host(smt_sftp):
     smt_sftp.known_hosts.write_text("")
-    with pytest.raises(CommandError, match="not found in known_hosts"):
+    with pytest.raises(CommandError, match="is unknown \\(not in SMT_KNOWN_HOSTS\\)"):
         call_command("smt_mirror")

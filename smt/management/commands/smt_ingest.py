@@ -26,7 +26,8 @@ class Command(BaseCommand):
         with job_run_record(job=job) as recorder:
             for path in paths:
                 self.ingest_one(path, recorder, source=source, esiid=job.esiid, meter=meter)
-        self.stdout.write(f"ingest run #{job.pk} {job.status}: {job.counts}")
+        counts = ", ".join(f"{label} {value}" for label, value, _ in job.counts_display())
+        self.stdout.write(f"ingest run #{job.pk} {job.status}: {counts}")
         if job.status != JobRun.Status.SUCCEEDED:
             raise CommandError(f"{job.error} (run #{job.pk})")
 
@@ -48,12 +49,5 @@ class Command(BaseCommand):
             recorder.count("duplicates")
             recorder.note(f"{path}: already ingested as raw file #{raw.pk}")
             return
-        stats = pipeline.raw_file_ingest(raw_file=raw)
-        if "error" in stats:
-            recorder.count("failed")
-            recorder.note(f"{path}: raw file #{raw.pk} failed: {stats['error']}", failed=True)
-        else:
-            recorder.count("ingested")
-            recorder.note(f"{path}: raw file #{raw.pk} {stats['kind']}: {stats.get('intervalsInserted', 0)} intervals, "
-                          f"{stats.get('billingReadsInserted', 0)} billing reads inserted")
+        pipeline.raw_file_ingest_recorded(raw_file=raw, label=str(path), recorder=recorder)
         self.stdout.write(recorder.job.log.splitlines()[-1])

@@ -17,7 +17,7 @@ class Command(BaseCommand):
             job = mirror.mirror_run(trigger=JobRun.Trigger.COMMAND, ingest_files=not no_ingest)
         except sftp.SftpError as exc:
             raise CommandError(str(exc)) from None
-        counts = ", ".join(f"{name} {value}" for name, value in job.counts.items()) or "nothing listed"
+        counts = ", ".join(f"{label} {value}" for label, value, _ in job.counts_display()) or "nothing listed"
         self.stdout.write(f"mirror run #{job.pk} {job.status}: {counts}")
         if job.status == JobRun.Status.PARTIAL:
             raise CommandError(f"{job.error} (run #{job.pk})")
