@@ -9,10 +9,9 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.urls import URLPattern, URLResolver, get_resolver
-
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from ercot.models import ErcotIngest
 from smt.models import House, JobRun
