@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 import pytest
 from django.core.files.storage import default_storage
 
-from ercot import ingest
+from ercot import esiids, ingest
 from ercot.models import ErcotIngest, EsiidRecord
 from tests.ercot.conftest import SAMPLE_ROWS, MisDoc, constructed, extract_row, make_zip
 
@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 ONCOR = "10443720000000001"
 
 
-def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis):
+def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis, caplog):
+    caplog.set_level("INFO", logger="ercot.esiids")
     oncor = MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR)))
     center = MisDoc("1002", constructed("2026-06-03", "CENTERPOINT__DAILY", "055219302"), make_zip(SAMPLE_ROWS))
     mis.docs += [oncor, center]
@@ -33,6 +34,7 @@ def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis):
     record = EsiidRecord.objects.get(esiid="1008901023817895470106")
     assert (record.status, record.county, record.address_overflow, record.duns) == ("Active", "CHAMBERS", "", "957877905")
     assert EsiidRecord.objects.get(esiid=ONCOR).tdsp == "ONCOR_ELEC"
+    assert [m for m in caplog.messages if "written" in m] == ["ERCOT extract.csv: 1 records written via COPY"] * 2
 
 
 def test_a_repeated_run_skips_everything_and_downloads_nothing(mis):
@@ -121,7 +123,8 @@ def test_latest_posting_wins_whatever_the_load_order(mis):
     assert EsiidRecord.objects.get(esiid="10443720000000002").ingest_id == ErcotIngest.objects.get(doc_id="2001").pk
 
 
-def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis):
+def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis, caplog):
+    caplog.set_level("INFO", logger="ercot.esiids")
     legacy = '"10443720000000003","2 ELM ST",,"DALLAS","TX","75001","1039940674000","07","Active","Residential","ERCOT","_CD","S","Y",,"Residential","Y","AMSM","N"\n'
     text = extract_row(ONCOR) + '"1","2"\n' + extract_row("12AB") + legacy
     mis.docs.append(MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(text)))
@@ -131,6 +134,7 @@ def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis):
     assert row.rows_loaded == 2
     assert [(e["line"], e["error"][:20]) for e in row.row_errors] == [(2, "2 fields; expected 2"), (3, "ESIID '12AB' is not ")]
     assert "2 row(s) refused" in row.error
+    assert "COPY refused the file" in caplog.text and "2 records written row by row, 2 rows refused" in caplog.text
     legacy_record = EsiidRecord.objects.get(esiid="10443720000000003")
     assert (legacy_record.county, legacy_record.duns, legacy_record.tdsp_ams_indicator) == ("", "1039940674000", "AMSM")
 
@@ -145,11 +149,21 @@ def test_health_names_missing_variables_of_partly_configured_methods(settings):
 
 
 def test_esiid_warnings_name_unknown_and_inactive_esiids():
-    assert ingest.esiid_warnings([ONCOR]) == []  # nothing loaded yet: nothing to check against
+    assert esiids.esiid_warnings([ONCOR]) == []  # nothing loaded yet: nothing to check against
     posted = datetime(2026, 6, 3, tzinfo=timezone.utc)
     rows = [extract_row(ONCOR)[:-1].replace('"', "").split(","), extract_row("10443720000000002", status="Inactive")[:-1].replace('"', "").split(",")]
-    ingest.esiid_records_load(records=rows, tdsp="ONCOR_ELEC", posted_at=posted, ingest_id=None)
-    assert ingest.esiid_warnings([ONCOR, "10443720000000002", "10443720000000009"]) == [
+    esiids.esiid_records_load(records=rows, tdsp="ONCOR_ELEC", posted_at=posted, ingest_id=None)
+    assert esiids.esiid_warnings([ONCOR, "10443720000000002", "10443720000000009"]) == [
         {"esiid": "10443720000000002", "problem": "status Inactive in the ERCOT ESIID extract"},
         {"esiid": "10443720000000009", "problem": "unknown to the ERCOT ESIID extract"},
     ]
+
+
+def test_the_master_table_keeps_two_byte_ordered_indexes_on_postgresql():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'ercot_esiid_record' ORDER BY 1")
+        assert [r[0] for r in cursor.fetchall()] == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]
+        cursor.execute("EXPLAIN SELECT * FROM ercot_esiid_record WHERE esiid LIKE '1044372%%'")
+        assert "ercot_esiid_record_pkey" in " ".join(r[0] for r in cursor.fetchall())  # prefix search uses the key

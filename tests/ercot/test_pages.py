@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone as dj_timezone
 
-from ercot import ingest
+from ercot import esiids, ingest
 from ercot.extract import CENTRAL
 from ercot.models import ErcotIngest, EsiidRecord
 from smt.models import RawSmtFile
@@ -30,7 +30,7 @@ def stored(doc_id: str, day, tdsp: str, kind: str = "DAILY", status: str = "stor
 
 def load(*rows: str, tdsp: str = "ONCOR_ELEC") -> None:
     records = [row.strip().replace('"', "").split(",") for row in rows]
-    ingest.esiid_records_load(records=records, tdsp=tdsp, posted_at=POSTED, ingest_id=None)
+    esiids.esiid_records_load(records=records, tdsp=tdsp, posted_at=POSTED, ingest_id=None)
 
 
 @pytest.fixture
