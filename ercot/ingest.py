@@ -134,7 +134,8 @@ def ercot_fetch(*, method: str | None = None, day: date | None = None, load: boo
                 continue
             result = ingest_document(client=client, doc=doc)
             run.results.append(result)
-            if load and result.get("ingestId") and not result.get("skipped"):
+            # New files, and files found in storage but never loaded (a lost row, another path).
+            if result.pop("needsLoad", False) and load:
                 ingest_queue_load(ingest_id=result["ingestId"])
         return run
     if method or run.tried:
@@ -189,8 +190,12 @@ def ingest_document(*, client, doc: download.RemoteDoc) -> dict:
             default_storage.delete(key)
             return _record_existing(client, doc, name)
         row = _record(client, doc, name, status=ErcotIngest.Status.STORED, size=sink.size, sha256=sink.sha256.hexdigest())
+        if doc.size is not None and doc.size != sink.size:
+            # Whether ContentSize is exact is unconfirmed: the zip checked out, so keep it and say so.
+            row.error = f"size differs from the listing: {doc.size} bytes announced, {sink.size} received"
+            row.save(update_fields=["error"])
         log.info("ERCOT extract stored: %s (%s bytes)", key, sink.size)
-        return {"key": key, "bytes": sink.size, "ingestId": row.pk}
+        return {"key": key, "bytes": sink.size, "ingestId": row.pk, "needsLoad": True}
     except (download.FetchError, ValueError, OSError, zipfile.BadZipFile) as exc:
         _record_failure(client, doc, label, str(exc))
         log.warning("ERCOT extract %s failed: %s", label, exc)
@@ -215,7 +220,7 @@ def _record_existing(client, doc, name: extract.ExtractName) -> dict:
             digest.update(chunk)
             size += len(chunk)
     row = _record(client, doc, name, status=ErcotIngest.Status.SKIPPED, size=size, sha256=digest.hexdigest())
-    return {"key": name.storage_key, "skipped": True, "ingestId": row.pk}
+    return {"key": name.storage_key, "skipped": True, "ingestId": row.pk, "needsLoad": row.loaded_at is None}
 
 
 def _record_failure(client, doc, label: str, error: str) -> None:

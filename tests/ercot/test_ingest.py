@@ -58,7 +58,19 @@ def test_a_file_already_in_storage_is_recorded_as_skipped_without_download(mis):
 
     assert run.results == [{"key": f"ercot/2026-06-03/{doc.name}", "skipped": True, "ingestId": ErcotIngest.objects.get().pk}]
     assert not any("mirDownload" in r.path for r in mis.requests)
-    assert ErcotIngest.objects.get().status == "skipped"
+    row = ErcotIngest.objects.get()
+    assert row.status == "skipped" and row.sha256 == __import__("hashlib").sha256(doc.body).hexdigest()
+    assert row.rows_loaded == 1 and EsiidRecord.objects.filter(esiid=ONCOR).exists()  # found, never loaded: loaded now
+
+
+def test_a_size_other_than_the_listing_is_noted_on_a_stored_file(mis):
+    doc = MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR)))
+    mis.docs.append(doc)
+    listing = doc.listing
+    doc.listing = lambda: {"Document": {**listing()["Document"], "ContentSize": "99"}}
+    assert ingest.ercot_fetch().ok
+    row = ErcotIngest.objects.get()
+    assert row.status == "stored" and row.error == f"size differs from the listing: 99 bytes announced, {len(doc.body)} received"
 
 
 def test_a_corrupt_zip_fails_alone(mis):
