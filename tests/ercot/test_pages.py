@@ -52,6 +52,7 @@ def test_staff_see_files_and_the_31_day_strip(staff_client, today):
     assert strip.count("<td") == 31 and strip.count("day present") == 2 and strip.count(">F<") == 1
     assert f'title="{today:%Y-%m-%d}: DAILY"' in strip
     assert "unreadable zip" in html and html.count("/download") == 2
+    assert 'id="record-count">0<' in html
 
 
 def test_filters_narrow_the_table_and_htmx_gets_the_fragment(staff_client, today):
