@@ -121,6 +121,9 @@ def ercot_fetch(*, method: str | None = None, day: date | None = None, load: boo
     """
     run = FetchRun()
     for name in [method] if method else [m for m in METHODS if not method_missing(m)]:
+        if missing := method_missing(name):
+            run.tried.append(f"{name}: not configured, missing {', '.join(missing)}")
+            continue
         try:
             client = ercot_client(name)
             docs = client.list_documents()

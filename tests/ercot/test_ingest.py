@@ -121,6 +121,11 @@ def test_an_unreachable_listing_is_one_error_result(settings):
     assert run.results[0]["name"] == "listing" and "mis:" in run.results[0]["error"]
 
 
+def test_a_forced_method_that_is_not_configured_names_the_missing_variables():
+    run = ingest.ercot_fetch(method="api")
+    assert run.results == [{"name": "listing", "error": "api: not configured, missing ERCOT_SUBSCRIPTION_KEY, ERCOT_USERNAME, ERCOT_PASSWORD"}]
+
+
 def test_latest_posting_wins_whatever_the_load_order(mis):
     ful = MisDoc("2001", constructed("2026-06-01", "ONCOR_ELEC___FUL", "181158000"),
                  make_zip(extract_row(ONCOR, status="Active") + extract_row("10443720000000002")), "2026-06-01T18:11:58-05:00")
