@@ -4,35 +4,27 @@ Fetch: list the documents on the first configured path (EWS, Public API, MIS), s
 document not yet ingested into storage at `ercot/<Central date>/<ConstructedName>`, record one
 `ErcotIngest` row per document. Anything already stored is skipped, so runs can be repeated.
 
-Load: each stored extract is parsed into `EsiidRecord` through a staging table (COPY on
-PostgreSQL); per ESIID the record from the latest posting wins, whatever order files load in.
+Load: each stored extract goes into `EsiidRecord` (see ercot.esiids).
 """
 
-import csv
 import hashlib
-import io
 import logging
-import queue
 import tempfile
-import threading
 import zipfile
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import BinaryIO
+from datetime import date
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from ercot import download, extract
-from ercot.models import ErcotIngest, EsiidRecord
+from ercot import download, esiids, extract
+from ercot.models import ErcotIngest
 
 log = logging.getLogger(__name__)
 METHODS = ("ews", "api", "mis")
-CHUNK_ROWS = 100_000
 
 
 # ---------------------------------------------------------------- configuration
@@ -129,6 +121,9 @@ def ercot_fetch(*, method: str | None = None, day: date | None = None, load: boo
     """
     run = FetchRun()
     for name in [method] if method else [m for m in METHODS if not method_missing(m)]:
+        if missing := method_missing(name):
+            run.tried.append(f"{name}: not configured, missing {', '.join(missing)}")
+            continue
         try:
             client = ercot_client(name)
             docs = client.list_documents()
@@ -142,7 +137,8 @@ def ercot_fetch(*, method: str | None = None, day: date | None = None, load: boo
                 continue
             result = ingest_document(client=client, doc=doc)
             run.results.append(result)
-            if load and result.get("ingestId") and not result.get("skipped"):
+            # New files, and files found in storage but never loaded (a lost row, another path).
+            if result.pop("needsLoad", False) and load:
                 ingest_queue_load(ingest_id=result["ingestId"])
         return run
     if method or run.tried:
@@ -197,8 +193,12 @@ def ingest_document(*, client, doc: download.RemoteDoc) -> dict:
             default_storage.delete(key)
             return _record_existing(client, doc, name)
         row = _record(client, doc, name, status=ErcotIngest.Status.STORED, size=sink.size, sha256=sink.sha256.hexdigest())
+        if doc.size is not None and doc.size != sink.size:
+            # Whether ContentSize is exact is unconfirmed: the zip checked out, so keep it and say so.
+            row.error = f"size differs from the listing: {doc.size} bytes announced, {sink.size} received"
+            row.save(update_fields=["error"])
         log.info("ERCOT extract stored: %s (%s bytes)", key, sink.size)
-        return {"key": key, "bytes": sink.size, "ingestId": row.pk}
+        return {"key": key, "bytes": sink.size, "ingestId": row.pk, "needsLoad": True}
     except (download.FetchError, ValueError, OSError, zipfile.BadZipFile) as exc:
         _record_failure(client, doc, label, str(exc))
         log.warning("ERCOT extract %s failed: %s", label, exc)
@@ -223,7 +223,7 @@ def _record_existing(client, doc, name: extract.ExtractName) -> dict:
             digest.update(chunk)
             size += len(chunk)
     row = _record(client, doc, name, status=ErcotIngest.Status.SKIPPED, size=size, sha256=digest.hexdigest())
-    return {"key": name.storage_key, "skipped": True, "ingestId": row.pk}
+    return {"key": name.storage_key, "skipped": True, "ingestId": row.pk, "needsLoad": row.loaded_at is None}
 
 
 def _record_failure(client, doc, label: str, error: str) -> None:
@@ -265,142 +265,11 @@ def ingest_load(*, ingest: ErcotIngest) -> LoadResult:
     errors = extract.RowErrors()
     with default_storage.open(ingest.storage_key, "rb") as stored, zipfile.ZipFile(stored) as archive:
         members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
-        records = (row for m in members for row in extract.iter_records(archive.open(m), errors, m))
-        rows = esiid_records_load(records=records, tdsp=ingest.tdsp, posted_at=ingest.posted_at, ingest_id=ingest.pk)
+        with transaction.atomic():
+            rows = sum(esiids.esiid_csv_load(fileobj=archive.open(m), member=m, errors=errors, tdsp=ingest.tdsp,
+                                             posted_at=ingest.posted_at, ingest_id=ingest.pk) for m in members)
     ingest.rows_loaded, ingest.row_errors, ingest.loaded_at = rows, errors.rows or [], timezone.now()
     if errors.count:
         ingest.error = f"{errors.count} row(s) refused; first: line {errors.rows[0]['line']}: {errors.rows[0]['error']}"
     ingest.save(update_fields=["rows_loaded", "row_errors", "loaded_at", "error"])
     return LoadResult(rows, errors)
-
-
-def esiid_records_load(*, records: Iterable[list[str]], tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
-    """Upsert 22-field rows into EsiidRecord; returns how many records were written.
-
-    A record replaces the stored one only when its posting is not older, so FUL and DAILY
-    files give the same table in any load order; inside one file the last row wins.
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            return _load_postgres(records, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
-        return _load_generic(records, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
-
-
-def _chunks(records: Iterable[list[str]], size: int = CHUNK_ROWS) -> Iterator[list[list[str]]]:
-    """Batches with each ESIID at most once (ON CONFLICT cannot touch a row twice per statement).
-
-    A repeated ESIID (seen in Oncor's FUL file) closes the batch, so it lands in the next one
-    and overrides the earlier row: same posting time, later statement.
-    """
-    chunk, seen = [], set()
-    for row in records:
-        if row[0] in seen or len(chunk) >= size:
-            yield chunk
-            chunk, seen = [], set()
-        seen.add(row[0])
-        chunk.append(row)
-    if chunk:
-        yield chunk
-
-
-def _prefetched(chunks: Iterator, depth: int = 2) -> Iterator:
-    """Parse the next batch in a thread while PostgreSQL applies this one (the wait releases the GIL)."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    stop, done = threading.Event(), object()
-
-    def hand_over(item) -> None:
-        while not stop.is_set():
-            try:
-                return buffer.put(item, timeout=0.5)
-            except queue.Full:
-                continue
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                if stop.is_set():
-                    return
-                hand_over(chunk)
-        except BaseException as exc:  # raised again in the consumer
-            hand_over(exc)
-        hand_over(done)
-
-    threading.Thread(target=produce, daemon=True, name="ercot-parse").start()
-    try:
-        while (item := buffer.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()  # the consumer failed or stopped early: let the producer end
-
-
-_UPDATE = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*extract.COLUMNS[1:], "tdsp", "posted_at", "ingest_id"])
-
-
-def _load_postgres(records, *, tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
-    stage_columns = ", ".join(f"{c} text" for c in extract.COLUMNS)
-    # COPY's CSV format reads an unquoted empty field as NULL; the record keeps "".
-    values = ", ".join(f"coalesce({c}, '')" for c in extract.COLUMNS)
-    upsert = (
-        f"INSERT INTO ercot_esiid_record AS cur ({', '.join(extract.COLUMNS)}, tdsp, posted_at, ingest_id) "
-        f"SELECT {values}, %s, %s, %s FROM ercot_stage "
-        f"ON CONFLICT (esiid) DO UPDATE SET {_UPDATE} WHERE cur.posted_at <= EXCLUDED.posted_at"
-    )
-    total = 0
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS ercot_stage")
-        cursor.execute(f"CREATE TEMP TABLE ercot_stage ({stage_columns}) ON COMMIT DROP")
-        for chunk in _prefetched(_csv_chunks(records)):
-            with cursor.cursor.copy("COPY ercot_stage FROM STDIN (FORMAT csv)") as copy:
-                copy.write(chunk)
-            cursor.execute(upsert, [tdsp, posted_at, ingest_id])
-            total += cursor.rowcount
-            cursor.execute("TRUNCATE ercot_stage")
-        cursor.execute("DROP TABLE ercot_stage")
-    return total
-
-
-def _csv_chunks(records) -> Iterator[str]:
-    for chunk in _chunks(records):
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(chunk)
-        yield buffer.getvalue()
-
-
-def _load_generic(records, *, tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
-    """SQLite: the same rule with executemany; fine for development-sized extracts."""
-    columns = [*extract.COLUMNS, "tdsp", "posted_at", "ingest_id"]
-    sql = (
-        f"INSERT INTO ercot_esiid_record AS cur ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT (esiid) DO UPDATE SET {_UPDATE.replace('EXCLUDED', 'excluded')} WHERE cur.posted_at <= excluded.posted_at"
-    )
-    stamp = connection.ops.adapt_datetimefield_value(posted_at)
-    total = 0
-    with connection.cursor() as cursor:
-        for chunk in _chunks(records, 5000):
-            cursor.executemany(sql, [(*row, tdsp, stamp, ingest_id) for row in chunk])
-            total += len(chunk)
-    return total
-
-
-# ---------------------------------------------------------------- checks for other apps
-
-
-def esiid_warnings(esiids: Iterable[str]) -> list[dict]:
-    """`[{esiid, problem}]` for ESIIDs unknown to the extract or not Active.
-
-    Nothing is reported while the master table is empty (no extract loaded yet): every ESIID
-    would look unknown.
-    """
-    wanted = sorted({e for e in esiids if e})
-    if not wanted or not EsiidRecord.objects.exists():
-        return []
-    known = dict(EsiidRecord.objects.filter(esiid__in=wanted).values_list("esiid", "status"))
-    warnings = []
-    for esiid in wanted:
-        if esiid not in known:
-            warnings.append({"esiid": esiid, "problem": "unknown to the ERCOT ESIID extract"})
-        elif known[esiid] != "Active":
-            warnings.append({"esiid": esiid, "problem": f"status {known[esiid] or 'empty'} in the ERCOT ESIID extract"})
-    return warnings

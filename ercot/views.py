@@ -45,7 +45,7 @@ def ingest_list(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate(timezone=extract.CENTRAL)
     context = {"filter": files, "table": table, "strip": day_strip(today=today), "today": today,
                "today_count": ErcotIngest.objects.done().filter(file_date=today).count(),
-               "records": EsiidRecord.objects.count() if not request.htmx else None}
+               "records": EsiidRecord.objects.estimated_count() if not request.htmx else None}
     return render(request, template, context)
 
 

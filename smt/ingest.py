@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from ercot.ingest import esiid_warnings
+from ercot.esiids import esiid_warnings
 from smt import parser
 from smt.models import RawSmtFile
 

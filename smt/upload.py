@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from config.auth import admin_token_given, request_identity
-from ercot.ingest import esiid_warnings
+from ercot.esiids import esiid_warnings
 from smt import ingest, parser
 from smt.models import RawSmtFile
 from smt.uploads import HashingUploadHandler, UploadTooLarge

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 import pytest
 from django.core.files.storage import default_storage
 
-from ercot import ingest
+from ercot import esiids, ingest
 from ercot.models import ErcotIngest, EsiidRecord
 from tests.ercot.conftest import SAMPLE_ROWS, MisDoc, constructed, extract_row, make_zip
 
@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 ONCOR = "10443720000000001"
 
 
-def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis):
+def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis, caplog):
+    caplog.set_level("INFO", logger="ercot.esiids")
     oncor = MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR)))
     center = MisDoc("1002", constructed("2026-06-03", "CENTERPOINT__DAILY", "055219302"), make_zip(SAMPLE_ROWS))
     mis.docs += [oncor, center]
@@ -33,6 +34,7 @@ def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis):
     record = EsiidRecord.objects.get(esiid="1008901023817895470106")
     assert (record.status, record.county, record.address_overflow, record.duns) == ("Active", "CHAMBERS", "", "957877905")
     assert EsiidRecord.objects.get(esiid=ONCOR).tdsp == "ONCOR_ELEC"
+    assert [m for m in caplog.messages if "written" in m] == ["ERCOT extract.csv: 1 records written via COPY"] * 2
 
 
 def test_a_repeated_run_skips_everything_and_downloads_nothing(mis):
@@ -56,7 +58,19 @@ def test_a_file_already_in_storage_is_recorded_as_skipped_without_download(mis):
 
     assert run.results == [{"key": f"ercot/2026-06-03/{doc.name}", "skipped": True, "ingestId": ErcotIngest.objects.get().pk}]
     assert not any("mirDownload" in r.path for r in mis.requests)
-    assert ErcotIngest.objects.get().status == "skipped"
+    row = ErcotIngest.objects.get()
+    assert row.status == "skipped" and row.sha256 == __import__("hashlib").sha256(doc.body).hexdigest()
+    assert row.rows_loaded == 1 and EsiidRecord.objects.filter(esiid=ONCOR).exists()  # found, never loaded: loaded now
+
+
+def test_a_size_other_than_the_listing_is_noted_on_a_stored_file(mis):
+    doc = MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR)))
+    mis.docs.append(doc)
+    listing = doc.listing
+    doc.listing = lambda: {"Document": {**listing()["Document"], "ContentSize": "99"}}
+    assert ingest.ercot_fetch().ok
+    row = ErcotIngest.objects.get()
+    assert row.status == "stored" and row.error == f"size differs from the listing: 99 bytes announced, {len(doc.body)} received"
 
 
 def test_a_corrupt_zip_fails_alone(mis):
@@ -107,6 +121,11 @@ def test_an_unreachable_listing_is_one_error_result(settings):
     assert run.results[0]["name"] == "listing" and "mis:" in run.results[0]["error"]
 
 
+def test_a_forced_method_that_is_not_configured_names_the_missing_variables():
+    run = ingest.ercot_fetch(method="api")
+    assert run.results == [{"name": "listing", "error": "api: not configured, missing ERCOT_SUBSCRIPTION_KEY, ERCOT_USERNAME, ERCOT_PASSWORD"}]
+
+
 def test_latest_posting_wins_whatever_the_load_order(mis):
     ful = MisDoc("2001", constructed("2026-06-01", "ONCOR_ELEC___FUL", "181158000"),
                  make_zip(extract_row(ONCOR, status="Active") + extract_row("10443720000000002")), "2026-06-01T18:11:58-05:00")
@@ -121,7 +140,8 @@ def test_latest_posting_wins_whatever_the_load_order(mis):
     assert EsiidRecord.objects.get(esiid="10443720000000002").ingest_id == ErcotIngest.objects.get(doc_id="2001").pk
 
 
-def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis):
+def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis, caplog):
+    caplog.set_level("INFO", logger="ercot.esiids")
     legacy = '"10443720000000003","2 ELM ST",,"DALLAS","TX","75001","1039940674000","07","Active","Residential","ERCOT","_CD","S","Y",,"Residential","Y","AMSM","N"\n'
     text = extract_row(ONCOR) + '"1","2"\n' + extract_row("12AB") + legacy
     mis.docs.append(MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(text)))
@@ -131,6 +151,7 @@ def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis):
     assert row.rows_loaded == 2
     assert [(e["line"], e["error"][:20]) for e in row.row_errors] == [(2, "2 fields; expected 2"), (3, "ESIID '12AB' is not ")]
     assert "2 row(s) refused" in row.error
+    assert "COPY refused the file" in caplog.text and "2 records written row by row, 2 rows refused" in caplog.text
     legacy_record = EsiidRecord.objects.get(esiid="10443720000000003")
     assert (legacy_record.county, legacy_record.duns, legacy_record.tdsp_ams_indicator) == ("", "1039940674000", "AMSM")
 
@@ -145,11 +166,21 @@ def test_health_names_missing_variables_of_partly_configured_methods(settings):
 
 
 def test_esiid_warnings_name_unknown_and_inactive_esiids():
-    assert ingest.esiid_warnings([ONCOR]) == []  # nothing loaded yet: nothing to check against
+    assert esiids.esiid_warnings([ONCOR]) == []  # nothing loaded yet: nothing to check against
     posted = datetime(2026, 6, 3, tzinfo=timezone.utc)
     rows = [extract_row(ONCOR)[:-1].replace('"', "").split(","), extract_row("10443720000000002", status="Inactive")[:-1].replace('"', "").split(",")]
-    ingest.esiid_records_load(records=rows, tdsp="ONCOR_ELEC", posted_at=posted, ingest_id=None)
-    assert ingest.esiid_warnings([ONCOR, "10443720000000002", "10443720000000009"]) == [
+    esiids.esiid_records_load(records=rows, tdsp="ONCOR_ELEC", posted_at=posted, ingest_id=None)
+    assert esiids.esiid_warnings([ONCOR, "10443720000000002", "10443720000000009"]) == [
         {"esiid": "10443720000000002", "problem": "status Inactive in the ERCOT ESIID extract"},
         {"esiid": "10443720000000009", "problem": "unknown to the ERCOT ESIID extract"},
     ]
+
+
+def test_the_master_table_keeps_two_byte_ordered_indexes_on_postgresql():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'ercot_esiid_record' ORDER BY 1")
+        assert [r[0] for r in cursor.fetchall()] == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]
+        cursor.execute("EXPLAIN SELECT * FROM ercot_esiid_record WHERE esiid LIKE '1044372%%'")
+        assert "ercot_esiid_record_pkey" in " ".join(r[0] for r in cursor.fetchall())  # prefix search uses the key

@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone as dj_timezone
 
-from ercot import ingest
+from ercot import esiids, ingest
 from ercot.extract import CENTRAL
 from ercot.models import ErcotIngest, EsiidRecord
 from smt.models import RawSmtFile
@@ -30,7 +30,7 @@ def stored(doc_id: str, day, tdsp: str, kind: str = "DAILY", status: str = "stor
 
 def load(*rows: str, tdsp: str = "ONCOR_ELEC") -> None:
     records = [row.strip().replace('"', "").split(",") for row in rows]
-    ingest.esiid_records_load(records=records, tdsp=tdsp, posted_at=POSTED, ingest_id=None)
+    esiids.esiid_records_load(records=records, tdsp=tdsp, posted_at=POSTED, ingest_id=None)
 
 
 @pytest.fixture
@@ -52,6 +52,7 @@ def test_staff_see_files_and_the_31_day_strip(staff_client, today):
     assert strip.count("<td") == 31 and strip.count("day present") == 2 and strip.count(">F<") == 1
     assert f'title="{today:%Y-%m-%d}: DAILY"' in strip
     assert "unreadable zip" in html and html.count("/download") == 2
+    assert 'id="record-count">0<' in html
 
 
 def test_filters_narrow_the_table_and_htmx_gets_the_fragment(staff_client, today):
