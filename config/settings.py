@@ -270,7 +270,7 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
 TELEMETRY_GAP_SECONDS = envint("TELEMETRY_GAP_SECONDS", "900")
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
 TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
-TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "2000")
+TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "5000")
 TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000
 
 # ---------------------------------------------------------------- SMT automation (issue 4)

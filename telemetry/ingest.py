@@ -8,6 +8,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from telemetry import ledger
+from telemetry import bulk, ledger
 from telemetry.models import Device, MalformedMessage, RawEvent
 
 KINDS = ("telemetry", "status", "heartbeat")
@@ -164,12 +165,32 @@ def reading_record(*, topic: str, payload: bytes, received_at: datetime | None =
 
 def devices_ensure(names: set[str]) -> tuple[dict[str, int], list[str]]:
     """Name -> id, registering unknown devices as unassigned."""
-    known = dict(Device.objects.filter(name__in=names).values_list("name", "pk"))
+    known = _device_ids(names)
     missing = sorted(names - set(known))
     if missing:
         Device.objects.bulk_create([Device(name=name) for name in missing], ignore_conflicts=True)
-        known.update(Device.objects.filter(name__in=missing).values_list("name", "pk"))
+        known.update(_device_ids(set(missing)))
     return known, missing
+
+
+def _device_ids(names: set[str]) -> dict[str, int]:
+    if not bulk.is_postgres():
+        return dict(Device.objects.filter(name__in=names).values_list("name", "pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name, id FROM {Device._meta.db_table} WHERE name = ANY(%s)", [list(names)])
+        return dict(cursor.fetchall())
+
+
+def _devices_state(ids: set[int]) -> dict[int, SimpleNamespace]:
+    """The fields a batch touches, as plain objects (thousands of model instances cost more)."""
+    fields = ("id", "status", *(f for f in TOUCHED if f != "status"))
+    if bulk.is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s)", [list(ids)])
+            found = cursor.fetchall()
+    else:
+        found = Device.objects.filter(pk__in=ids).values_list(*fields)
+    return {row[0]: SimpleNamespace(**dict(zip(fields, row)), pk=row[0]) for row in found}
 
 
 def items_record(items: list[ReadingIn | StatusIn]) -> RecordResult:
@@ -193,19 +214,25 @@ def items_record(items: list[ReadingIn | StatusIn]) -> RecordResult:
     return result
 
 
+EVENT_COLUMNS = ("device_id", "ts", "received_at", "energy_wh", "power_w", "switch_state", "seq", "boot_id", "source", "processed")
+EVENT_CASTS = ("bigint", "timestamptz", "timestamptz", "bigint", "float8", "varchar", "bigint", "varchar", "varchar", "boolean")
+
+
 def _events_insert(readings: list[ReadingIn], ids: dict[str, int]) -> Counter:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: duplicates (same seq in a boot, or same ts and
     counter) are dropped by the unique constraints, even within one batch. Returns rows per device."""
+    rows = [(ids[r.device], r.ts, r.received_at, r.energy_wh, r.power_w, r.switch_state, r.seq, r.boot_id, "mqtt", False)
+            for r in readings]
+    insert = f"INSERT INTO {RawEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) "
+    if bulk.is_postgres():
+        returned = bulk.execute(insert + "{rows} ON CONFLICT DO NOTHING RETURNING device_id", rows, EVENT_CASTS, returning=True)
+        return Counter(row[0] for row in returned)
     inserted: Counter = Counter()
-    table = RawEvent._meta.db_table
-    columns = "device_id, ts, received_at, energy_wh, power_w, switch_state, seq, boot_id, source, processed"
     with connection.cursor() as cursor:
-        for offset in range(0, len(readings), 1000):
-            chunk = readings[offset: offset + 1000]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            params = [p for r in chunk for p in (ids[r.device], r.ts, r.received_at, r.energy_wh, r.power_w,
-                                                 r.switch_state, r.seq, r.boot_id, "mqtt", False)]
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT DO NOTHING RETURNING device_id", params)
+        for offset in range(0, len(rows), 500):
+            chunk = rows[offset: offset + 500]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"] * len(chunk))
+            cursor.execute(insert + f"VALUES {values} ON CONFLICT DO NOTHING RETURNING device_id", [p for row in chunk for p in row])
             inserted.update(row[0] for row in cursor.fetchall())
     return inserted
 
@@ -213,16 +240,34 @@ def _events_insert(readings: list[ReadingIn], ids: dict[str, int]) -> Counter:
 def _devices_touch(items: list[ReadingIn | StatusIn], ids: dict[str, int]) -> None:
     """Status, last heartbeat / reading / seen, in message order: the last word wins. One
     bulk UPDATE for the whole batch."""
-    devices = Device.objects.in_bulk(set(ids.values()))
+    devices = _devices_state(set(ids.values()))
     changed: set[str] = set()
     for item in items:
         device = devices[ids[item.device]]
         _device_note(device, item, changed)
-    if changed:
-        Device.objects.bulk_update(list(devices.values()), sorted(changed), batch_size=1000)
+    if not changed:
+        return
+    if bulk.is_postgres():
+        _devices_write_pg(list(devices.values()))
+    else:
+        for device in devices.values():
+            Device.objects.filter(pk=device.pk).update(**{f: getattr(device, f) for f in changed})
 
 
-def _device_note(device: Device, item: ReadingIn | StatusIn, changed: set[str]) -> None:
+TOUCHED = ("last_seen_at", "last_reading_at", "last_heartbeat_at", "last_power_w", "status", "status_at")
+
+
+def _devices_write_pg(devices: list[Device]) -> None:
+    """UPDATE ... FROM unnest(...): the ORM's bulk_update builds a CASE per field and row, which
+    costs more than the write itself at thousands of devices a second."""
+    casts = ("bigint", "timestamptz", "timestamptz", "timestamptz", "float8", "varchar", "timestamptz")
+    sets = ", ".join(f"{f} = v.{f}" for f in TOUCHED)
+    rows = [(d.pk, *(getattr(d, f) for f in TOUCHED)) for d in devices]
+    bulk.execute(f"UPDATE {Device._meta.db_table} AS d SET {sets} FROM ({{rows}}) AS v(id, {', '.join(TOUCHED)}) "
+                 "WHERE d.id = v.id", rows, casts)
+
+
+def _device_note(device: SimpleNamespace, item: ReadingIn | StatusIn, changed: set[str]) -> None:
     if device.last_seen_at is None or item.received_at > device.last_seen_at:
         device.last_seen_at = item.received_at
         changed.add("last_seen_at")

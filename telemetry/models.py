@@ -95,7 +95,8 @@ class RawEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["device", "ts"]),
-            models.Index(fields=["received_at"], condition=models.Q(processed=False), name="rawevent_unprocessed"),
+            # The ledger looks up each device's earliest unprocessed reading: a small partial index.
+            models.Index(fields=["device", "ts"], condition=models.Q(processed=False), name="rawevent_unprocessed"),
         ]
 
 

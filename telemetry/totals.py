@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
 from django.utils import timezone
 
+from telemetry import bulk
 from telemetry.models import AggregationRun, CostVersion, DailyTotal, LedgerEntry
 
 THOUSAND = Decimal(1000)
@@ -112,17 +113,19 @@ def _upsert_add(rows: list[tuple]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE adding to the stored values (PostgreSQL and SQLite)."""
     table = DailyTotal._meta.db_table
     now = timezone.now()
+    rows = [(*row, now) for row in rows]
+    conflict = (f"ON CONFLICT (device_id, day) DO UPDATE SET wh = {table}.wh + excluded.wh, "
+                f"cost = {table}.cost + excluded.cost, updated_at = excluded.updated_at")
+    insert = f"INSERT INTO {table} (device_id, day, wh, cost, updated_at) "
+    if bulk.is_postgres():
+        if rows:
+            bulk.execute(insert + "{rows} " + conflict, rows, ("bigint", "date", "bigint", "numeric", "timestamptz"))
+        return
     with connection.cursor() as cursor:
         for offset in range(0, len(rows), 1000):
             chunk = rows[offset: offset + 1000]
             values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            params = [p for device, day, wh, cost in chunk for p in (device, day, wh, cost, now)]
-            cursor.execute(
-                f"INSERT INTO {table} (device_id, day, wh, cost, updated_at) VALUES {values} "
-                f"ON CONFLICT (device_id, day) DO UPDATE SET wh = {table}.wh + excluded.wh, "
-                f"cost = {table}.cost + excluded.cost, updated_at = excluded.updated_at",
-                params,
-            )
+            cursor.execute(insert + f"VALUES {values} " + conflict, [p for row in chunk for p in row])
 
 
 def day_sums(*, first: date, last: date | None, device_ids: list[int] | None = None) -> dict:
