@@ -282,6 +282,8 @@ SMT_KEY = env("SMT_KEY")
 SMT_KNOWN_HOSTS = env("SMT_KNOWN_HOSTS")
 SMT_REMOTE_DIR = env("SMT_REMOTE_DIR", "/")
 SMT_SFTP_TIMEOUT = envint("SMT_SFTP_TIMEOUT", "30")
+# Parallel SFTP connections per mirror run (paramiko decrypts in one thread per connection).
+SMT_SFTP_CONNECTIONS = envint("SMT_SFTP_CONNECTIONS", "3")
 # PGP-armored bundles: the keyring holding the project's private key.
 SMT_GNUPG_HOME = env("SMT_GNUPG_HOME")
 SMT_GNUPG_PASSPHRASE = env("SMT_GNUPG_PASSPHRASE")

@@ -93,20 +93,39 @@ class _HashingReader:
         return data
 
 
-def raw_file_store_stream(*, fileobj: BinaryIO, filename: str, source: str = "", kind: str = RawSmtFile.Kind.UNKNOWN) -> StoredFile:
-    """Stream bytes of unknown sha256 straight into storage (one pass), then register them.
+class _LargeChunkFile(File):
+    # Storage backends copy in chunks of this size; 1 MB keeps the per-call cost of network reads low.
+    DEFAULT_CHUNK_SIZE = 1 << 20
 
-    The key cannot carry the sha256 (known only at the end), so it carries a random id; bytes
-    already stored under another raw file are deleted again and the existing file returned.
+
+@dataclass(frozen=True)
+class StreamedFile:
+    key: str
+    sha256: str
+    size: int
+    filename: str
+
+
+def raw_file_stream(*, fileobj: BinaryIO, filename: str) -> StreamedFile:
+    """Stream bytes of unknown sha256 straight into storage in one pass, hashing on the way.
+
+    The key cannot carry the sha256 (known only at the end), so it carries a random id.
+    Register the result with raw_file_register_streamed.
     """
     reader = _HashingReader(fileobj)
     name = f"smt/raw/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}-{safe_filename(filename)}"
-    key = default_storage.save(name, File(reader, name=filename))
-    sha256 = reader.digest.hexdigest()
-    if RawSmtFile.objects.filter(sha256=sha256).exists():
-        default_storage.delete(key)
-        return StoredFile(RawSmtFile.objects.get(sha256=sha256), duplicate=True)
-    return _register(key=key, sha256=sha256, size_bytes=reader.size, filename=filename, source=source[:64], kind=kind)
+    key = default_storage.save(name, _LargeChunkFile(reader, name=filename))
+    return StreamedFile(key=key, sha256=reader.digest.hexdigest(), size=reader.size, filename=filename)
+
+
+def raw_file_register_streamed(*, streamed: StreamedFile, source: str = "", kind: str = RawSmtFile.Kind.UNKNOWN) -> StoredFile:
+    """Register streamed bytes; bytes already stored under another raw file are deleted again."""
+    existing = RawSmtFile.objects.filter(sha256=streamed.sha256).first()
+    if existing:
+        default_storage.delete(streamed.key)
+        return StoredFile(existing, duplicate=True)
+    return _register(key=streamed.key, sha256=streamed.sha256, size_bytes=streamed.size, filename=streamed.filename,
+                     source=source[:64], kind=kind)
 
 
 def _register(*, key: str, sha256: str, filename: str, **fields) -> StoredFile:

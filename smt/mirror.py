@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from smt import ingest, pipeline, sftp
@@ -46,47 +47,61 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
         config = sftp_config()
         recorder.note(f"connecting to {config.user}@{config.host}:{config.port}, folder {config.remote_dir}")
         with sftp.sftp_session(config) as client:
-            for entry in sftp.sftp_walk(client, config.remote_dir):
-                recorder.count("listed")
-                _mirror_one(client, entry, recorder, ingest_files=ingest_files)
+            entries = mirror_changed(sftp.sftp_walk(client, config.remote_dir), recorder)
+            mirror_fetch_all(client, config, entries, recorder, ingest_files=ingest_files)
         if job.esiid:
             _esiid_summary(job, recorder)
         recorder.note("done: " + ", ".join(f"{label} {value}" for label, value, _ in job.counts_display()))
     return job
 
 
-def _mirror_one(client, entry: sftp.RemoteEntry, recorder: JobRecorder, *, ingest_files: bool) -> None:
-    known = MirroredFile.objects.filter(remote_path=entry.path).first()
-    if known is not None and known.matches(size=entry.size, mtime=entry.mtime):
-        recorder.count("unchanged")
-        return
-    try:
-        raw, duplicate = mirror_fetch(client, entry)
-    except OSError as exc:  # vanished, permission denied, connection hiccup: this file only
-        recorder.count("failed")
-        recorder.note(f"{entry.path}: fetch failed: {exc.strerror or exc}", failed=True)
-        return
+def mirror_changed(listing, recorder: JobRecorder) -> list[sftp.RemoteEntry]:
+    """The listed files not yet mirrored with the same size and mtime."""
+    entries = list(listing)
+    recorder.count("listed", len(entries))
+    known = {m.remote_path: m for m in MirroredFile.objects.filter(remote_path__in=[e.path for e in entries])}
+    changed = [e for e in entries if e.path not in known or not known[e.path].matches(size=e.size, mtime=e.mtime)]
+    if len(entries) > len(changed):
+        recorder.count("unchanged", len(entries) - len(changed))
+    return changed
+
+
+def mirror_fetch_all(client, config: sftp.SftpConfig, entries: list[sftp.RemoteEntry], recorder: JobRecorder,
+                     *, ingest_files: bool) -> None:
+    """Fetch over a few connections (worker threads stream into storage); register and ingest
+    here, in order of arrival, so ingesting one file overlaps fetching the next ones."""
+    def stream(remote, entry: sftp.RemoteEntry) -> ingest.StreamedFile:
+        return ingest.raw_file_stream(fileobj=remote, filename=entry.path.rsplit("/", 1)[-1])
+
+    fetched = sftp.sftp_fetch_many(client, config, entries, stream, connections=settings.SMT_SFTP_CONNECTIONS)
+    for entry, outcome in fetched:
+        if entry is None:
+            recorder.note(f"an extra connection was refused ({outcome}); going on with fewer")
+        elif isinstance(outcome, Exception):  # vanished, permission denied, storage error: this file only
+            recorder.count("failed")
+            recorder.note(f"{entry.path}: fetch failed: {getattr(outcome, 'strerror', None) or outcome}", failed=True)
+        else:
+            _mirror_register(entry, outcome, recorder, ingest_files=ingest_files)
+
+
+def _mirror_register(entry: sftp.RemoteEntry, streamed: ingest.StreamedFile, recorder: JobRecorder, *, ingest_files: bool) -> None:
+    with transaction.atomic():  # one commit per file: the raw file and where it came from
+        stored = ingest.raw_file_register_streamed(streamed=streamed, source="sftp")
+        MirroredFile.objects.update_or_create(
+            remote_path=entry.path,
+            defaults={"size_bytes": entry.size, "mtime": entry.mtime, "sha256": streamed.sha256,
+                      "raw_file": stored.raw_file, "mirrored_at": timezone.now()},
+        )
+    raw = stored.raw_file
     recorder.count("fetched")
-    recorder.count("bytes", entry.size)
-    if duplicate:
+    recorder.count("bytes", streamed.size)
+    if stored.duplicate:
         recorder.count("duplicates")
         recorder.note(f"{entry.path}: same bytes as raw file #{raw.pk}; not ingested again")
         return
-    recorder.note(f"{entry.path}: stored as raw file #{raw.pk} ({entry.size} bytes)")
+    recorder.note(f"{entry.path}: stored as raw file #{raw.pk} ({streamed.size} bytes)")
     if ingest_files:
         pipeline.raw_file_ingest_recorded(raw_file=raw, label=entry.path, recorder=recorder)
-
-
-def mirror_fetch(client, entry: sftp.RemoteEntry) -> tuple[RawSmtFile, bool]:
-    """Stream one remote file into storage and remember it; returns (raw file, already stored)."""
-    with sftp.sftp_open(client, entry) as remote:
-        stored = ingest.raw_file_store_stream(fileobj=remote, filename=entry.path.rsplit("/", 1)[-1], source="sftp")
-    MirroredFile.objects.update_or_create(
-        remote_path=entry.path,
-        defaults={"size_bytes": entry.size, "mtime": entry.mtime, "sha256": stored.raw_file.sha256,
-                  "raw_file": stored.raw_file, "mirrored_at": timezone.now()},
-    )
-    return stored.raw_file, stored.duplicate
 
 
 def _esiid_summary(job: JobRun, recorder: JobRecorder) -> None:

@@ -125,3 +125,19 @@ def test_billing_page_fragment_for_htmx(staff_client):
     response = staff_client.get("/smt/billing-reads/", headers={"HX-Request": "true"})
     assert response.content.decode().lstrip().startswith('<div id="billing-table"')
     assert "HX-Request" in response["Vary"]
+
+
+def test_bundle_page_lists_its_members_and_a_member_links_back(staff_client, tmp_path, keyring):
+    from smt.models import RawSmtFile
+    from tests.smt.conftest import DAILY_CSV, zip_bytes
+
+    path = tmp_path / "DailyMeterUsage2CSV.1.asc"
+    path.write_bytes(keyring.armor(zip_bytes({"DailyMeterUsage2.csv": DAILY_CSV.encode(),
+                                              "IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv")})))
+    call_command("smt_ingest", str(path))
+    bundle = RawSmtFile.objects.get(kind="bundle")
+    html = staff_client.get(f"/smt/raw-files/{bundle.pk}/").content.decode()
+    assert 'id="bundle-members"' in html and "2 billing reads inserted" in html and "100 intervals inserted" in html
+    member = bundle.members.get(kind="billing")
+    html = staff_client.get(f"/smt/raw-files/{member.pk}/").content.decode()
+    assert f'href="/smt/raw-files/{bundle.pk}/"' in html and 'id="billing-stats"' in html

@@ -2,6 +2,7 @@ import os
 import subprocess
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -86,15 +87,43 @@ def test_an_unknown_host_is_refused(smt_sftp):
 def test_a_file_that_vanishes_mid_run_fails_alone(smt_sftp):
     (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
     job = job_run_create(kind="mirror", trigger="command")
-    with job_run_record(job=job) as recorder, sftp.sftp_session(mirror.sftp_config()) as client:
+    config = mirror.sftp_config()
+    with job_run_record(job=job) as recorder, sftp.sftp_session(config) as client:
+        entries = mirror.mirror_changed(sftp.sftp_walk(client, config.remote_dir), recorder)
         gone = sftp.RemoteEntry(path=f"{smt_sftp.root}/listed-then-deleted.csv", size=10, mtime=1)
-        mirror._mirror_one(client, gone, recorder, ingest_files=True)
-        for entry in sftp.sftp_walk(client, str(smt_sftp.root)):
-            mirror._mirror_one(client, entry, recorder, ingest_files=True)
+        mirror.mirror_fetch_all(client, config, [gone, *entries], recorder, ingest_files=True)
     job.refresh_from_db()
     assert job.status == "partial" and job.counts["failed"] == 1 and job.counts["ingested"] == 1
-    assert "listed-then-deleted.csv: fetch failed" in job.log
+    assert "listed-then-deleted.csv: fetch failed: No such file" in job.log
     assert SmtInterval.objects.count() == 100
+
+
+@pytest.mark.parametrize("connections", [1, 4])
+def test_many_files_over_one_or_several_connections_arrive_once_each(smt_sftp, settings, connections):
+    settings.SMT_SFTP_CONNECTIONS = connections
+    for n in range(12):
+        (smt_sftp.root / f"f{n:02d}.bin").write_bytes(bytes([n]) * (300_000 + n))  # above the read probe size
+    job = mirror.mirror_run(trigger=JobRun.Trigger.COMMAND, ingest_files=False)
+    assert job.counts["fetched"] == 12 and job.counts["bytes"] == sum(300_000 + n for n in range(12))
+    for n in range(12):
+        raw = RawSmtFile.objects.get(filename=f"f{n:02d}.bin")
+        with default_storage.open(raw.storage_key, "rb") as stored:
+            assert stored.read() == bytes([n]) * (300_000 + n)
+
+
+def test_a_refused_extra_connection_leaves_the_others_to_finish(smt_sftp, settings):
+    settings.SMT_SFTP_CONNECTIONS = 3
+    for n in range(4):
+        (smt_sftp.root / f"f{n}.bin").write_bytes(bytes([n]) * 1000)
+    config = mirror.sftp_config()
+    job = job_run_create(kind="mirror", trigger="command")
+    with job_run_record(job=job) as recorder, sftp.sftp_session(config) as client:
+        smt_sftp.known_hosts.write_text("")  # new connections are refused from now on
+        entries = list(sftp.sftp_walk(client, config.remote_dir))
+        mirror.mirror_fetch_all(client, config, entries, recorder, ingest_files=False)
+    job.refresh_from_db()
+    assert job.counts["fetched"] == 4 and "an extra connection was refused" in job.log
+    assert job.status == "succeeded"
 
 
 def test_a_touched_file_is_fetched_again_but_not_ingested_twice(smt_sftp):
