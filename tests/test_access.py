@@ -23,6 +23,8 @@ LOGIN = 302  # pages send anonymous users to the login page
 # name: (method, path, {role: status}[, JSON body])
 EXPECTED = {
     "home": ("get", "/", {"anon": 302, "customer": 302, "staff": 302}),
+    "smt-root": ("get", "/smt/", {"anon": 302, "customer": 302, "staff": 302}),
+    "telemetry-root": ("get", "/telemetry/", {"anon": 302, "customer": 302, "staff": 302}),
     "health": ("get", "/health", {"anon": 200, "customer": 200, "staff": 200}),
     "login": ("get", "/login/", {"anon": 200, "customer": 302, "staff": 302}),
     "logout": ("get", "/logout/", {"anon": 405, "customer": 405, "staff": 405}),
