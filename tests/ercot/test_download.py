@@ -266,3 +266,24 @@ def test_ews_reply_errors_are_reported():
         download.ews_reports(b"<Envelope><Reply><ReplyCode>ERROR</ReplyCode></Reply></Envelope>")
     with pytest.raises(download.FetchError, match="EWS fault: Client bad signature"):
         download.ews_reports(b"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>bad signature</faultstring></Fault></Body></Envelope>")
+
+
+def test_api_retries_a_timed_out_call(api, settings):
+    import time as clock
+
+    calls = []
+    original = api.handler
+
+    def slow_once(request):
+        if request.path == "/reports/ZP15-612" and not calls:
+            calls.append(request)
+            clock.sleep(1.5)  # past the client's timeout
+        return original(request)
+
+    api.handler = slow_once
+    client = api_client(settings, sleeps := [])
+    client.timeout = 0.5
+    assert [d.doc_id for d in client.list_documents()] == ["5001", "5002"]
+    # timed out, retried (its token then refused as expired), renewed: three probes
+    assert len([r for r in api.requests if r.path == "/reports/ZP15-612"]) == 3
+    assert len(sleeps) == 2 and all(1.8 <= s <= 2.2 for s in sleeps)  # the timeout's back-off, then the 429's
