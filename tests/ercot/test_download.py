@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.core.files.storage import default_storage
 
-from ercot import download, ews, ingest
+from ercot import download, ingest
+from ercot import ews as soap  # `ews` is the server fixture below
 from ercot.models import ErcotIngest, EsiidRecord
 from tests.ercot.conftest import constructed, extract_row, make_zip
 
@@ -206,7 +207,7 @@ def ews(emulator, settings, pki):
 
     def handle(request):
         if request.method == "POST" and request.path == "/EWS/":
-            assert request.headers["SOAPAction"] == f'"{ews.SOAP_ACTION}"'
+            assert request.headers["SOAPAction"] == f'"{soap.SOAP_ACTION}"'
             option = verify_signed_body(request.body, request.peer_cert)
             reports = "".join(
                 f"<Report><operatingDate>2026-06-03</operatingDate><reportGroup>{option}</reportGroup><fileName>{name}</fileName>"
@@ -214,7 +215,7 @@ def ews(emulator, settings, pki):
                 f"<URL>{server.url}/files/?doclookupId={doc_id}</URL></Report>"
                 for doc_id, name in [("7001", NAME)]
             )
-            reply = (f'<soap:Envelope xmlns:soap="{ews.NS_SOAP}"><soap:Body><ResponseMessage xmlns="{ews.NS_MSG}">'
+            reply = (f'<soap:Envelope xmlns:soap="{soap.NS_SOAP}"><soap:Body><ResponseMessage xmlns="{soap.NS_MSG}">'
                      f"<Header><Verb>reply</Verb><Noun>Reports</Noun></Header><Reply><ReplyCode>OK</ReplyCode></Reply>"
                      f"<Payload><Reports>{reports}</Reports></Payload></ResponseMessage></soap:Body></soap:Envelope>")
             return 200, {"Content-Type": "text/xml"}, reply.encode()
@@ -263,9 +264,9 @@ def test_ews_refuses_a_server_it_cannot_verify(ews, settings, pki):
 
 def test_ews_reply_errors_are_reported():
     with pytest.raises(download.FetchError, match="ReplyCode 'ERROR'"):
-        ews.ews_reports(b"<Envelope><Reply><ReplyCode>ERROR</ReplyCode></Reply></Envelope>")
+        soap.ews_reports(b"<Envelope><Reply><ReplyCode>ERROR</ReplyCode></Reply></Envelope>")
     with pytest.raises(download.FetchError, match="EWS fault: Client bad signature"):
-        ews.ews_reports(b"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>bad signature</faultstring></Fault></Body></Envelope>")
+        soap.ews_reports(b"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>bad signature</faultstring></Fault></Body></Envelope>")
 
 
 def test_api_retries_a_timed_out_call(api, settings):
