@@ -7,10 +7,14 @@ Generates a FUL extract CSV (22 quoted columns, ~10 % of rows with a quoted comm
 dropped here):
 - raw COPY: the CSV bytes streamed into an unindexed table of 22 text columns (the floor),
   and into a table shaped like ercot_esiid_record, with its key and ZIP index;
-- EsiidRecord, empty table: `esiid_records_load` as the ingest runs it (parse, validate,
-  staging COPY, upsert into the keyed table);
-- EsiidRecord, full table: the same file again, every row a conflict (a FUL over last month's);
-- EsiidRecord, empty table, through the row-by-row path that legacy or dirty files take.
+- EsiidRecord, FUL into an empty table: `esiid_csv_load` as the ingest runs a FUL file (staging
+  COPY, then a plain INSERT ... SELECT with the indexes built after it);
+- EsiidRecord, FUL over a full table: the same file again, posted a month later, every row
+  replaced (a FUL over last month's);
+- EsiidRecord, upsert path into an empty table: the same file loaded as a DAILY file is
+  (staging COPY, INSERT ... ON CONFLICT), the path FUL files took before;
+- EsiidRecord, empty table, through the row-by-row path that legacy or dirty files take
+  (left out with --skip-row-path).
 Prints a markdown table.
 """
 
@@ -82,7 +86,7 @@ def raw_copy(connection, path: Path, *, keyed: bool) -> float:
     return elapsed
 
 
-def esiid_load(path: Path, posted_at: datetime, *, row_by_row: bool = False) -> float:
+def esiid_load(path: Path, posted_at: datetime, *, kind: str = "FUL", row_by_row: bool = False) -> float:
     """The ingest's own load of one extract CSV (ercot.esiids), timed."""
     from django.db import transaction
 
@@ -96,7 +100,7 @@ def esiid_load(path: Path, posted_at: datetime, *, row_by_row: bool = False) -> 
                                       posted_at=posted_at, ingest_id=None)
         else:
             esiids.esiid_csv_load(fileobj=source, member=path.name, errors=errors, tdsp="ONCOR_ELEC",
-                                  posted_at=posted_at, ingest_id=None)
+                                  posted_at=posted_at, ingest_id=None, kind=kind)
     elapsed = time.perf_counter() - started
     assert errors.count == 0, errors.rows
     return elapsed
@@ -107,6 +111,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--duplicates", action="store_true",
                         help="repeat an ESIID every 100 000 rows (as Oncor's FUL file does once); no keyed raw COPY then")
+    parser.add_argument("--skip-row-path", action="store_true", help="leave out the (slowest) row-by-row load")
     args = parser.parse_args()
     duplicates = args.duplicates
     django.setup()
@@ -128,11 +133,18 @@ def main() -> None:
             raw = raw_copy(connection, path, keyed=False)
             if not duplicates:
                 keyed = raw_copy(connection, path, keyed=True)
-            empty = esiid_load(path, datetime(2026, 6, 1, 23, tzinfo=timezone.utc))
+            june, july = datetime(2026, 6, 1, 23, tzinfo=timezone.utc), datetime(2026, 7, 1, 23, tzinfo=timezone.utc)
+            empty = esiid_load(path, june)
             stored = EsiidRecord.objects.count()
-            again = esiid_load(path, datetime(2026, 7, 1, 23, tzinfo=timezone.utc))
+            again = esiid_load(path, july)
+            assert EsiidRecord.objects.filter(posted_at=july).count() == stored
             EsiidRecord.objects.all()._raw_delete(connection.alias)
-            slow = esiid_load(path, datetime(2026, 6, 1, 23, tzinfo=timezone.utc), row_by_row=True)
+            upsert = esiid_load(path, june, kind="DAILY")
+            assert EsiidRecord.objects.count() == stored
+            slow = None
+            if not args.skip_row_path:
+                EsiidRecord.objects.all()._raw_delete(connection.alias)
+                slow = esiid_load(path, june, row_by_row=True)
     finally:
         connection.creation.destroy_test_db(test_db, verbosity=0)
     rows = args.rows
@@ -140,10 +152,12 @@ def main() -> None:
     print("| load | seconds | rows/s | × raw COPY | × keyed raw COPY |")
     print("|---|---:|---:|---:|---:|")
     keyed_row = [] if duplicates else [("raw COPY into a copy of ercot_esiid_record (key + ZIP index)", keyed)]
+    slow_row = [] if slow is None else [("EsiidRecord, empty table, row-by-row path (legacy or dirty files)", slow)]
     for label, seconds in [("raw COPY into 22 text columns, no key", raw), *keyed_row,
-                           ("EsiidRecord, empty table (ercot.ingest)", empty),
-                           ("EsiidRecord, full table: every row an update", again),
-                           ("EsiidRecord, empty table, row-by-row path (legacy or dirty files)", slow)]:
+                           ("EsiidRecord, FUL into an empty table (ercot.ingest)", empty),
+                           ("EsiidRecord, FUL over last month's FUL: every row replaced", again),
+                           ("EsiidRecord, upsert path (DAILY; FUL files before), empty table", upsert),
+                           *slow_row]:
         versus_keyed = "–" if duplicates else f"{keyed / seconds:.2f}"
         print(f"| {label} | {seconds:,.1f} | {rows / seconds:,.0f} | {raw / seconds:.2f} | {versus_keyed} |")
 

@@ -4,6 +4,14 @@ Per ESIID the record from the latest posting wins (`posted_at`), so FUL and DAIL
 same table in any load order. On PostgreSQL a clean extract goes through a staging table by
 COPY, PostgreSQL's own CSV parser doing the work; a file COPY refuses (a legacy 19-column or
 malformed row, a bad ESIID) takes the row-by-row path, which reports each refused line.
+
+A DAILY file upserts from the staging table (`INSERT ... ON CONFLICT`). A FUL file (a TDSP's
+full snapshot, millions of rows) replaces instead: the stored rows it supersedes (same ESIID,
+posting not later than the file's) are deleted, then the staged rows whose ESIID is not stored
+(any more) are inserted by a plain `INSERT ... SELECT`; rows posted later than the file stay and
+win. The result is the upsert's, row for row. When the file brings more rows than the table
+keeps, the table's indexes are dropped for the insert and built again after it, in the same
+transaction (readers wait for the commit: a minute for 5 M rows, once a month per TDSP).
 """
 
 import csv
@@ -12,6 +20,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import BinaryIO
 
@@ -27,12 +36,15 @@ COPY_CHUNK = 1 << 20
 
 
 def esiid_csv_load(*, fileobj: BinaryIO, member: str, errors: extract.RowErrors, tdsp: str, posted_at: datetime,
-                   ingest_id: int | None) -> int:
-    """Load one extract CSV (a zip member); returns how many records were written."""
+                   ingest_id: int | None, kind: str = "DAILY") -> int:
+    """Load one extract CSV (a zip member); returns how many records were written.
+
+    `kind` "FUL" takes the replacing path on PostgreSQL (see the module docstring).
+    """
     if connection.vendor == "postgresql":
         try:
             with transaction.atomic():
-                written = _copy_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
+                written = _copy_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id, full=kind == "FUL")
             log.info("ERCOT %s: %s records written via COPY", member, written)
             return written
         except (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -58,28 +70,86 @@ _UPSERT = (
 _ESIID_CHECK = "CHECK (esiid ~ '^[0-9]{17}([0-9]{5})?$')"
 
 
-def _copy_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
+def _copy_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: int | None, full: bool) -> int:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS ercot_stage")
         # The CHECK validates ESIIDs during COPY itself, saving a scan of millions of rows.
         others = ", ".join(f"{c} text" for c in extract.COLUMNS[1:])
-        cursor.execute(f"CREATE TEMP TABLE ercot_stage (esiid text NOT NULL {_ESIID_CHECK}, {others}, "
-                       "seq bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DROP")
+        cursor.execute(f"CREATE TEMP TABLE ercot_stage (esiid text NOT NULL {_ESIID_CHECK}, {others}) ON COMMIT DROP")
         # A wrong field count, a bad ESIID or bad encoding fails COPY: the savepoint rolls back and
         # the row-by-row path names the line.
         with cursor.cursor.copy(f"COPY ercot_stage ({', '.join(extract.COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
             while chunk := fileobj.read(COPY_CHUNK):
                 copy.write(chunk)
-        # Repeated ESIIDs (Oncor's FUL file has one): the last row wins; ON CONFLICT may touch a row once.
+        staged = cursor.cursor.rowcount
+        # Repeated ESIIDs (Oncor's FUL file has one): the last row wins. COPY appends to the fresh
+        # temporary table in file order, so the greater ctid is the later line.
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(
-            "DELETE FROM ercot_stage s USING (SELECT esiid, max(seq) AS last FROM ercot_stage GROUP BY esiid "
-            "HAVING count(*) > 1) d WHERE s.esiid = d.esiid AND s.seq < d.last"
+            "DELETE FROM ercot_stage s USING (SELECT esiid, max(ctid) AS last FROM ercot_stage GROUP BY esiid "
+            "HAVING count(*) > 1) d WHERE s.esiid = d.esiid AND s.ctid < d.last"
         )
-        cursor.execute(_UPSERT, [tdsp, posted_at, ingest_id])
-        written = cursor.rowcount
+        staged -= cursor.rowcount
+        if full:
+            written = _replace(cursor, staged=staged, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
+        else:
+            cursor.execute(_UPSERT, [tdsp, posted_at, ingest_id])
+            written = cursor.rowcount
         cursor.execute("DROP TABLE ercot_stage")
     return written
+
+
+_INSERT_NEW = (
+    f"INSERT INTO ercot_esiid_record ({', '.join(extract.COLUMNS)}, tdsp, posted_at, ingest_id) "
+    f"SELECT {_VALUES}, %s, %s, %s FROM ercot_stage s"
+)
+
+
+def _replace(cursor, *, staged: int, tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
+    """A FUL file: delete the stored rows it supersedes, insert its rows that are not stored."""
+    # No other load may slip a row in between the delete and the insert; readers go on.
+    cursor.execute("LOCK TABLE ercot_esiid_record IN SHARE ROW EXCLUSIVE MODE")
+    cursor.execute("DELETE FROM ercot_esiid_record r USING ercot_stage s WHERE r.esiid = s.esiid AND r.posted_at <= %s",
+                   [posted_at])
+    deleted = cursor.rowcount
+    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'ercot_esiid_record'::regclass")
+    estimate = cursor.fetchone()[0]
+    if estimate < 0:  # never analysed
+        cursor.execute("SELECT count(*) FROM ercot_esiid_record")
+        kept = cursor.fetchone()[0]
+    else:
+        kept = max(estimate - deleted, 0)
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM ercot_esiid_record)")
+    newer = cursor.fetchone()[0]  # rows left with a staged ESIID are posted later: they stay
+    where = " WHERE NOT EXISTS (SELECT 1 FROM ercot_esiid_record r WHERE r.esiid = s.esiid)" if newer else ""
+    if staged < kept:
+        cursor.execute(_INSERT_NEW + where, [tdsp, posted_at, ingest_id])
+        return cursor.rowcount
+    with _indexes_rebuilt(cursor):
+        # Without the key the anti-join hashes the table; rows with a staged ESIID are the newer ones.
+        cursor.execute(_INSERT_NEW + where, [tdsp, posted_at, ingest_id])
+        return cursor.rowcount
+
+
+@contextmanager
+def _indexes_rebuilt(cursor):
+    """Drop ercot_esiid_record's key and indexes, and build them again (one sort each) after the block."""
+    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                   "WHERE conrelid = 'ercot_esiid_record'::regclass AND contype IN ('p', 'u')")
+    constraints = cursor.fetchall()
+    cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ercot_esiid_record' "
+                   "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'ercot_esiid_record'::regclass)")
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    for name, _ in constraints:
+        cursor.execute(f'ALTER TABLE ercot_esiid_record DROP CONSTRAINT "{name}"')
+    yield
+    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    for name, definition in constraints:
+        cursor.execute(f'ALTER TABLE ercot_esiid_record ADD CONSTRAINT "{name}" {definition}')
+    for _, definition in indexes:
+        cursor.execute(definition)
 
 
 def esiid_records_load(*, records: Iterable[list[str]], tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
