@@ -100,7 +100,7 @@ def esiid_load(path: Path, posted_at: datetime, *, kind: str = "FUL", row_by_row
                                       posted_at=posted_at, ingest_id=None)
         else:
             esiids.esiid_csv_load(fileobj=source, member=path.name, errors=errors, tdsp="ONCOR_ELEC",
-                                  posted_at=posted_at, ingest_id=None, kind=kind)
+                                  posted_at=posted_at, ingest_id=None, kind=kind, size=path.stat().st_size)
     elapsed = time.perf_counter() - started
     assert errors.count == 0, errors.rows
     return elapsed

@@ -33,18 +33,23 @@ from ercot.models import EsiidRecord
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 100_000
 COPY_CHUNK = 1 << 20
+ROW_BYTES = 150  # a short extract row (they average ~200 bytes): a file's size overstates its rows by a third
 
 
 def esiid_csv_load(*, fileobj: BinaryIO, member: str, errors: extract.RowErrors, tdsp: str, posted_at: datetime,
-                   ingest_id: int | None, kind: str = "DAILY") -> int:
+                   ingest_id: int | None, kind: str = "DAILY", size: int | None = None) -> int:
     """Load one extract CSV (a zip member); returns how many records were written.
 
-    `kind` "FUL" takes the replacing path on PostgreSQL (see the module docstring).
+    `kind` "FUL" takes the replacing path on PostgreSQL (see the module docstring); `size` (the
+    member's uncompressed bytes) tells it whether the file outweighs the stored table.
     """
     if connection.vendor == "postgresql":
         try:
             with transaction.atomic():
-                written = _copy_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id, full=kind == "FUL")
+                if kind == "FUL" and _table_rows() <= (size or 0) // ROW_BYTES:
+                    written = _swap_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
+                else:
+                    written = _copy_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id, full=kind == "FUL")
             log.info("ERCOT %s: %s records written via COPY", member, written)
             return written
         except (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -109,16 +114,10 @@ def _replace(cursor, *, staged: int, tdsp: str, posted_at: datetime, ingest_id: 
     """A FUL file: delete the stored rows it supersedes, insert its rows that are not stored."""
     # No other load may slip a row in between the delete and the insert; readers go on.
     cursor.execute("LOCK TABLE ercot_esiid_record IN SHARE ROW EXCLUSIVE MODE")
+    stored = _table_rows()
     cursor.execute("DELETE FROM ercot_esiid_record r USING ercot_stage s WHERE r.esiid = s.esiid AND r.posted_at <= %s",
                    [posted_at])
-    deleted = cursor.rowcount
-    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'ercot_esiid_record'::regclass")
-    estimate = cursor.fetchone()[0]
-    if estimate < 0:  # never analysed
-        cursor.execute("SELECT count(*) FROM ercot_esiid_record")
-        kept = cursor.fetchone()[0]
-    else:
-        kept = max(estimate - deleted, 0)
+    kept = max(stored - cursor.rowcount, 0)
     cursor.execute("SELECT EXISTS (SELECT 1 FROM ercot_esiid_record)")
     newer = cursor.fetchone()[0]  # rows left with a staged ESIID are posted later: they stay
     where = " WHERE NOT EXISTS (SELECT 1 FROM ercot_esiid_record r WHERE r.esiid = s.esiid)" if newer else ""
@@ -134,22 +133,93 @@ def _replace(cursor, *, staged: int, tdsp: str, posted_at: datetime, ingest_id: 
 @contextmanager
 def _indexes_rebuilt(cursor):
     """Drop ercot_esiid_record's key and indexes, and build them again (one sort each) after the block."""
-    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                   "WHERE conrelid = 'ercot_esiid_record'::regclass AND contype IN ('p', 'u')")
-    constraints = cursor.fetchall()
-    cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ercot_esiid_record' "
-                   "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'ercot_esiid_record'::regclass)")
-    indexes = cursor.fetchall()
+    constraints, indexes = _index_definitions(cursor)
     for name, _ in indexes:
         cursor.execute(f'DROP INDEX "{name}"')
     for name, _ in constraints:
         cursor.execute(f'ALTER TABLE ercot_esiid_record DROP CONSTRAINT "{name}"')
     yield
+    _indexes_create(cursor, constraints, indexes)
+
+
+def _index_definitions(cursor) -> tuple[list, list]:
+    """([(name, definition)] of the key and unique constraints, [(name, CREATE INDEX ...)] of the other indexes)."""
+    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                   "WHERE conrelid = 'ercot_esiid_record'::regclass AND contype IN ('p', 'u')")
+    constraints = cursor.fetchall()
+    cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ercot_esiid_record' "
+                   "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'ercot_esiid_record'::regclass)")
+    return constraints, cursor.fetchall()
+
+
+def _indexes_create(cursor, constraints: list, indexes: list) -> None:
     cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
     for name, definition in constraints:
         cursor.execute(f'ALTER TABLE ercot_esiid_record ADD CONSTRAINT "{name}" {definition}')
     for _, definition in indexes:
         cursor.execute(definition)
+
+
+def _table_rows() -> int:
+    """The stored rows, from the statistics when there are any."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'ercot_esiid_record'::regclass")
+        estimate = cursor.fetchone()[0]
+        if estimate >= 0:
+            return estimate
+        cursor.execute("SELECT count(*) FROM ercot_esiid_record")
+        return cursor.fetchone()[0]
+
+
+_NEW = "ercot_esiid_record_new"
+
+
+def _swap_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
+    """A FUL file bigger than the stored table: COPY it straight into a new table without indexes,
+    add the stored rows it does not supersede, build the indexes, and put the new table in place.
+
+    Writers wait from the start; readers see the old table until the commit.
+    """
+    columns = ", ".join(extract.COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE ercot_esiid_record IN SHARE ROW EXCLUSIVE MODE")
+        constraints, indexes = _index_definitions(cursor)
+        cursor.execute(f"DROP TABLE IF EXISTS {_NEW}")
+        # LIKE keeps the columns, their order, collations and NOT NULL; no indexes, no defaults.
+        cursor.execute(f"CREATE TABLE {_NEW} (LIKE ercot_esiid_record)")
+        cursor.execute(f"ALTER TABLE {_NEW} ADD CONSTRAINT ercot_esiid_format {_ESIID_CHECK}, "
+                       "ALTER tdsp SET DEFAULT %s, ALTER posted_at SET DEFAULT %s, ALTER ingest_id SET DEFAULT %s",
+                       [tdsp, posted_at, ingest_id])
+        # FORCE_NOT_NULL: an unquoted empty field is "" as in the record, not NULL.
+        with cursor.cursor.copy(f"COPY {_NEW} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({columns}))") as copy:
+            while chunk := fileobj.read(COPY_CHUNK):
+                copy.write(chunk)
+        written = cursor.cursor.rowcount
+        cursor.execute(f"ALTER TABLE {_NEW} DROP CONSTRAINT ercot_esiid_format, ALTER tdsp DROP DEFAULT, "
+                       "ALTER posted_at DROP DEFAULT, ALTER ingest_id DROP DEFAULT")
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM ercot_esiid_record)")
+        if cursor.fetchone()[0]:
+            # Stored rows posted later than the file win over its rows; the rest stay unless superseded.
+            cursor.execute(f"DELETE FROM {_NEW} s USING ercot_esiid_record r WHERE r.esiid = s.esiid AND r.posted_at > %s",
+                           [posted_at])
+            written -= cursor.rowcount
+            cursor.execute(f"INSERT INTO {_NEW} SELECT * FROM ercot_esiid_record r "
+                           f"WHERE NOT EXISTS (SELECT 1 FROM {_NEW} s WHERE s.esiid = r.esiid)")
+        cursor.execute("DROP TABLE ercot_esiid_record")
+        cursor.execute(f"ALTER TABLE {_NEW} RENAME TO ercot_esiid_record")
+        try:
+            with transaction.atomic():  # most files repeat no ESIID: the key's build is the check
+                _indexes_create(cursor, constraints, indexes)
+        except IntegrityError:
+            # Of a repeated ESIID the last line wins. The new table filled in file order (the stored
+            # rows after it, none with a file ESIID), so the greater ctid is the later line.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("DELETE FROM ercot_esiid_record s USING (SELECT esiid, max(ctid) AS last "
+                           "FROM ercot_esiid_record GROUP BY esiid HAVING count(*) > 1) d "
+                           "WHERE s.esiid = d.esiid AND s.ctid < d.last")
+            written -= cursor.rowcount
+            _indexes_create(cursor, constraints, indexes)
+    return written
 
 
 def esiid_records_load(*, records: Iterable[list[str]], tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:

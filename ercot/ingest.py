@@ -267,7 +267,8 @@ def ingest_load(*, ingest: ErcotIngest) -> LoadResult:
         members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
         with transaction.atomic():
             rows = sum(esiids.esiid_csv_load(fileobj=archive.open(m), member=m, errors=errors, tdsp=ingest.tdsp,
-                                             posted_at=ingest.posted_at, ingest_id=ingest.pk, kind=ingest.kind)
+                                             posted_at=ingest.posted_at, ingest_id=ingest.pk, kind=ingest.kind,
+                                             size=archive.getinfo(m).file_size)
                        for m in members)
     ingest.rows_loaded, ingest.row_errors, ingest.loaded_at = rows, errors.rows or [], timezone.now()
     if errors.count:

@@ -17,10 +17,15 @@ ONCOR = [f"104437200000000{i:02d}" for i in range(1, 9)]
 CNP = "1008901023817895470106"
 
 
-def load(text: str, posted_at: datetime, kind: str, tdsp: str = "ONCOR_ELEC") -> int:
+# A file size far above the table's (every FUL takes the new-table path), or none (the staging path,
+# except into an empty table).
+SWAP, STAGE = 10**9, None
+
+
+def load(text: str, posted_at: datetime, kind: str, tdsp: str = "ONCOR_ELEC", size: int | None = STAGE) -> int:
     errors = extract.RowErrors()
     written = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors, tdsp=tdsp,
-                                    posted_at=posted_at, ingest_id=None, kind=kind)
+                                    posted_at=posted_at, ingest_id=None, kind=kind, size=size)
     assert errors.count == 0
     return written
 
@@ -46,11 +51,12 @@ SEQUENCE = [
 ]
 
 
-def test_a_ful_keeps_rows_posted_later_and_drops_nothing_newer():
+@pytest.mark.parametrize("size", [SWAP, STAGE])
+def test_a_ful_keeps_rows_posted_later_and_drops_nothing_newer(size):
     load(extract_row(ONCOR[0], status="De-Energized"), JUNE_2, "DAILY")
     load(extract_row(CNP), JUNE_2, "DAILY", tdsp="CENTERPOINT")
 
-    written = load("".join(extract_row(e) for e in ONCOR[:3]), JUNE, "FUL")
+    written = load("".join(extract_row(e) for e in ONCOR[:3]), JUNE, "FUL", size=size)
 
     assert written == 2  # ONCOR[0] is posted later than this file: not replaced
     got = {r.esiid: (r.status, r.posted_at) for r in EsiidRecord.objects.all()}
@@ -59,10 +65,11 @@ def test_a_ful_keeps_rows_posted_later_and_drops_nothing_newer():
     assert indexes() == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]
 
 
-def test_a_ful_replaces_older_rows_and_keeps_esiids_it_leaves_out():
-    load("".join(extract_row(e) for e in ONCOR[:3]), MAY, "FUL")  # into an empty table: indexes built after
+@pytest.mark.parametrize("size", [SWAP, STAGE])
+def test_a_ful_replaces_older_rows_and_keeps_esiids_it_leaves_out(size):
+    load("".join(extract_row(e) for e in ONCOR[:3]), MAY, "FUL", size=size)
 
-    load(extract_row(ONCOR[1], status="Inactive") + extract_row(ONCOR[1], status="De-Energized"), JUNE, "FUL")
+    load(extract_row(ONCOR[1], status="Inactive") + extract_row(ONCOR[1], status="De-Energized"), JUNE, "FUL", size=size)
 
     got = {r.esiid: (r.status, r.posted_at) for r in EsiidRecord.objects.all()}
     assert got == {ONCOR[0]: ("Active", MAY), ONCOR[1]: ("De-Energized", JUNE), ONCOR[2]: ("Active", MAY)}
@@ -72,10 +79,11 @@ def test_a_ful_replaces_older_rows_and_keeps_esiids_it_leaves_out():
         assert cursor.fetchone()[0] == 1
 
 
+@pytest.mark.parametrize("size", [SWAP, STAGE])
 @pytest.mark.parametrize("order", ["as listed", "reversed"])
-def test_the_ful_path_gives_the_upsert_paths_table(order):
+def test_the_ful_path_gives_the_upsert_paths_table(order, size):
     files = SEQUENCE if order == "as listed" else SEQUENCE[::-1]
-    written_ful = [load(text, posted, kind, tdsp) for text, posted, kind, tdsp in files]
+    written_ful = [load(text, posted, kind, tdsp, size) for text, posted, kind, tdsp in files]
     with_ful = table()
     EsiidRecord.objects.all().delete()
 
@@ -88,3 +96,14 @@ def test_the_ful_path_gives_the_upsert_paths_table(order):
     assert final[ONCOR[0]] == ("De-Energized", "75001", JUNE_2)
     assert final[ONCOR[2]] == ("Active", "75002", JULY)
     assert final[ONCOR[7]][2] == JUNE_2 and final[ONCOR[6]][2] == MAY
+
+
+def test_a_ful_with_a_bad_row_falls_back_to_the_row_path_and_leaves_the_table_whole():
+    load(extract_row(ONCOR[0]), MAY, "FUL", size=SWAP)
+    errors = extract.RowErrors()
+    text = extract_row(ONCOR[1]) + extract_row("12AB")
+    written = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors,
+                                    tdsp="ONCOR_ELEC", posted_at=JUNE, ingest_id=None, kind="FUL", size=SWAP)
+    assert written == 1 and errors.count == 1
+    assert sorted(EsiidRecord.objects.values_list("esiid", flat=True)) == ONCOR[:2]
+    assert indexes() == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]
