@@ -115,7 +115,7 @@ def usage_summary(request: HttpRequest) -> HttpResponse:
         days = usage.daily_summary(esiid=data["esiid"], meter=data["meter"] or None, start=data["start"], end=data["end"])
         found, expected = sum(d.found for d in days), sum(d.expected for d in days)
         context |= {
-            "days": days, "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days),
+            "days": days, "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days), "day_rows": charts.day_rows(days),
             "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
                        "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),
                        "incomplete": sum(1 for d in days if d.completeness < 1)},
