@@ -219,3 +219,7 @@ LOGGING = {
 # Uploads up to this size are parsed whole before they are accepted (a file with no valid row is refused).
 SMT_PRECHECK_FULL_BYTES = envint("SMT_PRECHECK_FULL_BYTES", str(2 * 1024 * 1024))
 SMT_CUSTOMER_UPLOADS_PER_MONTH = envint("SMT_CUSTOMER_UPLOADS_PER_MONTH", "5")
+
+# Performance (bench/, docs/PERFORMANCE.md). The usage summary page caches its rendered days per
+# ESIID range in the process cache; the key moves with every normalize and deletion. 0 = off.
+SMT_USAGE_CACHE_SECONDS = envint("SMT_USAGE_CACHE_SECONDS", "300")

@@ -50,6 +50,14 @@ class DaySummary:
         return asdict(self)
 
 
+def intervals_version() -> str:
+    """Moves whenever stored intervals may have changed: a file's status (normalizing, normalized,
+    failed) or a new audited deletion. Both are written in or after the intervals' transaction."""
+    files = RawSmtFile.objects.aggregate(at=Max("status_changed_at"), count=Count("id"))
+    deletions = IntervalDeletion.objects.aggregate(last=Max("id"))
+    return f"{files['at'] and files['at'].timestamp()}-{files['count']}-{deletions['last']}"
+
+
 def intervals_for(*, esiid: str, meter: str | None = None) -> QuerySet:
     rows = SmtInterval.objects.filter(esiid=esiid)
     return rows.filter(meter=meter) if meter else rows

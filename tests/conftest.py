@@ -83,6 +83,7 @@ def _media_root(settings, tmp_path, monkeypatch):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     settings.ADMIN_TOKEN = "test-admin-token"
     settings.SMT_UPLOAD_TOKEN = "test-upload-token"
+    settings.SMT_USAGE_CACHE_SECONDS = 0  # tests write intervals directly too; test_usage_cache.py turns it on
 
 
 @pytest.fixture(scope="session")
