@@ -36,6 +36,7 @@ class ErcotIngest(models.Model):
         EWS = "ews", "EWS"
         API = "api", "Public API"
         MIS = "mis", "MIS"
+        DEMO = "demo", "Demo data"
 
     doc_id = models.CharField(max_length=32, unique=True, help_text="ERCOT DocID")
     filename = models.CharField(max_length=200, help_text="ERCOT's ConstructedName")

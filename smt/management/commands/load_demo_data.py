@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from ercot.demo import ercot_demo_load
 from smt import ingest
 from smt.demo import DEMO_ESIIDS, interval_csv_write
 from smt.models import House
@@ -63,3 +64,8 @@ class Command(BaseCommand):
             self.stdout.write(f"demo telemetry: {result['devices']} devices, {result['readings']} readings")
         else:
             self.stdout.write("demo telemetry: already loaded")
+        ercot = ercot_demo_load()
+        if ercot["stored"] or ercot["loaded"]:
+            self.stdout.write(f"demo ERCOT extract: {ercot['stored']} zips stored, {ercot['rows']} ESIID records loaded")
+        else:
+            self.stdout.write("demo ERCOT extract: already loaded")
