@@ -199,6 +199,9 @@ def items_record(items: list[ReadingIn | StatusIn]) -> RecordResult:
         return result
     with transaction.atomic():
         ids, result.devices_created = devices_ensure({item.device for item in items})
+        # Lock the batch's devices first, in id order: subscribers sharing a group then never
+        # deadlock on device rows, and derive one device's ledger one at a time.
+        ledger.devices_lock(sorted(set(ids.values())))
         readings = [item for item in items if isinstance(item, ReadingIn)]
         inserted = _events_insert(readings, ids)
         result.stored = sum(inserted.values())

@@ -212,6 +212,15 @@ def _window_rows(queryset, rows: list[dict], field: str, index: int) -> list:
     return out
 
 
+def devices_lock(device_ids: list[int]) -> None:
+    """Row locks on these devices, in id order (so two subscribers never deadlock)."""
+    if bulk.is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {Device._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [device_ids])
+    else:
+        list(Device.objects.select_for_update().filter(pk__in=device_ids).order_by("pk").values_list("pk", flat=True))
+
+
 def ledger_process(*, device_ids: list[int] | None = None) -> ProcessResult:
     """Bring the ledger of these devices (all with unprocessed readings when None) up to date."""
     if device_ids is None:
@@ -221,7 +230,7 @@ def ledger_process(*, device_ids: list[int] | None = None) -> ProcessResult:
         return result
     with transaction.atomic():
         # Serialise per device: two subscribers of a shared group never derive the same device at once.
-        list(Device.objects.select_for_update().filter(pk__in=device_ids).order_by("pk").values_list("pk", flat=True))
+        devices_lock(sorted(device_ids))  # already held when called from ingest: then free
         rows = _devices_with_anchor(device_ids)
         if not rows:
             return result
