@@ -321,9 +321,3 @@ def _supersede(old: list[Current], created: list[LedgerEntry], rows: list[dict],
         reason = f"re-derived after a late reading (device time {t0[device_id]:%Y-%m-%d %H:%M:%S%z})"
         LedgerEntry.objects.filter(pk__in=ids).update(superseded_at=now, superseded_by_id=first_new.get(device_id),
                                                       superseded_reason=reason)
-
-
-def ledger_rebuild(*, device: Device) -> ProcessResult:
-    """Re-derive a device's whole ledger (after a fix to the rules); unchanged entries stay."""
-    RawEvent.objects.filter(device=device).update(processed=False)
-    return ledger_process(device_ids=[device.pk])
