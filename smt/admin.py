@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from smt.models import RawSmtFile, SmtInterval
+from smt.models import JobRun, MirroredFile, RawSmtFile, SmtBillingRead, SmtInterval
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,3 +32,21 @@ class SmtIntervalAdmin(ReadOnlyAdmin):
     list_filter = ("channel", "quality")
     search_fields = ("esiid",)
     show_full_result_count = False  # counting tens of millions of rows on every page is slow
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "trigger", "esiid", "status", "created_at", "finished_at")
+    list_filter = ("kind", "status", "trigger")
+
+
+@admin.register(MirroredFile)
+class MirroredFileAdmin(ReadOnlyAdmin):
+    list_display = ("remote_path", "size_bytes", "mtime", "sha256", "raw_file", "mirrored_at")
+    search_fields = ("remote_path", "sha256")
+
+
+@admin.register(SmtBillingRead)
+class SmtBillingReadAdmin(ReadOnlyAdmin):
+    list_display = ("esiid", "meter", "read_date", "kwh", "start_reading", "end_reading", "revised_at", "raw_file")
+    search_fields = ("esiid",)

@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 
 from smt.forms import DateInput
-from smt.models import RawSmtFile, SmtInterval
+from smt.models import JobRun, RawSmtFile, SmtBillingRead, SmtInterval
 from smt.usage import day_bounds
 
 
@@ -43,3 +43,23 @@ class IntervalFilter(django_filters.FilterSet):
 
     def filter_local_to(self, queryset, name, value):
         return queryset.filter(ts__lt=day_bounds(value, value)[1])
+
+
+class JobRunFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=JobRun.Kind.choices, empty_label="any job")
+    status = django_filters.ChoiceFilter(choices=JobRun.Status.choices, empty_label="any status")
+    trigger = django_filters.ChoiceFilter(choices=JobRun.Trigger.choices, empty_label="any trigger")
+
+    class Meta:
+        model = JobRun
+        fields = ["kind", "status", "trigger"]
+
+
+class BillingReadFilter(django_filters.FilterSet):
+    esiid = django_filters.CharFilter(label="ESIID")
+    date_from = django_filters.DateFilter(field_name="read_date", lookup_expr="gte", label="From day", widget=DateInput)
+    date_to = django_filters.DateFilter(field_name="read_date", lookup_expr="lte", label="To day", widget=DateInput)
+
+    class Meta:
+        model = SmtBillingRead
+        fields = ["esiid"]

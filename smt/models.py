@@ -23,6 +23,7 @@ class RawSmtFile(models.Model):
     class Kind(models.TextChoices):
         INTERVAL = "interval"
         BILLING = "billing"
+        BUNDLE = "bundle"
         UNKNOWN = "unknown"
 
     class Status(models.TextChoices):
@@ -52,6 +53,8 @@ class RawSmtFile(models.Model):
     error = models.TextField(blank=True, default="")
     stats = models.JSONField(default=dict, blank=True)
     normalized_at = models.DateTimeField(null=True, blank=True)
+    # A member extracted from a PGP-armored bundle points at the bundle's raw file.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="members")
 
     objects = RawSmtFileQuerySet.as_manager()
 
@@ -182,3 +185,134 @@ class IntervalDeletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deleted_count} intervals of {self.esiid}/{self.meter} by {self.actor}"
+
+
+class SmtBillingRead(models.Model):
+    """One daily register read from a DailyMeterUsage file; stored as given, never derived."""
+
+    esiid = models.CharField(max_length=22)
+    meter = models.CharField(max_length=64, default="unknown")
+    read_date = models.DateField(help_text="Local Central service date.")
+    revised_at = models.DateTimeField(null=True, blank=True)
+    start_reading = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    end_reading = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    kwh = models.DecimalField(max_digits=12, decimal_places=3)
+    raw_file = models.ForeignKey(RawSmtFile, null=True, on_delete=models.SET_NULL, related_name="billing_reads")
+    row_number = models.IntegerField(help_text="Line number in the raw file (header = 1).")
+
+    class Meta:
+        ordering = ["esiid", "-read_date"]
+        constraints = [models.UniqueConstraint(fields=["esiid", "meter", "read_date"], name="smt_billing_read_key")]
+
+    def __str__(self) -> str:
+        return f"{self.esiid} {self.read_date} {self.kwh} kWh"
+
+
+class JobRunQuerySet(models.QuerySet):
+    def active(self) -> "JobRunQuerySet":
+        return self.filter(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
+
+
+COUNT_LABELS = [
+    ("listed", "listed"), ("unchanged", "unchanged"), ("fetched", "fetched"), ("bytes", "fetched size"),
+    ("duplicates", "same bytes as before"), ("ingested", "ingested"), ("intervalsInserted", "intervals inserted"),
+    ("billingReadsInserted", "billing reads inserted"), ("esiidIntervals", "intervals for the ESIID"),
+    ("esiidBillingReads", "billing reads for the ESIID"), ("failed", "fetch failed"), ("ingestFailed", "ingest failed"),
+    ("membersFailed", "bundle members failed"),
+]
+
+
+class JobRun(models.Model):
+    """One run of a background job (mirror, ingest), as an admin needs to see it."""
+
+    class Kind(models.TextChoices):
+        MIRROR = "mirror"
+        INGEST = "ingest"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        MANUAL = "manual"
+        WEBHOOK = "webhook"
+        COMMAND = "command"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    esiid = models.CharField(max_length=22, blank=True, default="", help_text="Set for an ESIID trigger.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True, default="", help_text="The last lines of the run's log.")
+    error = models.TextField(blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="")
+
+    objects = JobRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("smt:job-detail", args=[self.pk])
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def duration(self):
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    def counts_display(self) -> list[tuple[str, str, bool]]:
+        """(label, value, is a failure count) in a fixed order, known counts first; bytes humanized."""
+        from django.template.defaultfilters import filesizeformat
+
+        order = {name: index for index, (name, _) in enumerate(COUNT_LABELS)}
+        labels = dict(COUNT_LABELS)
+        rows = []
+        for name in sorted(self.counts, key=lambda n: (order.get(n, len(order)), n)):
+            value = self.counts[name]
+            shown = filesizeformat(value) if name == "bytes" else str(value)
+            rows.append((labels.get(name, name), shown, "ailed" in name and bool(value)))
+        return rows
+
+    def as_json(self) -> dict:
+        return {
+            "jobId": self.pk, "kind": self.kind, "trigger": self.trigger, "esiid": self.esiid,
+            "status": self.status, "startedAt": self.started_at and self.started_at.isoformat(),
+            "finishedAt": self.finished_at and self.finished_at.isoformat(), "counts": self.counts,
+            "error": self.error, "url": self.get_absolute_url(),
+        }
+
+
+class MirroredFile(models.Model):
+    """A remote SFTP file already fetched: path, size and mtime say whether to fetch it again."""
+
+    remote_path = models.CharField(max_length=1024, unique=True)
+    size_bytes = models.BigIntegerField()
+    mtime = models.BigIntegerField(help_text="Remote modification time, seconds since the epoch.")
+    sha256 = models.CharField(max_length=64)
+    raw_file = models.ForeignKey(RawSmtFile, null=True, on_delete=models.SET_NULL, related_name="mirrored_as")
+    mirrored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["remote_path"]
+
+    def __str__(self) -> str:
+        return self.remote_path
+
+    def matches(self, *, size: int, mtime: int) -> bool:
+        return self.size_bytes == size and self.mtime == mtime

@@ -2,8 +2,9 @@ import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from smt.models import IntervalDeletion, RawSmtFile, SmtInterval
+from smt.models import IntervalDeletion, JobRun, RawSmtFile, SmtBillingRead, SmtInterval
 from smt.parser import CENTRAL
 
 
@@ -59,10 +60,10 @@ class IntervalTable(tables.Table):
 
 
 class DeletionTable(tables.Table):
-    deleted_at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i")
+    deleted_at = tables.DateTimeColumn(verbose_name="When (Central)", format="Y-m-d H:i")
     actor = tables.Column(verbose_name="Who")
-    range_start = tables.DateTimeColumn(verbose_name="From (UTC)", format="Y-m-d H:i")
-    range_end = tables.DateTimeColumn(verbose_name="To (UTC)", format="Y-m-d H:i")
+    range_start = tables.DateTimeColumn(verbose_name="From (Central)", format="Y-m-d H:i T")
+    range_end = tables.DateTimeColumn(verbose_name="To, exclusive (Central)", format="Y-m-d H:i T")
     deleted_count = tables.Column(verbose_name="Intervals")
     raw_file_ids = tables.Column(verbose_name="Rebuild from", orderable=False)
 
@@ -74,3 +75,73 @@ class DeletionTable(tables.Table):
     def render_raw_file_ids(self, value: list) -> str:
         links = [format_html('<a href="{}">#{}</a>', reverse("smt:raw-file-detail", args=[pk]), pk) for pk in value]
         return format_html_join(", ", "{}", ((link,) for link in links)) if links else "–"
+
+
+class JobRunTable(tables.Table):
+    id = tables.Column(verbose_name="Run", linkify=True)
+    esiid = tables.Column(verbose_name="ESIID")
+    created_at = tables.DateTimeColumn(verbose_name="Queued", format="Y-m-d H:i:s")
+    duration = tables.Column(orderable=False, empty_values=())
+    counts = tables.Column(orderable=False)
+
+    class Meta:
+        model = JobRun
+        fields = ("id", "kind", "trigger", "esiid", "status", "created_at", "duration", "counts", "error")
+        attrs = {"class": "table", "id": "job-runs"}
+        row_attrs = {"data-status": lambda record: record.status}
+        order_by = "-created_at"
+
+    def render_id(self, value: int) -> str:
+        return f"#{value}"
+
+    def render_status(self, value: str, record: JobRun) -> str:
+        spinner = mark_safe(' <span class="spinner" aria-label="running"></span>') if record.active else ""
+        return format_html('<span class="badge badge-job-{}">{}</span>{}', record.status, record.status, spinner)
+
+    def render_duration(self, record: JobRun) -> str:
+        seconds = record.duration.total_seconds() if record.duration is not None else None
+        return "–" if seconds is None else f"{seconds:.1f} s"
+
+    def render_counts(self, record: JobRun) -> str:
+        return ", ".join(f"{label} {value}" for label, value, _ in record.counts_display()) or "–"
+
+
+def billing_difference_class(difference) -> str:
+    """Highlight: any difference; strong when it passes 1 kWh or 2 % of the read."""
+    if difference is None:
+        return "diff-missing"
+    return "" if difference["kwh"] == 0 else ("diff-big" if difference["big"] else "diff")
+
+
+class BillingReadTable(tables.Table):
+    esiid = tables.Column(verbose_name="ESIID")
+    kwh = tables.Column(verbose_name="Billing kWh", attrs={"td": {"class": "num"}})
+    interval_kwh = tables.Column(verbose_name="Intervals kWh", empty_values=(), orderable=False, attrs={"td": {"class": "num"}})
+    difference = tables.Column(verbose_name="Difference", empty_values=(), orderable=False, attrs={"td": {"class": "num"}})
+    start_reading = tables.Column(verbose_name="Start register", attrs={"td": {"class": "num"}})
+    end_reading = tables.Column(verbose_name="End register", attrs={"td": {"class": "num"}})
+    revised_at = tables.DateTimeColumn(verbose_name="Revision", format="Y-m-d H:i")
+    source = tables.Column(accessor="raw_file_id", verbose_name="Source row", orderable=False)
+
+    class Meta:
+        model = SmtBillingRead
+        fields = ("esiid", "meter", "read_date", "kwh", "interval_kwh", "difference", "start_reading", "end_reading", "revised_at", "source")
+        attrs = {"class": "table", "id": "billing-reads"}
+        row_attrs = {"class": lambda table, record: billing_difference_class(table.differences.get(record.pk)),
+                     "data-day": lambda record: record.read_date.isoformat()}
+        order_by = ("esiid", "-read_date")
+
+    differences: dict = {}
+
+    def render_interval_kwh(self, record: SmtBillingRead) -> str:
+        found = self.differences.get(record.pk)
+        return "no intervals" if found is None else f"{found['interval']:.3f} ({found['count']} intervals)"
+
+    def render_difference(self, record: SmtBillingRead) -> str:
+        found = self.differences.get(record.pk)
+        return "–" if found is None else f"{found['kwh']:+.3f}"
+
+    def render_source(self, value: int, record: SmtBillingRead) -> str:
+        if value is None:
+            return "–"
+        return format_html('<a href="{}">file #{} row {}</a>', reverse("smt:raw-file-detail", args=[value]), value, record.row_number)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from smt import usage_views, views
+from smt import automation_views, usage_views, views
 
 app_name = "smt"
 urlpatterns = [
@@ -16,4 +16,7 @@ urlpatterns = [
     path("usage/", usage_views.usage_summary, name="usage-summary"),
     path("usage/portfolio", usage_views.usage_portfolio, name="usage-portfolio"),
     path("customers/", usage_views.customer_list, name="customer-list"),
+    path("jobs/", automation_views.job_list, name="job-list"),
+    path("jobs/<int:pk>/", automation_views.job_detail, name="job-detail"),
+    path("billing-reads/", automation_views.billing_read_list, name="billing-read-list"),
 ]

@@ -1,0 +1,81 @@
+"""Job runs: every background run is recorded, so an admin sees what ran, what broke and why."""
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.utils import timezone
+
+from smt.models import JobRun
+
+log = logging.getLogger(__name__)
+LOG_MAX_CHARS = 20_000
+SAVE_EVERY_SECONDS = 1.0
+
+
+class JobRecorder:
+    """Collects counts and log lines of one run and saves them at most once a second."""
+
+    def __init__(self, job: JobRun):
+        self.job = job
+        self.failures = 0
+        self._saved = 0.0
+
+    def count(self, name: str, by: int = 1) -> None:
+        self.job.counts[name] = self.job.counts.get(name, 0) + by
+        self._save_soon()
+
+    def note(self, message: str, *, failed: bool = False) -> None:
+        """A log line for the run; `failed` marks a per-item failure (the run goes on)."""
+        if failed:
+            self.failures += 1
+        stamp = timezone.localtime().strftime("%H:%M:%S")
+        text = self.job.log + f"{stamp} {'ERROR ' if failed else ''}{message}\n"
+        # Keep the end: the latest lines say what the run was doing when it stopped.
+        self.job.log = text[-LOG_MAX_CHARS:]
+        (log.warning if failed else log.info)("job %s: %s", self.job.pk, message)
+        self._save_soon()
+
+    def _save_soon(self) -> None:
+        now = time.monotonic()
+        if now - self._saved >= SAVE_EVERY_SECONDS:
+            self._saved = now
+            self.job.save(update_fields=["counts", "log"])
+
+
+def job_run_create(*, kind: str, trigger: str, esiid: str = "") -> JobRun:
+    """A queued run, so a caller has its id before a worker picks it up."""
+    return JobRun.objects.create(kind=kind, trigger=trigger, esiid=esiid)
+
+
+@contextmanager
+def job_run_record(*, job: JobRun) -> Iterator[JobRecorder]:
+    """Mark `job` running; on exit record succeeded, partial (items failed) or failed (raised).
+
+    The exception is re-raised after it is recorded, so commands exit non-zero and the
+    worker's task shows the failure too.
+    """
+    job.status, job.started_at = JobRun.Status.RUNNING, timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    recorder = JobRecorder(job)
+    try:
+        yield recorder
+    except Exception as exc:
+        recorder.note(f"run failed: {exc.__class__.__name__}: {exc}", failed=True)
+        _finish(job, JobRun.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}")
+        raise
+    if job.status == JobRun.Status.RUNNING:
+        _finish(job, JobRun.Status.PARTIAL if recorder.failures else JobRun.Status.SUCCEEDED,
+                error=f"{recorder.failures} item(s) failed; see the log" if recorder.failures else "")
+
+
+def job_run_skip(*, job: JobRun, reason: str) -> None:
+    job.log += f"{timezone.localtime():%H:%M:%S} {reason}\n"
+    _finish(job, JobRun.Status.SKIPPED, error=reason)
+
+
+def _finish(job: JobRun, status: str, *, error: str = "") -> None:
+    job.status, job.error, job.finished_at = status, error, timezone.now()
+    job.started_at = job.started_at or job.finished_at
+    job.save(update_fields=["status", "error", "finished_at", "started_at", "counts", "log"])

@@ -1,0 +1,169 @@
+"""Route a stored raw file by its content: PGP bundle, interval CSV or DailyMeterUsage CSV.
+
+Bundles (../shared/formats/SMT.md §6) are decrypted with GnuPG into a temporary folder,
+unpacked with the container limits of smt.parser (member names, count, ratio, total size),
+and every member becomes its own raw file linked to the bundle, then is routed in turn.
+"""
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from smt import billing, ingest, parser, pgp
+from smt.models import RawSmtFile
+
+log = logging.getLogger(__name__)
+HEAD_BYTES = 4096
+_BUNDLE_SUFFIX = re.compile(r"(\.\d+)?\.asc$", re.IGNORECASE)
+
+
+def raw_file_classify(*, fileobj: BinaryIO, filename: str) -> str:
+    """bundle, interval or billing, from the bytes (not the name). Raises FileRejected."""
+    head = fileobj.read(HEAD_BYTES)
+    fileobj.seek(0)
+    if pgp.is_armored(filename=filename, head=head):
+        return RawSmtFile.Kind.BUNDLE
+    interval_problem, kind = "", None
+    try:
+        kind = parser.sniff(fileobj)
+    except parser.FileRejected as exc:
+        interval_problem = str(exc)
+    fileobj.seek(0)
+    if kind == "interval":
+        return RawSmtFile.Kind.INTERVAL
+    try:
+        billing.billing_header_find(parser._text_lines(next(parser.open_members(fileobj))[1], ""))
+    except parser.FileRejected as exc:
+        if kind == "billing":
+            raise
+        raise parser.FileRejected(f"neither interval nor billing data: {interval_problem}; {exc}") from None
+    finally:
+        fileobj.seek(0)
+    return RawSmtFile.Kind.BILLING
+
+
+def raw_file_ingest(*, raw_file: RawSmtFile, allow_bundle: bool = True) -> dict:
+    """Process one stored file whatever it holds; returns its stats (with `error` when it failed).
+
+    The raw file ends `normalized` or `failed` with the reason; nothing raises for bad content.
+    """
+    try:
+        with default_storage.open(raw_file.storage_key, "rb") as handle:
+            kind = raw_file_classify(fileobj=handle, filename=raw_file.filename)
+    except parser.FileRejected as exc:
+        raw_file.set_status(RawSmtFile.Status.FAILED, error=str(exc), stats={"error": str(exc)})
+        return {"error": str(exc), "kind": RawSmtFile.Kind.UNKNOWN}
+    if kind != raw_file.kind:
+        raw_file.kind = kind
+        raw_file.save(update_fields=["kind"])
+    if kind == RawSmtFile.Kind.INTERVAL:
+        return {"kind": kind, **ingest.raw_file_normalize(raw_file=raw_file)}
+    if kind == RawSmtFile.Kind.BUNDLE and not allow_bundle:
+        return _fail(raw_file, kind, "a PGP bundle inside a bundle is not unpacked")
+    work = _billing if kind == RawSmtFile.Kind.BILLING else bundle_expand
+    raw_file.set_status(RawSmtFile.Status.NORMALIZING)
+    try:
+        stats = {"kind": kind, **work(raw_file=raw_file)}
+    except (parser.FileRejected, pgp.DecryptError) as exc:
+        return _fail(raw_file, kind, str(exc))
+    except Exception as exc:
+        raw_file.set_status(RawSmtFile.Status.FAILED, error=f"internal error: {exc.__class__.__name__}: {exc}")
+        raise
+    raw_file.set_status(RawSmtFile.Status.NORMALIZED, stats=stats)
+    return stats
+
+
+def raw_file_ingest_recorded(*, raw_file: RawSmtFile, label: str, recorder) -> dict:
+    """raw_file_ingest inside a job run: counts, and a log line per failed file or bundle member."""
+    stats = raw_file_ingest(raw_file=raw_file)
+    if "error" in stats:
+        recorder.count("ingestFailed")
+        recorder.note(f"{label}: {stats['kind']} file failed: {stats['error']}", failed=True)
+        return stats
+    recorder.count("ingested")
+    for name in ("intervalsInserted", "billingReadsInserted"):
+        if stats.get(name):
+            recorder.count(name, stats[name])
+    for member in stats.get("members", []):
+        if member["status"] == RawSmtFile.Status.FAILED:
+            recorder.count("membersFailed")
+            recorder.note(f"{label} › {member['name']}: {member['error']}", failed=True)
+    recorder.note(f"{label}: raw file #{raw_file.pk} {stats['kind']}: {stats.get('intervalsInserted', 0)} intervals, "
+                  f"{stats.get('billingReadsInserted', 0)} billing reads inserted")
+    return stats
+
+
+def _fail(raw_file: RawSmtFile, kind: str, message: str) -> dict:
+    stats = {"kind": kind, "error": message}
+    raw_file.set_status(RawSmtFile.Status.FAILED, error=message, stats=stats)
+    return stats
+
+
+def _billing(*, raw_file: RawSmtFile) -> dict:
+    with default_storage.open(raw_file.storage_key, "rb") as handle:
+        stream = next(parser.open_members(handle))[1]
+        return billing.billing_reads_ingest(raw_file=raw_file, fileobj=stream)
+
+
+def bundle_expand(*, raw_file: RawSmtFile) -> dict:
+    """Decrypt a bundle, store each member as a raw file with `parent` = the bundle, route it.
+
+    Raises DecryptError (gpg's reason) or FileRejected (unsafe or oversized payload). A member
+    that fails fails alone; the bundle's stats list every member with its outcome.
+    """
+    folder = tempfile.mkdtemp(prefix="smt-bundle-")
+    try:
+        payload = os.path.join(folder, "payload")
+        with default_storage.open(raw_file.storage_key, "rb") as armored:
+            pgp.pgp_decrypt(armored=armored, output_path=payload, gnupg_home=settings.SMT_GNUPG_HOME,
+                            passphrase=settings.SMT_GNUPG_PASSPHRASE)
+        size = os.path.getsize(payload)
+        if size > settings.SMT_BUNDLE_MAX_BYTES:
+            raise parser.FileRejected(f"decrypted payload is {size} bytes; at most {settings.SMT_BUNDLE_MAX_BYTES} (SMT_BUNDLE_MAX_BYTES)")
+        with open(payload, "rb") as handle:
+            members = [_member_store(raw_file, name, stream, folder) for name, stream in parser.open_members(handle)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    results = [_member_route(member, duplicate) for member, duplicate in members]
+    return {
+        "members": results,
+        "membersFailed": sum(1 for r in results if r["status"] == RawSmtFile.Status.FAILED),
+        "intervalsInserted": sum(r.get("intervalsInserted", 0) for r in results),
+        "billingReadsInserted": sum(r.get("billingReadsInserted", 0) for r in results),
+    }
+
+
+def _member_store(bundle: RawSmtFile, name: str, stream: BinaryIO, folder: str) -> tuple[RawSmtFile, bool]:
+    """Copy one member to a temporary file while hashing it, then store it under the bundle."""
+    name = name or _BUNDLE_SUFFIX.sub("", bundle.filename) or "payload"
+    digest, path = hashlib.sha256(), os.path.join(folder, "member")
+    with open(path, "wb") as out:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    with open(path, "rb") as member:
+        stored = ingest.raw_file_store(
+            fileobj=member, sha256=digest.hexdigest(), size=os.path.getsize(path), filename=name,
+            source=bundle.source or "bundle", esiid=bundle.esiid_hint, meter=bundle.meter_hint, parent=bundle,
+        )
+    return stored.raw_file, stored.duplicate
+
+
+def _member_route(member: RawSmtFile, duplicate: bool) -> dict:
+    entry = {"rawId": member.pk, "name": member.filename, "duplicate": duplicate}
+    if duplicate and member.status == RawSmtFile.Status.NORMALIZED:
+        return entry | {"kind": member.kind, "status": member.status}
+    stats = raw_file_ingest(raw_file=member, allow_bundle=False)
+    member.refresh_from_db(fields=["status", "kind"])
+    entry |= {"kind": member.kind, "status": member.status, "error": stats.get("error", "")}
+    for name in ("intervalsInserted", "billingReadsInserted"):
+        if name in stats:
+            entry[name] = stats[name]
+    return entry
