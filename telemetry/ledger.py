@@ -248,8 +248,8 @@ def ledger_process(*, device_ids: list[int] | None = None) -> ProcessResult:
             new, old = _device_rederive(row, events[row["pk"]], current[row["pk"]], now)
             created += new
             superseded += old
-        _entries_insert(created)
-        _supersede(superseded, created, rows, now)
+        ids = _entries_insert(created)
+        _supersede(superseded, created, ids, rows, now)
         _events_mark_processed([r["pk"] for r in rows], max_id)
         result.days_touched = totals.totals_apply(created=created, superseded=superseded)
     result.devices, result.events = len(rows), sum(len(v) for v in events.values())
@@ -269,33 +269,45 @@ def _device_rederive(row: dict, events: list, current: list, now) -> tuple[list,
     existing = {(e.start_event_id, e.end_event_id, e.kind, e.delta_wh, e.confidence): e for e in current}
     wanted = {d.key() for d in derived}
     new = [
-        LedgerEntry(device_id=row["pk"], start_event_id=d.start.id, end_event_id=d.end.id, start_ts=d.start.ts,
-                    end_ts=d.end.ts, start_wh=d.start.energy_wh, end_wh=d.end.energy_wh, delta_wh=d.delta_wh,
-                    kind=d.kind, confidence=d.confidence, reason=d.reason, created_at=now)
+        NewEntry(row["pk"], d.start.id, d.end.id, d.start.ts, d.end.ts, d.start.energy_wh, d.end.energy_wh, d.delta_wh,
+                 d.kind, d.confidence, d.reason, now, "")
         for d in derived if d.key() not in existing
     ]
     old = [e for key, e in existing.items() if key not in wanted]
     return new, old
 
 
-ENTRY_COLUMNS = ("device_id", "start_event_id", "end_event_id", "start_ts", "end_ts", "start_wh", "end_wh", "delta_wh",
-                 "kind", "confidence", "reason", "created_at", "superseded_reason")
+class NewEntry(NamedTuple):
+    """An entry to insert (a plain tuple: thousands a second, model instances cost too much)."""
+    device_id: int
+    start_event_id: int | None
+    end_event_id: int | None
+    start_ts: datetime
+    end_ts: datetime
+    start_wh: int
+    end_wh: int
+    delta_wh: int
+    kind: str
+    confidence: str
+    reason: str
+    created_at: datetime
+    superseded_reason: str
+
+
 ENTRY_CASTS = ("bigint", "bigint", "bigint", "timestamptz", "timestamptz", "bigint", "bigint", "bigint",
                "varchar", "varchar", "varchar", "timestamptz", "varchar")
 
 
-def _entries_insert(entries: list[LedgerEntry]) -> None:
-    """Insert and set each entry's pk (PostgreSQL: one unnest statement; elsewhere the ORM)."""
+def _entries_insert(entries: list[NewEntry]) -> list[int]:
+    """Insert; returns the new ids in the same order (PostgreSQL: one unnest statement)."""
     if not entries:
-        return
+        return []
     if not bulk.is_postgres():
-        LedgerEntry.objects.bulk_create(entries, batch_size=500)
-        return
-    rows = [tuple(getattr(e, c) for c in ENTRY_COLUMNS) for e in entries]
-    sql = f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(ENTRY_COLUMNS)}) {{rows}} RETURNING id"
+        made = LedgerEntry.objects.bulk_create([LedgerEntry(**e._asdict()) for e in entries], batch_size=500)
+        return [entry.pk for entry in made]
+    sql = f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(NewEntry._fields)}) {{rows}} RETURNING id"
     # Rows from unnest() are inserted, and ids drawn, in array order.
-    for entry, (pk,) in zip(entries, bulk.execute(sql, rows, ENTRY_CASTS, returning=True)):
-        entry.pk = entry.id = pk
+    return [pk for (pk,) in bulk.execute(sql, entries, ENTRY_CASTS, returning=True)]
 
 
 def _events_mark_processed(device_ids: list[int], max_id: int) -> None:
@@ -307,12 +319,12 @@ def _events_mark_processed(device_ids: list[int], max_id: int) -> None:
     RawEvent.objects.filter(device_id__in=device_ids, processed=False, id__lte=max_id).update(processed=True)
 
 
-def _supersede(old: list[Current], created: list[LedgerEntry], rows: list[dict], now) -> None:
+def _supersede(old: list[Current], created: list[NewEntry], ids: list[int], rows: list[dict], now) -> None:
     if not old:
         return
     first_new = {}
-    for entry in created:
-        first_new.setdefault(entry.device_id, entry.pk)
+    for entry, pk in zip(created, ids):
+        first_new.setdefault(entry.device_id, pk)
     t0 = {row["pk"]: row["t0"] for row in rows}
     by_device = defaultdict(list)
     for entry in old:
