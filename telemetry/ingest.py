@@ -177,7 +177,7 @@ def _device_ids(names: set[str]) -> dict[str, int]:
     if not bulk.is_postgres():
         return dict(Device.objects.filter(name__in=names).values_list("name", "pk"))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name, id FROM {Device._meta.db_table} WHERE name = ANY(%s)", [list(names)])
+        cursor.execute(f"SELECT name, id FROM {Device._meta.db_table} WHERE name = ANY(%s::text[])", [bulk.array_literal(list(names))])
         return dict(cursor.fetchall())
 
 
@@ -186,7 +186,7 @@ def _devices_state(ids: set[int]) -> dict[int, SimpleNamespace]:
     fields = ("id", "status", *(f for f in TOUCHED if f != "status"))
     if bulk.is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s)", [list(ids)])
+            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[])", [bulk.array_literal(list(ids))])
             found = cursor.fetchall()
     else:
         found = Device.objects.filter(pk__in=ids).values_list(*fields)

@@ -173,7 +173,7 @@ def _devices_with_anchor_pg(device_ids: list[int]) -> list[dict]:
             ORDER BY l.end_ts DESC, l.id DESC LIMIT 1) a ON true
         WHERE t.t0 IS NOT NULL"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [device_ids])
+        cursor.execute(sql, [bulk.array_literal(device_ids)])
         return [{"pk": r[0], "t0": r[1], "anchor_ts": r[2], "anchor_id": r[3]} for r in cursor.fetchall()]
 
 
@@ -183,7 +183,7 @@ def _window_pg(table: str, fields: tuple, field: str, rows: list[dict], extra: s
            f"JOIN unnest(%s::bigint[], %s::timestamptz[]) AS w(device_id, since) ON x.device_id = w.device_id "
            f"AND (w.since IS NULL OR x.{field} >= w.since) {extra}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [[r["pk"] for r in rows], [r["anchor_ts"] for r in rows]])
+        cursor.execute(sql, bulk.columns([(r["pk"], r["anchor_ts"]) for r in rows], 2))
         return cursor.fetchall()
 
 
@@ -216,7 +216,8 @@ def devices_lock(device_ids: list[int]) -> None:
     """Row locks on these devices, in id order (so two subscribers never deadlock)."""
     if bulk.is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {Device._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [device_ids])
+            cursor.execute(f"SELECT id FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                           [bulk.array_literal(device_ids)])
     else:
         list(Device.objects.select_for_update().filter(pk__in=device_ids).order_by("pk").values_list("pk", flat=True))
 
@@ -314,7 +315,8 @@ def _events_mark_processed(device_ids: list[int], max_id: int) -> None:
     if bulk.is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {RawEvent._meta.db_table} SET processed = true "
-                           "WHERE device_id = ANY(%s) AND processed = false AND id <= %s", [device_ids, max_id])
+                           "WHERE device_id = ANY(%s::bigint[]) AND processed = false AND id <= %s",
+                           [bulk.array_literal(device_ids), max_id])
         return
     RawEvent.objects.filter(device_id__in=device_ids, processed=False, id__lte=max_id).update(processed=True)
 
