@@ -296,3 +296,7 @@ SMT_API_BASE_URL = env("SMT_API_BASE_URL", "https://services.smartmetertexas.net
 SMT_USERNAME = env("SMT_USERNAME")
 SMT_PASSWORD = env("SMT_PASSWORD")
 SMT_API_TIMEOUT = envint("SMT_API_TIMEOUT", "20")
+
+# Performance (bench/, docs/PERFORMANCE.md). The usage summary page caches its rendered days per
+# ESIID range in the process cache; the key moves with every normalize and deletion. 0 = off.
+SMT_USAGE_CACHE_SECONDS = envint("SMT_USAGE_CACHE_SECONDS", "300")

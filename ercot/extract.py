@@ -108,7 +108,8 @@ def iter_records(fileobj: BinaryIO, errors: RowErrors, member: str = "") -> Iter
     Headerless, every field text (DUNS and ESIIDs keep their leading zeros); quoted fields may
     hold commas. A refused row is counted in `errors` with its line number; the file goes on.
     """
-    text = io.TextIOWrapper(fileobj, encoding="utf-8", errors="replace", newline="")
+    # utf-8-sig: a byte-order mark (spreadsheet tools add one) is not part of the first ESIID.
+    text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", errors="replace", newline="")
     reader = csv.reader(text)
     match = ESIID_RE.fullmatch
     for row in reader:

@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from ercot import download, esiids, extract
+from ercot import download, esiids, ews, extract
 from ercot.models import ErcotIngest
 
 log = logging.getLogger(__name__)
@@ -75,10 +75,10 @@ def ercot_client(method: str):
     if method == "ews":
         ca = settings.ERCOT_EWS_CA.encode()
         if settings.ERCOT_EWS_PFX:
-            cert = download.ClientCertificate.from_pfx(_b64(settings.ERCOT_EWS_PFX), settings.ERCOT_EWS_PFX_PASS, ca)
+            cert = ews.ClientCertificate.from_pfx(_b64(settings.ERCOT_EWS_PFX), settings.ERCOT_EWS_PFX_PASS, ca)
         else:
-            cert = download.ClientCertificate(settings.ERCOT_EWS_CERT.encode(), settings.ERCOT_EWS_KEY.encode(), ca)
-        return download.EwsClient(base_url=settings.ERCOT_EWS_BASE, cert=cert, report_type=settings.ERCOT_EWS_REPORTTYPE,
+            cert = ews.ClientCertificate(settings.ERCOT_EWS_CERT.encode(), settings.ERCOT_EWS_KEY.encode(), ca)
+        return ews.EwsClient(base_url=settings.ERCOT_EWS_BASE, cert=cert, report_type=settings.ERCOT_EWS_REPORTTYPE,
                                   source=settings.ERCOT_EWS_SOURCE, user_id=settings.ERCOT_EWS_USERID, timeout=timeout)
     if method == "api":
         return download.ApiClient(

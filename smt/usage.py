@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
@@ -50,13 +50,25 @@ class DaySummary:
         return asdict(self)
 
 
+def intervals_version() -> str:
+    """Moves whenever stored intervals may have changed: a file's status (normalizing, normalized,
+    failed) or a new audited deletion. Both are written in or after the intervals' transaction."""
+    files = RawSmtFile.objects.aggregate(at=Max("status_changed_at"), count=Count("id"))
+    deletions = IntervalDeletion.objects.aggregate(last=Max("id"))
+    return f"{files['at'] and files['at'].timestamp()}-{files['count']}-{deletions['last']}"
+
+
 def intervals_for(*, esiid: str, meter: str | None = None) -> QuerySet:
     rows = SmtInterval.objects.filter(esiid=esiid)
     return rows.filter(meter=meter) if meter else rows
 
 
 def daily_summary(*, esiid: str, meter: str | None = None, start: date, end: date) -> list[DaySummary]:
-    """One entry per local day from start to end (inclusive), with the missing intervals as ranges."""
+    """One entry per local day from start to end (inclusive), with the missing intervals as ranges.
+
+    Two queries whatever the range: the per-day aggregates, then the stored instants of the
+    partly filled days only (a year is 366 days; most are complete or empty).
+    """
     if end < start:
         raise ValidationError("dateEnd is before dateStart")
     if (end - start).days > MAX_SUMMARY_DAYS:
@@ -66,45 +78,59 @@ def daily_summary(*, esiid: str, meter: str | None = None, start: date, end: dat
         intervals_for(esiid=esiid, meter=meter)
         .filter(ts__gte=begin, ts__lt=finish)
         .annotate(day=TruncDate("ts", tzinfo=CENTRAL))
-        .values("day", "channel")
+        .values_list("day", "channel")
         .annotate(n=Count("id"), kwh=Sum("kwh"), est=Count("id", filter=Q(quality="estimated")))
     )
-    days = {}
-    for n in range((end - start).days + 1):
-        day = start + timedelta(days=n)
-        days[day] = DaySummary(date=day.isoformat(), expected=expected_intervals(day))
-    for row in rows:
-        summary = days.get(row["day"])
+    bounds = _local_days(start, end)
+    days = {day: DaySummary(date=day.isoformat(), expected=int((hi - lo) / STEP)) for day, (lo, hi) in bounds.items()}
+    for day, channel, n, kwh, est in rows:
+        summary = days.get(day)
         if summary is None:
             continue
-        if row["channel"] == SmtInterval.Channel.CONSUMPTION:
-            summary.found = row["n"]
-            summary.kwh = float(row["kwh"] or 0)
-            summary.estimated = row["est"]
+        if channel == SmtInterval.Channel.CONSUMPTION:
+            summary.found, summary.kwh, summary.estimated = n, float(kwh or 0), est
         else:
-            summary.generationKwh = float(row["kwh"] or 0)
-    incomplete = [day for day, s in days.items() if 0 < s.found < s.expected]
+            summary.generationKwh = float(kwh or 0)
+    incomplete = {day: bounds[day] for day, s in days.items() if 0 < s.found < s.expected}
     gaps = _gaps(esiid=esiid, meter=meter, days=incomplete)
     for day, summary in days.items():
         summary.completeness = round(min(summary.found, summary.expected) / summary.expected, 4)
         if summary.found == 0:
-            begin_day, end_day = day_bounds(day, day)
-            summary.gaps = [{"start": _iso(begin_day), "end": _iso(end_day), "intervals": summary.expected}]
+            lo, hi = bounds[day]
+            summary.gaps = [{"start": _iso(lo), "end": _iso(hi), "intervals": summary.expected}]
         else:
             summary.gaps = gaps.get(day, [])
     return list(days.values())
 
 
-def _gaps(*, esiid: str, meter: str | None, days: list[date]) -> dict[date, list[dict]]:
+def _local_days(start: date, end: date) -> dict[date, tuple[datetime, datetime]]:
+    """UTC [from, to) of every local day from start to end, from one midnight to the next."""
+    result, lo = {}, local_midnight(start)
+    for n in range((end - start).days + 1):
+        day = start + timedelta(days=n)
+        hi = local_midnight(day + timedelta(days=1))
+        result[day], lo = (lo, hi), hi
+    return result
+
+
+def _gaps(*, esiid: str, meter: str | None, days: dict[date, tuple[datetime, datetime]]) -> dict[date, list[dict]]:
     """Missing consumption intervals of partly filled days, merged into [start, end) ranges."""
+    if not days:
+        return {}
+    # One index range scan per day on (esiid, ts); an OR of ranges would scan the whole year.
+    spans = list(days.values())
+    meter_sql = " AND c.meter = %s" if meter else ""
+    sql = (
+        "SELECT c.ts FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS d(lo, hi), LATERAL ("
+        "SELECT ts FROM smt_interval c WHERE c.esiid = %s AND c.channel = %s AND c.ts >= d.lo AND c.ts < d.hi"
+        f"{meter_sql} OFFSET 0) AS c"  # OFFSET 0: keeps the per-day scan from being flattened into one
+    )
+    params = [[lo for lo, _ in spans], [hi for _, hi in spans], esiid, SmtInterval.Channel.CONSUMPTION, *([meter] if meter else [])]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        present = {ts for (ts,) in cursor.fetchall()}
     result = {}
-    for day in days:
-        begin, end = day_bounds(day, day)
-        present = set(
-            intervals_for(esiid=esiid, meter=meter)
-            .filter(channel=SmtInterval.Channel.CONSUMPTION, ts__gte=begin, ts__lt=end)
-            .values_list("ts", flat=True)
-        )
+    for day, (begin, end) in days.items():
         ranges, slot, open_at = [], begin, None
         while slot <= end:
             missing = slot < end and slot not in present

@@ -3,8 +3,10 @@
 import csv
 import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -105,6 +107,28 @@ def known_esiids() -> list[str]:
     return sorted(hints | set(House.objects.values_list("esiid", flat=True)))
 
 
+def _summary_section(*, esiid: str, meter: str | None, start, end) -> dict:
+    """Days, charts and totals of one ESIID range, cached until stored intervals may change.
+
+    The key carries usage.intervals_version(), which moves with every normalized file and
+    every deletion, so a cached section is never older than the data (SMT_USAGE_CACHE_SECONDS).
+    """
+    key = f"smt-usage-summary:{usage.intervals_version()}:{esiid}:{meter}:{start}:{end}"
+    section = cache.get(key)
+    if section is None:
+        days = usage.daily_summary(esiid=esiid, meter=meter, start=start, end=end)
+        found, expected = sum(d.found for d in days), sum(d.expected for d in days)
+        section = {
+            "days": days, "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days), "day_rows": charts.day_rows(days),
+            "incomplete_rows": charts.day_rows([d for d in days if d.completeness < 1]),
+            "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
+                       "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),
+                       "incomplete": sum(1 for d in days if d.completeness < 1)},
+        }
+        cache.set(key, section, settings.SMT_USAGE_CACHE_SECONDS)
+    return section
+
+
 @require_GET
 @staff_required
 def usage_summary(request: HttpRequest) -> HttpResponse:
@@ -112,16 +136,8 @@ def usage_summary(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "esiids": known_esiids()}
     if request.GET and form.is_valid():
         data = form.cleaned_data
-        days = usage.daily_summary(esiid=data["esiid"], meter=data["meter"] or None, start=data["start"], end=data["end"])
-        found, expected = sum(d.found for d in days), sum(d.expected for d in days)
-        context |= {
-            "days": days, "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days),
-            "incomplete_days": [d for d in days if d.completeness < 1],
-            "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
-                       "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),
-                       "incomplete": sum(1 for d in days if d.completeness < 1)},
-            "houses": House.objects.filter(esiid=data["esiid"]).select_related("customer"),
-        }
+        context |= _summary_section(esiid=data["esiid"], meter=data["meter"] or None, start=data["start"], end=data["end"])
+        context["houses"] = House.objects.filter(esiid=data["esiid"]).select_related("customer")
     return render(request, "smt/usage_summary.html", context)
 
 

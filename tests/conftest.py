@@ -86,6 +86,7 @@ def _media_root(settings, tmp_path, monkeypatch):
     # Never reach the real ERCOT: port 9 (discard) on loopback refuses at once.
     settings.ERCOT_MIS_BASE_URL = "http://127.0.0.1:9"
     settings.CRON_SECRET, settings.CRON_HEADER = "test-cron-secret", "X-Test-Cron: yes"
+    settings.SMT_USAGE_CACHE_SECONDS = 0  # tests write intervals directly too; test_usage_cache.py turns it on
 
 
 @pytest.fixture(scope="session")

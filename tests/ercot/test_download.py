@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from django.core.files.storage import default_storage
 
 from ercot import download, ingest
+from ercot import ews as soap  # `ews` is the server fixture below
 from ercot.models import ErcotIngest, EsiidRecord
 from tests.ercot.conftest import constructed, extract_row, make_zip
 
@@ -206,7 +207,7 @@ def ews(emulator, settings, pki):
 
     def handle(request):
         if request.method == "POST" and request.path == "/EWS/":
-            assert request.headers["SOAPAction"] == f'"{download.SOAP_ACTION}"'
+            assert request.headers["SOAPAction"] == f'"{soap.SOAP_ACTION}"'
             option = verify_signed_body(request.body, request.peer_cert)
             reports = "".join(
                 f"<Report><operatingDate>2026-06-03</operatingDate><reportGroup>{option}</reportGroup><fileName>{name}</fileName>"
@@ -214,7 +215,7 @@ def ews(emulator, settings, pki):
                 f"<URL>{server.url}/files/?doclookupId={doc_id}</URL></Report>"
                 for doc_id, name in [("7001", NAME)]
             )
-            reply = (f'<soap:Envelope xmlns:soap="{download.NS_SOAP}"><soap:Body><ResponseMessage xmlns="{download.NS_MSG}">'
+            reply = (f'<soap:Envelope xmlns:soap="{soap.NS_SOAP}"><soap:Body><ResponseMessage xmlns="{soap.NS_MSG}">'
                      f"<Header><Verb>reply</Verb><Noun>Reports</Noun></Header><Reply><ReplyCode>OK</ReplyCode></Reply>"
                      f"<Payload><Reports>{reports}</Reports></Payload></ResponseMessage></soap:Body></soap:Envelope>")
             return 200, {"Content-Type": "text/xml"}, reply.encode()
@@ -263,6 +264,27 @@ def test_ews_refuses_a_server_it_cannot_verify(ews, settings, pki):
 
 def test_ews_reply_errors_are_reported():
     with pytest.raises(download.FetchError, match="ReplyCode 'ERROR'"):
-        download.ews_reports(b"<Envelope><Reply><ReplyCode>ERROR</ReplyCode></Reply></Envelope>")
+        soap.ews_reports(b"<Envelope><Reply><ReplyCode>ERROR</ReplyCode></Reply></Envelope>")
     with pytest.raises(download.FetchError, match="EWS fault: Client bad signature"):
-        download.ews_reports(b"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>bad signature</faultstring></Fault></Body></Envelope>")
+        soap.ews_reports(b"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>bad signature</faultstring></Fault></Body></Envelope>")
+
+
+def test_api_retries_a_timed_out_call(api, settings):
+    import time as clock
+
+    calls = []
+    original = api.handler
+
+    def slow_once(request):
+        if request.path == "/reports/ZP15-612" and not calls:
+            calls.append(request)
+            clock.sleep(1.5)  # past the client's timeout
+        return original(request)
+
+    api.handler = slow_once
+    client = api_client(settings, sleeps := [])
+    client.timeout = 0.5
+    assert [d.doc_id for d in client.list_documents()] == ["5001", "5002"]
+    # timed out, retried (its token then refused as expired), renewed: three probes
+    assert len([r for r in api.requests if r.path == "/reports/ZP15-612"]) == 3
+    assert len(sleeps) == 2 and all(1.8 <= s <= 2.2 for s in sleeps)  # the timeout's back-off, then the 429's

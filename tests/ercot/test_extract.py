@@ -52,3 +52,10 @@ def test_zip_check_lists_csv_members_and_refuses_the_rest():
     broken[60:70] = b"0123456789"  # inside the compressed data: the CRC check catches it
     with pytest.raises(ValueError, match="unreadable zip"):
         extract.zip_check(io.BytesIO(bytes(broken)))
+
+
+def test_a_byte_order_mark_and_crlf_lines_are_read_past():
+    errors = extract.RowErrors()
+    data = ("\ufeff" + SAMPLE_ROWS.replace("\n", "\r\n")).encode()
+    rows = list(extract.iter_records(io.BytesIO(data), errors))
+    assert errors.count == 0 and rows[0][0] == "1008901023817895470106" and rows[2][21] == ""

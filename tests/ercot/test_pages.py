@@ -149,3 +149,6 @@ def test_smt_pages_show_the_ercot_record(staff_client):
     assert "status Inactive in the ERCOT ESIID extract" in html
     usage = staff_client.get("/smt/usage/", {"esiid": SMT_ESIID, "start": "2025-11-02", "end": "2025-11-02"}).content.decode()
     assert 'id="esiid-record"' in usage and "206 BOXWOOD DR" in usage
+    intervals = staff_client.get("/smt/intervals/", {"esiid": SMT_ESIID}, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="esiid-record"' in intervals and "206 BOXWOOD DR" in intervals  # inside the fragment filters refresh
+    assert 'id="esiid-record"' not in staff_client.get("/smt/intervals/", {"esiid": "12"}).content.decode()

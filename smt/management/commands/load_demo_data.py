@@ -12,6 +12,7 @@ from smt import ingest
 from smt.demo import DEMO_ESIIDS, interval_csv_write
 from smt.models import House
 from smt.parser import CENTRAL
+from telemetry.demo import telemetry_demo_load
 
 
 def _demo_gap(line: str, *, esiid: str, end: date) -> bool:
@@ -57,3 +58,8 @@ class Command(BaseCommand):
         call_command("ensure_admin", username="customer", customer=True, stdout=self.stdout)
         House.objects.get_or_create(customer=get_user_model().objects.get(username="customer"), esiid=DEMO_ESIIDS[0],
                                     defaults={"name": "Demo house, 1 Elm St", "meter": "DEMO"})
+        result = telemetry_demo_load()
+        if result["loaded"]:
+            self.stdout.write(f"demo telemetry: {result['devices']} devices, {result['readings']} readings")
+        else:
+            self.stdout.write("demo telemetry: already loaded")
