@@ -177,7 +177,7 @@ def _device_ids(names: set[str]) -> dict[str, int]:
     if not bulk.is_postgres():
         return dict(Device.objects.filter(name__in=names).values_list("name", "pk"))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name, id FROM {Device._meta.db_table} WHERE name = ANY(%s)", [list(names)])
+        cursor.execute(f"SELECT name, id FROM {Device._meta.db_table} WHERE name = ANY(%s::text[])", [bulk.array_literal(list(names))])
         return dict(cursor.fetchall())
 
 
@@ -186,7 +186,7 @@ def _devices_state(ids: set[int]) -> dict[int, SimpleNamespace]:
     fields = ("id", "status", *(f for f in TOUCHED if f != "status"))
     if bulk.is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s)", [list(ids)])
+            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[])", [bulk.array_literal(list(ids))])
             found = cursor.fetchall()
     else:
         found = Device.objects.filter(pk__in=ids).values_list(*fields)
@@ -199,6 +199,9 @@ def items_record(items: list[ReadingIn | StatusIn]) -> RecordResult:
         return result
     with transaction.atomic():
         ids, result.devices_created = devices_ensure({item.device for item in items})
+        # Lock the batch's devices first, in id order: subscribers sharing a group then never
+        # deadlock on device rows, and derive one device's ledger one at a time.
+        ledger.devices_lock(sorted(set(ids.values())))
         readings = [item for item in items if isinstance(item, ReadingIn)]
         inserted = _events_insert(readings, ids)
         result.stored = sum(inserted.values())

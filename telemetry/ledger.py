@@ -173,7 +173,7 @@ def _devices_with_anchor_pg(device_ids: list[int]) -> list[dict]:
             ORDER BY l.end_ts DESC, l.id DESC LIMIT 1) a ON true
         WHERE t.t0 IS NOT NULL"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [device_ids])
+        cursor.execute(sql, [bulk.array_literal(device_ids)])
         return [{"pk": r[0], "t0": r[1], "anchor_ts": r[2], "anchor_id": r[3]} for r in cursor.fetchall()]
 
 
@@ -183,7 +183,7 @@ def _window_pg(table: str, fields: tuple, field: str, rows: list[dict], extra: s
            f"JOIN unnest(%s::bigint[], %s::timestamptz[]) AS w(device_id, since) ON x.device_id = w.device_id "
            f"AND (w.since IS NULL OR x.{field} >= w.since) {extra}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [[r["pk"] for r in rows], [r["anchor_ts"] for r in rows]])
+        cursor.execute(sql, bulk.columns([(r["pk"], r["anchor_ts"]) for r in rows], 2))
         return cursor.fetchall()
 
 
@@ -212,6 +212,16 @@ def _window_rows(queryset, rows: list[dict], field: str, index: int) -> list:
     return out
 
 
+def devices_lock(device_ids: list[int]) -> None:
+    """Row locks on these devices, in id order (so two subscribers never deadlock)."""
+    if bulk.is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                           [bulk.array_literal(device_ids)])
+    else:
+        list(Device.objects.select_for_update().filter(pk__in=device_ids).order_by("pk").values_list("pk", flat=True))
+
+
 def ledger_process(*, device_ids: list[int] | None = None) -> ProcessResult:
     """Bring the ledger of these devices (all with unprocessed readings when None) up to date."""
     if device_ids is None:
@@ -221,7 +231,7 @@ def ledger_process(*, device_ids: list[int] | None = None) -> ProcessResult:
         return result
     with transaction.atomic():
         # Serialise per device: two subscribers of a shared group never derive the same device at once.
-        list(Device.objects.select_for_update().filter(pk__in=device_ids).order_by("pk").values_list("pk", flat=True))
+        devices_lock(sorted(device_ids))  # already held when called from ingest: then free
         rows = _devices_with_anchor(device_ids)
         if not rows:
             return result
@@ -239,8 +249,8 @@ def ledger_process(*, device_ids: list[int] | None = None) -> ProcessResult:
             new, old = _device_rederive(row, events[row["pk"]], current[row["pk"]], now)
             created += new
             superseded += old
-        _entries_insert(created)
-        _supersede(superseded, created, rows, now)
+        ids = _entries_insert(created)
+        _supersede(superseded, created, ids, rows, now)
         _events_mark_processed([r["pk"] for r in rows], max_id)
         result.days_touched = totals.totals_apply(created=created, superseded=superseded)
     result.devices, result.events = len(rows), sum(len(v) for v in events.values())
@@ -260,50 +270,63 @@ def _device_rederive(row: dict, events: list, current: list, now) -> tuple[list,
     existing = {(e.start_event_id, e.end_event_id, e.kind, e.delta_wh, e.confidence): e for e in current}
     wanted = {d.key() for d in derived}
     new = [
-        LedgerEntry(device_id=row["pk"], start_event_id=d.start.id, end_event_id=d.end.id, start_ts=d.start.ts,
-                    end_ts=d.end.ts, start_wh=d.start.energy_wh, end_wh=d.end.energy_wh, delta_wh=d.delta_wh,
-                    kind=d.kind, confidence=d.confidence, reason=d.reason, created_at=now)
+        NewEntry(row["pk"], d.start.id, d.end.id, d.start.ts, d.end.ts, d.start.energy_wh, d.end.energy_wh, d.delta_wh,
+                 d.kind, d.confidence, d.reason, now, "")
         for d in derived if d.key() not in existing
     ]
     old = [e for key, e in existing.items() if key not in wanted]
     return new, old
 
 
-ENTRY_COLUMNS = ("device_id", "start_event_id", "end_event_id", "start_ts", "end_ts", "start_wh", "end_wh", "delta_wh",
-                 "kind", "confidence", "reason", "created_at", "superseded_reason")
+class NewEntry(NamedTuple):
+    """An entry to insert (a plain tuple: thousands a second, model instances cost too much)."""
+    device_id: int
+    start_event_id: int | None
+    end_event_id: int | None
+    start_ts: datetime
+    end_ts: datetime
+    start_wh: int
+    end_wh: int
+    delta_wh: int
+    kind: str
+    confidence: str
+    reason: str
+    created_at: datetime
+    superseded_reason: str
+
+
 ENTRY_CASTS = ("bigint", "bigint", "bigint", "timestamptz", "timestamptz", "bigint", "bigint", "bigint",
                "varchar", "varchar", "varchar", "timestamptz", "varchar")
 
 
-def _entries_insert(entries: list[LedgerEntry]) -> None:
-    """Insert and set each entry's pk (PostgreSQL: one unnest statement; elsewhere the ORM)."""
+def _entries_insert(entries: list[NewEntry]) -> list[int]:
+    """Insert; returns the new ids in the same order (PostgreSQL: one unnest statement)."""
     if not entries:
-        return
+        return []
     if not bulk.is_postgres():
-        LedgerEntry.objects.bulk_create(entries, batch_size=500)
-        return
-    rows = [tuple(getattr(e, c) for c in ENTRY_COLUMNS) for e in entries]
-    sql = f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(ENTRY_COLUMNS)}) {{rows}} RETURNING id"
+        made = LedgerEntry.objects.bulk_create([LedgerEntry(**e._asdict()) for e in entries], batch_size=500)
+        return [entry.pk for entry in made]
+    sql = f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(NewEntry._fields)}) {{rows}} RETURNING id"
     # Rows from unnest() are inserted, and ids drawn, in array order.
-    for entry, (pk,) in zip(entries, bulk.execute(sql, rows, ENTRY_CASTS, returning=True)):
-        entry.pk = entry.id = pk
+    return [pk for (pk,) in bulk.execute(sql, entries, ENTRY_CASTS, returning=True)]
 
 
 def _events_mark_processed(device_ids: list[int], max_id: int) -> None:
     if bulk.is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {RawEvent._meta.db_table} SET processed = true "
-                           "WHERE device_id = ANY(%s) AND processed = false AND id <= %s", [device_ids, max_id])
+                           "WHERE device_id = ANY(%s::bigint[]) AND processed = false AND id <= %s",
+                           [bulk.array_literal(device_ids), max_id])
         return
     RawEvent.objects.filter(device_id__in=device_ids, processed=False, id__lte=max_id).update(processed=True)
 
 
-def _supersede(old: list[Current], created: list[LedgerEntry], rows: list[dict], now) -> None:
+def _supersede(old: list[Current], created: list[NewEntry], ids: list[int], rows: list[dict], now) -> None:
     if not old:
         return
     first_new = {}
-    for entry in created:
-        first_new.setdefault(entry.device_id, entry.pk)
+    for entry, pk in zip(created, ids):
+        first_new.setdefault(entry.device_id, pk)
     t0 = {row["pk"]: row["t0"] for row in rows}
     by_device = defaultdict(list)
     for entry in old:
@@ -312,9 +335,3 @@ def _supersede(old: list[Current], created: list[LedgerEntry], rows: list[dict],
         reason = f"re-derived after a late reading (device time {t0[device_id]:%Y-%m-%d %H:%M:%S%z})"
         LedgerEntry.objects.filter(pk__in=ids).update(superseded_at=now, superseded_by_id=first_new.get(device_id),
                                                       superseded_reason=reason)
-
-
-def ledger_rebuild(*, device: Device) -> ProcessResult:
-    """Re-derive a device's whole ledger (after a fix to the rules); unchanged entries stay."""
-    RawEvent.objects.filter(device=device).update(processed=False)
-    return ledger_process(device_ids=[device.pk])

@@ -5,7 +5,6 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 

@@ -26,13 +26,13 @@ from telemetry.tables import MalformedTable, ReviewTicketTable
 def device_health(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
     silent_after = timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
-    devices = (Device.objects.select_related("location")
-               .annotate(events_hour=Count("events", filter=Q(events__received_at__gte=now - timedelta(hours=1))))
-               .order_by("location__name", "name"))
-    rows = [{"device": d, "silent": d.last_seen_at is None or now - d.last_seen_at > silent_after} for d in devices]
+    devices = list(Device.objects.select_related("location").order_by("location__name", "name"))
+    per_hour = reports.readings_per_device(now - timedelta(hours=1))
+    rows = [{"device": d, "silent": d.last_seen_at is None or now - d.last_seen_at > silent_after, "events_hour": per_hour.get(d.pk, 0)}
+            for d in devices]
     context = {
         "rows": rows, "now": now, "silent_minutes": settings.TELEMETRY_SILENT_MINUTES, "locations": Location.objects.all(),
-        "health": reports.health_snapshot(now), "unassigned": sum(1 for d in devices if d.location_id is None),
+        "health": reports.health_snapshot(now, totals_too=False), "unassigned": sum(1 for d in devices if d.location_id is None),
         "open_tickets": ReviewTicket.objects.filter(status="open").count(),
     }
     template = "telemetry/device_health.html"

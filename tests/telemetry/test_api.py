@@ -94,3 +94,14 @@ def test_recalculate_rebuilds_a_classroom_range(client, room):
     assert response.status_code == 200
     assert DailyTotal.objects.get(day=date(2026, 3, 1)).wh == 2500
     assert response.json()["days_changed"][0]["new_kwh"] == "2.5"
+
+
+def test_names_and_text_with_quotes_backslashes_and_braces_are_stored_exactly(client, db):
+    name = 'lab "A", {x}\\y'
+    body = [{"device": name, "energy_wh_total": 1, "boot_id": 'b"1\\', "switch_state": "{on,", "seq": 7}]
+    response = post(client, "/api/power-analytics/telemetry", body, **ADMIN)
+    assert response.status_code == 200, response.content
+    event = RawEvent.objects.get()
+    assert (event.device.name, event.boot_id, event.switch_state) == (name, 'b"1\\', "{on,")
+    assert post(client, "/api/power-analytics/telemetry", body, **ADMIN).json()["duplicates"] == 1  # same seq and boot
+    assert Device.objects.get().name == name

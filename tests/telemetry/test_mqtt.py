@@ -81,3 +81,39 @@ def test_backlog_published_while_the_subscriber_was_down_arrives(subscriber, bro
     subscriber.start()
     wait_until(lambda: RawEvent.objects.count() == 21, 30, "the backlog")
     assert LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"] == 100
+
+
+def test_broker_url_with_credentials_and_tls_and_shared_group_filters():
+    from telemetry.mqtt import broker_config, topic_filters
+
+    config = broker_config("mqtts://meter%40site:p%3Ass@broker.example:8884", client_id="wl-1")
+    assert (config.host, config.port, config.tls, config.username, config.password) == ("broker.example", 8884, True, "meter@site", "p:ss")
+    assert broker_config("mqtt://10.0.0.5", client_id="x").port == 1883
+    assert topic_filters("autovolt", "ingest") == [
+        "$share/ingest/autovolt/+/telemetry", "$share/ingest/autovolt/+/status", "$share/ingest/autovolt/+/heartbeat"]
+
+
+def test_two_subscribers_in_a_shared_group_store_each_reading_once(subscriber, broker, prefix, tmp_path):
+    from tests.telemetry.conftest import SubscriberProcess
+
+    subscriber.stop()
+    subs = []
+    for n in range(2):
+        sub = SubscriberProcess(broker.url, prefix, tmp_path / f"shared-{n}.log")
+        sub.env.update(MQTT_SHARED_GROUP="wl", MQTT_CLIENT_ID=f"{prefix}-shared-{n}")
+        sub.start()
+        subs.append(sub)
+    try:
+        for sub in subs:
+            connected(sub)
+        publisher = paho_publisher(broker, f"{prefix}-pub")
+        for seq in range(200):
+            payload = json.dumps({"energy_wh_total": seq * 2, "ts": 1772344800 + seq * 10, "seq": seq})
+            publisher.publish(f"{prefix}/esp-{seq % 4}/telemetry", payload, qos=1)
+        wait_until(lambda: RawEvent.objects.count() == 200, 30, "200 readings")
+        publisher.loop_stop()
+        assert Device.objects.count() == 4 and sum(d.duplicates for d in Device.objects.all()) == 0
+        assert LedgerEntry.objects.current().count() == 196
+    finally:
+        for sub in subs:
+            assert sub.stop() == 0
