@@ -47,7 +47,9 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
         config = sftp_config()
         recorder.note(f"connecting to {config.user}@{config.host}:{config.port}, folder {config.remote_dir}")
         with sftp.sftp_session(config) as client:
-            entries = mirror_changed(sftp.sftp_walk(client, config.remote_dir), recorder)
+            listing = sftp.sftp_walk(client, config.remote_dir, on_error=lambda folder, exc: recorder.note(
+                f"{folder}: cannot list folder: {exc.strerror or exc}", failed=True))
+            entries = mirror_changed(listing, recorder)
             mirror_fetch_all(client, config, entries, recorder, ingest_files=ingest_files)
         if job.esiid:
             _esiid_summary(job, recorder)

@@ -86,12 +86,23 @@ def sftp_session(config: SftpConfig) -> Iterator[paramiko.SFTPClient]:
         client.close()
 
 
-def sftp_walk(sftp: paramiko.SFTPClient, root: str) -> Iterator[RemoteEntry]:
-    """Every regular file under `root`, recursively, in name order. Symlinks are not followed."""
+def sftp_walk(sftp: paramiko.SFTPClient, root: str,
+              on_error: Callable[[str, OSError], None] | None = None) -> Iterator[RemoteEntry]:
+    """Every regular file under `root`, recursively. Symlinks are not followed.
+
+    A subfolder that cannot be listed goes to `on_error` and the walk goes on; the root
+    itself must be listable (otherwise there is nothing to mirror: OSError).
+    """
     pending = [root or "/"]
     while pending:
         folder = pending.pop()
-        entries = sorted(sftp.listdir_attr(folder), key=lambda attr: attr.filename, reverse=True)
+        try:
+            entries = sorted(sftp.listdir_attr(folder), key=lambda attr: attr.filename)
+        except OSError as exc:
+            if folder == (root or "/") or on_error is None:
+                raise
+            on_error(folder, exc)
+            continue
         for attr in entries:
             path = posixpath.join(folder, attr.filename)
             if stat.S_ISDIR(attr.st_mode or 0):

@@ -37,7 +37,7 @@ def sftp_mirror(job_id: int | None = None) -> dict:
     job = job or job_run_create(kind=JobRun.Kind.MIRROR, trigger=JobRun.Trigger.SCHEDULE)
     try:
         mirror.mirror_run(job=job)
-    except sftp.SftpError:
+    except (sftp.SftpError, OSError):
         pass  # recorded on the run with its reason; retrying now would fail the same way
     job.refresh_from_db()
     return job.as_json()

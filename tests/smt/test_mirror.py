@@ -162,3 +162,26 @@ def test_smt_mirror_command_fails_on_a_refused_host(smt_sftp):
     smt_sftp.known_hosts.write_text("")
     with pytest.raises(CommandError, match="is unknown \\(not in SMT_KNOWN_HOSTS\\)"):
         call_command("smt_mirror")
+
+
+def test_a_folder_that_cannot_be_listed_fails_alone(smt_sftp):
+    (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    (smt_sftp.root / "broken").symlink_to(smt_sftp.root / "missing-target")
+    (smt_sftp.root / "locked").mkdir()
+    job = job_run_create(kind="mirror", trigger="command")
+    seen = []
+    with job_run_record(job=job) as recorder, sftp.sftp_session(mirror.sftp_config()) as client:
+        # The folder vanishes between its parent's listing and its own.
+        walk = sftp.sftp_walk(client, str(smt_sftp.root), on_error=lambda folder, exc: seen.append(folder))
+        first = next(walk)
+        (smt_sftp.root / "locked").rmdir()
+        rest = list(walk)
+    assert [e.path.rsplit("/", 1)[-1] for e in [first, *rest]] == ["portal.csv"]
+    assert seen == [f"{smt_sftp.root}/locked"]
+
+
+def test_an_unlistable_remote_root_fails_the_run(smt_sftp, settings):
+    settings.SMT_REMOTE_DIR = str(smt_sftp.root / "no-such-folder")
+    with pytest.raises(FileNotFoundError):
+        mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
+    assert JobRun.objects.get().status == "failed"
