@@ -5,7 +5,6 @@ known by its sha256, so the same bytes under a new name or time are not ingested
 that vanishes or fails mid-run fails alone: the run goes on and reports it.
 """
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,7 +15,6 @@ from smt import ingest, pipeline, sftp
 from smt.jobs import JobRecorder, job_run_create, job_run_record, job_run_skip
 from smt.models import JobRun, MirroredFile, RawSmtFile
 
-log = logging.getLogger(__name__)
 # A mirror run older than this is presumed dead (its worker was killed) and does not block.
 STALE_RUN = timedelta(hours=2)
 
