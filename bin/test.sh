@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole suite against real parts: PostgreSQL, an S3 API server (moto, started by the
-# tests), OpenSSH, GnuPG, Mosquitto and Debian's Chromium. Installs what is missing, starts
+# tests), OpenSSH, GnuPG, Mosquitto, nginx (deploy site) and Debian's Chromium. Installs what is missing, starts
 # what is not running, and stops what it started.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ command -v gpg >/dev/null || need+=(gnupg)
 [ -x /usr/lib/postgresql/*/bin/initdb ] 2>/dev/null || command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v mosquitto >/dev/null || need+=(mosquitto mosquitto-clients)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
 { command -v chromium >/dev/null || [ -x /usr/lib/chromium/chromium ]; } || need+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,8 +6,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from config.auth import ADMIN_API_AUTH, staff_required
+from ercot.api import router as ercot_router
 from smt.api import router as smt_router
 from smt.user_api import router as user_router
+from telemetry.api import router as telemetry_router
 
 api = NinjaAPI(
     title="Wattledger API",
@@ -19,6 +21,8 @@ api = NinjaAPI(
 )
 api.add_router("/admin/", smt_router)
 api.add_router("/user/", user_router)
+api.add_router("/admin/", ercot_router)
+api.add_router("/power-analytics/", telemetry_router)
 
 
 @api.exception_handler(ValidationError)

@@ -220,6 +220,59 @@ LOGGING = {
 SMT_PRECHECK_FULL_BYTES = envint("SMT_PRECHECK_FULL_BYTES", str(2 * 1024 * 1024))
 SMT_CUSTOMER_UPLOADS_PER_MONTH = envint("SMT_CUSTOMER_UPLOADS_PER_MONTH", "5")
 
+# ---------------------------------------------------------------- ERCOT (TDSP ESIID extract)
+# Fetch paths, tried in this order among those configured: EWS (mutual TLS), the Public Data
+# API, then the public MIS list (always configured). Every base URL is overridable for tests.
+ERCOT_MIS_BASE_URL = env("ERCOT_MIS_BASE_URL", "https://www.ercot.com")
+ERCOT_REPORT_TYPE = env("ERCOT_REPORT_TYPE", "203")
+ERCOT_API_BASE_URL = env("ERCOT_API_BASE_URL", "https://api.ercot.com/api/public-reports")
+ERCOT_TOKEN_URL = env(
+    "ERCOT_TOKEN_URL",
+    "https://ercotb2c.b2clogin.com/ercotb2c.onmicrosoft.com/B2C_1_PUBAPI-ROPC-FLOW/oauth2/v2.0/token",
+)
+ERCOT_CLIENT_ID = env("ERCOT_CLIENT_ID", "fec253ea-0d06-4272-a5e6-b478baeecd70")
+ERCOT_SCOPE = env("ERCOT_SCOPE", "openid fec253ea-0d06-4272-a5e6-b478baeecd70 offline_access")
+ERCOT_PRODUCT_ID = env("ERCOT_PRODUCT_ID", "ZP15-612")
+ERCOT_SUBSCRIPTION_KEY = env("ERCOT_SUBSCRIPTION_KEY")
+ERCOT_USERNAME = env("ERCOT_USERNAME")
+ERCOT_PASSWORD = env("ERCOT_PASSWORD")
+ERCOT_API_MIN_INTERVAL = float(envint("ERCOT_API_MIN_INTERVAL_MS", "2000")) / 1000  # 30 requests/minute
+ERCOT_EWS_BASE = env("ERCOT_EWS_BASE")
+ERCOT_EWS_PFX = env("ERCOT_EWS_PFX")  # base64 PKCS#12
+ERCOT_EWS_PFX_PASS = env("ERCOT_EWS_PFX_PASS")
+ERCOT_EWS_CERT = env("ERCOT_EWS_CERT")  # PEM text (or ERCOT_EWS_CERT_FILE)
+ERCOT_EWS_KEY = env("ERCOT_EWS_KEY")
+ERCOT_EWS_CA = env("ERCOT_EWS_CA")
+ERCOT_EWS_REPORTTYPE = env("ERCOT_EWS_REPORTTYPE", "203")
+ERCOT_EWS_SOURCE = env("ERCOT_EWS_SOURCE")  # Market Participant id for the EWS message header
+ERCOT_EWS_USERID = env("ERCOT_EWS_USERID")
+ERCOT_HTTP_TIMEOUT = envint("ERCOT_HTTP_TIMEOUT", "120")
+# https://crontab.guru/#0_12_*_*_*  after the ~06:00 CT DAILY posting; see ercot.tasks for retries
+ERCOT_CRON = env("ERCOT_CRON", "0 12 * * *")
+# The cron endpoint: a header set by a trusted scheduler (e.g. "X-Appengine-Cron: true"), or ?token=.
+CRON_HEADER = env("CRON_HEADER")
+CRON_SECRET = env("CRON_SECRET")
+
+# --- Device telemetry (MQTT, ledger, totals) ---
+MQTT_URL = env("MQTT_URL")  # mqtt://user:pass@host:1883 or mqtts://host:8883; empty = no subscriber
+MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", "autovolt")
+MQTT_CLIENT_ID = env("MQTT_CLIENT_ID", "wattledger-telemetry")
+MQTT_SHARED_GROUP = env("MQTT_SHARED_GROUP")  # several subscribers share the stream as $share/<group>/...
+MQTT_CA_FILE = env("MQTT_CA_FILE")
+MQTT_SESSION_EXPIRY_SECONDS = envint("MQTT_SESSION_EXPIRY_SECONDS", str(7 * 24 * 3600))
+TELEMETRY_TIME_ZONE = env("TELEMETRY_TIME_ZONE", "Asia/Kolkata")
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(TELEMETRY_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TELEMETRY_TIME_ZONE must be an IANA zone, got {TELEMETRY_TIME_ZONE!r}") from None
+TELEMETRY_GAP_SECONDS = envint("TELEMETRY_GAP_SECONDS", "900")
+TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
+TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
+TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "5000")
+TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000
+
 # ---------------------------------------------------------------- SMT automation (issue 4)
 # SFTP mirror: an unknown or changed host key is refused (SMT_KNOWN_HOSTS, OpenSSH format).
 SMT_HOST = env("SMT_HOST")

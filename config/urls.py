@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config import views
 from config.api import api
@@ -20,7 +21,12 @@ urlpatterns = [
     # Older scripts post here; same contract as /upload, so the same view.
     path("api/admin/smt/raw-upload", raw_file_upload, name="api-raw-upload"),
     path("api/", api.urls),
+    # Each app's bare prefix opens its main page (people type these).
+    path("smt/", RedirectView.as_view(pattern_name="smt:raw-file-list"), name="smt-root"),
+    path("telemetry/", RedirectView.as_view(pattern_name="telemetry:device-health"), name="telemetry-root"),
     path("smt/", include("smt.urls")),
+    path("ercot/", include("ercot.urls")),
+    path("telemetry/", include("telemetry.urls")),
     path("customer/smt-upload", customer_views.customer_upload, name="customer-upload"),
     path("customer/usage", customer_views.customer_usage, name="customer-usage"),
     path("trigger/smt-now", hooks.smt_trigger_webhook, name="smt-trigger-webhook"),

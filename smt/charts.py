@@ -76,7 +76,7 @@ def bar_chart(days: list[DaySummary], *, height: int = 180) -> SafeString:
         parts.append(f'<rect x="{x}" y="{8 + plot - h:.1f}" width="{bar}" height="{h:.1f}" class="{css}">'
                      f'<title>{summary.date}: {summary.kwh:.2f} kWh</title></rect>')
         day = date.fromisoformat(summary.date)
-        if day.day == 1 or index == 0:
+        if day.day == 1 or (index == 0 and (day.day < 20 or len(days) < 20)):  # no first label crowding the next month's
             parts.append(f'<text x="{x}" y="{height - 6}" class="axis">{day:%b %-d}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -46,12 +46,21 @@ def customer_file_check(*, fileobj, user) -> list[str]:
 def house_summary(*, house: House, days: int = 90, today: date | None = None) -> dict:
     """Daily usage and completeness of one house over its last `days` local days."""
     today = today or timezone.localdate(timezone=CENTRAL)
+    latest = SmtInterval.objects.filter(esiid=house.esiid).order_by("-ts").values_list("ts", flat=True).first()
+    # The window ends yesterday, or at the newest data when an older export is all we have:
+    # a customer who uploads last year's file should see last year's chart, not 90 empty days.
     end = today - timedelta(days=1)
+    if latest is not None:
+        end = min(end, latest.astimezone(CENTRAL).date())
     start = end - timedelta(days=days - 1)
+    # Completeness counts from the first day we hold: days before a customer's first export
+    # are not "missing", they are before their data begins.
+    first = SmtInterval.objects.filter(esiid=house.esiid, ts__gte=usage.day_bounds(start, start)[0]).order_by("ts").values_list("ts", flat=True).first()
+    if first is not None:
+        start = max(start, min(end, first.astimezone(CENTRAL).date()))
     summaries = usage.daily_summary(esiid=house.esiid, meter=house.meter or None, start=start, end=end)
     found, expected = sum(d.found for d in summaries), sum(d.expected for d in summaries)
     last_upload = RawSmtFile.objects.filter(uploader__startswith="customer:", uploaded_by=house.customer).first()
-    latest = SmtInterval.objects.filter(esiid=house.esiid).order_by("-ts").values_list("ts", flat=True).first()
     return {
         "houseId": house.pk, "name": house.name, "esiid": house.esiid,
         "dateStart": start.isoformat(), "dateEnd": end.isoformat(),
@@ -60,5 +69,6 @@ def house_summary(*, house: House, days: int = 90, today: date | None = None) ->
         "found": found, "expected": expected,
         "lastUpload": last_upload.received_at.isoformat() if last_upload else None,
         "latestInterval": latest.isoformat() if latest else None,
+        "latestDay": latest.astimezone(CENTRAL).date().isoformat() if latest else None,
         "days": [d.as_json() for d in summaries],
     }

@@ -1,9 +1,11 @@
 """Synthetic SMT interval files for demos and benchmarks, in the real portal-export layout."""
 
+import hashlib
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from typing import BinaryIO
 
 from smt.parser import CENTRAL, EXPECTED_HEADER
 
@@ -42,5 +44,28 @@ def interval_csv_lines(*, esiids: list[str], start: date, days: int, seed: int =
                 hour = int(s[:2])
                 shape = 1 + 0.8 * math.exp(-((hour - 19) ** 2) / 8) + 0.3 * math.exp(-((hour - 8) ** 2) / 4)
                 kwh = base * shape * summer * (0.8 + 0.4 * rng.random())
-                flag = "E" if estimated_from <= index < estimated_from + 16 else "A"
+                flag = "E" if 0 <= estimated_from <= index < estimated_from + 16 else "A"
                 yield f"'{esiid},{day:%m/%d/%Y},{revision},{s},{e},{kwh:.3f},{flag},Consumption\n"
+
+
+def interval_csv_write(handle: BinaryIO, *, esiids: list[str], start: date, days: int, seed: int = 1,
+                       skip: Callable[[str], bool] | None = None) -> tuple[str, int]:
+    """Write interval_csv_lines (less the lines `skip` drops) to a binary file; returns (sha256, size)."""
+    digest, size, chunk = hashlib.sha256(), 0, []
+    for line in interval_csv_lines(esiids=esiids, start=start, days=days, seed=seed):
+        if skip is not None and skip(line):
+            continue
+        chunk.append(line)
+        if len(chunk) >= 10_000:
+            size += _write_chunk(handle, digest, chunk)
+            chunk = []
+    size += _write_chunk(handle, digest, chunk)
+    handle.seek(0)
+    return digest.hexdigest(), size
+
+
+def _write_chunk(handle: BinaryIO, digest, lines: list[str]) -> int:
+    data = "".join(lines).encode()
+    digest.update(data)
+    handle.write(data)
+    return len(data)

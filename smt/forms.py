@@ -27,7 +27,8 @@ class UsageForm(forms.Form):
     def clean(self):
         data = super().clean()
         today = timezone.localdate(timezone=CENTRAL)
-        data["end"] = data.get("end") or today
+        # Today is still arriving, so by default the range ends with the last complete day.
+        data["end"] = data.get("end") or today - timedelta(days=1)
         data["start"] = data.get("start") or data["end"] - timedelta(days=364)
         if data["start"] > data["end"]:
             raise forms.ValidationError("'From' must not be after 'To'.")

@@ -6,11 +6,16 @@ keeps the newest REVISION_DATE: the result is the same whatever order files arri
 """
 
 import hashlib
+import itertools
 import logging
 import os
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
+
+import psycopg
 
 from django.conf import settings
 from django.core.files import File
@@ -19,11 +24,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from ercot.esiids import esiid_warnings
 from smt import parser, pgp
 from smt.models import RawSmtFile
 
 log = logging.getLogger(__name__)
-COPY_CHUNK_BYTES = 1 << 20
+COPY_CHUNK_ROWS = 10_000
+# Rows read before choosing between a direct COPY and the staging upsert.
+PEEK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,9 @@ def raw_file_store(
     existing = RawSmtFile.objects.filter(sha256=sha256).first()
     if existing:
         return StoredFile(existing, duplicate=True)
-    key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), File(fileobj, name=filename))
+    # An upload spooled to a temporary file is moved into local storage, not copied (1 GB twice).
+    content = fileobj if hasattr(fileobj, "temporary_file_path") else File(fileobj, name=filename)
+    key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), content)
     return _register(key=key, sha256=sha256, size_bytes=size, filename=filename, source=source[:64], esiid_hint=esiid[:22],
                      meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent)
 
@@ -185,9 +195,18 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
         raw_file.set_status(RawSmtFile.Status.NORMALIZING)
     stats = parser.ParseStats()
     meter = raw_file.meter_hint or "unknown"
-    try:
+    esiids: set[str] = set()  # for the ERCOT master-table warnings
+
+    def rows() -> Iterator[parser.Row]:
+        """One pass over the stored file; the fast path may need a second one."""
+        stats.reset()
         with default_storage.open(raw_file.storage_key, "rb") as fileobj:
-            counts = _apply(parser.iter_rows(fileobj, stats), meter=meter, raw_id=raw_file.pk, dry_run=dry_run)
+            for row in parser.iter_rows(fileobj, stats):
+                esiids.add(row.esiid)
+                yield row
+
+    try:
+        counts = _apply(rows, meter=meter, raw_id=raw_file.pk, dry_run=dry_run)
         if stats.valid == 0:
             raise parser.FileRejected(_no_rows_message(stats))
     except parser.FileRejected as exc:
@@ -200,6 +219,8 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
             raw_file.set_status(RawSmtFile.Status.FAILED, error=f"internal error: {exc.__class__.__name__}: {exc}")
         raise
     result = _stats_json(stats, counts, dry_run)
+    if warnings := esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
+        result["esiidWarnings"] = warnings
     if not dry_run:
         raw_file.kind = RawSmtFile.Kind.INTERVAL
         raw_file.save(update_fields=["kind"])
@@ -215,14 +236,14 @@ def _no_rows_message(stats: parser.ParseStats) -> str:
     return f"no valid interval row; invalid rows by kind: {kinds}"
 
 
-def _apply(rows, *, meter: str, raw_id: int, dry_run: bool) -> dict:
+def _apply(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw_id: int, dry_run: bool) -> dict:
     counts: dict = {}
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 counts = _apply_postgres(rows, meter=meter, raw_id=raw_id)
             else:
-                counts = _apply_generic(rows, meter=meter, raw_id=raw_id)
+                counts = _apply_generic(rows(), meter=meter, raw_id=raw_id)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -231,53 +252,166 @@ def _apply(rows, *, meter: str, raw_id: int, dry_run: bool) -> dict:
 
 
 _STAGE_COLUMNS = "esiid text, channel text, ts_epoch bigint, wh bigint, quality text, revised_epoch bigint, seq bigint, row_number int"
+_INTERVAL_COLUMNS = "esiid, meter, channel, ts, kwh, quality, revised_at, raw_file_id, row_number"
 
 
-def _apply_postgres(rows, *, meter: str, raw_id: int) -> dict:
+def _apply_postgres(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw_id: int) -> dict:
+    """COPY straight into smt_interval when the file brings only new keys, else stage and upsert.
+
+    The first PEEK_ROWS rows decide: if none of their keys' time spans is stored yet, the file is
+    most likely new data, and the unique key makes the direct COPY safe anyway: any stored key
+    (or a key twice in the file) aborts it back to the savepoint, and the file is read again
+    through the staging path, which applies the revision rule.
+    """
+    pass_rows = rows()
+    head = list(itertools.islice(pass_rows, PEEK_ROWS))
     with connection.cursor() as cursor:
-        # Dropped explicitly too: inside an outer transaction (tests, batch jobs) COMMIT comes late.
-        cursor.execute("DROP TABLE IF EXISTS smt_stage")
-        cursor.execute(f"CREATE TEMP TABLE smt_stage ({_STAGE_COLUMNS}) ON COMMIT DROP")
-        with cursor.cursor.copy("COPY smt_stage FROM STDIN") as copy:
-            buffer, size = [], 0
-            for seq, r in enumerate(rows):
-                revised = r"\N" if r.revised is None else r.revised
-                line = f"{r.esiid}\t{r.channel}\t{r.ts}\t{r.wh}\t{r.quality}\t{revised}\t{seq}\t{r.row}\n"
-                buffer.append(line)
-                size += len(line)
-                if size > COPY_CHUNK_BYTES:
-                    copy.write("".join(buffer))
-                    buffer, size = [], 0
-            copy.write("".join(buffer))
-        # DISTINCT ON keeps one row per key (newest revision, then last in file), so ON
-        # CONFLICT never touches a row twice; the WHERE makes an older revision a no-op.
-        cursor.execute(
-            """
-            WITH winners AS MATERIALIZED (
-                SELECT DISTINCT ON (esiid, channel, ts_epoch) *
-                FROM smt_stage
-                ORDER BY esiid, channel, ts_epoch, revised_epoch DESC NULLS LAST, seq DESC
-            ), upserted AS (
-                INSERT INTO smt_interval AS cur (esiid, meter, channel, ts, kwh, quality, revised_at, raw_file_id, row_number)
-                SELECT esiid, %s, channel, to_timestamp(ts_epoch), wh::numeric / 1000, quality,
-                       to_timestamp(revised_epoch), %s, row_number
-                FROM winners
-                ON CONFLICT (esiid, meter, channel, ts) DO UPDATE SET
-                    kwh = EXCLUDED.kwh, quality = EXCLUDED.quality, revised_at = EXCLUDED.revised_at,
-                    raw_file_id = EXCLUDED.raw_file_id, row_number = EXCLUDED.row_number
-                WHERE EXCLUDED.revised_at > cur.revised_at
-                   OR (cur.revised_at IS NULL AND EXCLUDED.revised_at IS NOT NULL)
-                RETURNING (xmax = 0) AS inserted
-            )
-            SELECT (SELECT count(*) FROM winners),
-                   count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-            FROM upserted
-            """,
-            [meter, raw_id],
+        if head and not _spans_stored(cursor, head, meter=meter):
+            try:
+                with transaction.atomic():
+                    return _copy_direct(cursor, itertools.chain(head, pass_rows), meter=meter, raw_id=raw_id)
+            except (psycopg.errors.UniqueViolation, IntegrityError):
+                log.info("raw file %s overlaps stored intervals; upserting through staging", raw_id)
+                pass_rows.close()
+                pass_rows, head = rows(), []
+        return _stage_upsert(cursor, itertools.chain(head, pass_rows), meter=meter, raw_id=raw_id)
+
+
+def _spans_stored(cursor, rows: list[parser.Row], *, meter: str) -> bool:
+    """Whether any stored interval falls in the time span these rows cover, per ESIID and channel."""
+    spans: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        span = spans.setdefault((r.esiid, r.channel), [r.ts, r.ts])
+        span[0], span[1] = min(span[0], r.ts), max(span[1], r.ts)
+    keys = list(spans)
+    cursor.execute(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) AS s(esiid, channel, lo, hi)
+            JOIN smt_interval c ON c.esiid = s.esiid AND c.meter = %s AND c.channel = s.channel
+                 AND c.ts BETWEEN to_timestamp(s.lo) AND to_timestamp(s.hi)
         )
-        distinct, inserted, updated = cursor.fetchone()
-        cursor.execute("DROP TABLE smt_stage")
+        """,
+        [[k[0] for k in keys], [k[1] for k in keys], [spans[k][0] for k in keys], [spans[k][1] for k in keys], meter],
+    )
+    return cursor.fetchone()[0]
+
+
+def _copy_direct(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int) -> dict:
+    """COPY the rows into smt_interval as they are parsed; PostgreSQL works while Python parses."""
+    meter_text = _copy_escape(meter)
+    ts_text, wh_text, revised_text = _TextCache(_epoch_text), _TextCache(_wh_text), _TextCache(_epoch_text)
+    count = 0
+    with cursor.cursor.copy(f"COPY smt_interval ({_INTERVAL_COLUMNS}) FROM STDIN") as copy:
+        buffer = []
+        for r in rows:
+            revised = r"\N" if r.revised is None else revised_text(r.revised)
+            buffer.append(f"{r.esiid}\t{meter_text}\t{r.channel}\t{ts_text(r.ts)}\t{wh_text(r.wh)}\t{r.quality}\t{revised}\t{raw_id}\t{r.row}\n")
+            if len(buffer) >= COPY_CHUNK_ROWS:
+                copy.write("".join(buffer))
+                count += len(buffer)
+                buffer = []
+        copy.write("".join(buffer))
+        count += len(buffer)
+    return {"distinct": count, "inserted": count, "updated": 0}
+
+
+class _TextCache(dict):
+    """Text for COPY, remembered: a year of files repeats the same instants and kWh values."""
+
+    def __init__(self, render: Callable[[int], str]):
+        super().__init__()
+        self.render = render
+
+    def __call__(self, value: int) -> str:
+        text = self.get(value)
+        if text is None:
+            if len(self) >= 200_000:
+                self.clear()
+            text = self[value] = self.render(value)
+        return text
+
+
+def _epoch_text(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(epoch))
+
+
+def _wh_text(wh: int) -> str:
+    return f"{wh // 1000}.{wh % 1000:03d}"
+
+
+def _copy_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int) -> dict:
+    # Dropped explicitly too: inside an outer transaction (tests, batch jobs) COMMIT comes late.
+    cursor.execute("DROP TABLE IF EXISTS smt_stage")
+    cursor.execute(f"CREATE TEMP TABLE smt_stage ({_STAGE_COLUMNS}) ON COMMIT DROP")
+    # Room to sort a year of a large portfolio in memory instead of on disk.
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+    ordered = _copy_stage(cursor, rows)
+    cursor.execute("ANALYZE smt_stage")
+    # DISTINCT ON keeps one row per key (newest revision, then last in file), so ON CONFLICT
+    # never touches a row twice; a file whose keys only ever increase has no repeat to drop.
+    winners = "SELECT * FROM smt_stage" if ordered else (
+        "SELECT DISTINCT ON (esiid, channel, ts_epoch) * FROM smt_stage "
+        "ORDER BY esiid, channel, ts_epoch, revised_epoch DESC NULLS LAST, seq DESC"
+    )
+    # `changed` leaves out the rows the revision rule would ignore anyway, so a re-ingest reads
+    # the key index and writes nothing (ON CONFLICT DO UPDATE ... WHERE false still locks rows).
+    # The upsert's WHERE keeps the rule exact if another file lands in between.
+    cursor.execute(
+        f"""
+        WITH winners AS MATERIALIZED ({winners}),
+        changed AS (
+            SELECT w.* FROM winners w
+            WHERE NOT EXISTS (
+                SELECT 1 FROM smt_interval c
+                WHERE c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = to_timestamp(w.ts_epoch)
+                  AND NOT (w.revised_epoch IS NOT NULL AND (c.revised_at IS NULL OR to_timestamp(w.revised_epoch) > c.revised_at))
+            )
+        ), upserted AS (
+            INSERT INTO smt_interval AS cur ({_INTERVAL_COLUMNS})
+            SELECT esiid, %s, channel, to_timestamp(ts_epoch), wh::numeric / 1000, quality,
+                   to_timestamp(revised_epoch), %s, row_number
+            FROM changed
+            ON CONFLICT (esiid, meter, channel, ts) DO UPDATE SET
+                kwh = EXCLUDED.kwh, quality = EXCLUDED.quality, revised_at = EXCLUDED.revised_at,
+                raw_file_id = EXCLUDED.raw_file_id, row_number = EXCLUDED.row_number
+            WHERE EXCLUDED.revised_at > cur.revised_at
+               OR (cur.revised_at IS NULL AND EXCLUDED.revised_at IS NOT NULL)
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT (SELECT count(*) FROM winners),
+               count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+        FROM upserted
+        """,
+        [meter, meter, raw_id],
+    )
+    distinct, inserted, updated = cursor.fetchone()
+    cursor.execute("DROP TABLE smt_stage")
     return {"distinct": distinct, "inserted": inserted, "updated": updated}
+
+
+def _copy_stage(cursor, rows: Iterator[parser.Row]) -> bool:
+    """COPY the rows into smt_stage; True when every (ESIID, channel) only ever moved forward in time."""
+    last: dict[tuple[str, str], int] = {}
+    ordered = True
+    with cursor.cursor.copy("COPY smt_stage FROM STDIN") as copy:
+        buffer = []
+        for seq, r in enumerate(rows):
+            if ordered:
+                key = (r.esiid, r.channel)
+                ordered = r.ts > last.get(key, -1) and len(last) < 100_000
+                last[key] = r.ts
+            revised = r"\N" if r.revised is None else r.revised
+            buffer.append(f"{r.esiid}\t{r.channel}\t{r.ts}\t{r.wh}\t{r.quality}\t{revised}\t{seq}\t{r.row}\n")
+            if len(buffer) >= COPY_CHUNK_ROWS:
+                copy.write("".join(buffer))
+                buffer = []
+        copy.write("".join(buffer))
+    return ordered
 
 
 def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:

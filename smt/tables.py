@@ -60,10 +60,10 @@ class IntervalTable(tables.Table):
 
 
 class DeletionTable(tables.Table):
-    deleted_at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i")
+    deleted_at = tables.DateTimeColumn(verbose_name="When (Central)", format="Y-m-d H:i")
     actor = tables.Column(verbose_name="Who")
-    range_start = tables.DateTimeColumn(verbose_name="From (UTC)", format="Y-m-d H:i")
-    range_end = tables.DateTimeColumn(verbose_name="To (UTC)", format="Y-m-d H:i")
+    range_start = tables.DateTimeColumn(verbose_name="From (Central)", format="Y-m-d H:i T")
+    range_end = tables.DateTimeColumn(verbose_name="To, exclusive (Central)", format="Y-m-d H:i T")
     deleted_count = tables.Column(verbose_name="Intervals")
     raw_file_ids = tables.Column(verbose_name="Rebuild from", orderable=False)
 

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from config.auth import admin_token_given, request_identity
+from ercot.esiids import esiid_warnings
 from smt import ingest, parser
 from smt.models import RawSmtFile
 from smt.uploads import HashingUploadHandler, UploadTooLarge
@@ -107,9 +108,14 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
 
 
 def upload_body(raw: RawSmtFile, *, duplicate: bool) -> dict:
-    raw.refresh_from_db(fields=["status"])
-    return {
+    raw.refresh_from_db(fields=["status", "stats"])
+    body = {
         "ok": True, "duplicate": duplicate, "rawId": raw.pk, "sha256": raw.sha256,
         "size": raw.size_bytes, "status": raw.status, "filename": raw.filename,
         "url": raw.get_absolute_url(),
     }
+    # The file's own ESIIDs once normalized, else the ESIID given with the upload.
+    warnings = raw.stats.get("esiidWarnings") or esiid_warnings([raw.esiid_hint])
+    if warnings:
+        body["esiidWarnings"] = warnings
+    return body

@@ -116,6 +116,7 @@ def usage_summary(request: HttpRequest) -> HttpResponse:
         found, expected = sum(d.found for d in days), sum(d.expected for d in days)
         context |= {
             "days": days, "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days),
+            "incomplete_days": [d for d in days if d.completeness < 1],
             "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
                        "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),
                        "incomplete": sum(1 for d in days if d.completeness < 1)},

@@ -1,1 +1,231 @@
-# Models arrive with this app's issue.
+"""Device telemetry: raw events stored once, an append-only energy ledger, local-day totals, costs."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Location(models.Model):
+    """A room or building a device measures (the API calls it a classroom)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeviceQuerySet(models.QuerySet):
+    def silent_since(self, since) -> "DeviceQuerySet":
+        """Devices heard before `since` (or never): no reading, heartbeat or status after it."""
+        return self.filter(models.Q(last_seen_at__lt=since) | models.Q(last_seen_at__isnull=True))
+
+
+class Device(models.Model):
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown"
+        ONLINE = "online"
+        OFFLINE = "offline"
+
+    name = models.CharField(max_length=120, unique=True)
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNKNOWN)
+    status_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_reading_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_power_w = models.FloatField(null=True, blank=True)
+    duplicates = models.BigIntegerField(default=0, help_text="Readings received again and dropped.")
+    # sha256 of the per-device API token; the token itself is shown once and never stored.
+    token_sha256 = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def token_issue(self) -> str:
+        token = secrets.token_urlsafe(32)
+        self.token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+        self.save(update_fields=["token_sha256"])
+        return token
+
+    def token_matches(self, token: str | None) -> bool:
+        if not token or not self.token_sha256:
+            return False
+        return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), self.token_sha256)
+
+    def silent_for(self, now=None) -> timedelta | None:
+        return (now or timezone.now()) - self.last_seen_at if self.last_seen_at else None
+
+
+class RawEvent(models.Model):
+    """One telemetry reading as received; stored once (duplicates are counted on the device)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    ts = models.DateTimeField(help_text="Device time (received time when the device sent none).")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    energy_wh = models.BigIntegerField()
+    power_w = models.FloatField(null=True, blank=True)
+    switch_state = models.CharField(max_length=16, blank=True, default="")
+    seq = models.BigIntegerField(null=True, blank=True)
+    boot_id = models.CharField(max_length=64, blank=True, default="")
+    source = models.CharField(max_length=8, default="mqtt")
+    processed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["device_id", "ts", "id"]
+        constraints = [
+            # seq restarts with a reboot, so it is unique per boot.
+            models.UniqueConstraint(fields=["device", "boot_id", "seq"], name="rawevent_once_per_seq",
+                                    condition=models.Q(seq__isnull=False)),
+            models.UniqueConstraint(fields=["device", "ts", "energy_wh"], name="rawevent_once_per_ts_counter"),
+        ]
+        indexes = [
+            models.Index(fields=["device", "ts"]),
+            # The ledger looks up each device's earliest unprocessed reading: a small partial index.
+            models.Index(fields=["device", "ts"], condition=models.Q(processed=False), name="rawevent_unprocessed"),
+        ]
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def current(self) -> "LedgerEntryQuerySet":
+        return self.filter(superseded_at__isnull=True)
+
+
+class LedgerEntry(models.Model):
+    """The energy between two readings of one device. Never edited: a later entry supersedes it."""
+
+    class Kind(models.TextChoices):
+        NORMAL = "normal"
+        GAP = "gap"
+        RESET = "reset"
+        GLITCH = "glitch"
+
+    class Confidence(models.TextChoices):
+        HIGH = "high"
+        MEDIUM = "medium"
+        LOW = "low"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="entries")
+    start_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+")
+    end_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+")
+    start_ts = models.DateTimeField()
+    end_ts = models.DateTimeField()
+    start_wh = models.BigIntegerField()
+    end_wh = models.BigIntegerField()
+    delta_wh = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.NORMAL)
+    confidence = models.CharField(max_length=8, choices=Confidence.choices, default=Confidence.HIGH)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    # Current while superseded_at is empty. superseded_by names the first replacement (none when a
+    # re-derivation simply drops the entry, e.g. a reading removed by retention never re-derives).
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_reason = models.CharField(max_length=200, blank=True, default="")
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["device_id", "end_ts", "id"]
+        indexes = [
+            models.Index(fields=["device", "end_ts"], condition=models.Q(superseded_at__isnull=True), name="ledger_current_end"),
+            models.Index(fields=["device", "start_ts"], condition=models.Q(superseded_at__isnull=True), name="ledger_current_start"),
+        ]
+
+
+class DailyTotal(models.Model):
+    """Energy and cost of one device on one local day in TELEMETRY_TIME_ZONE."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="daily_totals")
+    day = models.DateField()
+    wh = models.BigIntegerField(default=0)
+    # Wh x price (6 places) / 1000 has at most 9 places: stored exactly, so pieces always add up.
+    cost = models.DecimalField(max_digits=24, decimal_places=9, default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["device_id", "day"]
+        constraints = [models.UniqueConstraint(fields=["device", "day"], name="dailytotal_once")]
+        indexes = [models.Index(fields=["day"])]
+
+
+class CostVersion(models.Model):
+    """A price per kWh in force from `effective_from` until the next version's."""
+
+    cost_per_kwh = models.DecimalField(max_digits=12, decimal_places=6)
+    effective_from = models.DateTimeField(unique=True)
+    notes = models.TextField(blank=True, default="")
+    created_by = models.CharField(max_length=160, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    recalculation = models.JSONField(default=dict, blank=True, help_text="What creating this version changed.")
+
+    class Meta:
+        ordering = ["-effective_from"]
+
+
+class AggregationRun(models.Model):
+    """One rebuild of daily totals (a cost version, a recalculation request, reconciliation)."""
+
+    kind = models.CharField(max_length=32)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+
+class ReviewTicket(models.Model):
+    class Kind(models.TextChoices):
+        COUNTER_SPAN = "counter_span", "Counter span vs ledger"
+        TOTAL_MISMATCH = "total_mismatch", "Daily total vs ledger"
+        SILENT_DEVICE = "silent_device", "Silent device"
+        UNPROCESSED = "unprocessed", "Unprocessed readings"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.CASCADE, related_name="tickets")
+    day = models.DateField(null=True, blank=True)
+    evidence = models.JSONField(default=dict)
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.CharField(max_length=160, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One ticket per problem while it is not resolved: the nightly run does not pile up copies.
+            models.UniqueConstraint(fields=["kind", "device", "day"], name="ticket_once_while_open",
+                                    condition=~models.Q(status="resolved")),
+        ]
+
+
+class MalformedMessage(models.Model):
+    """A message we could not read, kept for inspection."""
+
+    topic = models.CharField(max_length=255)
+    payload = models.TextField()
+    error = models.CharField(max_length=255)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]

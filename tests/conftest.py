@@ -83,6 +83,9 @@ def _media_root(settings, tmp_path, monkeypatch):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     settings.ADMIN_TOKEN = "test-admin-token"
     settings.SMT_UPLOAD_TOKEN = "test-upload-token"
+    # Never reach the real ERCOT: port 9 (discard) on loopback refuses at once.
+    settings.ERCOT_MIS_BASE_URL = "http://127.0.0.1:9"
+    settings.CRON_SECRET, settings.CRON_HEADER = "test-cron-secret", "X-Test-Cron: yes"
 
 
 @pytest.fixture(scope="session")

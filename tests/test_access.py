@@ -9,9 +9,13 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from ercot.models import ErcotIngest
 from smt.models import House, JobRun
+from telemetry.models import CostVersion, Device, Location, ReviewTicket
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +23,8 @@ LOGIN = 302  # pages send anonymous users to the login page
 # name: (method, path, {role: status}[, JSON body])
 EXPECTED = {
     "home": ("get", "/", {"anon": 302, "customer": 302, "staff": 302}),
+    "smt-root": ("get", "/smt/", {"anon": 302, "customer": 302, "staff": 302}),
+    "telemetry-root": ("get", "/telemetry/", {"anon": 302, "customer": 302, "staff": 302}),
     "health": ("get", "/health", {"anon": 200, "customer": 200, "staff": 200}),
     "login": ("get", "/login/", {"anon": 200, "customer": 302, "staff": 302}),
     "logout": ("get", "/logout/", {"anon": 405, "customer": 405, "staff": 405}),
@@ -51,6 +57,31 @@ EXPECTED = {
     "api:openapi-view": ("get", "/api/docs", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:api-root": ("get", "/api/", {"anon": 404, "customer": 404, "staff": 404, "token": 404}),
     "admin:index": ("get", "/admin/database/", {"anon": 302, "customer": 302, "staff": 200}),
+    "ercot:ingest-list": ("get", "/ercot/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "ercot:ingest-fetch": ("post", "/ercot/fetch", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "ercot:ingest-download": ("get", "/ercot/files/{ercot}/download", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "ercot:esiid-lookup": ("get", "/ercot/esiids/?q=1044", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    # The test settings point ERCOT at a closed port: an authorised fetch runs and reports 502.
+    "api:ercot_cron": ("get", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 502, "token": 502}),
+    "api:ercot_cron_health": ("get", "/api/admin/ercot/cron/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_telemetry": ("post", "/api/power-analytics/telemetry", {"anon": 401, "customer": 401, "staff": 401, "token": 422}),
+    "api:power_health": ("get", "/api/power-analytics/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_summary": ("get", "/api/power-analytics/summary?classroom=Room%20101", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_timeline": ("get", "/api/power-analytics/timeline?classroom=Room%20101&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z",
+                           {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_cost_versions": ("get", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:power_cost_version_add": ("post", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "api:power_recalculate": ("post", "/api/power-analytics/recalculate", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "telemetry:device-health": ("get", "/telemetry/devices/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:device-assign": ("post", "/telemetry/devices/{device}/assign", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "telemetry:device-token": ("post", "/telemetry/devices/{device}/token", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:location-list": ("get", "/telemetry/locations/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:location-detail": ("get", "/telemetry/locations/{location}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:cost-version-list": ("get", "/telemetry/costs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:cost-version-detail": ("get", "/telemetry/costs/{cost}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:ticket-list": ("get", "/telemetry/tickets/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:ticket-update": ("post", "/telemetry/tickets/{ticket}/acknowledge", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "telemetry:malformed-list": ("get", "/telemetry/malformed/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:job-list": ("get", "/smt/jobs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:job-detail": ("get", "/smt/jobs/{job}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:billing-read-list": ("get", "/smt/billing-reads/", {"anon": LOGIN, "customer": 403, "staff": 200}),
@@ -91,8 +122,17 @@ def objects(db):
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
     customer = get_user_model().objects.get(username="customer")
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
+
+    key = default_storage.save("ercot/2026-06-03/ext.zip", ContentFile(b"PK"))
+    ercot = ErcotIngest.objects.create(doc_id="1", filename="ext.zip", storage_key=key, method="mis", status="stored")
+
+    location = Location.objects.create(name="Room 101")
+    device = Device.objects.create(name="esp-access", location=location)
+    cost = CostVersion.objects.create(cost_per_kwh=1, effective_from="2026-01-01T00:00:00Z")
+    ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
     job = JobRun.objects.create(kind="mirror", trigger="manual")
-    return {"raw": raw.pk, "house": house.pk, "job": job.pk}
+    return {"raw": raw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
+            "ticket": ticket.pk, "job": job.pk}
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])

@@ -43,6 +43,8 @@
         show("ok", what + ": <a href=\"" + escape(body.url) + "\">" + escape(body.filename) +
           "</a> · raw file #" + escape(body.rawId) + " · status <b id=\"upload-status\">" + escape(body.status) + "</b>");
         form.reset();
+        const left = document.getElementById("uploads-left");
+        if (left && body.remaining !== undefined) left.textContent = body.remaining;
         document.body.dispatchEvent(new CustomEvent("upload-done"));
       } else {
         bar.hidden = true;

@@ -66,7 +66,11 @@ def test_usage_refresh_returns_the_house_summary_and_404s_for_others(customer_cl
     response = customer_client.post("/api/user/usage/refresh", json.dumps({"houseId": house.pk, "esiid": OWN}), content_type="application/json")
     assert response.status_code == 200
     body = response.json()
-    assert body["ok"] and body["houseId"] == house.pk and body["lastUpload"] is not None and len(body["days"]) == 90
+    assert body["ok"] and body["houseId"] == house.pk and body["lastUpload"] is not None
+    # An old export of one day: the window ends at its newest day and starts at its first, so
+    # the chart is neither 90 empty days nor 1% complete.
+    assert body["dateStart"] == body["dateEnd"] == "2025-12-14" and body["latestDay"] == "2025-12-14"
+    assert [d["found"] for d in body["days"]] == [96] and body["completeness"] == 1.0 and body["kwh"] > 0
     other = get_user_model().objects.create_user("neighbour", password="neighbour-pass-1")
     customer_client.force_login(other)
     response = customer_client.post("/api/user/usage/refresh", json.dumps({"houseId": house.pk, "esiid": OWN}), content_type="application/json")

@@ -66,3 +66,14 @@ def test_portfolio_lists_esiids(staff_client, loaded):
     page = staff_client.get("/smt/usage/portfolio?days=7")
     assert page.status_code == 200 and b"10443720000000002" in page.content
     assert staff_client.get("/smt/usage/portfolio?days=abc").status_code == 200
+
+
+def test_percent_never_rounds_an_incomplete_range_up_to_100():
+    from smt.templatetags.smt_format import percent
+
+    assert [percent(1), percent(35024 / 35040), percent(80 / 96), percent(0), percent(None)] == ["100%", "99.9%", "83.3%", "0%", "–"]
+
+
+def test_interval_pages_do_not_claim_a_page_count_they_never_counted(staff_client, loaded):
+    html = staff_client.get("/smt/intervals/?esiid=10443720000000002&per_page=25").content.decode()
+    assert "Page 1</span>" in html and "Next ›" in html and "Page 1 of" not in html

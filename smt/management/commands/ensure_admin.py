@@ -1,4 +1,4 @@
-"""Create the `admin` staff user for a local run and print its password."""
+"""Create the `admin` staff user (or a demo customer) for a local run and print its password."""
 
 import secrets
 from pathlib import Path
@@ -13,9 +13,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--username", default="admin")
+        parser.add_argument("--customer", action="store_true", help="a customer (not staff) instead")
 
-    def handle(self, *args, username: str, **options) -> None:
-        secret_file = Path(settings.VAR_DIR) / "admin-password"
+    def handle(self, *args, username: str, customer: bool = False, **options) -> None:
+        secret_file = Path(settings.VAR_DIR) / ("admin-password" if username == "admin" else f"{username}-password")
         secret_file.parent.mkdir(parents=True, exist_ok=True)
         if secret_file.exists():
             password = secret_file.read_text().strip()
@@ -24,7 +25,7 @@ class Command(BaseCommand):
             secret_file.touch(mode=0o600)
             secret_file.write_text(password + "\n")
         user, _ = get_user_model().objects.get_or_create(username=username)
-        user.is_staff = user.is_superuser = True
+        user.is_staff = user.is_superuser = not customer
         user.set_password(password)
         user.save()
         self.stdout.write(self.style.SUCCESS(f"Sign in at /login/ as {username} with password: {password}"))

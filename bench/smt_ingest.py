@@ -1,0 +1,170 @@
+"""SMT ingest throughput on PostgreSQL: a generated year for 50 ESIIDs (1.75 M intervals).
+
+Measured in one run, each on an emptied smt_interval table with its indexes in place:
+  ours         raw_file_normalize on the stored file: parse + COPY to staging + one upsert
+  re-ingest    the same file again: every row a duplicate
+  bulk_create  our parser, then a plain Django bulk_create(ignore_conflicts=True)
+  raw COPY     COPY of the already-normalized rows: the floor nothing can beat
+Goals: ours >= 0.5x raw COPY, >= 3x bulk_create; re-ingest at least as fast as the first.
+
+    .venv/bin/python bench/smt_ingest.py [--esiids 50] [--days 365]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import django_setup, log, table, timed, verdict  # noqa: E402
+
+BATCH = 5000
+
+
+def esiids(count: int) -> list[str]:
+    return [f"10443720{n:09d}" for n in range(1, count + 1)]
+
+
+def store_generated(count: int, days: int):
+    from smt import ingest
+    from smt.demo import interval_csv_write
+
+    with tempfile.TemporaryFile() as handle:
+        sha256, size = interval_csv_write(handle, esiids=esiids(count), start=date(2024, 1, 1), days=days)
+        stored = ingest.raw_file_store(fileobj=handle, sha256=sha256, size=size, filename="bench-year.csv",
+                                       source="bench", meter="BENCH", kind="interval", uploader="bench")
+    return stored.raw_file
+
+
+def empty_table() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE smt_interval")
+        cursor.execute("VACUUM ANALYZE smt_interval")
+
+
+def parse_only(raw) -> int:
+    from django.core.files.storage import default_storage
+
+    from smt import parser
+
+    with default_storage.open(raw.storage_key, "rb") as fileobj:
+        return sum(1 for _ in parser.iter_rows(fileobj, parser.ParseStats()))
+
+
+def bulk_create(raw) -> int:
+    """The plain Django path from the same file: model instances in batches."""
+    from django.core.files.storage import default_storage
+
+    from smt import parser
+    from smt.models import SmtInterval
+
+    count, batch = 0, []
+    with default_storage.open(raw.storage_key, "rb") as fileobj:
+        for r in parser.iter_rows(fileobj, parser.ParseStats()):
+            batch.append(SmtInterval(
+                esiid=r.esiid, meter="BENCH", channel=r.channel, ts=datetime.fromtimestamp(r.ts, UTC),
+                kwh=Decimal(r.wh).scaleb(-3), quality=r.quality,
+                revised_at=datetime.fromtimestamp(r.revised, UTC) if r.revised else None,
+                raw_file_id=raw.pk, row_number=r.row,
+            ))
+            if len(batch) >= BATCH:
+                count += len(SmtInterval.objects.bulk_create(batch, ignore_conflicts=True))
+                batch = []
+        count += len(SmtInterval.objects.bulk_create(batch, ignore_conflicts=True))
+    return count
+
+
+COLUMNS = "esiid, meter, channel, ts, kwh, quality, revised_at, raw_file_id, row_number"
+
+
+def export_rows(path: Path) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor, open(path, "wb") as out:
+        with cursor.cursor.copy(f"COPY smt_interval ({COLUMNS}) TO STDOUT") as copy:
+            for block in copy:
+                out.write(block)
+
+
+def raw_copy(path: Path) -> int:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor, open(path, "rb") as source:
+        with cursor.cursor.copy(f"COPY smt_interval ({COLUMNS}) FROM STDIN") as copy:
+            while block := source.read(1 << 20):
+                copy.write(block)
+        cursor.execute("SELECT count(*) FROM smt_interval")
+        return cursor.fetchone()[0]
+
+
+def main() -> None:
+    args = argparse.ArgumentParser()
+    args.add_argument("--esiids", type=int, default=50)
+    args.add_argument("--days", type=int, default=365)
+    args.add_argument("--skip-bulk-create", action="store_true", help="the slowest part; for profiling runs")
+    opts = args.parse_args()
+    media = tempfile.TemporaryDirectory(prefix="bench-media-")
+    os.environ["MEDIA_ROOT"] = media.name
+    django_setup()
+    from smt import ingest
+
+    log(f"generating {opts.esiids} ESIIDs x {opts.days} days")
+    raw = store_generated(opts.esiids, opts.days)
+    try:
+        run(raw, opts, ingest)
+    finally:
+        empty_table()
+        raw.delete()
+        media.cleanup()
+
+
+def run(raw, opts, ingest) -> None:
+    empty_table()
+    log("parse only")
+    parse_s, rows = timed(lambda: parse_only(raw))
+    log(f"ours: raw_file_normalize ({rows} rows)")
+    ours_s, stats = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
+    assert stats["intervalsInserted"] == rows, stats
+    log("re-ingest")
+    again_s, again = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
+    assert again["intervalsInserted"] == 0 and again["duplicatesSkipped"] == rows, again
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "rows.copy"
+        export_rows(dump)
+        empty_table()
+        log("raw COPY")
+        copy_s, copied = timed(lambda: raw_copy(dump))
+        assert copied == rows
+    bulk_s = None
+    if not opts.skip_bulk_create:
+        empty_table()
+        log("bulk_create")
+        bulk_s, created = timed(lambda: bulk_create(raw))
+    size_mb = raw.size_bytes / 1e6
+    print(f"### SMT ingest: {rows:,} intervals ({opts.esiids} ESIIDs x {opts.days} days, {size_mb:.0f} MB CSV)\n")
+    lines = [
+        ["ours: parse + normalize (raw_file_normalize)", f"{ours_s:.1f}", f"{rows / ours_s:,.0f}", "1.00"],
+        ["re-ingest, all duplicates", f"{again_s:.1f}", f"{rows / again_s:,.0f}", f"{ours_s / again_s:.2f}"],
+        ["parse only (no database)", f"{parse_s:.1f}", f"{rows / parse_s:,.0f}", f"{ours_s / parse_s:.2f}"],
+        ["raw COPY of normalized rows", f"{copy_s:.1f}", f"{rows / copy_s:,.0f}", f"{ours_s / copy_s:.2f}"],
+    ]
+    if bulk_s is not None:
+        lines.append(["parse + bulk_create(ignore_conflicts=True)", f"{bulk_s:.1f}", f"{rows / bulk_s:,.0f}", f"{ours_s / bulk_s:.2f}"])
+    print(table(["path", "seconds", "rows/s", "speed vs ours"], lines))
+    goals = [
+        ["ours >= 0.5x raw COPY", f"{copy_s / ours_s:.2f}x", verdict(copy_s / ours_s >= 0.5)],
+        ["re-ingest >= first ingest", f"{ours_s / again_s:.2f}x", verdict(again_s <= ours_s)],
+    ]
+    if bulk_s is not None:
+        goals.insert(1, ["ours >= 3x bulk_create", f"{bulk_s / ours_s:.2f}x", verdict(bulk_s / ours_s >= 3)])
+    print()
+    print(table(["goal", "measured", "verdict"], goals))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+from django_tables2 import RequestConfig
+
+from config.auth import staff_required
+from ercot import extract
+from ercot.filters import ErcotIngestFilter, esiid_search
+from ercot.models import ErcotIngest, EsiidRecord
+from ercot.tables import ErcotIngestTable, EsiidRecordTable
+
+STRIP_DAYS = 31
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def day_strip(*, today, days: int = STRIP_DAYS) -> dict:
+    """The last `days` Central days, and per TDSP which of them have a stored file."""
+    presence = ErcotIngest.objects.presence(end=today, days=days)
+    dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    rows = [{"tdsp": tdsp, "cells": [{"day": d, "kind": by_day.get(d, "")} for d in dates]}
+            for tdsp, by_day in sorted(presence.items())]
+    return {"dates": dates, "rows": rows}
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def ingest_list(request: HtmxHttpRequest) -> HttpResponse:
+    files = ErcotIngestFilter(request.GET, queryset=ErcotIngest.objects.all())
+    table = ErcotIngestTable(files.qs)
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    template = "ercot/ingest_list.html"
+    if request.htmx:
+        template += "#ingest-table"
+    today = timezone.localdate(timezone=extract.CENTRAL)
+    context = {"filter": files, "table": table, "strip": day_strip(today=today), "today": today,
+               "today_count": ErcotIngest.objects.done().filter(file_date=today).count(),
+               "records": EsiidRecord.objects.estimated_count() if not request.htmx else None}
+    return render(request, template, context)
+
+
+@require_POST
+@staff_required
+def ingest_fetch(request: HttpRequest) -> HttpResponse:
+    from django_q.tasks import async_task
+
+    async_task("ercot.tasks.ercot_fetch", task_name="ercot-fetch-now", group="ercot-fetch")
+    messages.success(request, "ERCOT fetch queued: new files appear below as they are stored.")
+    return redirect("ercot:ingest-list")
+
+
+@require_GET
+@staff_required
+def ingest_download(request: HttpRequest, pk: int) -> FileResponse:
+    row = get_object_or_404(ErcotIngest.objects.done(), pk=pk)
+    return FileResponse(default_storage.open(row.storage_key, "rb"), as_attachment=True, filename=row.filename)
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def esiid_lookup(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    table = EsiidRecordTable(esiid_search(EsiidRecord.objects.order_by("esiid"), query)) if query else None
+    if table is not None:
+        RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    template = "ercot/esiid_lookup.html"
+    if request.htmx:
+        template += "#esiid-results"
+    return render(request, template, {"table": table, "query": query})

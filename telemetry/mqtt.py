@@ -1,0 +1,166 @@
+"""The MQTT edge: paho-mqtt 2 lives here and nowhere else. Plain values in and out, no ORM.
+
+At-least-once with nothing lost: QoS 1, a stable client id and a persistent MQTT 5 session
+(clean_start off, a session expiry), and manual acknowledgement: a message is acknowledged only
+after the batch holding it was written, so a crash before the write makes the broker send it
+again. Redeliveries are dropped downstream by the raw events' unique constraints.
+"""
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+log = logging.getLogger(__name__)
+KINDS = ("telemetry", "status", "heartbeat")
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    client_id: str = "wattledger-telemetry"
+    session_expiry: int = 7 * 24 * 3600
+
+
+def broker_config(url: str, *, client_id: str, ca_file: str = "", session_expiry: int = 7 * 24 * 3600) -> BrokerConfig:
+    """mqtt://[user:pass@]host[:1883] or mqtts://host[:8883]."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+        raise ValueError(f"MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883, got {url!r}")
+    tls = parts.scheme in ("mqtts", "ssl")
+    return BrokerConfig(
+        host=parts.hostname, port=parts.port or (8883 if tls else 1883), tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ca_file=ca_file or None, client_id=client_id, session_expiry=session_expiry,
+    )
+
+
+def topic_filters(prefix: str, shared_group: str = "") -> list[str]:
+    """`<prefix>/+/<kind>`, or `$share/<group>/...` so several subscribers split the stream."""
+    filters = [f"{prefix.strip('/')}/+/{kind}" for kind in KINDS]
+    return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else filters
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    received_at: datetime
+    mid: int
+    qos: int
+    generation: int  # the connection it came on: an ack is only valid on that connection
+
+
+class Subscriber:
+    """Receives on paho's network thread, hands batches to `handle` on the caller's thread."""
+
+    def __init__(self, config: BrokerConfig, filters: list[str], handle: Callable[[list[tuple[str, bytes, datetime]]], None],
+                 *, batch_size: int = 2000, batch_seconds: float = 0.2) -> None:
+        self.config, self.filters, self.handle = config, filters, handle
+        self.batch_size, self.batch_seconds = batch_size, batch_seconds
+        self.inbox: queue.Queue[Received] = queue.Queue()
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.generation = 0
+        self.client = self._client()
+
+    def _client(self) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        if self.config.username:
+            client.username_pw_set(self.config.username, self.config.password)
+        if self.config.tls:
+            client.tls_set(ca_certs=self.config.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_queued_messages_set(0)
+        client.on_connect, client.on_disconnect, client.on_message = self._on_connect, self._on_disconnect, self._on_message
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("MQTT connect refused: %s", reason_code)
+            return
+        self.generation += 1
+        # Subscribing here means a reconnect (even to a broker that lost our session) subscribes again.
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
+        log.info("MQTT connected to %s:%s (session present: %s)", self.config.host, self.config.port, flags.session_present)
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        if not self.stopping.is_set():
+            log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Received(message.topic, message.payload, datetime.now(timezone.utc), message.mid, message.qos, self.generation))
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.config.session_expiry
+        self.client.connect_async(self.config.host, self.config.port, keepalive=30, clean_start=False, properties=props)
+        self.client.loop_start()
+
+    def _take_batch(self) -> list[Received]:
+        batch: list[Received] = []
+        try:
+            batch.append(self.inbox.get(timeout=self.batch_seconds))
+        except queue.Empty:
+            return batch
+        deadline = time.monotonic() + self.batch_seconds
+        while len(batch) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self.inbox.get(timeout=max(remaining, 0)) if remaining > 0 else self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _deliver(self, batch: list[Received]) -> None:
+        """Hand the batch over until it is stored, then acknowledge it."""
+        while True:
+            try:
+                self.handle([(m.topic, m.payload, m.received_at) for m in batch])
+                break
+            except Exception:
+                log.exception("storing %d telemetry messages failed; retrying", len(batch))
+                if self.stopping.wait(2):
+                    return  # not acknowledged: the broker sends them again next time
+        for message in batch:
+            if message.qos and message.generation == self.generation:
+                self.client.ack(message.mid, message.qos)
+
+    def run(self) -> None:
+        """Until stop(): batches of at most batch_size or batch_seconds; then flush and disconnect."""
+        self.start()
+        while not self.stopping.is_set():
+            batch = self._take_batch()
+            if batch:
+                self._deliver(batch)
+        # What arrived before the stop is stored; anything later stays unacknowledged for next time.
+        left = self.inbox.qsize()
+        while left > 0:
+            batch = self._take_batch()
+            left -= len(batch) or left
+            if batch:
+                self._deliver(batch)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def stop(self) -> None:
+        self.stopping.set()

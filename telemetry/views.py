@@ -1,0 +1,191 @@
+"""Staff pages: device health, locations with charts, cost versions, review tickets, malformed messages."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Count, Q, Sum
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_tables2 import RequestConfig
+
+from config.auth import request_identity, staff_required
+from smt.views import HtmxHttpRequest
+from telemetry import charts, reports, totals
+from telemetry.forms import AssignForm, CostVersionForm, DayRangeForm, LocationForm
+from telemetry.models import CostVersion, Device, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket
+from telemetry.tables import MalformedTable, ReviewTicketTable
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def device_health(request: HtmxHttpRequest) -> HttpResponse:
+    now = timezone.now()
+    silent_after = timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
+    devices = (Device.objects.select_related("location")
+               .annotate(events_hour=Count("events", filter=Q(events__received_at__gte=now - timedelta(hours=1))))
+               .order_by("location__name", "name"))
+    rows = [{"device": d, "silent": d.last_seen_at is None or now - d.last_seen_at > silent_after} for d in devices]
+    context = {
+        "rows": rows, "now": now, "silent_minutes": settings.TELEMETRY_SILENT_MINUTES, "locations": Location.objects.all(),
+        "health": reports.health_snapshot(now), "unassigned": sum(1 for d in devices if d.location_id is None),
+        "open_tickets": ReviewTicket.objects.filter(status="open").count(),
+    }
+    template = "telemetry/device_health.html"
+    if request.htmx:
+        template += "#device-health"
+    return render(request, template, context)
+
+
+@require_POST
+@staff_required
+def device_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(Device, pk=pk)
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(f"Unknown location: {form.errors.as_text()}", status=400)
+    device.location = form.cleaned_data["location"]
+    device.save(update_fields=["location"])
+    messages.success(request, f"{device.name} assigned to {device.location or 'no location'}.")
+    return redirect("telemetry:device-health")
+
+
+@require_POST
+@staff_required
+def device_token(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A new per-device API token, shown once (only its hash is kept)."""
+    device = get_object_or_404(Device, pk=pk)
+    return render(request, "telemetry/_device_token.html", {"device": device, "token": device.token_issue()})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def location_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = LocationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        location = form.save()
+        messages.success(request, f"Location {location.name} added.")
+        return redirect("telemetry:location-list")
+    since = totals.local_day(timezone.now()) - timedelta(days=29)
+    locations = Location.objects.annotate(
+        device_count=Count("devices", distinct=True),
+        wh_30d=Sum("devices__daily_totals__wh", filter=Q(devices__daily_totals__day__gte=since)),
+    )
+    return render(request, "telemetry/location_list.html", {"locations": locations, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def location_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    location = get_object_or_404(Location, pk=pk)
+    form = DayRangeForm(request.GET or None)
+    today = totals.local_day(timezone.now())
+    data = form.cleaned_data if form.is_valid() else {}
+    end = data.get("end") or today
+    start = data.get("start") or end - timedelta(days=29)
+    if start > end or (end - start).days > 366:
+        start = end - timedelta(days=29)
+    devices = list(location.devices.all())
+    device = next((d for d in devices if str(d.pk) == request.GET.get("device")), None)
+    rows = reports.daily_rows(devices=[device] if device else devices, first=start, last=end)
+    day = data.get("day") or end
+    context = {"location": location, "form": form, "devices": devices, "device": device, "rows": rows,
+               "bars": charts.daily_bars(rows), "day": day, "total_kwh": sum(r.kwh for r in rows),
+               "total_cost": sum(r.cost for r in rows), "first": start, "last": end, "zone": settings.TELEMETRY_TIME_ZONE,
+               "timelines": _timelines(device and [device] or devices, day)}
+    template = "telemetry/location_detail.html"
+    if request.htmx:
+        template += "#location-charts"
+    return render(request, template, context)
+
+
+def _timelines(devices: list[Device], day) -> list[dict]:
+    start, end = totals.day_bounds(day)
+    zone = totals.local_zone()
+    out = []
+    for device in devices:
+        readings = list(RawEvent.objects.filter(device=device, ts__gte=start, ts__lt=end).order_by("ts")
+                        .values_list("ts", "power_w")[:5000])
+        entries = list(LedgerEntry.objects.current().filter(device=device, end_ts__gt=start, end_ts__lte=end)
+                       .exclude(delta_wh=0).order_by("end_ts").values_list("end_ts", "delta_wh")[:5000])
+        points, energy = [], 0
+        power = dict(readings)
+        for ts, delta in entries:
+            energy += delta
+            points.append((ts, power.get(ts), energy / 1000))
+        out.append({"device": device, "svg": charts.timeline(points, start=start.astimezone(zone), end=end.astimezone(zone)),
+                    "kwh": energy / 1000, "readings": len(readings)})
+    return out
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def cost_version_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = CostVersionForm(request.POST or None, zone=totals.local_zone())
+    if request.method == "POST" and form.is_valid():
+        if CostVersion.objects.filter(effective_from=form.cleaned_data["effective_from"]).exists():
+            form.add_error("effective_from", "A version already starts at that moment.")
+        else:
+            version = totals.cost_version_create(**form.cleaned_data, created_by=request_identity(request) or "")
+            return redirect("telemetry:cost-version-detail", pk=version.pk)
+    context = {"form": form, "versions": CostVersion.objects.all(), "zone": settings.TELEMETRY_TIME_ZONE}
+    return render(request, "telemetry/cost_version_list.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@staff_required
+def cost_version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(CostVersion, pk=pk)
+    context = {"version": version, "result": version.recalculation, "zone": settings.TELEMETRY_TIME_ZONE}
+    return render(request, "telemetry/cost_version_detail.html", context)
+
+
+def _ticket_page(request: HtmxHttpRequest, status: str, *, fragment: bool) -> HttpResponse:
+    tickets = ReviewTicket.objects.select_related("device")
+    if status in ReviewTicket.Status.values:
+        tickets = tickets.filter(status=status)
+    table = ReviewTicketTable(tickets)
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    template = "telemetry/ticket_list.html" + ("#ticket-table" if fragment else "")
+    context = {"table": table, "status": status, "statuses": ["all", *ReviewTicket.Status.values]}
+    return render(request, template, context)
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
+    return _ticket_page(request, request.GET.get("status", "open"), fragment=bool(request.htmx))
+
+
+@require_POST
+@staff_required
+def ticket_update(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
+    ticket = get_object_or_404(ReviewTicket, pk=pk)
+    new_status = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(action)
+    if new_status is None:
+        return HttpResponse("action must be acknowledge or resolve", status=400)
+    ticket.status, ticket.updated_at, ticket.updated_by = new_status, timezone.now(), request_identity(request) or ""
+    ticket.save(update_fields=["status", "updated_at", "updated_by"])
+    if request.htmx:
+        return _ticket_page(request, request.POST.get("status", "open"), fragment=True)
+    messages.success(request, f"Ticket {ticket.pk} {new_status}.")
+    return redirect("telemetry:ticket-list")
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def malformed_list(request: HtmxHttpRequest) -> HttpResponse:
+    table = MalformedTable(MalformedMessage.objects.all())
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    template = "telemetry/malformed_list.html"
+    if request.htmx:
+        template += "#malformed-table"
+    return render(request, template, {"table": table})

@@ -1,0 +1,151 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from telemetry import ingest
+from telemetry.models import LedgerEntry
+
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _telemetry_settings(settings):
+    settings.TELEMETRY_TIME_ZONE = "Asia/Kolkata"
+    settings.TELEMETRY_GAP_SECONDS = 900
+    settings.MQTT_TOPIC_PREFIX = "autovolt"
+
+
+def feed(device: str, *readings: tuple, start: datetime = T0) -> ingest.RecordResult:
+    """readings: (minute, energy_wh[, {seq, boot_id, ...}]) stored in one batch, in the order given."""
+    items = []
+    for minute, wh, *extra in readings:
+        ts = start + timedelta(minutes=minute)
+        items.append(ingest.ReadingIn(device=device, ts=ts, received_at=ts, energy_wh=wh, **(extra[0] if extra else {})))
+    return ingest.items_record(items)
+
+
+def current(device: str) -> list[tuple]:
+    """(start minute, end minute, delta, kind, confidence) of the device's current entries."""
+    rows = LedgerEntry.objects.current().filter(device__name=device).order_by("end_ts", "id")
+    minute = lambda ts: int((ts - T0).total_seconds() // 60)  # noqa: E731
+    return [(minute(e.start_ts), minute(e.end_ts), e.delta_wh, e.kind, e.confidence) for e in rows]
+
+
+class Broker:
+    """Our own Mosquitto on a loopback port, with persistence, that a test may stop and start."""
+
+    def __init__(self, folder):
+        import getpass
+
+        from tests.conftest import free_port
+
+        self.port, self.folder = free_port(), folder
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {folder}/\nmax_queued_messages 0\nmax_inflight_messages 0\n"
+            # Run as root, mosquitto would switch to its own user, which cannot write our tmp folder.
+            f"user {getpass.getuser()}\n"
+        )
+        self.proc = None
+
+    def start(self) -> None:
+        import subprocess
+
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=open(self.folder / "broker.log", "a"),
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: mosquitto saves sessions and queued messages first
+            self.proc.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+def wait_port(port: int, seconds: float = 10) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    own = Broker(folder)
+    own.start()
+    yield own
+    own.stop()
+
+
+@pytest.fixture
+def prefix():
+    import uuid
+
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+class SubscriberProcess:
+    """`manage.py telemetry_subscribe` as its own process on the test database."""
+
+    def __init__(self, url: str, prefix: str, log_path):
+        import uuid
+
+        from django.db import connection
+
+        db = connection.settings_dict
+        self.env = {
+            **__import__("os").environ, "MQTT_URL": url, "MQTT_TOPIC_PREFIX": prefix, "MQTT_CLIENT_ID": f"wl-test-{uuid.uuid4().hex[:8]}",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "TELEMETRY_BATCH_MS": "50",
+            "TELEMETRY_TIME_ZONE": "Asia/Kolkata",
+        }
+        self.log_path, self.proc = log_path, None
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        from tests.conftest import ROOT
+
+        self.proc = subprocess.Popen([sys.executable, "manage.py", "telemetry_subscribe"], cwd=ROOT, env=self.env,
+                                     stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.terminate()
+        return self.proc.wait(20)
+
+
+@pytest.fixture
+def subscriber(transactional_db, broker, prefix, tmp_path):
+    sub = SubscriberProcess(broker.url, prefix, tmp_path / "subscriber.log")
+    sub.start()
+    yield sub
+    sub.stop()
+
+
+def wait_until(check, seconds: float = 20, what: str = "condition"):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

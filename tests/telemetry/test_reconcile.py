@@ -1,0 +1,84 @@
+"""Nightly reconciliation opens review tickets for each kind of mismatch; retention prunes raw events."""
+
+from datetime import date, datetime, timedelta, timezone
+from io import StringIO
+
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from telemetry import tasks
+from telemetry.models import DailyTotal, Device, LedgerEntry, RawEvent, ReviewTicket
+from telemetry.reconcile import events_prune, ledger_reconcile
+from tests.telemetry.conftest import feed
+
+DAY = date(2026, 3, 1)
+AFTER = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def test_clean_day_opens_no_ticket(db):
+    feed("m1", (0, 0), (10, 50), (20, 5), (30, 12, {"boot_id": "x"}), (40, 20))
+    Device.objects.update(last_seen_at=AFTER)
+    result = ledger_reconcile(day=DAY, now=AFTER)
+    assert result["device_days"] == 1 and result["tickets_opened"] == {}
+    assert not ReviewTicket.objects.exists()
+
+
+def test_total_that_drifted_from_the_ledger_opens_one_ticket_with_evidence(db):
+    feed("m1", (0, 0), (10, 50))
+    Device.objects.update(last_seen_at=AFTER)
+    DailyTotal.objects.update(wh=49)
+    ledger_reconcile(day=DAY, now=AFTER)
+    ticket = ReviewTicket.objects.get()
+    assert (ticket.kind, ticket.status, ticket.day) == ("total_mismatch", "open", DAY)
+    assert ticket.evidence["stored_wh"] == 49 and ticket.evidence["ledger_wh"] == 50
+    ledger_reconcile(day=DAY, now=AFTER)  # still open: not opened twice
+    assert ReviewTicket.objects.count() == 1
+
+
+def test_broken_chain_opens_a_counter_span_ticket(db):
+    feed("m1", (0, 0), (10, 50), (20, 80))
+    Device.objects.update(last_seen_at=AFTER)
+    corrupted = LedgerEntry.objects.get(end_wh=80)
+    LedgerEntry.objects.filter(pk=corrupted.pk).update(delta_wh=40, start_wh=40)  # changed outside the rules
+    DailyTotal.objects.update(wh=90)
+    ledger_reconcile(day=DAY, now=AFTER)
+    ticket = ReviewTicket.objects.get(kind="counter_span")
+    assert ticket.evidence["breaks_before_entries"] == [corrupted.pk]
+    assert (ticket.evidence["span_wh"], ticket.evidence["summed_wh"]) == (80, 90)
+
+
+def test_silent_device_and_unprocessed_events_open_tickets(db):
+    feed("m1", (0, 0), (10, 50))
+    RawEvent.objects.update(processed=False, received_at=AFTER - timedelta(hours=30))
+    Device.objects.update(last_seen_at=AFTER - timedelta(hours=30))
+    ledger_reconcile(day=DAY, now=AFTER)
+    assert set(ReviewTicket.objects.values_list("kind", flat=True)) == {"silent_device", "unprocessed"}
+
+
+def test_reconcile_command_and_the_02_00_local_schedule(db, settings):
+    out = StringIO()
+    call_command("reconcile", "--date", "2026-03-01", stdout=out)
+    assert "2026-03-01: 0 device-days checked" in out.getvalue()
+    call_command("setup_schedules", stdout=StringIO())
+    assert Schedule.objects.filter(name="telemetry-reconcile", func="telemetry.tasks.ledger_reconcile").exists()
+    assert Schedule.objects.filter(name="telemetry-prune").exists()
+
+
+def test_schedule_task_runs_at_02_local_once(db, settings, monkeypatch):
+    from django.utils import timezone as dj_timezone
+
+    settings.TELEMETRY_TIME_ZONE = "America/Chicago"
+    monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 7, 5, tzinfo=timezone.utc))  # 02:05 CDT
+    assert tasks.ledger_reconcile()["day"] == "2026-03-08"
+    assert tasks.ledger_reconcile() is None  # once per local day
+    monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 9, 5, tzinfo=timezone.utc))
+    assert tasks.ledger_reconcile() is None
+
+
+def test_prune_removes_old_raw_events_and_keeps_ledger_and_totals(db, settings):
+    settings.TELEMETRY_RETENTION_DAYS = 730
+    feed("m1", (0, 0), (10, 50), start=datetime(2023, 1, 1, tzinfo=timezone.utc))
+    feed("m2", (0, 60), (10, 70))
+    assert events_prune(now=datetime(2026, 3, 2, tzinfo=timezone.utc)) == 2
+    assert RawEvent.objects.count() == 2
+    assert LedgerEntry.objects.current().count() == 2 and DailyTotal.objects.filter(day__year=2023).get().wh == 50

@@ -1,0 +1,165 @@
+"""deploy/: the production settings pass Django's deploy checks, and the nginx site in front of
+a real gunicorn (started from deploy/gunicorn.conf.py) limits bodies like the app does."""
+
+import datetime
+import functools
+import http.client
+import os
+import re
+import secrets
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+DEPLOY = ROOT / "deploy"
+SITE = DEPLOY / "nginx-wattledger.conf"
+UPLOAD_LOCATIONS = ("/upload", "/api/admin/smt/raw-upload")
+SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def env_file(path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def production_env(tmp_path) -> dict[str, str]:
+    """deploy/wattledger.env.example as the units read it, with a real secret in a file."""
+    secret = tmp_path / "secret_key"
+    secret.write_text(secrets.token_urlsafe(50))
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "DATABASE_URL")}
+    values = env_file(DEPLOY / "wattledger.env.example")
+    values |= {"SECRET_KEY_FILE": str(secret), "MEDIA_ROOT": str(tmp_path / "media"), "FILE_UPLOAD_TEMP_DIR": ""}
+    return keep | values
+
+
+def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@functools.cache
+def default_max_bytes() -> int:
+    """The settings' default, read with SMT_UPLOAD_MAX_BYTES unset."""
+    env = {k: v for k, v in os.environ.items() if k != "SMT_UPLOAD_MAX_BYTES"}
+    out = manage(env, "shell", "-c", "from django.conf import settings; print(settings.SMT_UPLOAD_MAX_BYTES)")
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout.split()[-1])
+
+
+def nginx_bytes(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", value).groups()
+    return int(number) * SIZE_UNITS[unit.lower()]
+
+
+def test_check_deploy_is_clean_with_the_production_env_file(tmp_path):
+    out = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no issues" in out.stdout
+
+
+def test_env_example_names_only_variables_the_settings_read():
+    known = set(env_file(ROOT / ".env.example")) | {"DJANGO_SETTINGS_MODULE"}
+    deploy = set(env_file(DEPLOY / "wattledger.env.example"))
+    settings_source = (ROOT / "config" / "settings.py").read_text() + (DEPLOY / "gunicorn.conf.py").read_text()
+    unknown = {name for name in deploy - known if name.removesuffix("_FILE") not in settings_source}
+    assert not unknown
+
+
+def test_nginx_body_limit_equals_the_upload_limit_default():
+    limits = re.findall(r"client_max_body_size\s+(\S+);", SITE.read_text())
+    assert limits and {nginx_bytes(limit) for limit in limits} == {default_max_bytes()}
+    assert int(env_file(DEPLOY / "wattledger.env.example")["SMT_UPLOAD_MAX_BYTES"]) == default_max_bytes()
+
+
+def test_nginx_streams_both_upload_paths_without_buffering():
+    text = SITE.read_text()
+    for path in UPLOAD_LOCATIONS:
+        block = re.search(r"location = " + re.escape(path) + r" \{(.*?)\}", text, re.S)
+        assert block, f"no exact location for {path}"
+        assert "proxy_request_buffering off;" in block[1]
+        assert "proxy_http_version 1.1;" in block[1]
+
+
+# ---------------------------------------------------------------- nginx + gunicorn, for real
+
+
+def self_signed(tmp_path) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meters.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def nginx_config(tmp_path, *, sock: str, port: int) -> str:
+    """The deploy site, unchanged but for ports, certificate and socket paths."""
+    cert, key = self_signed(tmp_path)
+    site = SITE.read_text().replace("/run/wattledger/gunicorn.sock", sock)
+    site = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", site)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{free_port()};").replace("listen 443 ", f"listen 127.0.0.1:{port} ")
+    site = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", site)
+    site = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", site)
+    (tmp_path / "site.conf").write_text(site)
+    temps = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"user root; daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+                    f"events {{}}\nhttp {{ access_log off; {temps} include {tmp_path}/site.conf; }}\n")
+    return str(conf)
+
+
+@pytest.fixture
+def proxied_site(tmp_path):
+    """gunicorn (deploy/gunicorn.conf.py) on a unix socket, nginx (the deploy site) on TLS in front."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    sock, port = str(tmp_path / "gunicorn.sock"), free_port()
+    conf = nginx_config(tmp_path, sock=sock, port=port)
+    check = subprocess.run([nginx, "-t", "-c", conf], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    env = production_env(tmp_path) | {"GUNICORN_BIND": f"unix:{sock}", "GUNICORN_WORKERS": "1", "ALLOWED_HOSTS": "meters.example.com"}
+    gunicorn = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi:application"],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "gunicorn.log", "w"))
+    server = subprocess.Popen([nginx, "-c", conf], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield port
+    finally:
+        for proc in (server, gunicorn):
+            proc.terminate()
+            proc.wait(15)
+
+
+def https(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl._create_unverified_context(), timeout=20)
+    conn.putrequest(method, path, skip_host=True)
+    for name, value in {"Host": "meters.example.com", **(headers or {})}.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def test_nginx_proxies_to_gunicorn_and_refuses_bodies_over_the_limit(proxied_site):
+    status, body = https(proxied_site, "GET", "/health")
+    assert status == 200 and b'"maxBytes": %d' % default_max_bytes() in body  # no https redirect loop: the proto header arrives
+    for path in UPLOAD_LOCATIONS:
+        status, _ = https(proxied_site, "POST", path, {"Content-Length": str(default_max_bytes() + 1)})
+        assert status == 413  # nginx, before one body byte is read
+        status, body = https(proxied_site, "POST", path, {"Content-Length": "0", "Content-Type": "multipart/form-data; boundary=x"})
+        assert status == 401 and b"authentication required" in body, body  # the app answered through the unbuffered location
