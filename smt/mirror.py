@@ -26,6 +26,7 @@ def sftp_config() -> sftp.SftpConfig:
     return sftp.SftpConfig(
         host=settings.SMT_HOST, port=settings.SMT_PORT, user=settings.SMT_USER, key_path=settings.SMT_KEY,
         known_hosts=settings.SMT_KNOWN_HOSTS, remote_dir=settings.SMT_REMOTE_DIR, timeout=settings.SMT_SFTP_TIMEOUT,
+        key_passphrase=settings.SMT_KEY_PASSPHRASE,
     )
 
 

@@ -185,3 +185,19 @@ def test_an_unlistable_remote_root_fails_the_run(smt_sftp, settings):
     with pytest.raises(FileNotFoundError):
         mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
     assert JobRun.objects.get().status == "failed"
+
+
+def test_an_encrypted_client_key_needs_its_passphrase(smt_sftp, settings, tmp_path):
+    key = tmp_path / "protected_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "open sesame", "-f", str(key)], check=True)
+    with open(smt_sftp.folder / "authorized_keys", "a") as keys:
+        keys.write((tmp_path / "protected_key.pub").read_text())
+    (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    settings.SMT_KEY = str(key)
+    with pytest.raises(sftp.SftpError, match="set SMT_KEY_PASSPHRASE"):
+        mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
+    settings.SMT_KEY_PASSPHRASE = "wrong"
+    with pytest.raises(sftp.SftpError, match="wrong SMT_KEY_PASSPHRASE"):
+        mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
+    settings.SMT_KEY_PASSPHRASE = "open sesame"
+    assert mirror.mirror_run(trigger=JobRun.Trigger.COMMAND).status == "succeeded"
