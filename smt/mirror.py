@@ -37,6 +37,10 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
     Raises SftpError when the server cannot be reached or verified (recorded as failed).
     """
     job = job or job_run_create(kind=JobRun.Kind.MIRROR, trigger=trigger)
+    if job.trigger == JobRun.Trigger.SCHEDULE and not settings.SMT_HOST:
+        # A site without SMT access (a local run): the schedule has nothing to do; asked for, it fails.
+        job_run_skip(job=job, reason="SFTP mirror is not configured (SMT_HOST is not set)")
+        return job
     other = (JobRun.objects.filter(kind=JobRun.Kind.MIRROR, status=JobRun.Status.RUNNING,
                                    started_at__gte=timezone.now() - STALE_RUN).exclude(pk=job.pk).first())
     if other is not None:

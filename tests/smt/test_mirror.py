@@ -140,8 +140,14 @@ def test_a_touched_file_is_fetched_again_but_not_ingested_twice(smt_sftp):
 def test_unconfigured_mirror_fails_naming_the_variables(settings):
     settings.SMT_HOST = ""
     with pytest.raises(sftp.SftpError, match="set SMT_HOST"):
-        mirror.mirror_run()
+        mirror.mirror_run(trigger=JobRun.Trigger.MANUAL)
     assert JobRun.objects.get().error.startswith("SftpError: SFTP mirror is not configured")
+
+
+def test_the_schedule_skips_quietly_where_no_smt_host_is_set(settings):
+    settings.SMT_HOST = ""
+    job = mirror.mirror_run(trigger=JobRun.Trigger.SCHEDULE)
+    assert job.status == "skipped" and "SMT_HOST is not set" in job.error
 
 
 def test_a_second_run_is_skipped_while_one_is_running(smt_sftp):
