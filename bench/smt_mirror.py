@@ -7,8 +7,10 @@ random bytes (ingest is measured by the SMT ingest benchmark). Run from the repo
 
     .venv/bin/python bench/smt_mirror.py [--files 200] [--mb 5] [--rounds 2]
 
-It uses a throwaway PostgreSQL database (`wattledger_bench_smt_mirror` on 127.0.0.1:5432, dropped
-at the end) when that server answers, else a throwaway SQLite file, and a throwaway media folder.
+Under bin/bench.sh it uses the bench database that script made (a DATABASE_URL naming a
+database with "bench" in it) and removes only the rows it created; run alone it makes a
+throwaway PostgreSQL database (`wattledger_bench_smt_mirror` on 127.0.0.1:5432, dropped at the
+end) when that server answers, else a throwaway SQLite file. Media go to a throwaway folder.
 Prints a markdown table.
 """
 
@@ -57,23 +59,37 @@ def ours_fetch(settings_media: Path) -> tuple[float, dict]:
     return elapsed, job.counts
 
 
-def reset_ours(media: Path) -> None:
+def reset_ours(media: Path, first_raw_id: int, first_job_id: int) -> None:
+    """Forget what earlier rounds fetched: only rows this script created."""
     from smt.models import JobRun, MirroredFile, RawSmtFile
 
-    MirroredFile.objects.all().delete()
-    RawSmtFile.objects.all().delete()
-    JobRun.objects.all().delete()
+    MirroredFile.objects.filter(raw_file_id__gte=first_raw_id).delete()
+    RawSmtFile.objects.filter(pk__gte=first_raw_id).delete()
+    JobRun.objects.filter(pk__gte=first_job_id).delete()
     shutil.rmtree(media, ignore_errors=True)
     media.mkdir()
+
+
+def next_ids() -> tuple[int, int]:
+    from django.db.models import Max
+
+    from smt.models import JobRun, RawSmtFile
+
+    return ((RawSmtFile.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,
+            (JobRun.objects.aggregate(m=Max("pk"))["m"] or 0) + 1)
 
 
 BENCH_DB = "wattledger_bench_smt_mirror"
 
 
 def bench_database(work: Path) -> str:
-    """A fresh PostgreSQL database when the local server answers (as in production), else SQLite."""
+    """bin/bench.sh's database, else a fresh PostgreSQL one when the local server answers (as in
+    production), else SQLite."""
     import socket
 
+    given = os.environ.get("DATABASE_URL", "")
+    if "bench" in given.rsplit("/", 1)[-1]:
+        return given
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
     except OSError:
@@ -99,7 +115,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-smt-mirror-"))
     media = work / "media"
     media.mkdir()
-    os.environ.update({"DEBUG": "true", "SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
+    os.environ.update({"DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
                        "MEDIA_ROOT": str(media), "LOG_LEVEL": "WARNING", "DATABASE_URL": bench_database(work)})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from tests.sshd import sshd_start
@@ -118,6 +134,7 @@ def main() -> None:
         size = int(opts.mb * 1024 * 1024)
         make_tree(server.root, opts.files, size)
         total_mb = opts.files * size / 1e6
+        first_ids = next_ids()
         theirs, ours = [], []
         for _ in range(opts.rounds):
             dest = work / "openssh"
@@ -127,15 +144,16 @@ def main() -> None:
             fetched = sum(1 for p in (dest / "tree").rglob("*") if p.is_file())
             assert fetched == opts.files, f"sftp fetched {fetched} files"
             shutil.rmtree(dest)
-            reset_ours(media)
+            reset_ours(media, *first_ids)
             seconds, counts = ours_fetch(media)
             assert counts["fetched"] == opts.files and counts["bytes"] == opts.files * size, counts
             ours.append(seconds)
+        reset_ours(media, *first_ids)
         report(opts, total_mb, theirs, ours)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-        if os.environ["DATABASE_URL"].startswith("postgres"):
+        if os.environ["DATABASE_URL"].endswith(f"/{BENCH_DB}"):
             from django.db import connections
 
             connections.close_all()
@@ -149,7 +167,9 @@ def report(opts, total_mb: float, theirs: list[float], ours: list[float]) -> Non
     print("| Client | Seconds | MB/s | vs OpenSSH |")
     print("|---|---:|---:|---:|")
     print(f"| OpenSSH `sftp -b` (`get -R`) | {their:.2f} | {total_mb / their:.1f} | 1.00× |")
-    print(f"| Wattledger mirror (paramiko → storage, sha256, registered) | {our:.2f} | {total_mb / our:.1f} | {their / our:.2f}× |")
+    from django.conf import settings
+
+    print(f"| Wattledger mirror (paramiko → storage, sha256, registered), {settings.SMT_SFTP_CONNECTIONS} connections | {our:.2f} | {total_mb / our:.1f} | {their / our:.2f}× |")
     print(f"\nRounds (s): OpenSSH {', '.join(f'{t:.2f}' for t in theirs)}; ours {', '.join(f'{t:.2f}' for t in ours)}")
 
 

@@ -8,6 +8,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from config.auth import ADMIN_API_AUTH, staff_required
 from ercot.api import router as ercot_router
 from smt.api import router as smt_router
+from smt.jobs_api import router as jobs_router
 from smt.user_api import router as user_router
 from telemetry.api import router as telemetry_router
 
@@ -23,6 +24,7 @@ api.add_router("/admin/", smt_router)
 api.add_router("/user/", user_router)
 api.add_router("/admin/", ercot_router)
 api.add_router("/power-analytics/", telemetry_router)
+api.add_router("/admin/", jobs_router)
 
 
 @api.exception_handler(ValidationError)

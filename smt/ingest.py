@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from ercot.esiids import esiid_warnings
-from smt import parser
+from smt import parser, pgp
 from smt.models import RawSmtFile
 
 log = logging.getLogger(__name__)
@@ -469,14 +469,19 @@ def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:
     return {"distinct": distinct, "inserted": inserted, "updated": changed - inserted}
 
 
-def raw_file_precheck(*, fileobj: BinaryIO, size: int) -> str:
+def raw_file_precheck(*, fileobj: BinaryIO, size: int, filename: str = "", bundles: bool = False) -> str:
     """Refuse what is plainly not SMT data before it is stored; return the file kind.
 
     Small files are parsed whole, so a file without one valid row is refused here with its row
-    errors instead of being stored only to fail. Raises parser.FileRejected.
+    errors instead of being stored only to fail. With `bundles`, a PGP-armored `.asc` file is
+    accepted as a bundle (it can only be checked once decrypted). Raises parser.FileRejected.
     """
     if size == 0:
         raise parser.FileRejected(f"file is empty; expected a CSV with header {parser.EXPECTED_HEADER}")
+    if bundles and pgp.is_armored(filename=filename, head=fileobj.read(4096)):
+        fileobj.seek(0)
+        return RawSmtFile.Kind.BUNDLE
+    fileobj.seek(0)
     kind = parser.sniff(fileobj)
     if kind == "interval" and size <= settings.SMT_PRECHECK_FULL_BYTES:
         stats = parser.ParseStats()

@@ -79,3 +79,11 @@ def _finish(job: JobRun, status: str, *, error: str = "") -> None:
     job.status, job.error, job.finished_at = status, error, timezone.now()
     job.started_at = job.started_at or job.finished_at
     job.save(update_fields=["status", "error", "finished_at", "started_at", "counts", "log"])
+
+
+def job_runs_fail_stalled(*, seconds: int) -> list[int]:
+    """Mark runs whose worker died as failed, so the Jobs page stops waiting for them."""
+    stalled = list(JobRun.objects.stalled(seconds=seconds).values_list("pk", flat=True))
+    for job in JobRun.objects.filter(pk__in=stalled):
+        _finish(job, JobRun.Status.FAILED, error=f"no result after {seconds} s: the worker stopped (killed or restarted)")
+    return stalled

@@ -5,7 +5,6 @@ known by its sha256, so the same bytes under a new name or time are not ingested
 that vanishes or fails mid-run fails alone: the run goes on and reports it.
 """
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,7 +15,6 @@ from smt import ingest, pipeline, sftp
 from smt.jobs import JobRecorder, job_run_create, job_run_record, job_run_skip
 from smt.models import JobRun, MirroredFile, RawSmtFile
 
-log = logging.getLogger(__name__)
 # A mirror run older than this is presumed dead (its worker was killed) and does not block.
 STALE_RUN = timedelta(hours=2)
 
@@ -28,6 +26,7 @@ def sftp_config() -> sftp.SftpConfig:
     return sftp.SftpConfig(
         host=settings.SMT_HOST, port=settings.SMT_PORT, user=settings.SMT_USER, key_path=settings.SMT_KEY,
         known_hosts=settings.SMT_KNOWN_HOSTS, remote_dir=settings.SMT_REMOTE_DIR, timeout=settings.SMT_SFTP_TIMEOUT,
+        key_passphrase=settings.SMT_KEY_PASSPHRASE,
     )
 
 
@@ -38,6 +37,10 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
     Raises SftpError when the server cannot be reached or verified (recorded as failed).
     """
     job = job or job_run_create(kind=JobRun.Kind.MIRROR, trigger=trigger)
+    if job.trigger == JobRun.Trigger.SCHEDULE and not settings.SMT_HOST:
+        # A site without SMT access (a local run): the schedule has nothing to do; asked for, it fails.
+        job_run_skip(job=job, reason="SFTP mirror is not configured (SMT_HOST is not set)")
+        return job
     other = (JobRun.objects.filter(kind=JobRun.Kind.MIRROR, status=JobRun.Status.RUNNING,
                                    started_at__gte=timezone.now() - STALE_RUN).exclude(pk=job.pk).first())
     if other is not None:
@@ -47,7 +50,9 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
         config = sftp_config()
         recorder.note(f"connecting to {config.user}@{config.host}:{config.port}, folder {config.remote_dir}")
         with sftp.sftp_session(config) as client:
-            entries = mirror_changed(sftp.sftp_walk(client, config.remote_dir), recorder)
+            listing = sftp.sftp_walk(client, config.remote_dir, on_error=lambda folder, exc: recorder.note(
+                f"{folder}: cannot list folder: {exc.strerror or exc}", failed=True))
+            entries = mirror_changed(listing, recorder)
             mirror_fetch_all(client, config, entries, recorder, ingest_files=ingest_files)
         if job.esiid:
             _esiid_summary(job, recorder)

@@ -212,6 +212,10 @@ class JobRunQuerySet(models.QuerySet):
     def active(self) -> "JobRunQuerySet":
         return self.filter(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
 
+    def stalled(self, *, seconds: int) -> "JobRunQuerySet":
+        """Running longer than a worker may run a task: its worker was killed or restarted."""
+        return self.filter(status=JobRun.Status.RUNNING, started_at__lt=timezone.now() - timedelta(seconds=seconds))
+
 
 COUNT_LABELS = [
     ("listed", "listed"), ("unchanged", "unchanged"), ("fetched", "fetched"), ("bytes", "fetched size"),
@@ -219,6 +223,7 @@ COUNT_LABELS = [
     ("billingReadsInserted", "billing reads inserted"), ("esiidIntervals", "intervals for the ESIID"),
     ("esiidBillingReads", "billing reads for the ESIID"), ("failed", "fetch failed"), ("ingestFailed", "ingest failed"),
     ("membersFailed", "bundle members failed"),
+    ("filesRequeued", "stranded files queued again"), ("runsFailed", "stalled runs marked failed"),
 ]
 
 
@@ -228,12 +233,15 @@ class JobRun(models.Model):
     class Kind(models.TextChoices):
         MIRROR = "mirror"
         INGEST = "ingest"
+        NORMALIZE = "normalize"
+        SWEEP = "sweep"
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule"
         MANUAL = "manual"
         WEBHOOK = "webhook"
         COMMAND = "command"
+        QUEUE = "queue", "queue (upload or button)"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

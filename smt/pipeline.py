@@ -6,7 +6,6 @@ and every member becomes its own raw file linked to the bundle, then is routed i
 """
 
 import hashlib
-import logging
 import os
 import re
 import shutil
@@ -19,7 +18,6 @@ from django.core.files.storage import default_storage
 from smt import billing, ingest, parser, pgp
 from smt.models import RawSmtFile
 
-log = logging.getLogger(__name__)
 HEAD_BYTES = 4096
 _BUNDLE_SUFFIX = re.compile(r"(\.\d+)?\.asc$", re.IGNORECASE)
 

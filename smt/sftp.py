@@ -42,6 +42,7 @@ class SftpConfig:
     known_hosts: str
     remote_dir: str = "/"
     timeout: float = 30
+    key_passphrase: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ def sftp_session(config: SftpConfig) -> Iterator[paramiko.SFTPClient]:
     except OSError as exc:
         raise SftpError(f"cannot read SMT_KNOWN_HOSTS ({exc.strerror or exc})") from None
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    key = _client_key(config)
     try:
-        key = paramiko.PKey.from_path(config.key_path)
         client.connect(
             config.host, port=config.port, username=config.user, pkey=key, timeout=config.timeout,
             banner_timeout=config.timeout, auth_timeout=config.timeout, allow_agent=False, look_for_keys=False,
@@ -86,12 +87,34 @@ def sftp_session(config: SftpConfig) -> Iterator[paramiko.SFTPClient]:
         client.close()
 
 
-def sftp_walk(sftp: paramiko.SFTPClient, root: str) -> Iterator[RemoteEntry]:
-    """Every regular file under `root`, recursively, in name order. Symlinks are not followed."""
+def _client_key(config: SftpConfig) -> paramiko.PKey:
+    try:
+        return paramiko.PKey.from_path(config.key_path, password=config.key_passphrase.encode() or None)
+    except (paramiko.PasswordRequiredException, TypeError):  # TypeError: cryptography's "no password given"
+        raise SftpError("SMT_KEY is encrypted: set SMT_KEY_PASSPHRASE") from None
+    except OSError as exc:
+        raise SftpError(f"cannot read SMT_KEY ({exc.strerror or exc})") from None
+    except (ValueError, paramiko.SSHException) as exc:  # a wrong passphrase reads as "not a private key"
+        raise SftpError(f"cannot load SMT_KEY (wrong SMT_KEY_PASSPHRASE, or not a private key): {exc}") from None
+
+
+def sftp_walk(sftp: paramiko.SFTPClient, root: str,
+              on_error: Callable[[str, OSError], None] | None = None) -> Iterator[RemoteEntry]:
+    """Every regular file under `root`, recursively. Symlinks are not followed.
+
+    A subfolder that cannot be listed goes to `on_error` and the walk goes on; the root
+    itself must be listable (otherwise there is nothing to mirror: OSError).
+    """
     pending = [root or "/"]
     while pending:
         folder = pending.pop()
-        entries = sorted(sftp.listdir_attr(folder), key=lambda attr: attr.filename, reverse=True)
+        try:
+            entries = sorted(sftp.listdir_attr(folder), key=lambda attr: attr.filename)
+        except OSError as exc:
+            if folder == (root or "/") or on_error is None:
+                raise
+            on_error(folder, exc)
+            continue
         for attr in entries:
             path = posixpath.join(folder, attr.filename)
             if stat.S_ISDIR(attr.st_mode or 0):

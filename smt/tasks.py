@@ -1,7 +1,9 @@
 """django-q2 entry points: thin wrappers around the domain modules."""
 
+from django.conf import settings
+
 from smt import ingest, mirror, pipeline, sftp
-from smt.jobs import job_run_create
+from smt.jobs import job_run_create, job_run_record, job_runs_fail_stalled
 from smt.models import JobRun, RawSmtFile
 
 
@@ -9,11 +11,22 @@ def raw_file_normalize(raw_id: int) -> dict | None:
     raw = RawSmtFile.objects.filter(pk=raw_id).first()
     if raw is None or raw.status == RawSmtFile.Status.NORMALIZED:
         return None  # deleted, or a retry of work that already finished
-    return pipeline.raw_file_ingest(raw_file=raw)
+    job = job_run_create(kind=JobRun.Kind.NORMALIZE, trigger=JobRun.Trigger.QUEUE, esiid=raw.esiid_hint)
+    with job_run_record(job=job) as recorder:
+        return pipeline.raw_file_ingest_recorded(raw_file=raw, label=f"raw file #{raw.pk} {raw.filename}", recorder=recorder)
 
 
 def raw_files_requeue_stranded() -> int:
-    return ingest.raw_files_requeue_stranded()
+    """Every 5 minutes; recorded as a run only when it found something (a no-op sweep is noise)."""
+    stalled = job_runs_fail_stalled(seconds=settings.Q_CLUSTER["timeout"])
+    count = ingest.raw_files_requeue_stranded()
+    if stalled or count:
+        job = job_run_create(kind=JobRun.Kind.SWEEP, trigger=JobRun.Trigger.SCHEDULE)
+        with job_run_record(job=job) as recorder:
+            recorder.count("filesRequeued", count)
+            recorder.count("runsFailed", len(stalled))
+            recorder.note(f"queued {count} stranded file(s) again; marked run(s) {stalled or 'none'} failed")
+    return count
 
 
 def sftp_mirror(job_id: int | None = None) -> dict:
@@ -24,7 +37,7 @@ def sftp_mirror(job_id: int | None = None) -> dict:
     job = job or job_run_create(kind=JobRun.Kind.MIRROR, trigger=JobRun.Trigger.SCHEDULE)
     try:
         mirror.mirror_run(job=job)
-    except sftp.SftpError:
+    except (sftp.SftpError, OSError):
         pass  # recorded on the run with its reason; retrying now would fail the same way
     job.refresh_from_db()
     return job.as_json()

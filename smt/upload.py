@@ -89,7 +89,8 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
             existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
             if existing:
                 return JsonResponse(upload_body(existing, duplicate=True), status=200)
-            kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size)
+            # Staff and tokens may send SMT's PGP bundles; customers (their own upload page) may not.
+            kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True)
             stored = ingest.raw_file_store(
                 fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
                 source=request.POST.get("source", "upload").strip() or "upload",

@@ -88,6 +88,9 @@ EXPECTED = {
     "smt-trigger": ("get", "/admin/smt/trigger", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt-trigger-webhook": ("post", "/trigger/smt-now", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),
     "smt-token-proxy": ("post", "/admin/smt/token", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),
+    "api:jobs_list": ("get", "/api/admin/jobs", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:job_detail": ("get", "/api/admin/jobs/{job}", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:mirror_queue": ("post", "/api/admin/smt/mirror", {"anon": 401, "customer": 401, "staff": 202, "token": 202}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)

@@ -60,6 +60,12 @@ def test_staff_triggers_the_mirror_for_an_esiid_and_watches_the_run(page: Page, 
     expect(page.locator("#billing-reads tbody tr")).to_have_count(2)
     expect(page.locator("tr[data-day='2025-11-02']")).to_have_class(re.compile(r"\bdiff\b"))
     page.screenshot(path=SHOTS / "smt-billing-reads.png", full_page=True)
+    page.locator("#billing-reads a", has_text="file #").first.click()  # the source row of a read: the DailyMeterUsage member
+    expect(page.locator("#bundle-link")).to_contain_text("DailyMeterUsage20251216073000CSV.134642922.asc")
+    page.click("#bundle-link a")
+    expect(page.locator("#bundle-members tbody tr")).to_have_count(2)
+    expect(page.locator("#bundle-members")).to_contain_text("92 intervals inserted")
+    page.screenshot(path=SHOTS / "smt-bundle.png", full_page=True)
 
 
 def test_a_failing_run_shows_its_reason_on_the_jobs_page(page: Page, live_server, staff_user, mirror_cluster):

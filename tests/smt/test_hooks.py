@@ -168,3 +168,28 @@ def test_token_proxy_without_credentials_is_503(client, settings):
 
 def test_token_proxy_get_is_405(client):
     assert client.get("/admin/smt/token").status_code == 405
+
+
+# ---------------------------------------------------------------- JSON API for job runs
+
+
+def test_api_queues_a_mirror_and_shows_the_run_with_its_log(client, smt_sftp):
+    (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    token = {"x-admin-token": "test-admin-token"}
+    response = client.post("/api/admin/smt/mirror", {"esiid": "10443720000000002"}, content_type="application/json", headers=token)
+    assert response.status_code == 202
+    job_id = response.json()["jobId"]
+    detail = client.get(f"/api/admin/jobs/{job_id}", headers=token).json()["job"]
+    assert detail["status"] == "succeeded" and detail["counts"]["esiidIntervals"] == 100 and "portal.csv" in detail["log"]
+    listed = client.get("/api/admin/jobs?kind=mirror&status=succeeded", headers=token).json()["jobs"]
+    assert [job["jobId"] for job in listed] == [job_id]
+    assert client.get("/api/admin/jobs?status=failed", headers=token).json()["jobs"] == []
+
+
+def test_api_refuses_a_bad_esiid_and_an_unknown_run(client):
+    token = {"x-admin-token": "test-admin-token"}
+    response = client.post("/api/admin/smt/mirror", {"esiid": "12"}, content_type="application/json", headers=token)
+    assert response.status_code == 422 and "not a 17- or 22-digit ESIID" in response.json()["error"]
+    assert client.get("/api/admin/jobs/999999", headers=token).status_code == 404
+    assert client.get("/api/admin/jobs?status=bogus", headers=token).status_code == 422
+    assert JobRun.objects.count() == 0

@@ -140,8 +140,14 @@ def test_a_touched_file_is_fetched_again_but_not_ingested_twice(smt_sftp):
 def test_unconfigured_mirror_fails_naming_the_variables(settings):
     settings.SMT_HOST = ""
     with pytest.raises(sftp.SftpError, match="set SMT_HOST"):
-        mirror.mirror_run()
+        mirror.mirror_run(trigger=JobRun.Trigger.MANUAL)
     assert JobRun.objects.get().error.startswith("SftpError: SFTP mirror is not configured")
+
+
+def test_the_schedule_skips_quietly_where_no_smt_host_is_set(settings):
+    settings.SMT_HOST = ""
+    job = mirror.mirror_run(trigger=JobRun.Trigger.SCHEDULE)
+    assert job.status == "skipped" and "SMT_HOST is not set" in job.error
 
 
 def test_a_second_run_is_skipped_while_one_is_running(smt_sftp):
@@ -162,3 +168,42 @@ def test_smt_mirror_command_fails_on_a_refused_host(smt_sftp):
     smt_sftp.known_hosts.write_text("")
     with pytest.raises(CommandError, match="is unknown \\(not in SMT_KNOWN_HOSTS\\)"):
         call_command("smt_mirror")
+
+
+def test_a_folder_that_cannot_be_listed_fails_alone(smt_sftp):
+    (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    (smt_sftp.root / "broken").symlink_to(smt_sftp.root / "missing-target")
+    (smt_sftp.root / "locked").mkdir()
+    job = job_run_create(kind="mirror", trigger="command")
+    seen = []
+    with job_run_record(job=job) as recorder, sftp.sftp_session(mirror.sftp_config()) as client:
+        # The folder vanishes between its parent's listing and its own.
+        walk = sftp.sftp_walk(client, str(smt_sftp.root), on_error=lambda folder, exc: seen.append(folder))
+        first = next(walk)
+        (smt_sftp.root / "locked").rmdir()
+        rest = list(walk)
+    assert [e.path.rsplit("/", 1)[-1] for e in [first, *rest]] == ["portal.csv"]
+    assert seen == [f"{smt_sftp.root}/locked"]
+
+
+def test_an_unlistable_remote_root_fails_the_run(smt_sftp, settings):
+    settings.SMT_REMOTE_DIR = str(smt_sftp.root / "no-such-folder")
+    with pytest.raises(FileNotFoundError):
+        mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
+    assert JobRun.objects.get().status == "failed"
+
+
+def test_an_encrypted_client_key_needs_its_passphrase(smt_sftp, settings, tmp_path):
+    key = tmp_path / "protected_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "open sesame", "-f", str(key)], check=True)
+    with open(smt_sftp.folder / "authorized_keys", "a") as keys:
+        keys.write((tmp_path / "protected_key.pub").read_text())
+    (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    settings.SMT_KEY = str(key)
+    with pytest.raises(sftp.SftpError, match="set SMT_KEY_PASSPHRASE"):
+        mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
+    settings.SMT_KEY_PASSPHRASE = "wrong"
+    with pytest.raises(sftp.SftpError, match="wrong SMT_KEY_PASSPHRASE"):
+        mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
+    settings.SMT_KEY_PASSPHRASE = "open sesame"
+    assert mirror.mirror_run(trigger=JobRun.Trigger.COMMAND).status == "succeeded"

@@ -92,3 +92,21 @@ def test_a_missing_path_fails_alone(tmp_path):
     with pytest.raises(CommandError):
         call_command("smt_ingest", str(tmp_path / "missing.csv"), str(good))
     assert JobRun.objects.get().counts == {"failed": 1, "ingested": 1, "intervalsInserted": 100}
+
+
+def test_staff_upload_of_a_pgp_bundle_is_stored_and_expanded(staff_client, keyring):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    armored = keyring.armor(zip_bytes({"IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv")}))
+    response = staff_client.post("/upload", {"file": SimpleUploadedFile("IntervalMeterUsageCSV.12.asc", armored)})
+    assert response.status_code == 201, response.content
+    bundle = RawSmtFile.objects.get(pk=response.json()["rawId"])
+    assert bundle.kind == "bundle" and bundle.status == "normalized"  # the queued task ran inline
+    assert bundle.members.get().status == "normalized" and SmtInterval.objects.count() == 100
+
+
+def test_an_armored_file_without_the_asc_name_is_refused_at_upload(staff_client, keyring):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = staff_client.post("/upload", {"file": SimpleUploadedFile("data.csv", keyring.armor(b"x"))})
+    assert response.status_code == 422 and RawSmtFile.objects.count() == 0

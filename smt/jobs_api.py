@@ -1,0 +1,48 @@
+"""JSON API for job runs under /api/admin/: list, one run with its log, queue a mirror run."""
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import HttpError
+
+from smt import mirror, parser
+from smt.models import JobRun
+
+router = Router(tags=["jobs"])
+
+
+class JobsQuery(Schema):
+    kind: JobRun.Kind | None = None
+    status: JobRun.Status | None = None
+    limit: int = Field(50, ge=1, le=500)
+
+
+@router.get("/jobs")
+def jobs_list(request: HttpRequest, query: Query[JobsQuery]) -> dict:
+    runs = JobRun.objects.all()
+    if query.kind:
+        runs = runs.filter(kind=query.kind)
+    if query.status:
+        runs = runs.filter(status=query.status)
+    return {"ok": True, "jobs": [job.as_json() for job in runs[: query.limit]]}
+
+
+@router.get("/jobs/{job_id}")
+def job_detail(request: HttpRequest, job_id: int) -> dict:
+    job = JobRun.objects.filter(pk=job_id).first()
+    if job is None:
+        raise HttpError(404, f"job run {job_id} not found")
+    return {"ok": True, "job": job.as_json() | {"log": job.log}}
+
+
+class MirrorIn(Schema):
+    esiid: str = ""
+
+
+@router.post("/smt/mirror", response={202: dict})
+def mirror_queue(request: HttpRequest, body: MirrorIn):
+    """Queue a mirror + ingest run now (optionally tagged with an ESIID); poll /jobs/{jobId}."""
+    esiid = parser.parse_esiid(body.esiid) if body.esiid else ""
+    if esiid is None:
+        raise HttpError(422, f"esiid {body.esiid!r} is not a 17- or 22-digit ESIID")
+    job = mirror.mirror_queue(trigger=JobRun.Trigger.MANUAL, esiid=esiid)
+    return Status(202, {"ok": True, **job.as_json()})
