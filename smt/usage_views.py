@@ -118,12 +118,13 @@ def _summary_section(*, esiid: str, meter: str | None, start, end) -> dict:
     if section is None:
         days = usage.daily_summary(esiid=esiid, meter=meter, start=start, end=end)
         found, expected = sum(d.found for d in days), sum(d.expected for d in days)
+        # Rendered strings and totals only: unpickling 366 DaySummary objects cost half a cached view.
         section = {
-            "days": days, "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days), "day_rows": charts.day_rows(days),
+            "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days), "day_rows": charts.day_rows(days),
             "incomplete_rows": charts.day_rows([d for d in days if d.completeness < 1]),
             "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
                        "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),
-                       "incomplete": sum(1 for d in days if d.completeness < 1)},
+                       "incomplete": sum(1 for d in days if d.completeness < 1), "days": len(days)},
         }
         cache.set(key, section, settings.SMT_USAGE_CACHE_SECONDS)
     return section
