@@ -2,14 +2,16 @@
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from django.utils import timezone
 
 from smt.models import JobRun
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 LOG_MAX_CHARS = 20_000
 SAVE_EVERY_SECONDS = 1.0
 
@@ -68,6 +70,12 @@ def job_run_record(*, job: JobRun) -> Iterator[JobRecorder]:
     if job.status == JobRun.Status.RUNNING:
         _finish(job, JobRun.Status.PARTIAL if recorder.failures else JobRun.Status.SUCCEEDED,
                 error=f"{recorder.failures} item(s) failed; see the log" if recorder.failures else "")
+
+
+def job_run_call(*, kind: str, trigger: str, call: Callable[[JobRecorder], T]) -> T:
+    """Run `call` as a recorded job: for the scheduled jobs of other apps (ERCOT, telemetry)."""
+    with job_run_record(job=job_run_create(kind=kind, trigger=trigger)) as recorder:
+        return call(recorder)
 
 
 def job_run_skip(*, job: JobRun, reason: str) -> None:

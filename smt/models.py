@@ -235,6 +235,10 @@ class JobRun(models.Model):
         INGEST = "ingest"
         NORMALIZE = "normalize"
         SWEEP = "sweep"
+        # The other apps' scheduled jobs, so the Jobs page shows every background run.
+        ERCOT_FETCH = "ercot-fetch", "ERCOT fetch"
+        RECONCILE = "reconcile", "telemetry reconcile"
+        PRUNE = "prune", "telemetry prune"
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule"

@@ -2,6 +2,8 @@
 
 from django.utils import timezone
 
+from smt import jobs
+from smt.models import JobRun
 from telemetry import reconcile
 from telemetry.models import AggregationRun
 
@@ -17,8 +19,22 @@ def ledger_reconcile() -> dict | None:
     today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if AggregationRun.objects.filter(kind="reconcile", started_at__gte=today_start).exists():
         return None
-    return reconcile.ledger_reconcile()
+    return jobs.job_run_call(kind=JobRun.Kind.RECONCILE, trigger=JobRun.Trigger.SCHEDULE, call=_reconcile_recorded)
+
+
+def _reconcile_recorded(recorder: jobs.JobRecorder) -> dict:
+    result = reconcile.ledger_reconcile()
+    recorder.count("deviceDays", result["device_days"])
+    recorder.count("ticketsOpened", sum(result["tickets_opened"].values()))
+    recorder.note(f"local day {result['day']}: tickets opened {result['tickets_opened'] or 'none'}")
+    return result
 
 
 def events_prune() -> int:
-    return reconcile.events_prune()
+    return jobs.job_run_call(kind=JobRun.Kind.PRUNE, trigger=JobRun.Trigger.SCHEDULE, call=_prune_recorded)
+
+
+def _prune_recorded(recorder: jobs.JobRecorder) -> int:
+    deleted = reconcile.events_prune()
+    recorder.count("eventsPruned", deleted)
+    return deleted

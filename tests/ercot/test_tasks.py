@@ -11,6 +11,7 @@ from django_q.models import Schedule
 from ercot import tasks
 from ercot.extract import CENTRAL
 from ercot.models import ErcotIngest
+from smt.models import JobRun
 from tests.ercot.conftest import MisDoc, constructed, extract_row, make_zip
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,17 @@ def test_retry_poll_fetches_only_while_todays_files_are_missing(mis):
     listed = len(mis.requests)
     assert tasks.ercot_fetch_if_missing() is None
     assert len(mis.requests) == listed  # no request at all once today's file is in
+    # The run is on the Jobs page like the SMT mirror's, with what it stored.
+    job = JobRun.objects.get(kind="ercot-fetch")
+    assert (job.status, job.trigger, job.counts["stored"]) == ("succeeded", "schedule", 1) and "method mis" in job.log
+
+
+def test_a_fetch_that_fails_is_a_partial_job_naming_the_file(mis):
+    today = timezone.localdate(timezone=CENTRAL)
+    mis.docs.append(MisDoc("1001", constructed(str(today), "ONCOR_ELEC___DAILY"), b"<html>maintenance</html>"))
+    tasks.ercot_fetch()
+    job = JobRun.objects.get(kind="ercot-fetch")
+    assert job.status == "partial" and job.counts["failed"] == 1 and "ONCOR_ELEC" in job.log
 
 
 def test_command_fetches_one_day_and_prints_the_results(mis):

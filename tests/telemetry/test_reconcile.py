@@ -6,6 +6,7 @@ from io import StringIO
 from django.core.management import call_command
 from django_q.models import Schedule
 
+from smt.models import JobRun
 from telemetry import tasks
 from telemetry.models import DailyTotal, Device, LedgerEntry, RawEvent, ReviewTicket
 from telemetry.reconcile import events_prune, ledger_reconcile
@@ -70,6 +71,8 @@ def test_schedule_task_runs_at_02_local_once(db, settings, monkeypatch):
     settings.TELEMETRY_TIME_ZONE = "America/Chicago"
     monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 7, 5, tzinfo=timezone.utc))  # 02:05 CDT
     assert tasks.ledger_reconcile()["day"] == "2026-03-08"
+    job = JobRun.objects.get()  # on the Jobs page beside the SMT runs
+    assert (job.kind, job.status, job.counts["deviceDays"]) == ("reconcile", "succeeded", 0) and "2026-03-08" in job.log
     assert tasks.ledger_reconcile() is None  # once per local day
     monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 9, 5, tzinfo=timezone.utc))
     assert tasks.ledger_reconcile() is None
@@ -82,3 +85,9 @@ def test_prune_removes_old_raw_events_and_keeps_ledger_and_totals(db, settings):
     assert events_prune(now=datetime(2026, 3, 2, tzinfo=timezone.utc)) == 2
     assert RawEvent.objects.count() == 2
     assert LedgerEntry.objects.current().count() == 2 and DailyTotal.objects.filter(day__year=2023).get().wh == 50
+
+
+def test_the_prune_task_is_a_recorded_job(db):
+    assert tasks.events_prune() == 0
+    job = JobRun.objects.get()
+    assert (job.kind, job.status, job.counts) == ("prune", "succeeded", {"eventsPruned": 0})
