@@ -6,6 +6,7 @@ Measured in one run, each on an emptied smt_interval table with its indexes in p
   bulk_create  our parser, then a plain Django bulk_create(ignore_conflicts=True)
   raw COPY     COPY of the already-normalized rows: the floor nothing can beat
 Goals: ours >= 0.5x raw COPY, >= 3x bulk_create; re-ingest at least as fast as the first.
+The fast paths run --rounds times, interleaved, and the best time of each counts (shared machine).
 
     .venv/bin/python bench/smt_ingest.py [--esiids 50] [--days 365]
 """
@@ -106,6 +107,7 @@ def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--esiids", type=int, default=50)
     args.add_argument("--days", type=int, default=365)
+    args.add_argument("--rounds", type=int, default=2, help="runs of each fast path; the best counts")
     args.add_argument("--skip-bulk-create", action="store_true", help="the slowest part; for profiling runs")
     opts = args.parse_args()
     media = tempfile.TemporaryDirectory(prefix="bench-media-")
@@ -124,29 +126,37 @@ def main() -> None:
 
 
 def run(raw, opts, ingest) -> None:
-    empty_table()
-    log("parse only")
-    parse_s, rows = timed(lambda: parse_only(raw))
-    log(f"ours: raw_file_normalize ({rows} rows)")
-    ours_s, stats = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
-    assert stats["intervalsInserted"] == rows, stats
-    log("re-ingest")
-    again_s, again = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
-    assert again["intervalsInserted"] == 0 and again["duplicatesSkipped"] == rows, again
-    with tempfile.TemporaryDirectory() as tmp:
-        dump = Path(tmp) / "rows.copy"
-        export_rows(dump)
+    """Each path `rounds` times, interleaved, keeping the best: the machine is shared and noisy."""
+    parse_s = ours_s = again_s = copy_s = float("inf")
+    for round_ in range(1, opts.rounds + 1):
         empty_table()
-        log("raw COPY")
-        copy_s, copied = timed(lambda: raw_copy(dump))
-        assert copied == rows
+        log(f"round {round_}: parse only")
+        seconds, rows = timed(lambda: parse_only(raw))
+        parse_s = min(parse_s, seconds)
+        log(f"round {round_}: ours, raw_file_normalize ({rows} rows)")
+        seconds, stats = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
+        assert stats["intervalsInserted"] == rows, stats
+        ours_s = min(ours_s, seconds)
+        log(f"round {round_}: re-ingest")
+        seconds, again = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
+        assert again["intervalsInserted"] == 0 and again["duplicatesSkipped"] == rows, again
+        again_s = min(again_s, seconds)
+        with tempfile.TemporaryDirectory() as tmp:
+            dump = Path(tmp) / "rows.copy"
+            export_rows(dump)
+            empty_table()
+            log(f"round {round_}: raw COPY")
+            seconds, copied = timed(lambda: raw_copy(dump))
+            assert copied == rows
+            copy_s = min(copy_s, seconds)
     bulk_s = None
     if not opts.skip_bulk_create:
         empty_table()
-        log("bulk_create")
+        log("bulk_create (once: it is the slowest by far)")
         bulk_s, created = timed(lambda: bulk_create(raw))
     size_mb = raw.size_bytes / 1e6
-    print(f"### SMT ingest: {rows:,} intervals ({opts.esiids} ESIIDs x {opts.days} days, {size_mb:.0f} MB CSV)\n")
+    print(f"### SMT ingest: {rows:,} intervals ({opts.esiids} ESIIDs x {opts.days} days, {size_mb:.0f} MB CSV), "
+          f"best of {opts.rounds} interleaved rounds\n")
     lines = [
         ["ours: parse + normalize (raw_file_normalize)", f"{ours_s:.1f}", f"{rows / ours_s:,.0f}", "1.00"],
         ["re-ingest, all duplicates", f"{again_s:.1f}", f"{rows / again_s:,.0f}", f"{ours_s / again_s:.2f}"],
