@@ -6,12 +6,15 @@ COPY, PostgreSQL's own CSV parser doing the work; a file COPY refuses (a legacy 
 malformed row, a bad ESIID) takes the row-by-row path, which reports each refused line.
 
 A DAILY file upserts from the staging table (`INSERT ... ON CONFLICT`). A FUL file (a TDSP's
-full snapshot, millions of rows) replaces instead: the stored rows it supersedes (same ESIID,
-posting not later than the file's) are deleted, then the staged rows whose ESIID is not stored
-(any more) are inserted by a plain `INSERT ... SELECT`; rows posted later than the file stay and
-win. The result is the upsert's, row for row. When the file brings more rows than the table
-keeps, the table's indexes are dropped for the insert and built again after it, in the same
-transaction (readers wait for the commit: a minute for 5 M rows, once a month per TDSP).
+full snapshot, millions of rows) replaces instead, with the upsert's result row for row:
+- when it outweighs the stored table (`_swap_load`): COPY straight into a new unindexed table,
+  add the stored rows it does not supersede, build the key and ZIP index, and put the new table
+  in place of the old one, in one transaction (readers wait only for the index build);
+- otherwise (`_replace`): the stored rows it supersedes (same ESIID, posting not later than the
+  file's) are deleted, then the staged rows whose ESIID is not stored (any more) go in by a plain
+  `INSERT ... SELECT`; when the file brings more rows than the table keeps, the indexes are
+  dropped for the insert and built after it (readers wait for the commit).
+Either way rows posted later than the file stay and win, and ESIIDs the file leaves out stay.
 """
 
 import csv
