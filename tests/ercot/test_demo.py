@@ -65,3 +65,14 @@ def test_load_demo_data_loads_the_ercot_extract_once(capsys, settings, tmp_path)
     call_command("load_demo_data", days=3)
     assert "demo ERCOT extract: already loaded" in capsys.readouterr().out
     assert ErcotIngest.objects.count() == 4
+
+
+def test_the_ercot_pages_show_the_demo_extract(staff_client):
+    demo.ercot_demo_load()  # today's Central date: the files sit in the page's strip of days
+
+    files = staff_client.get("/ercot/").content.decode()
+    assert all(f"{friendly}.<wbr>zip" in files for friendly in
+               ("ONCOR_ELEC___FUL", "CENTERPOINT__FUL", "ONCOR_ELEC___DAILY", "CENTERPOINT__DAILY"))
+    assert "Demo data" in files
+    lookup = staff_client.get("/ercot/esiids/", {"q": DEMO_ESIIDS[0][:12]}).content.decode()
+    assert all(esiid in lookup for esiid in DEMO_ESIIDS) and "1 ELM ST" in lookup
