@@ -131,3 +131,26 @@ def test_portfolio_lists_worst_first():
     rows = usage.portfolio(days=2, today=date(2025, 12, 16))
     assert [r["esiid"] for r in rows] == ["10443720000000003", "10443720000000002"]
     assert rows[1]["found"] == 96 and rows[1]["expected"] == 192 and rows[1]["completeness"] == 0.5
+
+
+def test_daily_summary_reads_only_the_covering_index():
+    """Both summary queries can be index-only scans on (esiid, ts) INCLUDE (meter, channel, kwh, quality).
+
+    The planner's choice between index and index-only scans follows the visibility map (a test
+    transaction cannot VACUUM), so sequential and bitmap scans are switched off to show the plan
+    it has once the table is vacuumed; a column outside the index would make it an Index Scan.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    load("portal-IntervalData-2025-11-02-fall-back.csv")
+    SmtInterval.objects.filter(ts__gte=datetime(2025, 11, 2, 7, tzinfo=UTC), ts__lt=datetime(2025, 11, 2, 8, tzinfo=UTC)).delete()
+    with CaptureQueriesContext(connection) as queries:
+        (day,) = usage.daily_summary(esiid="10443720000000002", start=date(2025, 11, 2), end=date(2025, 11, 2))
+    assert (day.found, len(day.gaps)) == (96, 1) and len(queries) == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+        for query in queries:
+            cursor.execute("EXPLAIN " + query["sql"])
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+            assert "Index Only Scan using smt_interval_esiid_ts_cov" in plan, plan
