@@ -1,7 +1,7 @@
 import hashlib
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -131,3 +131,81 @@ def test_portfolio_lists_worst_first():
     rows = usage.portfolio(days=2, today=date(2025, 12, 16))
     assert [r["esiid"] for r in rows] == ["10443720000000003", "10443720000000002"]
     assert rows[1]["found"] == 96 and rows[1]["expected"] == 192 and rows[1]["completeness"] == 0.5
+
+
+def test_daily_summary_reads_the_day_totals_and_gaps_from_the_covering_index():
+    """The totals come from smt_interval_day; the gap query is an index-only scan on
+    (esiid, ts) INCLUDE (meter, channel, kwh, quality).
+
+    The planner's choice between index and index-only scans follows the visibility map (a test
+    transaction cannot VACUUM), so sequential and bitmap scans are switched off to show the plan
+    it has once the table is vacuumed; a column outside the index would make it an Index Scan.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    load("portal-IntervalData-2025-11-02-fall-back.csv")
+    SmtInterval.objects.filter(ts__gte=datetime(2025, 11, 2, 7, tzinfo=UTC), ts__lt=datetime(2025, 11, 2, 8, tzinfo=UTC)).delete()
+    with CaptureQueriesContext(connection) as queries:
+        (day,) = usage.daily_summary(esiid="10443720000000002", start=date(2025, 11, 2), end=date(2025, 11, 2))
+    assert (day.found, len(day.gaps)) == (96, 1) and len(queries) == 2
+    totals, gaps = (query["sql"] for query in queries)
+    assert "FROM smt_interval_day" in totals
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + gaps)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Index Only Scan using smt_interval_esiid_ts_cov" in plan, plan
+
+
+def test_day_totals_follow_every_write_path(client):
+    """Ingest (COPY and upsert), a revision, an audited deletion, re-normalizing, raw UPDATE and
+    DELETE statements and TRUNCATE all keep smt_interval_day equal to the recomputed totals."""
+    from django.db import connection
+
+    esiid, day = "10443720000000002", date(2025, 12, 14)
+    raw = load("portal-IntervalData-2025-12-14-estimated.csv")
+    load("portal-IntervalData-2025-11-02-fall-back.csv", meter="M2")
+    assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].estimated == 16
+    text = (SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_text()
+    revised = text.replace("12/15/2025 07:38:23", "12/16/2025 08:00:00").replace(",E,", ",A,").encode()
+    stored = ingest.raw_file_store(fileobj=io.BytesIO(revised), sha256=hashlib.sha256(revised).hexdigest(),
+                                   size=len(revised), filename="revised.csv", meter="M1").raw_file
+    assert ingest.raw_file_normalize(raw_file=stored)["intervalsUpdated"] == 96  # a newer revision of every row
+    (summary,) = usage.daily_summary(esiid=esiid, start=day, end=day)
+    assert usage.day_totals_drift() == [] and (summary.found, summary.estimated, summary.kwh) == (96, 0, 85.947)
+    body = {"esiid": esiid, "meter": "M1", "dateStart": "2025-12-14T12:00:00Z", "dateEnd": "2025-12-14T14:00:00Z"}
+    assert client.post("/api/admin/debug/smt/intervals", json.dumps(body), content_type="application/json", **TOKEN).json()["deletedCount"] == 8
+    assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].found == 88
+    ingest.raw_file_normalize(raw_file=raw)
+    assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].found == 96
+    with connection.cursor() as cursor:  # move the day's last hour into the next local day, change kWh
+        cursor.execute("UPDATE smt_interval SET ts = ts + interval '1 hour', kwh = kwh + 1 WHERE ts >= '2025-12-15T05:00:00Z' AND ts < '2025-12-15T06:00:00Z'")
+        assert usage.day_totals_drift() == []
+        cursor.execute("DELETE FROM smt_interval WHERE meter = 'M2'")
+        assert usage.day_totals_drift() == []
+        cursor.execute("SELECT count(*) FROM smt_interval_day WHERE meter = 'M2'")
+        assert cursor.fetchone() == (0,)
+    days = usage.daily_summary(esiid=esiid, start=day, end=day + timedelta(days=1))
+    assert [d.found for d in days] == [92, 4] and days[0].gaps[0]["start"] == "2025-12-15T05:00:00Z"
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test transaction's deferred FK checks, else TRUNCATE refuses
+        cursor.execute("TRUNCATE smt_interval")
+        cursor.execute("SELECT count(*) FROM smt_interval_day")
+        assert cursor.fetchone() == (0,)
+
+
+def test_day_totals_command_reports_and_repairs_drift():
+    from django.core.management import call_command
+    from django.db import connection
+
+    load("portal-IntervalData-2025-11-02-fall-back.csv")
+    out = io.StringIO()
+    call_command("smt_day_totals", stdout=out)
+    assert "in step" in out.getvalue()
+    with connection.cursor() as cursor:  # what a restore with the triggers off would leave
+        cursor.execute("UPDATE smt_interval_day SET found = found - 1")
+    with pytest.raises(SystemExit):
+        call_command("smt_day_totals", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("smt_day_totals", "--rebuild", stdout=out)
+    assert usage.day_totals_drift() == [] and usage.daily_summary(esiid="10443720000000002", start=date(2025, 11, 2), end=date(2025, 11, 2))[0].found == 100
