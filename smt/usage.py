@@ -4,13 +4,16 @@ Local days are America/Chicago days. A day's expected count is the number of 15-
 intervals it really has: 92 on the spring-forward day, 100 on the fall-back day, else 96.
 """
 
+import operator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal
+from functools import reduce
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from smt.models import IntervalDeletion, RawSmtFile, SmtInterval
 from smt.parser import CENTRAL
@@ -105,6 +108,8 @@ def _day_aggregates(*, esiid: str, meter: str | None, bounds: dict[date, tuple[d
     read instead of 35,000 intervals to aggregate.
     """
     days = list(bounds)
+    if connection.vendor != "postgresql":
+        return _day_aggregates_scan(esiid=esiid, meter=meter, start=days[0], end=days[-1])
     meter_sql = " AND meter = %s" if meter else ""
     sql = (
         "SELECT day, channel, sum(found), sum(kwh), sum(estimated) FROM smt_interval_day"
@@ -113,6 +118,17 @@ def _day_aggregates(*, esiid: str, meter: str | None, bounds: dict[date, tuple[d
     with connection.cursor() as cursor:
         cursor.execute(sql, [esiid, days[0], days[-1], *([meter] if meter else [])])
         return [(day, channel, int(n), kwh, int(est)) for day, channel, n, kwh, est in cursor.fetchall()]
+
+
+def _day_aggregates_scan(*, esiid: str, meter: str | None, start: date, end: date) -> list[tuple]:
+    """The embedded SQLite database has no trigger-kept totals: aggregate the intervals (a few ESIIDs)."""
+    begin, finish = day_bounds(start, end)
+    rows = (
+        intervals_for(esiid=esiid, meter=meter).filter(ts__gte=begin, ts__lt=finish)
+        .annotate(day=TruncDate("ts", tzinfo=CENTRAL)).values_list("day", "channel")
+        .annotate(n=Count("ts"), kwh=Sum("kwh"), est=Count("ts", filter=Q(quality=SmtInterval.Quality.ESTIMATED)))
+    )
+    return [(day, channel, n, kwh, est) for day, channel, n, kwh, est in rows]
 
 
 _DAY_TOTALS_SQL = """
@@ -157,8 +173,13 @@ def _gaps(*, esiid: str, meter: str | None, days: dict[date, tuple[datetime, dat
     """Missing consumption intervals of partly filled days, merged into [start, end) ranges."""
     if not days:
         return {}
-    # One index range scan per day on (esiid, ts); an OR of ranges would scan the whole year.
     spans = list(days.values())
+    if connection.vendor != "postgresql":
+        ranges = reduce(operator.or_, (Q(ts__gte=lo, ts__lt=hi) for lo, hi in spans))
+        present = set(intervals_for(esiid=esiid, meter=meter).filter(ranges, channel=SmtInterval.Channel.CONSUMPTION)
+                      .values_list("ts", flat=True))
+        return _gap_ranges(days, present)
+    # One index range scan per day on (esiid, ts); an OR of ranges would scan the whole year.
     meter_sql = " AND c.meter = %s" if meter else ""
     sql = (
         "SELECT c.ts FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS d(lo, hi), LATERAL ("
@@ -169,6 +190,10 @@ def _gaps(*, esiid: str, meter: str | None, days: dict[date, tuple[datetime, dat
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         present = {ts for (ts,) in cursor.fetchall()}
+    return _gap_ranges(days, present)
+
+
+def _gap_ranges(days: dict[date, tuple[datetime, datetime]], present: set[datetime]) -> dict[date, list[dict]]:
     result = {}
     for day, (begin, end) in days.items():
         ranges, slot, open_at = [], begin, None

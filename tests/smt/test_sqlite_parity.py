@@ -33,5 +33,8 @@ def test_sqlite_and_postgresql_give_the_same_results(tmp_path):
     on_sqlite = json.loads(out.strip().splitlines()[-1])
     assert on_sqlite["stats"] == on_postgres["stats"]
     assert [tuple(r) for r in on_sqlite["rows"]] == [tuple(r) for r in on_postgres["rows"]]
+    assert on_sqlite["summary"] == on_postgres["summary"]
+    hole = next(d for d in on_postgres["summary"] if d["date"] == "2025-12-14")
+    assert hole["found"] == 92 and hole["gaps"] == [{"start": "2025-12-14T16:00:00Z", "end": "2025-12-14T17:00:00Z", "intervals": 4}]
     assert on_postgres["stats"][1]["intervalsUpdated"] == 0 and on_postgres["stats"][1]["duplicatesSkipped"] == 96
     assert sum(1 for r in on_postgres["rows"] if r[4] == "estimated") == 7  # the revision replaced the 16 E rows

@@ -24,7 +24,16 @@ def run(paths: list[str]) -> dict:
         (r.esiid, r.channel, r.ts.isoformat(), str(r.kwh), r.quality, r.revised_at.isoformat() if r.revised_at else None)
         for r in SmtInterval.objects.all()
     )
-    return {"stats": results, "rows": rows}
+    # The daily summary (PostgreSQL reads trigger-kept totals, SQLite scans): a whole day and a day
+    # with a hole cut by an audited deletion, same results on both.
+    from datetime import date, datetime, timezone
+
+    from smt import usage
+
+    usage.intervals_delete(esiid="10443720000000002", meter="unknown", start=datetime(2025, 12, 14, 16, tzinfo=timezone.utc),
+                           end=datetime(2025, 12, 14, 17, tzinfo=timezone.utc), actor="parity")
+    summary = [d.as_json() for d in usage.daily_summary(esiid="10443720000000002", start=date(2025, 12, 13), end=date(2025, 12, 15))]
+    return {"stats": results, "rows": rows, "summary": summary}
 
 
 if __name__ == "__main__":
