@@ -3,7 +3,7 @@ unnest(), so a statement has a handful of parameters however many rows it carrie
 client-side parameter splitting of 10,000-placeholder statements costs more than the write)."""
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -19,20 +19,33 @@ def unnest(casts: Sequence[str]) -> str:
 
 def array_literal(values: Sequence) -> str:
     """A PostgreSQL array literal ('{1,NULL,"a \\"b\\""}'): psycopg's own list adaptation
-    dumps element by element in Python and took a tenth of the ingest time."""
-    parts = []
-    for value in values:
-        if value is None:
-            parts.append("NULL")
-        elif isinstance(value, bool):
-            parts.append("t" if value else "f")
-        elif isinstance(value, (int, float, Decimal)):
-            parts.append(str(value))
-        elif isinstance(value, date):  # datetimes too
-            parts.append(f'"{value.isoformat()}"')
-        else:
-            parts.append('"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(parts) + "}"
+    dumps element by element in Python and took a tenth of the ingest time. A column holds one
+    type, so the common ones take one comprehension; repeated times are formatted once."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if kind is int or kind is float:
+            return "{" + ",".join(["NULL" if v is None else repr(v) for v in values]) + "}"
+        if kind is datetime:
+            text = {v: f'"{v.isoformat()}"' for v in set(values) if v is not None}
+            text[None] = "NULL"
+            return "{" + ",".join([text[v] for v in values]) + "}"
+        if kind is bool:
+            return "{" + ",".join(["NULL" if v is None else ("t" if v else "f") for v in values]) + "}"
+    return "{" + ",".join([_element(value) for value in values]) + "}"
+
+
+def _element(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, date):  # datetimes too
+        return f'"{value.isoformat()}"'
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def columns(rows: Sequence[Sequence], width: int) -> list[str]:

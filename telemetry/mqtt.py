@@ -7,10 +7,10 @@ again. Redeliveries are dropped downstream by the raw events' unique constraints
 """
 
 import logging
-import queue
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,14 +58,10 @@ def topic_filters(prefix: str, shared_group: str = "") -> list[str]:
     return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else filters
 
 
-@dataclass(frozen=True)
-class Received:
-    topic: str
-    payload: bytes
-    received_at: datetime
-    mid: int
-    qos: int
-    generation: int  # the connection it came on: an ack is only valid on that connection
+# What the network thread keeps of a message: (topic, payload, received_at, mid, qos, generation);
+# generation is the connection it came on, since an ack is only valid on that connection. A
+# plain tuple, cheaper than building a frozen dataclass for every message.
+Received = tuple[str, bytes, datetime, int, int, int]
 
 
 class Subscriber:
@@ -75,7 +71,10 @@ class Subscriber:
                  *, batch_size: int = 2000, batch_seconds: float = 0.2) -> None:
         self.config, self.filters, self.handle = config, filters, handle
         self.batch_size, self.batch_seconds = batch_size, batch_seconds
-        self.inbox: queue.Queue[Received] = queue.Queue()
+        # Appends from paho's thread, pops from ours: deque operations are atomic, and `arrived`
+        # wakes an idle taker without a lock round trip per message.
+        self.inbox: deque[Received] = deque()
+        self.arrived = threading.Event()
         self.stopping = threading.Event()
         self.connected = threading.Event()
         self.generation = 0
@@ -108,7 +107,9 @@ class Subscriber:
             log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put(Received(message.topic, message.payload, datetime.now(timezone.utc), message.mid, message.qos, self.generation))
+        self.inbox.append((message.topic, message.payload, datetime.now(timezone.utc), message.mid, message.qos, self.generation))
+        if not self.arrived.is_set():
+            self.arrived.set()
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
@@ -117,33 +118,36 @@ class Subscriber:
         self.client.loop_start()
 
     def _take_batch(self) -> list[Received]:
-        batch: list[Received] = []
-        try:
-            batch.append(self.inbox.get(timeout=self.batch_seconds))
-        except queue.Empty:
-            return batch
+        """Up to batch_size messages, waiting at most batch_seconds after the first for more."""
+        if not self.inbox and not self.arrived.wait(self.batch_seconds):
+            return []
+        self.arrived.clear()
         deadline = time.monotonic() + self.batch_seconds
-        while len(batch) < self.batch_size:
+        while len(self.inbox) < self.batch_size and not self.stopping.is_set():
             remaining = deadline - time.monotonic()
-            try:
-                batch.append(self.inbox.get(timeout=max(remaining, 0)) if remaining > 0 else self.inbox.get_nowait())
-            except queue.Empty:
+            if remaining <= 0:
                 break
-        return batch
+            time.sleep(min(remaining, 0.01))
+        return self._pop(self.batch_size)
+
+    def _pop(self, count: int) -> list[Received]:
+        popleft = self.inbox.popleft
+        return [popleft() for _ in range(min(count, len(self.inbox)))]
 
     def _deliver(self, batch: list[Received]) -> None:
         """Hand the batch over until it is stored, then acknowledge it."""
         while True:
             try:
-                self.handle([(m.topic, m.payload, m.received_at) for m in batch])
+                self.handle([(topic, payload, received_at) for topic, payload, received_at, *_ in batch])
                 break
             except Exception:
                 log.exception("storing %d telemetry messages failed; retrying", len(batch))
                 if self.stopping.wait(2):
                     return  # not acknowledged: the broker sends them again next time
-        for message in batch:
-            if message.qos and message.generation == self.generation:
-                self.client.ack(message.mid, message.qos)
+        ack, generation = self.client.ack, self.generation
+        for _, _, _, mid, qos, came_on in batch:
+            if qos and came_on == generation:
+                ack(mid, qos)
 
     def run(self) -> None:
         """Until stop(): batches of at most batch_size or batch_seconds; then flush and disconnect."""
@@ -153,9 +157,9 @@ class Subscriber:
             if batch:
                 self._deliver(batch)
         # What arrived before the stop is stored; anything later stays unacknowledged for next time.
-        left = self.inbox.qsize()
+        left = len(self.inbox)
         while left > 0:
-            batch = self._take_batch()
+            batch = self._pop(min(left, self.batch_size))
             left -= len(batch) or left
             if batch:
                 self._deliver(batch)
