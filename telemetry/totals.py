@@ -8,6 +8,7 @@ be updated by adding new entries' pieces and subtracting superseded ones'.
 """
 
 import bisect
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -35,7 +36,13 @@ def local_day(ts: datetime) -> date:
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC instants a local day starts and ends (23 or 25 hours apart on DST days)."""
-    zone = local_zone()
+    return _day_bounds(day, settings.TELEMETRY_TIME_ZONE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
+    """Cached: every ledger entry asks for its day's end, thousands of times a second."""
+    zone = ZoneInfo(zone_name)
     start = datetime.combine(day, time(0), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
