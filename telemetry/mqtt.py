@@ -118,11 +118,15 @@ class Subscriber:
         self.client.loop_start()
 
     def _take_batch(self) -> list[Received]:
-        """Up to batch_size messages, waiting at most batch_seconds after the first for more."""
+        """Up to batch_size messages, waiting for more until the oldest has waited batch_seconds
+        (counted from its arrival: what came in while the last batch was stored goes at once)."""
         if not self.inbox and not self.arrived.wait(self.batch_seconds):
             return []
         self.arrived.clear()
-        deadline = time.monotonic() + self.batch_seconds
+        if not self.inbox:  # its message was taken with the last batch
+            return []
+        waited = (datetime.now(timezone.utc) - self.inbox[0][2]).total_seconds()
+        deadline = time.monotonic() + self.batch_seconds - waited
         while len(self.inbox) < self.batch_size and not self.stopping.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
