@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
-from zoneinfo import ZoneInfo
 
-CENTRAL = ZoneInfo("America/Chicago")
+from smt.parser import CENTRAL
+
 USER_AGENT = "Wattledger/1.0 (ERCOT TDSP ESIID extract ingest)"
 CHUNK = 1 << 20
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO
-from zoneinfo import ZoneInfo
 
-CENTRAL = ZoneInfo("America/Chicago")
+from smt.parser import CENTRAL
+
 REPORT_TYPE_ID = "203"
 # <prefix>.<report type, 8 digits>.<DUNS, 16>.<YYYYMMDD>.<HHMMSS[mmm]>.<FriendlyName>.zip
 NAME_RE = re.compile(

@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 from django_tables2 import RequestConfig
 
 from config.auth import staff_required
@@ -15,12 +14,9 @@ from ercot import extract
 from ercot.filters import ErcotIngestFilter, esiid_search
 from ercot.models import ErcotIngest, EsiidRecord
 from ercot.tables import ErcotIngestTable, EsiidRecordTable
+from smt.views import HtmxHttpRequest
 
 STRIP_DAYS = 31
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def day_strip(*, today, days: int = STRIP_DAYS) -> dict:
