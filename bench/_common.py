@@ -5,6 +5,7 @@ PostgreSQL database (dropped afterwards); a script run by hand needs the same.
 """
 
 import os
+import socket
 import statistics
 import sys
 import time
@@ -73,3 +74,9 @@ def verdict(ok: bool) -> str:
 def log(message: str) -> None:
     """Progress on stderr; stdout carries the markdown only."""
     print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

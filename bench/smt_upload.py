@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, django_setup, log, rss_kib, table, verdict  # noqa: E402
+from _common import ROOT, django_setup, free_port, log, rss_kib, table, verdict  # noqa: E402
 
 TOKEN = "bench-upload-token"
 BOUNDARY = "wattledgerbenchboundary"
@@ -40,14 +40,6 @@ def csv_block() -> bytes:
     """1 MiB of valid SMT interval lines (the upload only checks the header; normalizing comes later)."""
     line = "'10443720000000901,01/15/2024,01/16/2024 07:12:44,00:00,00:15,0.250,A,Consumption\n".encode()
     return line * ((1 << 20) // len(line))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(app: str, port: int, tmp: str) -> subprocess.Popen:

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import free_port  # noqa: E402  (bench/ is the script's own folder)
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/wattledger_bench_telemetry"
 
 
@@ -57,12 +58,6 @@ def database_prepare() -> None:
         cursor.execute("TRUNCATE telemetry_ledgerentry, telemetry_dailytotal, telemetry_rawevent, telemetry_reviewticket, "
                        "telemetry_malformedmessage, telemetry_device, telemetry_location, telemetry_aggregationrun, "
                        "telemetry_costversion RESTART IDENTITY CASCADE")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def p99(values: list[float]) -> float:
