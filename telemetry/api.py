@@ -64,7 +64,7 @@ def power_telemetry(request: HttpRequest) -> dict:
     except ValueError:
         pass
     _caller(request, names)  # before anything is parsed in depth or stored
-    result = ingest.items_record(_readings(request.body))
+    result = ingest.items_record(_readings(request.body), source="api")
     return {"ok": True, "stored": result.stored, "duplicates": result.duplicates, "devices_registered": result.devices_created}
 
 

@@ -8,8 +8,9 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone as dt_timezone
+from types import SimpleNamespace
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -28,8 +29,9 @@ class MessageError(ValueError):
     """Why a message cannot be read (kept with the message)."""
 
 
-@dataclass(frozen=True)
-class ReadingIn:
+class ReadingIn(NamedTuple):
+    """A parsed reading (a tuple: the subscriber makes thousands a second)."""
+
     device: str
     ts: datetime
     received_at: datetime
@@ -40,8 +42,7 @@ class ReadingIn:
     boot_id: str = ""
 
 
-@dataclass(frozen=True)
-class StatusIn:
+class StatusIn(NamedTuple):
     device: str
     received_at: datetime
     status: str | None  # online / offline; None for a heartbeat
@@ -57,9 +58,9 @@ class RecordResult:
     processed: ledger.ProcessResult | None = None
 
 
-def topic_parse(topic: str) -> tuple[str, str]:
+def topic_parse(topic: str, prefix: str | None = None) -> tuple[str, str]:
     """<prefix>/<device>/<kind> -> (device, kind)."""
-    prefix = settings.MQTT_TOPIC_PREFIX.strip("/")
+    prefix = settings.MQTT_TOPIC_PREFIX.strip("/") if prefix is None else prefix
     parts = topic.split("/")
     if len(parts) != 3 or parts[0] != prefix or parts[2] not in KINDS or not parts[1]:
         raise MessageError(f"topic is not {prefix}/<device>/({'|'.join(KINDS)})")
@@ -127,9 +128,9 @@ def status_from_payload(payload: bytes) -> str:
     return value.strip().lower()
 
 
-def message_parse(*, topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn:
+def message_parse(*, topic: str, payload: bytes, received_at: datetime, prefix: str | None = None) -> ReadingIn | StatusIn:
     """One MQTT message as a reading or a status; MessageError when it cannot be read."""
-    device, kind = topic_parse(topic)
+    device, kind = topic_parse(topic, prefix)
     if len(device) > 120:
         raise MessageError("device name longer than 120 characters")
     if kind == "status":
@@ -146,9 +147,10 @@ def message_parse(*, topic: str, payload: bytes, received_at: datetime) -> Readi
 def messages_record(messages: list[tuple[str, bytes, datetime]]) -> RecordResult:
     """A batch of (topic, payload, received_at) from the subscriber, stored in one go."""
     parsed, malformed = [], []
+    prefix = settings.MQTT_TOPIC_PREFIX.strip("/")
     for topic, payload, received_at in messages:
         try:
-            parsed.append(message_parse(topic=topic, payload=payload, received_at=received_at))
+            parsed.append(message_parse(topic=topic, payload=payload, received_at=received_at, prefix=prefix))
         except MessageError as exc:
             text = payload.decode("utf-8", "replace")[:10000]
             malformed.append(MalformedMessage(topic=topic[:255], payload=text, error=str(exc)[:255], received_at=received_at))
@@ -181,29 +183,31 @@ def _device_ids(names: set[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def _devices_state(ids: set[int]) -> dict[int, SimpleNamespace]:
-    """The fields a batch touches, as plain objects (thousands of model instances cost more)."""
+def _devices_lock_state(ids: set[int]) -> dict[int, SimpleNamespace]:
+    """Lock the batch's devices in id order and read the fields the batch updates, in one
+    statement. The order means subscribers sharing a group never deadlock on device rows, and
+    the lock serialises each device's ledger; plain objects, as thousands of model instances
+    cost more than the query."""
     fields = ("id", "status", *(f for f in TOUCHED if f != "status"))
     if bulk.is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[])", [bulk.array_literal(list(ids))])
+            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[]) "
+                           "ORDER BY id FOR UPDATE", [bulk.array_literal(list(ids))])
             found = cursor.fetchall()
     else:
-        found = Device.objects.filter(pk__in=ids).values_list(*fields)
+        found = Device.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list(*fields)
     return {row[0]: SimpleNamespace(**dict(zip(fields, row)), pk=row[0]) for row in found}
 
 
-def items_record(items: list[ReadingIn | StatusIn]) -> RecordResult:
+def items_record(items: list[ReadingIn | StatusIn], *, source: str = "mqtt") -> RecordResult:
     result = RecordResult()
     if not items:
         return result
     with transaction.atomic():
         ids, result.devices_created = devices_ensure({item.device for item in items})
-        # Lock the batch's devices first, in id order: subscribers sharing a group then never
-        # deadlock on device rows, and derive one device's ledger one at a time.
-        ledger.devices_lock(sorted(set(ids.values())))
+        devices = _devices_lock_state(set(ids.values()))
         readings = [item for item in items if isinstance(item, ReadingIn)]
-        inserted = _events_insert(readings, ids)
+        inserted, first_new = _events_insert(readings, ids, source)
         result.stored = sum(inserted.values())
         sent = Counter(ids[r.device] for r in readings)
         for device_id, count in sent.items():
@@ -211,8 +215,10 @@ def items_record(items: list[ReadingIn | StatusIn]) -> RecordResult:
                 Device.objects.filter(pk=device_id).update(duplicates=F("duplicates") + count - inserted.get(device_id, 0))
         result.duplicates = len(readings) - result.stored
         result.statuses = len(items) - len(readings)
-        _devices_touch(items, ids)
-        if inserted:
+        _devices_touch(items, ids, devices)
+        if first_new:
+            result.processed = ledger.ledger_extend(first_new=first_new)
+        elif inserted:
             result.processed = ledger.ledger_process(device_ids=sorted(inserted))
     return result
 
@@ -221,29 +227,39 @@ EVENT_COLUMNS = ("device_id", "ts", "received_at", "energy_wh", "power_w", "swit
 EVENT_CASTS = ("bigint", "timestamptz", "timestamptz", "bigint", "float8", "varchar", "bigint", "varchar", "varchar", "boolean")
 
 
-def _events_insert(readings: list[ReadingIn], ids: dict[str, int]) -> Counter:
+def _events_insert(readings: list[ReadingIn], ids: dict[str, int], source: str) -> tuple[Counter, dict[int, datetime]]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: duplicates (same seq in a boot, or same ts and
-    counter) are dropped by the unique constraints, even within one batch. Returns rows per device."""
-    rows = [(ids[r.device], r.ts, r.received_at, r.energy_wh, r.power_w, r.switch_state, r.seq, r.boot_id, "mqtt", False)
+    counter) are dropped by the unique constraints, even within one batch. Returns rows per
+    device and, on PostgreSQL, each device's earliest new reading time.
+
+    On PostgreSQL the rows go in already marked processed, since the ledger takes them in this
+    same transaction (rolled back together if it fails): marking them afterwards rewrote every
+    row and its index entries a second time. The embedded SQLite set-up keeps the simpler
+    mark-after path and returns no times."""
+    rows = [(ids[r.device], r.ts, r.received_at, r.energy_wh, r.power_w, r.switch_state, r.seq, r.boot_id, source, False)
             for r in readings]
     insert = f"INSERT INTO {RawEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) "
-    if bulk.is_postgres():
-        returned = bulk.execute(insert + "{rows} ON CONFLICT DO NOTHING RETURNING device_id", rows, EVENT_CASTS, returning=True)
-        return Counter(row[0] for row in returned)
     inserted: Counter = Counter()
+    if bulk.is_postgres():
+        rows = [(*row[:-1], True) for row in rows]
+        sql = (f"WITH new AS ({insert} {{rows}} ON CONFLICT DO NOTHING RETURNING device_id, ts) "
+               "SELECT device_id, count(*), min(ts) FROM new GROUP BY device_id")
+        first_new: dict[int, datetime] = {}
+        for device_id, count, t0 in bulk.execute(sql, rows, EVENT_CASTS, returning=True):
+            inserted[device_id], first_new[device_id] = count, t0
+        return inserted, first_new
     with connection.cursor() as cursor:
         for offset in range(0, len(rows), 500):
             chunk = rows[offset: offset + 500]
             values = ", ".join(["(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"] * len(chunk))
             cursor.execute(insert + f"VALUES {values} ON CONFLICT DO NOTHING RETURNING device_id", [p for row in chunk for p in row])
             inserted.update(row[0] for row in cursor.fetchall())
-    return inserted
+    return inserted, {}
 
 
-def _devices_touch(items: list[ReadingIn | StatusIn], ids: dict[str, int]) -> None:
+def _devices_touch(items: list[ReadingIn | StatusIn], ids: dict[str, int], devices: dict[int, SimpleNamespace]) -> None:
     """Status, last heartbeat / reading / seen, in message order: the last word wins. One
     bulk UPDATE for the whole batch."""
-    devices = _devices_state(set(ids.values()))
     changed: set[str] = set()
     for item in items:
         device = devices[ids[item.device]]

@@ -147,11 +147,14 @@ EVENT_FIELDS, CURRENT_FIELDS = Event._fields, Current._fields
 
 
 def _devices_with_anchor(device_ids: list[int]) -> list[dict]:
-    """Each device with new readings, their earliest time t0, and the anchor to re-derive from:
-    the start of the last current entry ending before t0 (one entry back, because whether a low
-    reading was a glitch or a reset depends on the reading after it)."""
+    """Each device with unprocessed readings, their earliest time t0, and the anchor to re-derive
+    from (see _anchors)."""
     if bulk.is_postgres():
-        return _devices_with_anchor_pg(device_ids)
+        sql = (f"SELECT d.id, (SELECT e.ts FROM {RawEvent._meta.db_table} e WHERE e.device_id = d.id AND NOT e.processed "
+               "ORDER BY e.ts LIMIT 1) FROM unnest(%s::bigint[]) AS d(id)")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [bulk.array_literal(device_ids)])
+            return _anchors({device_id: t0 for device_id, t0 in cursor.fetchall() if t0 is not None})
     first_new = RawEvent.objects.filter(device=OuterRef("pk"), processed=False).order_by("ts").values("ts")[:1]
     anchor = (LedgerEntry.objects.current().filter(device=OuterRef("pk"), end_ts__lt=OuterRef("t0"))
               .order_by("-end_ts", "-id"))
@@ -161,19 +164,21 @@ def _devices_with_anchor(device_ids: list[int]) -> list[dict]:
                 .values("pk", "t0", "anchor_ts", "anchor_id"))
 
 
-def _devices_with_anchor_pg(device_ids: list[int]) -> list[dict]:
-    events, entries = RawEvent._meta.db_table, LedgerEntry._meta.db_table
+def _anchors(first_new: dict[int, datetime]) -> list[dict]:
+    """For each device and the time t0 of its earliest new reading, the anchor to re-derive from:
+    the start of the last current entry ending before t0 (one entry back, because whether a low
+    reading was a glitch or a reset depends on the reading after it). One lateral query on
+    PostgreSQL."""
+    if not first_new:
+        return []
     sql = f"""
-        WITH t AS (
-            SELECT d.id, (SELECT e.ts FROM {events} e WHERE e.device_id = d.id AND NOT e.processed ORDER BY e.ts LIMIT 1) AS t0
-            FROM unnest(%s::bigint[]) AS d(id))
-        SELECT t.id, t.t0, a.start_ts, a.start_event_id FROM t LEFT JOIN LATERAL (
-            SELECT l.start_ts, l.start_event_id FROM {entries} l
+        SELECT t.id, t.t0, a.start_ts, a.start_event_id FROM unnest(%s::bigint[], %s::timestamptz[]) AS t(id, t0)
+        LEFT JOIN LATERAL (
+            SELECT l.start_ts, l.start_event_id FROM {LedgerEntry._meta.db_table} l
             WHERE l.device_id = t.id AND l.superseded_at IS NULL AND l.end_ts < t.t0
-            ORDER BY l.end_ts DESC, l.id DESC LIMIT 1) a ON true
-        WHERE t.t0 IS NOT NULL"""
+            ORDER BY l.end_ts DESC, l.id DESC LIMIT 1) a ON true"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [bulk.array_literal(device_ids)])
+        cursor.execute(sql, bulk.columns(list(first_new.items()), 2))
         return [{"pk": r[0], "t0": r[1], "anchor_ts": r[2], "anchor_id": r[3]} for r in cursor.fetchall()]
 
 
@@ -226,33 +231,45 @@ def ledger_process(*, device_ids: list[int] | None = None) -> ProcessResult:
     """Bring the ledger of these devices (all with unprocessed readings when None) up to date."""
     if device_ids is None:
         device_ids = list(RawEvent.objects.filter(processed=False).values_list("device_id", flat=True).distinct())
-    result = ProcessResult()
     if not device_ids:
-        return result
-    with transaction.atomic():
+        return ProcessResult()
+    with transaction.atomic(savepoint=False):
         # Serialise per device: two subscribers of a shared group never derive the same device at once.
-        devices_lock(sorted(device_ids))  # already held when called from ingest: then free
-        rows = _devices_with_anchor(device_ids)
-        if not rows:
-            return result
-        events = defaultdict(list)
-        max_id = 0
-        for event in _events_window(rows):
-            events[event.device_id].append(event)
-            max_id = max(max_id, event.id)
-        current = defaultdict(list)
-        for entry in _current_window(rows):
-            current[entry.device_id].append(entry)
-        now = timezone.now()
-        created, superseded = [], []
-        for row in rows:
-            new, old = _device_rederive(row, events[row["pk"]], current[row["pk"]], now)
-            created += new
-            superseded += old
-        ids = _entries_insert(created)
-        _supersede(superseded, created, ids, rows, now)
+        devices_lock(sorted(device_ids))
+        return _rederive(_devices_with_anchor(device_ids), mark_processed=True)
+
+
+def ledger_extend(*, first_new: dict[int, datetime]) -> ProcessResult:
+    """The ledger after new readings were stored, already marked processed, in the caller's
+    transaction, which holds the devices' locks: `first_new` is each device's earliest new
+    reading time (PostgreSQL; the ingest path)."""
+    with transaction.atomic(savepoint=False):
+        return _rederive(_anchors(first_new), mark_processed=False)
+
+
+def _rederive(rows: list[dict], *, mark_processed: bool) -> ProcessResult:
+    result = ProcessResult()
+    if not rows:
+        return result
+    events = defaultdict(list)
+    max_id = 0
+    for event in _events_window(rows):
+        events[event.device_id].append(event)
+        max_id = max(max_id, event.id)
+    current = defaultdict(list)
+    for entry in _current_window(rows):
+        current[entry.device_id].append(entry)
+    now = timezone.now()
+    created, superseded = [], []
+    for row in rows:
+        new, old = _device_rederive(row, events[row["pk"]], current[row["pk"]], now)
+        created += new
+        superseded += old
+    ids = _entries_insert(created)
+    _supersede(superseded, created, ids, rows, now)
+    if mark_processed:
         _events_mark_processed([r["pk"] for r in rows], max_id)
-        result.days_touched = totals.totals_apply(created=created, superseded=superseded)
+    result.days_touched = totals.totals_apply(created=created, superseded=superseded)
     result.devices, result.events = len(rows), sum(len(v) for v in events.values())
     result.entries_created, result.entries_superseded = len(created), len(superseded)
     result.resets = sum(1 for e in created if e.kind == "reset")

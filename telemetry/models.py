@@ -40,7 +40,9 @@ class Device(models.Model):
     status_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_reading_at = models.DateTimeField(null=True, blank=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Not indexed: every stored batch rewrites it on each device, and without an index on a
+    # changed column PostgreSQL can update the row in place (HOT). Thousands of devices scan fast.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     last_power_w = models.FloatField(null=True, blank=True)
     duplicates = models.BigIntegerField(default=0, help_text="Readings received again and dropped.")
     # sha256 of the per-device API token; the token itself is shown once and never stored.
@@ -73,7 +75,9 @@ class Device(models.Model):
 class RawEvent(models.Model):
     """One telemetry reading as received; stored once (duplicates are counted on the device)."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the (device, ts, energy_wh) unique index serves every lookup by
+    # device, and each index costs every one of thousands of inserts a second.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events", db_index=False)
     ts = models.DateTimeField(help_text="Device time (received time when the device sent none).")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     energy_wh = models.BigIntegerField()
@@ -93,7 +97,6 @@ class RawEvent(models.Model):
             models.UniqueConstraint(fields=["device", "ts", "energy_wh"], name="rawevent_once_per_ts_counter"),
         ]
         indexes = [
-            models.Index(fields=["device", "ts"]),
             # The ledger looks up each device's earliest unprocessed reading: a small partial index.
             models.Index(fields=["device", "ts"], condition=models.Q(processed=False), name="rawevent_unprocessed"),
         ]

@@ -83,6 +83,11 @@ def entry_pieces(*, start: datetime, end: datetime, delta_wh: int, prices: Price
         return []
     if end <= start:
         return [(local_day(end), delta_wh, delta_wh * prices.at(end) / THOUSAND)]
+    day = local_day(start)
+    if end <= day_bounds(day)[1] and not prices.changes_within(start, end):
+        # Within one local day and one price, as nearly every live entry is: the loop below
+        # would make this same single piece, at several times the cost.
+        return [(day, delta_wh, delta_wh * prices.at(start) / THOUSAND)]
     cuts = sorted(set(_midnights_within(start, end)) | set(prices.changes_within(start, end)))
     span = (end - start) // timedelta(microseconds=1)
     pieces, previous_cut, previous_cum = [], start, 0
