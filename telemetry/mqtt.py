@@ -42,7 +42,9 @@ def broker_config(url: str, *, client_id: str, ca_file: str = "", session_expiry
     """mqtt://[user:pass@]host[:1883] or mqtts://host[:8883]."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
-        raise ValueError(f"MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883, got {url!r}")
+        # The message ends up in logs and on the console: never with the password in it.
+        shown = url.replace(f":{parts.password}@", ":***@") if parts.password else url
+        raise ValueError(f"MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883, got {shown!r}")
     tls = parts.scheme in ("mqtts", "ssl")
     return BrokerConfig(
         host=parts.hostname, port=parts.port or (8883 if tls else 1883), tls=tls,

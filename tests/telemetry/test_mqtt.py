@@ -5,6 +5,7 @@ import json
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 from django.db.models import Sum
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -81,6 +82,14 @@ def test_broker_url_with_credentials_and_tls_and_shared_group_filters():
     assert broker_config("mqtt://10.0.0.5", client_id="x").port == 1883
     assert topic_filters("autovolt", "ingest") == [
         "$share/ingest/autovolt/+/telemetry", "$share/ingest/autovolt/+/status", "$share/ingest/autovolt/+/heartbeat"]
+
+
+def test_a_malformed_broker_url_is_refused_without_its_password():
+    from telemetry.mqtt import broker_config
+
+    with pytest.raises(ValueError, match="http://meter:\\*\\*\\*@broker.example") as refused:
+        broker_config("http://meter:hunter2@broker.example", client_id="wl-1")
+    assert "hunter2" not in str(refused.value)
 
 
 def test_two_subscribers_in_a_shared_group_store_each_reading_once(subscriber, broker, prefix, tmp_path):
