@@ -8,6 +8,7 @@ again. Redeliveries are dropped downstream by the raw events' unique constraints
 
 import logging
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -42,7 +43,9 @@ def broker_config(url: str, *, client_id: str, ca_file: str = "", session_expiry
     """mqtt://[user:pass@]host[:1883] or mqtts://host[:8883]."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
-        raise ValueError(f"MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883, got {url!r}")
+        # The message ends up in logs and on the console: never with the password in it.
+        shown = url.replace(f":{parts.password}@", ":***@") if parts.password else url
+        raise ValueError(f"MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883, got {shown!r}")
     tls = parts.scheme in ("mqtts", "ssl")
     return BrokerConfig(
         host=parts.hostname, port=parts.port or (8883 if tls else 1883), tls=tls,
@@ -85,15 +88,26 @@ class Subscriber:
         if self.config.username:
             client.username_pw_set(self.config.username, self.config.password)
         if self.config.tls:
-            client.tls_set(ca_certs=self.config.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+            try:
+                client.tls_set(ca_certs=self.config.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+            except OSError as exc:  # a missing file, or one with no certificate in it
+                raise ValueError(f"MQTT_CA_FILE {self.config.ca_file!r} cannot be used: {exc}") from None
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(0)
         client.on_connect, client.on_disconnect, client.on_message = self._on_connect, self._on_disconnect, self._on_message
+        client.on_connect_fail = self._on_connect_fail
         return client
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho retries a failed connect (refused port, TLS handshake) silently and hands us no
+        # error, but calls this inside its `except OSError`, so the exception being handled says why.
+        log.warning("MQTT connection to %s:%s failed: %s; retrying with backoff", self.config.host, self.config.port, sys.exception())
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.warning("MQTT connect refused: %s", reason_code)
+            # paho drops the connection and retries with backoff. Bad credentials show up here,
+            # as a reason code (134, 135): the password itself is never logged.
+            log.warning("MQTT broker refused the connection: %s (%d); retrying with backoff", reason_code, reason_code.value)
             return
         self.generation += 1
         # Subscribing here means a reconnect (even to a broker that lost our session) subscribes again.
@@ -102,8 +116,11 @@ class Subscriber:
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        # paho calls this after a refused connect too, which _on_connect has already explained.
+        # Only the network thread sets and clears `connected`, so reading it first is safe.
+        was_connected = self.connected.is_set()
         self.connected.clear()
-        if not self.stopping.is_set():
+        if was_connected and not self.stopping.is_set():
             log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:

@@ -1,3 +1,4 @@
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -32,17 +33,23 @@ def current(device: str) -> list[tuple]:
 
 
 class Broker:
-    """Our own Mosquitto on a loopback port, with persistence, that a test may stop and start."""
+    """Our own Mosquitto on a loopback port, with persistence, that a test may stop and start.
+    `tls` (CA, certificate, key paths) makes its listener mqtts only; `password_file` (from
+    mosquitto_passwd) turns anonymous clients away."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, *, tls: tuple | None = None, password_file=None):
         import getpass
 
         from tests.conftest import free_port
 
-        self.port, self.folder = free_port(), folder
+        self.port, self.folder, self.ca_file = free_port(), folder, tls[0] if tls else None
+        listener = f"listener {self.port} 127.0.0.1\n"
+        if tls:
+            listener += "cafile {}\ncertfile {}\nkeyfile {}\n".format(*tls)
+        access = f"allow_anonymous false\npassword_file {password_file}\n" if password_file else "allow_anonymous true\n"
         self.conf = folder / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"{listener}{access}persistence true\n"
             f"persistence_location {folder}/\nmax_queued_messages 0\nmax_inflight_messages 0\n"
             # Run as root, mosquitto would switch to its own user, which cannot write our tmp folder.
             f"user {getpass.getuser()}\n"
@@ -63,7 +70,27 @@ class Broker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.ca_file else 'mqtt'}://127.0.0.1:{self.port}"
+
+    def pub(self, topic: str, payload: str, *options: str) -> None:
+        """mosquitto_pub at QoS 1, over TLS when the broker speaks it; `options` e.g. -u/-P."""
+        import subprocess
+
+        tls = ["--cafile", str(self.ca_file)] if self.ca_file else []
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), *tls, *options, "-q", "1", "-t", topic, "-m", payload],
+                       check=True)
+
+
+@contextmanager
+def broker_running(folder, **options):
+    """A started Broker (options as for Broker) in `folder`, stopped on the way out."""
+    folder.mkdir()
+    own = Broker(folder, **options)
+    own.start()
+    try:
+        yield own
+    finally:
+        own.stop()
 
 
 def wait_port(port: int, seconds: float = 10) -> None:
@@ -83,12 +110,8 @@ def wait_port(port: int, seconds: float = 10) -> None:
 
 @pytest.fixture
 def broker(tmp_path):
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    own = Broker(folder)
-    own.start()
-    yield own
-    own.stop()
+    with broker_running(tmp_path / "broker") as own:
+        yield own
 
 
 @pytest.fixture
@@ -130,12 +153,22 @@ class SubscriberProcess:
         return self.proc.wait(20)
 
 
+@contextmanager
+def subscriber_running(url: str, prefix: str, log_path, **env: str):
+    """A started SubscriberProcess, `env` added to its environment, stopped on the way out."""
+    sub = SubscriberProcess(url, prefix, log_path)
+    sub.env.update(env)
+    sub.start()
+    try:
+        yield sub
+    finally:
+        sub.stop()
+
+
 @pytest.fixture
 def subscriber(transactional_db, broker, prefix, tmp_path):
-    sub = SubscriberProcess(broker.url, prefix, tmp_path / "subscriber.log")
-    sub.start()
-    yield sub
-    sub.stop()
+    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log") as sub:
+        yield sub
 
 
 def wait_until(check, seconds: float = 20, what: str = "condition"):
@@ -149,3 +182,10 @@ def wait_until(check, seconds: float = 20, what: str = "condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def connected(subscriber, seconds: float = 15) -> None:
+    import time
+
+    wait_until(lambda: "subscribing to" in subscriber.log_path.read_text(), seconds, "the subscriber to start")
+    time.sleep(1)  # the subscription is made in on_connect, just after

@@ -2,19 +2,15 @@
 a subscriber that was down, SIGTERM."""
 
 import json
-import subprocess
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 from django.db.models import Sum
 from paho.mqtt.enums import CallbackAPIVersion
 
 from telemetry.models import Device, LedgerEntry, MalformedMessage, RawEvent
-from tests.telemetry.conftest import wait_until
-
-
-def pub(broker, topic: str, payload: str) -> None:
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", topic, "-m", payload], check=True)
+from tests.telemetry.conftest import connected, wait_until
 
 
 def paho_publisher(broker, client_id: str) -> mqtt.Client:
@@ -26,19 +22,14 @@ def paho_publisher(broker, client_id: str) -> mqtt.Client:
     return client
 
 
-def connected(subscriber, seconds: float = 15) -> None:
-    wait_until(lambda: "subscribing to" in subscriber.log_path.read_text(), seconds, "the subscriber to start")
-    time.sleep(1)  # the subscription is made in on_connect, just after
-
-
 def test_mosquitto_pub_messages_are_stored_and_bad_ones_kept(subscriber, broker, prefix):
     connected(subscriber)
-    pub(broker, f"{prefix}/esp-1/status", "online")
-    pub(broker, f"{prefix}/esp-1/telemetry", json.dumps({"energy_wh_total": 1000, "ts": "2026-03-01T06:00:00Z", "power_w": 120}))
-    pub(broker, f"{prefix}/esp-1/telemetry", json.dumps({"energy_wh_total": 1012, "ts": 1772344860}))
-    pub(broker, f"{prefix}/esp-1/heartbeat", "{}")
-    pub(broker, f"{prefix}/esp-1/telemetry", "not json")
-    pub(broker, f"{prefix}/esp-1/telemetry", json.dumps({"power_w": 5}))
+    broker.pub(f"{prefix}/esp-1/status", "online")
+    broker.pub(f"{prefix}/esp-1/telemetry", json.dumps({"energy_wh_total": 1000, "ts": "2026-03-01T06:00:00Z", "power_w": 120}))
+    broker.pub(f"{prefix}/esp-1/telemetry", json.dumps({"energy_wh_total": 1012, "ts": 1772344860}))
+    broker.pub(f"{prefix}/esp-1/heartbeat", "{}")
+    broker.pub(f"{prefix}/esp-1/telemetry", "not json")
+    broker.pub(f"{prefix}/esp-1/telemetry", json.dumps({"power_w": 5}))
     wait_until(lambda: MalformedMessage.objects.count() == 2, what="two malformed messages")
     wait_until(lambda: Device.objects.filter(name="esp-1", last_heartbeat_at__isnull=False).exists(), what="heartbeat")
     device = Device.objects.get(name="esp-1")
@@ -46,7 +37,7 @@ def test_mosquitto_pub_messages_are_stored_and_bad_ones_kept(subscriber, broker,
     assert RawEvent.objects.count() == 2
     assert LedgerEntry.objects.current().get().delta_wh == 12
     assert {m.error for m in MalformedMessage.objects.all()} == {"telemetry payload is not JSON", "energy_wh_total is required"}
-    pub(broker, f"{prefix}/esp-1/status", '{"status": "offline"}')
+    broker.pub(f"{prefix}/esp-1/status", '{"status": "offline"}')
     wait_until(lambda: Device.objects.get(name="esp-1").status == "offline", what="last will")
 
 
@@ -72,12 +63,12 @@ def test_broker_restart_mid_stream_loses_nothing_and_counts_nothing_twice(subscr
 
 def test_backlog_published_while_the_subscriber_was_down_arrives(subscriber, broker, prefix):
     connected(subscriber)
-    pub(broker, f"{prefix}/esp-b/telemetry", json.dumps({"energy_wh_total": 0, "ts": 1772344800, "seq": 0}))
+    broker.pub(f"{prefix}/esp-b/telemetry", json.dumps({"energy_wh_total": 0, "ts": 1772344800, "seq": 0}))
     wait_until(lambda: RawEvent.objects.count() == 1, what="first reading")
     assert subscriber.stop() == 0  # SIGTERM: clean exit
     assert "buffered readings stored" in subscriber.log_path.read_text()
     for seq in range(1, 21):
-        pub(broker, f"{prefix}/esp-b/telemetry", json.dumps({"energy_wh_total": seq * 5, "ts": 1772344800 + seq * 60, "seq": seq}))
+        broker.pub(f"{prefix}/esp-b/telemetry", json.dumps({"energy_wh_total": seq * 5, "ts": 1772344800 + seq * 60, "seq": seq}))
     subscriber.start()
     wait_until(lambda: RawEvent.objects.count() == 21, 30, "the backlog")
     assert LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"] == 100
@@ -91,6 +82,14 @@ def test_broker_url_with_credentials_and_tls_and_shared_group_filters():
     assert broker_config("mqtt://10.0.0.5", client_id="x").port == 1883
     assert topic_filters("autovolt", "ingest") == [
         "$share/ingest/autovolt/+/telemetry", "$share/ingest/autovolt/+/status", "$share/ingest/autovolt/+/heartbeat"]
+
+
+def test_a_malformed_broker_url_is_refused_without_its_password():
+    from telemetry.mqtt import broker_config
+
+    with pytest.raises(ValueError, match="http://meter:\\*\\*\\*@broker.example") as refused:
+        broker_config("http://meter:hunter2@broker.example", client_id="wl-1")
+    assert "hunter2" not in str(refused.value)
 
 
 def test_two_subscribers_in_a_shared_group_store_each_reading_once(subscriber, broker, prefix, tmp_path):

@@ -27,14 +27,14 @@ class Command(BaseCommand):
     def subscriber(self) -> mqtt.Subscriber:
         if not settings.MQTT_URL:
             raise CommandError("MQTT_URL is not set (e.g. mqtt://127.0.0.1:1883)")
+        filters = mqtt.topic_filters(settings.MQTT_TOPIC_PREFIX, settings.MQTT_SHARED_GROUP)
         try:
             config = mqtt.broker_config(settings.MQTT_URL, client_id=settings.MQTT_CLIENT_ID, ca_file=settings.MQTT_CA_FILE,
                                         session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS)
+            return mqtt.Subscriber(config, filters, batch_store, batch_size=settings.TELEMETRY_BATCH_SIZE,
+                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        filters = mqtt.topic_filters(settings.MQTT_TOPIC_PREFIX, settings.MQTT_SHARED_GROUP)
-        return mqtt.Subscriber(config, filters, batch_store, batch_size=settings.TELEMETRY_BATCH_SIZE,
-                               batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
 
     def handle(self, *args, **options) -> None:
         subscriber = self.subscriber()
