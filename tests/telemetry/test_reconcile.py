@@ -85,6 +85,11 @@ def test_prune_removes_old_raw_events_and_keeps_ledger_and_totals(db, settings):
     assert events_prune(now=datetime(2026, 3, 2, tzinfo=timezone.utc)) == 2
     assert RawEvent.objects.count() == 2
     assert LedgerEntry.objects.current().count() == 2 and DailyTotal.objects.filter(day__year=2023).get().wh == 50
+    # No database constraint guards the ledger's pointers to raw events: pruning clears them.
+    old = LedgerEntry.objects.get(device__name="m1")
+    assert (old.start_event_id, old.end_event_id, old.start_wh, old.end_wh) == (None, None, 0, 50)
+    kept = set(RawEvent.objects.values_list("pk", flat=True))
+    assert set(LedgerEntry.objects.filter(device__name="m2").values_list("start_event_id", "end_event_id").get()) == kept
 
 
 def test_the_prune_task_is_a_recorded_job(db):
