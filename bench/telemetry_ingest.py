@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/telemetry_ingest.py [--devices 1000] [--rate 5] [--seconds 60]
 
-Starts its own Mosquitto on a loopback port, our subscriber (telemetry.mqtt.Subscriber with the
-same batch_store as `manage.py telemetry_subscribe`, timing each stored batch) and a bare paho
+Starts its own Mosquitto on a loopback port, our subscriber (the one `manage.py
+telemetry_subscribe` builds from the settings, timing each stored batch) and a bare paho
 subscriber that only counts the same stream, then publisher processes (QoS 1) sharing the
 devices. Prints a markdown table: sustained messages/s, p99 publish-to-stored latency, loss.
 DATABASE_URL defaults to a throwaway PostgreSQL database wattledger_bench_telemetry.
@@ -68,27 +68,29 @@ def p99(values: list[float]) -> float:
 
 
 def run_ours(port: int, prefix: str, out: str) -> None:
-    """Our subscriber; SIGTERM ends it and writes what it measured."""
+    """Our subscriber, built by `manage.py telemetry_subscribe` from the settings; SIGTERM ends it
+    and writes what it measured."""
+    os.environ.update(MQTT_URL=f"mqtt://127.0.0.1:{port}", MQTT_CLIENT_ID=f"{prefix}-ours")
     django_setup()
-    from django.conf import settings
+    from telemetry.management.commands.telemetry_subscribe import Command
 
-    from telemetry import mqtt
-    from telemetry.management.commands.telemetry_subscribe import batch_store
-
+    sub = Command().subscriber()
     stored, stored_at = [], []
+    # Each message keeps its payload beside what our prepare made of it, so latencies can be
+    # worked out after the run, off the measured path.
+    prepare, handle = sub.prepare, sub.handle
+    sub.prepare = lambda topic, payload, received_at: (prepare(topic, payload, received_at), payload)
 
-    def timed_store(messages):
-        batch_store(messages)
+    def timed_store(batch):
+        handle([item for item, _ in batch])
         now = time.time()
-        stored.append((now, messages))  # latencies are worked out after the run, off the measured path
+        stored.append((now, [payload for _, payload in batch]))
         stored_at.append(now)
 
-    config = mqtt.broker_config(f"mqtt://127.0.0.1:{port}", client_id=f"{prefix}-ours")
-    sub = mqtt.Subscriber(config, mqtt.topic_filters(prefix), timed_store, batch_size=settings.TELEMETRY_BATCH_SIZE,
-                          batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
+    sub.handle = timed_store
     signal.signal(signal.SIGTERM, lambda *_: sub.stop())
     sub.run()
-    latencies = [now - json.loads(payload)["sent"] for now, messages in stored for _, payload, _ in messages]
+    latencies = [now - json.loads(payload)["sent"] for now, payloads in stored for payload in payloads]
     Path(out).write_text(json.dumps({"count": len(latencies), "p99": p99(latencies), "last": max(stored_at, default=0)}))
 
 

@@ -5,6 +5,7 @@ MalformedMessage and never stops the batch.
 """
 
 import json
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ from django.utils import timezone
 from telemetry import bulk, ledger
 from telemetry.models import Device, MalformedMessage, RawEvent
 
+log = logging.getLogger(__name__)
 KINDS = ("telemetry", "status", "heartbeat")
 MAX_FUTURE = timedelta(days=1)
+BIGINT_MAX = 2**63 - 1
 
 
 class MessageError(ValueError):
@@ -105,9 +108,13 @@ def reading_from_json(device: str, data, received_at: datetime) -> ReadingIn:
     energy = _number(data["energy_wh_total"], "energy_wh_total")
     if energy < 0:
         raise MessageError("energy_wh_total must not be negative")
+    if energy > BIGINT_MAX:  # refused here: in the batch insert it would fail every message with it
+        raise MessageError("energy_wh_total is too large")
     seq = data.get("seq")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise MessageError(f"seq must be an integer, got {seq!r}")
+    if seq is not None and not -BIGINT_MAX <= seq <= BIGINT_MAX:
+        raise MessageError("seq is out of range")
     power = data.get("power_w")
     return ReadingIn(
         device=device, ts=ts_parse(data.get("ts"), received_at), received_at=received_at, energy_wh=round(energy),
@@ -144,24 +151,47 @@ def message_parse(*, topic: str, payload: bytes, received_at: datetime, prefix: 
     return reading_from_json(device, data, received_at)
 
 
-def messages_record(messages: list[tuple[str, bytes, datetime]]) -> RecordResult:
-    """A batch of (topic, payload, received_at) from the subscriber, stored in one go."""
-    parsed, malformed = [], []
-    prefix = settings.MQTT_TOPIC_PREFIX.strip("/")
-    for topic, payload, received_at in messages:
-        try:
-            parsed.append(message_parse(topic=topic, payload=payload, received_at=received_at, prefix=prefix))
-        except MessageError as exc:
-            text = payload.decode("utf-8", "replace")[:10000]
-            malformed.append(MalformedMessage(topic=topic[:255], payload=text, error=str(exc)[:255], received_at=received_at))
-    result = items_record(parsed)
-    MalformedMessage.objects.bulk_create(malformed)
+class MalformedIn(NamedTuple):
+    """A message we could not read, kept with the reason."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    error: str
+
+
+def message_prepare(topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn | MalformedIn:
+    """One message read without touching the database: the subscriber calls this on its network
+    thread as messages arrive. Never raises, as an exception there would stop the stream."""
+    try:
+        return message_parse(topic=topic, payload=payload, received_at=received_at, prefix=settings.MQTT_TOPIC_PREFIX.strip("/"))
+    except MessageError as exc:
+        return MalformedIn(topic, payload, received_at, str(exc))
+    except Exception as exc:  # a case the rules above did not foresee: kept, never fatal
+        log.exception("telemetry message on %s could not be read", topic[:255])
+        return MalformedIn(topic, payload, received_at, f"unreadable ({type(exc).__name__})")
+
+
+def prepared_record(items: list[ReadingIn | StatusIn | MalformedIn]) -> RecordResult:
+    """A batch of prepared messages, stored in one go; malformed ones are kept for inspection."""
+    malformed = [item for item in items if isinstance(item, MalformedIn)]
+    result = items_record([item for item in items if not isinstance(item, MalformedIn)] if malformed else items)
+    MalformedMessage.objects.bulk_create([
+        MalformedMessage(topic=m.topic[:255], payload=m.payload.decode("utf-8", "replace")[:10000], error=m.error[:255],
+                         received_at=m.received_at)
+        for m in malformed
+    ])
     result.malformed = len(malformed)
     return result
 
 
+def messages_record(messages: list[tuple[str, bytes, datetime]]) -> RecordResult:
+    """A batch of (topic, payload, received_at), stored in one go."""
+    return prepared_record([message_prepare(topic, payload, received_at) for topic, payload, received_at in messages])
+
+
 def reading_record(*, topic: str, payload: bytes, received_at: datetime | None = None) -> RecordResult:
-    """One message (tests and tools call this; the subscriber batches through messages_record)."""
+    """One message (tests and tools call this; the subscriber batches through prepared_record)."""
     return messages_record([(topic, payload, received_at or timezone.now())])
 
 

@@ -61,18 +61,27 @@ def topic_filters(prefix: str, shared_group: str = "") -> list[str]:
     return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else filters
 
 
-# What the network thread keeps of a message: (topic, payload, received_at, mid, qos, generation);
+# What the network thread keeps of a message: (prepared, received_at, mid, qos, generation);
 # generation is the connection it came on, since an ack is only valid on that connection. A
 # plain tuple, cheaper than building a frozen dataclass for every message.
-Received = tuple[str, bytes, datetime, int, int, int]
+Received = tuple[object, datetime, int, int, int]
+Prepare = Callable[[str, bytes, datetime], object]
+
+
+def _as_received(topic: str, payload: bytes, received_at: datetime) -> tuple[str, bytes, datetime]:
+    return topic, payload, received_at
 
 
 class Subscriber:
     """Receives on paho's network thread, hands batches to `handle` on the caller's thread."""
 
-    def __init__(self, config: BrokerConfig, filters: list[str], handle: Callable[[list[tuple[str, bytes, datetime]]], None],
-                 *, batch_size: int = 2000, batch_seconds: float = 0.2) -> None:
-        self.config, self.filters, self.handle = config, filters, handle
+    def __init__(self, config: BrokerConfig, filters: list[str], handle: Callable[[list], None],
+                 *, prepare: Prepare = _as_received, batch_size: int = 2000, batch_seconds: float = 0.2) -> None:
+        """`prepare(topic, payload, received_at)` runs on paho's network thread as each message
+        arrives, so reading messages overlaps with the database work of the batch being stored
+        (which releases the GIL); it must not raise or touch the database. `handle` gets a list
+        of what it returned."""
+        self.config, self.filters, self.handle, self.prepare = config, filters, handle, prepare
         self.batch_size, self.batch_seconds = batch_size, batch_seconds
         # Appends from paho's thread, pops from ours: deque operations are atomic, and `arrived`
         # wakes an idle taker without a lock round trip per message.
@@ -124,7 +133,9 @@ class Subscriber:
             log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self.inbox.append((message.topic, message.payload, datetime.now(timezone.utc), message.mid, message.qos, self.generation))
+        received_at = datetime.now(timezone.utc)
+        prepared = self.prepare(message.topic, message.payload, received_at)
+        self.inbox.append((prepared, received_at, message.mid, message.qos, self.generation))
         if not self.arrived.is_set():
             self.arrived.set()
 
@@ -142,7 +153,7 @@ class Subscriber:
         self.arrived.clear()
         if not self.inbox:  # its message was taken with the last batch
             return []
-        waited = (datetime.now(timezone.utc) - self.inbox[0][2]).total_seconds()
+        waited = (datetime.now(timezone.utc) - self.inbox[0][1]).total_seconds()
         deadline = time.monotonic() + self.batch_seconds - waited
         while len(self.inbox) < self.batch_size and not self.stopping.is_set():
             remaining = deadline - time.monotonic()
@@ -159,14 +170,14 @@ class Subscriber:
         """Hand the batch over until it is stored, then acknowledge it."""
         while True:
             try:
-                self.handle([(topic, payload, received_at) for topic, payload, received_at, *_ in batch])
+                self.handle([prepared for prepared, *_ in batch])
                 break
             except Exception:
                 log.exception("storing %d telemetry messages failed; retrying", len(batch))
                 if self.stopping.wait(2):
                     return  # not acknowledged: the broker sends them again next time
         ack, generation = self.client.ack, self.generation
-        for _, _, _, mid, qos, came_on in batch:
+        for _, _, mid, qos, came_on in batch:
             if qos and came_on == generation:
                 ack(mid, qos)
 

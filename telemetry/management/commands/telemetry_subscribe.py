@@ -2,7 +2,6 @@
 
 import logging
 import signal
-from datetime import datetime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -13,10 +12,11 @@ from telemetry import ingest, mqtt
 log = logging.getLogger(__name__)
 
 
-def batch_store(messages: list[tuple[str, bytes, datetime]]) -> None:
+def batch_store(messages: list[ingest.ReadingIn | ingest.StatusIn | ingest.MalformedIn]) -> None:
+    """Messages as ingest.message_prepare read them on the subscriber's network thread."""
     # The subscriber may sit idle for hours: a connection the server dropped meanwhile is replaced.
     close_old_connections()
-    result = ingest.messages_record(messages)
+    result = ingest.prepared_record(messages)
     log.debug("stored %d readings (%d duplicates, %d malformed, %d statuses)",
               result.stored, result.duplicates, result.malformed, result.statuses)
 
@@ -31,8 +31,8 @@ class Command(BaseCommand):
         try:
             config = mqtt.broker_config(settings.MQTT_URL, client_id=settings.MQTT_CLIENT_ID, ca_file=settings.MQTT_CA_FILE,
                                         session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS)
-            return mqtt.Subscriber(config, filters, batch_store, batch_size=settings.TELEMETRY_BATCH_SIZE,
-                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
+            return mqtt.Subscriber(config, filters, batch_store, prepare=ingest.message_prepare,
+                                   batch_size=settings.TELEMETRY_BATCH_SIZE, batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
