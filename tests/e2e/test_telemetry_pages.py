@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from telemetry.models import Device, Location, ReviewTicket
 from tests.e2e.test_smt_raw_files import sign_in
 from tests.e2e.test_telemetry_device_health import SCREENSHOTS
-from tests.telemetry.conftest import feed
+from tests.telemetry.conftest import feed, place
 
 pytestmark = [pytest.mark.e2e]
 
@@ -19,7 +19,7 @@ def test_location_charts_cost_version_and_ticket_queue(page: Page, live_server, 
     start = datetime(2026, 2, 20, 18, 30, tzinfo=timezone.utc)  # local midnight
     readings = [(m, m * 9 + (m // 60) * 30, {"power_w": 400 + (m % 300)}) for m in range(0, 9 * 24 * 60, 10)]
     feed("lab-1", *readings, start=start)
-    Device.objects.filter(name="lab-1").update(location=room)
+    place("lab-1", room)
     ReviewTicket.objects.create(kind="total_mismatch", device=Device.objects.get(name="lab-1"), evidence={"stored_wh": 1, "ledger_wh": 2})
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
