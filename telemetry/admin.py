@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from smt.admin import ReadOnlyAdmin
-from telemetry.models import CostVersion, DailyTotal, Device, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket
+from telemetry.models import CostVersion, DailyTotal, Device, DeviceAssignment, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket
 
 
 @admin.register(Device)
@@ -12,6 +12,13 @@ class DeviceAdmin(ReadOnlyAdmin):
     list_filter = ("status", "location")
     search_fields = ("name",)
     exclude = ("token_sha256",)
+
+
+@admin.register(DeviceAssignment)
+class DeviceAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("device", "location", "effective_from", "assigned_by", "assigned_at", "note")
+    search_fields = ("device__name",)
+    raw_id_fields = ("device",)
 
 
 @admin.register(RawEvent)

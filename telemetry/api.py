@@ -143,10 +143,9 @@ class RecalculateIn(Schema):
 
 @router.post("/recalculate")
 def power_recalculate(request: HttpRequest, body: RecalculateIn) -> dict:
-    """Rebuild the classroom's daily totals for the local days start..end from the ledger."""
+    """Rebuild from the ledger the daily totals of the devices that were in the classroom during
+    the local days start..end, on the days they were there."""
     if body.end < body.start or (body.end - body.start).days > 3660:
         raise HttpError(422, "end must not be before start, at most ten years later")
-    location = _location(body.classroom)
-    device_ids = list(location.devices.values_list("pk", flat=True))
-    return {"ok": True, **totals.range_recalculate(first=body.start, last=body.end, device_ids=device_ids)}
+    return {"ok": True, **totals.range_recalculate(first=body.start, last=body.end, location=_location(body.classroom))}
 

@@ -1,8 +1,9 @@
 """Two weeks of synthetic ESP32 telemetry for `make run`, through the real ingest and ledger path.
 
 Three devices in two locations, a reading every 5 minutes, one reboot (the counter starts again
-from zero with a new boot_id), one silent hour and two prices, so that every telemetry page has
-something true to show.
+from zero with a new boot_id), one silent hour, two prices and one move (lab-2 goes to the
+Library for the last few days, so the Physics lab keeps its earlier days), so that every
+telemetry page has something true to show.
 """
 
 import math
@@ -12,10 +13,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from telemetry import ingest, totals
+from telemetry import assign, ingest, totals
 from telemetry.models import CostVersion, Device, Location
 
 DEVICES = {"lab-1": "Physics lab", "lab-2": "Physics lab", "lib-1": "Library"}
+MOVE = ("lab-2", "Library", timedelta(days=3))  # device, new location, how long ago
 STEP = timedelta(minutes=5)
 
 
@@ -57,9 +59,11 @@ def telemetry_demo_load(*, days: int = 14) -> dict:
         # lib-1's last will fired a minute ago: device health shows one device offline.
         status = "offline" if name == "lib-1" else "online"
         ingest.items_record([ingest.StatusIn(device=name, received_at=end - timedelta(minutes=1), status=status)])
-        device = Device.objects.get(name=name)
-        device.location, _ = Location.objects.get_or_create(name=DEVICES[name])
-        device.save(update_fields=["location"])
+        location, _ = Location.objects.get_or_create(name=DEVICES[name])
+        assign.device_assign(device=Device.objects.get(name=name), location=location, effective_from=None, assigned_by="demo")
+    name, where, ago = MOVE
+    assign.device_assign(device=Device.objects.get(name=name), location=Location.objects.get(name=where),
+                         effective_from=totals.local_day(end - ago), assigned_by="demo", note="Demo move")
     # A price rise a week ago, so the cost-version page shows a recalculation.
     totals.cost_version_create(cost_per_kwh=Decimal("8.25"), effective_from=end - timedelta(days=7),
                                notes="Demo tariff revision", created_by="demo")

@@ -16,6 +16,9 @@ class LocationForm(forms.ModelForm):
 
 class AssignForm(forms.Form):
     location = forms.ModelChoiceField(queryset=Location.objects.all(), required=False, empty_label="— unassigned —")
+    effective_from = forms.DateField(required=False, widget=DateInput, label="From (local date)",
+                                     help_text="Empty: today. A device's first assignment covers all its history.")
+    note = forms.CharField(required=False, max_length=200)
 
 
 class CostVersionForm(forms.Form):

@@ -3,7 +3,9 @@
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -20,6 +22,12 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def stays(self, first: date, last: date) -> list["Stay"]:
+        """The devices' stays here that overlap the local days first..last, by device name."""
+        rows = DeviceAssignment.objects.filter(device_id__in=self.assignments.values("device_id")).select_related("device", "location")
+        here = [s for s in stays_of(rows) if s.assignment.location_id == self.pk and s.overlaps(first, last)]
+        return sorted(here, key=lambda s: (s.device.name, s.first or date.min))
 
 
 class DeviceQuerySet(models.QuerySet):
@@ -70,6 +78,80 @@ class Device(models.Model):
 
     def silent_for(self, now=None) -> timedelta | None:
         return (now or timezone.now()) - self.last_seen_at if self.last_seen_at else None
+
+    def stays(self) -> list["Stay"]:
+        """The device's assignment history, oldest first."""
+        return stays_of(self.assignments.select_related("location"))
+
+
+class DeviceAssignment(models.Model):
+    """Where a device was from a local day on (TELEMETRY_TIME_ZONE) until its next assignment.
+
+    Written only by telemetry.assign.device_assign, which also keeps Device.location (the
+    current location) in step. An empty effective_from covers the device's whole history."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="assignments")
+    # PROTECT: deleting a location would silently move its past days to "unassigned".
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="assignments")
+    effective_from = models.DateField(null=True, blank=True, help_text="First local day; empty: all history.")
+    assigned_by = models.CharField(max_length=160, blank=True, default="")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = [models.F("effective_from").asc(nulls_first=True), "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "effective_from"], name="assignment_once_per_day"),
+            # Only the first assignment may cover all history (NULLs are distinct to the one above).
+            models.UniqueConstraint(fields=["device"], condition=models.Q(effective_from__isnull=True), name="assignment_one_since_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device} in {self.location or 'no location'} from {self.effective_from or 'the start'}"
+
+
+@dataclass(frozen=True)
+class Stay:
+    """An assignment with the day the next one starts: the device was at assignment.location on
+    the local days first..until-1 (first None: since its first reading; until None: still)."""
+
+    assignment: DeviceAssignment
+    until: date | None
+
+    @property
+    def device(self) -> Device:
+        return self.assignment.device
+
+    @property
+    def first(self) -> date | None:
+        return self.assignment.effective_from
+
+    @property
+    def last(self) -> date | None:
+        """The last local day at this location (None: still there)."""
+        return self.until - timedelta(days=1) if self.until else None
+
+    def overlaps(self, first: date, last: date) -> bool:
+        return (self.first is None or self.first <= last) and (self.until is None or self.until > first)
+
+    def clip(self, first: date, last: date) -> tuple[date, date]:
+        """The stay's days within first..last (call only when it overlaps them)."""
+        return max(self.first or first, first), min(self.last or last, last)
+
+    def moved_in(self, first: date) -> bool:
+        return self.first is not None and self.first > first
+
+    def moved_out(self, last: date) -> bool:
+        return self.until is not None and self.until <= last
+
+
+def stays_of(assignments: Iterable[DeviceAssignment]) -> list[Stay]:
+    """Pair each assignment with the next one of the same device."""
+    by_device: dict[int, list[DeviceAssignment]] = {}
+    for row in sorted(assignments, key=lambda a: (a.device_id, a.effective_from or date.min)):
+        by_device.setdefault(row.device_id, []).append(row)
+    return [Stay(row, following.effective_from if following else None)
+            for rows in by_device.values() for row, following in zip(rows, [*rows[1:], None])]
 
 
 class RawEvent(models.Model):
@@ -154,6 +236,19 @@ class LedgerEntry(models.Model):
         ]
 
 
+class DailyTotalQuerySet(models.QuerySet):
+    def placed(self) -> "DailyTotalQuerySet":
+        """Annotate `placed_id`: the location the device was assigned to on the row's day (NULL
+        when unassigned), so location totals keep history where it happened."""
+        in_effect = (DeviceAssignment.objects.filter(device=models.OuterRef("device"))
+                     .filter(models.Q(effective_from__isnull=True) | models.Q(effective_from__lte=models.OuterRef("day")))
+                     .order_by(models.F("effective_from").desc(nulls_last=True)).values("location_id")[:1])
+        return self.annotate(placed_id=models.Subquery(in_effect))
+
+    def at_location(self, location: Location) -> "DailyTotalQuerySet":
+        return self.placed().filter(placed_id=location.pk)
+
+
 class DailyTotal(models.Model):
     """Energy and cost of one device on one local day in TELEMETRY_TIME_ZONE."""
 
@@ -163,6 +258,8 @@ class DailyTotal(models.Model):
     # Wh x price (6 places) / 1000 has at most 9 places: stored exactly, so pieces always add up.
     cost = models.DecimalField(max_digits=24, decimal_places=9, default=0)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = DailyTotalQuerySet.as_manager()
 
     class Meta:
         ordering = ["device_id", "day"]

@@ -8,7 +8,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from telemetry import totals
-from telemetry.models import AggregationRun, DailyTotal, Device, LedgerEntry, Location, MalformedMessage, RawEvent
+from telemetry.models import AggregationRun, DailyTotal, Device, LedgerEntry, Location, MalformedMessage, RawEvent, Stay
 
 THOUSAND = Decimal(1000)
 STALE_UNPROCESSED = timedelta(minutes=5)
@@ -54,32 +54,56 @@ class DayRow:
         return self.wh / 1000
 
 
-def daily_rows(*, devices, first: date, last: date) -> list[DayRow]:
-    """One row per local day first..last (zero days included) over the given devices."""
-    sums = {r["day"]: r for r in DailyTotal.objects.filter(device__in=devices, day__gte=first, day__lte=last)
-            .values("day").annotate(wh=Sum("wh"), cost=Sum("cost"))}
+def daily_rows(*, location: Location, first: date, last: date, device: Device | None = None) -> list[DayRow]:
+    """One row per local day first..last (zero days included): the devices assigned to the
+    location on each day (or the one device, on the days it was there)."""
+    rows = DailyTotal.objects.at_location(location).filter(day__gte=first, day__lte=last)
+    if device is not None:
+        rows = rows.filter(device=device)
+    sums = {r["day"]: r for r in rows.values("day").annotate(wh=Sum("wh"), cost=Sum("cost"))}
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     return [DayRow(d, sums[d]["wh"] if d in sums else 0, sums[d]["cost"] if d in sums else Decimal(0)) for d in days]
 
 
+def location_wh_since(since: date) -> dict[int, int]:
+    """Wh per location from the local day `since` on, each day counted where its device was."""
+    rows = DailyTotal.objects.placed().filter(day__gte=since, placed_id__isnull=False).values("placed_id").annotate(wh=Sum("wh"))
+    return {r["placed_id"]: r["wh"] for r in rows}
+
+
+def stay_wh(*, stay: Stay, first: date, last: date) -> int:
+    """Wh of the stay's device on its days at the location within first..last."""
+    lo, hi = stay.clip(first, last)
+    return DailyTotal.objects.filter(device=stay.device, day__gte=lo, day__lte=hi).aggregate(wh=Sum("wh"))["wh"] or 0
+
+
 def location_summary(*, location: Location, day: date) -> dict:
-    rows = (DailyTotal.objects.filter(device__location=location, day=day).select_related("device").order_by("device__name"))
+    """The devices assigned to the location on the local day, with their totals that day."""
+    rows = DailyTotal.objects.at_location(location).filter(day=day).select_related("device").order_by("device__name")
     devices = [{"device": t.device.name, "kwh": str(Decimal(t.wh) / THOUSAND), "cost": str(t.cost)} for t in rows]
     wh = sum(t.wh for t in rows)
     return {"classroom": location.name, "date": day.isoformat(), "timezone": totals.local_zone().key,
             "total_kwh": str(Decimal(wh) / THOUSAND), "total_cost": str(sum((t.cost for t in rows), Decimal(0))), "devices": devices}
 
 
-def location_timeline(*, location: Location, start: datetime, end: datetime, device: Device | None = None) -> dict:
-    """Per device: current ledger entries (energy) and readings with power, in the window."""
-    devices = [device] if device else list(location.devices.all())
+def stay_window(stay: Stay, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """start..end cut to the instants the stay covers (its local days), in start's zone."""
+    lo = max(start, totals.day_bounds(stay.first)[0]) if stay.first else start
+    hi = min(end, totals.day_bounds(stay.until)[0]) if stay.until else end
+    return lo.astimezone(start.tzinfo), hi.astimezone(start.tzinfo)
+
+
+def location_timeline(*, location: Location, start: datetime, end: datetime) -> dict:
+    """Per device that was in the location during the window: current ledger entries (energy)
+    and readings with power, within the part of the window it was there (`from`..`until`)."""
     out = []
-    for dev in devices:
-        entries = (LedgerEntry.objects.current().filter(device=dev, end_ts__gt=start, start_ts__lt=end)
+    for stay in location.stays(totals.local_day(start), totals.local_day(end - timedelta(microseconds=1))):
+        lo, hi = stay_window(stay, start, end)
+        entries = (LedgerEntry.objects.current().filter(device=stay.device, end_ts__gt=lo, start_ts__lt=hi)
                    .order_by("end_ts", "id")[:5000])
-        readings = RawEvent.objects.filter(device=dev, ts__gte=start, ts__lt=end).order_by("ts")[:5000]
+        readings = RawEvent.objects.filter(device=stay.device, ts__gte=lo, ts__lt=hi).order_by("ts")[:5000]
         out.append({
-            "device": dev.name,
+            "device": stay.device.name, "from": lo.isoformat(), "until": hi.isoformat(),
             "entries": [{"start": e.start_ts.isoformat(), "end": e.end_ts.isoformat(), "delta_wh": e.delta_wh, "kind": e.kind,
                          "confidence": e.confidence, "reason": e.reason} for e in entries],
             "readings": [{"ts": r.ts.isoformat(), "energy_wh_total": r.energy_wh, "power_w": r.power_w} for r in readings],

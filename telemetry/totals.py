@@ -21,7 +21,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
 from django.utils import timezone
 
 from telemetry import bulk
-from telemetry.models import AggregationRun, CostVersion, DailyTotal, LedgerEntry
+from telemetry.models import AggregationRun, CostVersion, DailyTotal, LedgerEntry, Location
 
 THOUSAND = Decimal(1000)
 
@@ -140,9 +140,10 @@ def _upsert_add(rows: list[tuple]) -> None:
             cursor.execute(insert + f"VALUES {values} " + conflict, [p for row in chunk for p in row])
 
 
-def day_sums(*, first: date, last: date | None, device_ids: list[int] | None = None) -> dict:
-    """{day: (Wh, cost)} over devices, for the days first..last (open-ended when last is None)."""
-    rows = DailyTotal.objects.filter(day__gte=first)
+def day_sums(*, first: date, last: date | None, device_ids: list[int] | None = None, location: Location | None = None) -> dict:
+    """{day: (Wh, cost)} over devices (or those assigned to `location` each day), for the days
+    first..last (open-ended when last is None)."""
+    rows = (DailyTotal.objects.at_location(location) if location else DailyTotal.objects).filter(day__gte=first)
     if last is not None:
         rows = rows.filter(day__lte=last)
     if device_ids is not None:
@@ -190,13 +191,19 @@ def _run_record(kind: str, started, result: dict) -> AggregationRun:
     return AggregationRun.objects.create(kind=kind, started_at=started, finished_at=timezone.now(), result=result)
 
 
-def range_recalculate(*, first: date, last: date, device_ids: list[int] | None = None, kind: str = "recalculate") -> dict:
-    """Rebuild totals for first..last and say what changed."""
+def range_recalculate(*, first: date, last: date, device_ids: list[int] | None = None, kind: str = "recalculate",
+                      location: Location | None = None) -> dict:
+    """Rebuild totals for first..last and say what changed. With a location: the devices that
+    were there, on the days they were there, and the location's days compared."""
     started = timezone.now()
     with transaction.atomic():
-        before = day_sums(first=first, last=last, device_ids=device_ids)
-        totals_rebuild(first=first, last=last, device_ids=device_ids)
-        after = day_sums(first=first, last=last, device_ids=device_ids)
+        before = day_sums(first=first, last=last, device_ids=device_ids, location=location)
+        if location is None:
+            totals_rebuild(first=first, last=last, device_ids=device_ids)
+        for stay in location.stays(first, last) if location else []:
+            lo, hi = stay.clip(first, last)
+            totals_rebuild(first=lo, last=hi, device_ids=[stay.device.pk])
+        after = day_sums(first=first, last=last, device_ids=device_ids, location=location)
     result = {"first": first.isoformat(), "last": last.isoformat(), "days_changed": sums_diff(before, after)}
     run = _run_record(kind, started, result)
     return {**result, "run_id": run.pk}

@@ -5,6 +5,7 @@ from telemetry import views
 app_name = "telemetry"
 urlpatterns = [
     path("devices/", views.device_health, name="device-health"),
+    path("devices/<int:pk>/", views.device_detail, name="device-detail"),
     path("devices/<int:pk>/assign", views.device_assign, name="device-assign"),
     path("devices/<int:pk>/token", views.device_token, name="device-token"),
     path("locations/", views.location_list, name="location-list"),

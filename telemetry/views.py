@@ -1,10 +1,11 @@
 """Staff pages: device health, locations with charts, cost versions, review tickets, malformed messages."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Q, Sum
+from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,9 +15,9 @@ from django_tables2 import RequestConfig
 
 from config.auth import request_identity, staff_required
 from smt.views import HtmxHttpRequest
-from telemetry import charts, reports, totals
+from telemetry import assign, charts, reports, totals
 from telemetry.forms import AssignForm, CostVersionForm, DayRangeForm, LocationForm
-from telemetry.models import CostVersion, Device, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket
+from telemetry.models import CostVersion, Device, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket, Stay
 from telemetry.tables import MalformedTable, ReviewTicketTable
 
 
@@ -41,16 +42,39 @@ def device_health(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@require_GET
+@staff_required
+def device_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(Device.objects.select_related("location"), pk=pk)
+    return _device_page(request, device, AssignForm(initial={"location": device.location_id}))
+
+
+def _device_page(request: HtmxHttpRequest, device: Device, form: AssignForm, status: int = 200) -> HttpResponse:
+    stays = device.stays()[::-1]  # newest first
+    context = {"device": device, "form": form, "stays": stays, "zone": settings.TELEMETRY_TIME_ZONE}
+    return render(request, "telemetry/device_detail.html", context, status=status)
+
+
 @require_POST
 @staff_required
 def device_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """From the device health row or the device page; bad input re-shows the device page (400)."""
     device = get_object_or_404(Device, pk=pk)
     form = AssignForm(request.POST)
-    if not form.is_valid():
-        return HttpResponse(f"Unknown location: {form.errors.as_text()}", status=400)
-    device.location = form.cleaned_data["location"]
-    device.save(update_fields=["location"])
-    messages.success(request, f"{device.name} assigned to {device.location or 'no location'}.")
+    if form.is_valid():
+        try:
+            current = assign.device_assign(device=device, location=form.cleaned_data["location"],
+                                           effective_from=form.cleaned_data["effective_from"],
+                                           assigned_by=request_identity(request) or "", note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    if form.errors:
+        device.refresh_from_db()
+        return _device_page(request, device, form, status=400)
+    since = f"from {current.effective_from}" if current.effective_from else "for all its history"
+    messages.success(request, f"{device.name} is in {current.location or 'no location'} {since}.")
+    if request.POST.get("back") == "device":
+        return redirect("telemetry:device-detail", pk=device.pk)
     return redirect("telemetry:device-health")
 
 
@@ -70,11 +94,10 @@ def location_list(request: HtmxHttpRequest) -> HttpResponse:
         location = form.save()
         messages.success(request, f"Location {location.name} added.")
         return redirect("telemetry:location-list")
-    since = totals.local_day(timezone.now()) - timedelta(days=29)
-    locations = Location.objects.annotate(
-        device_count=Count("devices", distinct=True),
-        wh_30d=Sum("devices__daily_totals__wh", filter=Q(devices__daily_totals__day__gte=since)),
-    )
+    wh = reports.location_wh_since(totals.local_day(timezone.now()) - timedelta(days=29))
+    locations = list(Location.objects.annotate(device_count=Count("devices")))
+    for location in locations:
+        location.wh_30d = wh.get(location.pk)
     return render(request, "telemetry/location_list.html", {"locations": locations, "form": form},
                   status=400 if form.errors else 200)
 
@@ -91,18 +114,26 @@ def location_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     start = data.get("start") or end - timedelta(days=29)
     if start > end or (end - start).days > 366:
         start = end - timedelta(days=29)
-    devices = list(location.devices.all())
+    stays = location.stays(start, end)
+    devices = list({s.device.pk: s.device for s in stays}.values())
     device = next((d for d in devices if str(d.pk) == request.GET.get("device")), None)
-    rows = reports.daily_rows(devices=[device] if device else devices, first=start, last=end)
+    rows = reports.daily_rows(location=location, device=device, first=start, last=end)
     day = data.get("day") or end
+    shown = [s for s in stays if device in (None, s.device)]
     context = {"location": location, "form": form, "devices": devices, "device": device, "rows": rows,
                "bars": charts.daily_bars(rows), "day": day, "total_kwh": sum(r.kwh for r in rows),
                "total_cost": sum(r.cost for r in rows), "first": start, "last": end, "zone": settings.TELEMETRY_TIME_ZONE,
-               "timelines": _timelines(device and [device] or devices, day)}
+               "stays": [_stay_row(s, start, end) for s in shown],
+               "timelines": _timelines([s.device for s in location.stays(day, day) if device in (None, s.device)], day)}
     template = "telemetry/location_detail.html"
     if request.htmx:
         template += "#location-charts"
     return render(request, template, context)
+
+
+def _stay_row(stay: Stay, first: date, last: date) -> dict:
+    return {"stay": stay, "moved_in": stay.moved_in(first), "moved_out": stay.moved_out(last),
+            "kwh": reports.stay_wh(stay=stay, first=first, last=last) / 1000}
 
 
 def _timelines(devices: list[Device], day) -> list[dict]:

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from ercot.models import ErcotIngest
 from smt.models import House, JobRun
+from telemetry.assign import device_assign
 from telemetry.models import CostVersion, Device, Location, ReviewTicket
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,8 @@ EXPECTED = {
     "api:power_cost_version_add": ("post", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
     "api:power_recalculate": ("post", "/api/power-analytics/recalculate", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
     "telemetry:device-health": ("get", "/telemetry/devices/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:device-detail": ("get", "/telemetry/devices/{device}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    # The empty form moves the device to "unassigned" from today.
     "telemetry:device-assign": ("post", "/telemetry/devices/{device}/assign", {"anon": LOGIN, "customer": 403, "staff": 302}),
     "telemetry:device-token": ("post", "/telemetry/devices/{device}/token", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "telemetry:location-list": ("get", "/telemetry/locations/", {"anon": LOGIN, "customer": 403, "staff": 200}),
@@ -130,7 +133,8 @@ def objects(db):
     ercot = ErcotIngest.objects.create(doc_id="1", filename="ext.zip", storage_key=key, method="mis", status="stored")
 
     location = Location.objects.create(name="Room 101")
-    device = Device.objects.create(name="esp-access", location=location)
+    device = Device.objects.create(name="esp-access")
+    device_assign(device=device, location=location, effective_from=None, assigned_by="test")
     cost = CostVersion.objects.create(cost_per_kwh=1, effective_from="2026-01-01T00:00:00Z")
     ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
     job = JobRun.objects.create(kind="mirror", trigger="manual")

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from telemetry import ingest
-from telemetry.models import LedgerEntry
+from telemetry import assign, ingest
+from telemetry.models import Device, DeviceAssignment, LedgerEntry, Location
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
 
@@ -23,6 +23,11 @@ def feed(device: str, *readings: tuple, start: datetime = T0) -> ingest.RecordRe
         ts = start + timedelta(minutes=minute)
         items.append(ingest.ReadingIn(device=device, ts=ts, received_at=ts, energy_wh=wh, **(extra[0] if extra else {})))
     return ingest.items_record(items)
+
+
+def place(device: str, location: Location | None, day=None) -> DeviceAssignment:
+    """Assign a device by name, as staff do (day: the local day it takes effect, None: today)."""
+    return assign.device_assign(device=Device.objects.get(name=device), location=location, effective_from=day, assigned_by="test")
 
 
 def current(device: str) -> list[tuple]:

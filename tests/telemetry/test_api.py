@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from telemetry.models import CostVersion, DailyTotal, Device, Location, RawEvent
-from tests.telemetry.conftest import feed
+from tests.telemetry.conftest import feed, place
 
 ADMIN = {"HTTP_X_ADMIN_TOKEN": "test-admin-token"}
 
@@ -20,7 +20,7 @@ def post(client, url, body, **headers):
 def room(db):
     location = Location.objects.create(name="Room 101")
     feed("m1", (0, 0, {"power_w": 100}), (60, 1000), (120, 2500))
-    Device.objects.filter(name="m1").update(location=location)
+    place("m1", location)
     return location
 
 
@@ -105,3 +105,38 @@ def test_names_and_text_with_quotes_backslashes_and_braces_are_stored_exactly(cl
     assert (event.device.name, event.boot_id, event.switch_state) == (name, 'b"1\\', "{on,")
     assert post(client, "/api/power-analytics/telemetry", body, **ADMIN).json()["duplicates"] == 1  # same seq and boot
     assert Device.objects.get().name == name
+
+
+@pytest.fixture
+def moved(db):
+    """m2 reads hourly (600 Wh an hour) from 1 March 11:30 Kolkata; in Room 101, then Room 102 from 3 March."""
+    feed("m2", *[(m, m * 10) for m in range(0, 95 * 60 + 1, 60)])
+    first, second = Location.objects.create(name="Room 101"), Location.objects.create(name="Room 102")
+    place("m2", first)
+    place("m2", second, date(2026, 3, 3))
+    return first, second
+
+
+def test_summary_and_timeline_follow_where_the_device_was(client, moved):
+    summary = lambda room, day: client.get(f"/api/power-analytics/summary?classroom={room}&date={day}", **ADMIN).json()  # noqa: E731
+    assert summary("Room 101", "2026-03-02")["total_kwh"] == "14.4" and summary("Room 101", "2026-03-03")["devices"] == []
+    assert summary("Room 102", "2026-03-02")["devices"] == [] and summary("Room 102", "2026-03-03")["total_kwh"] == "14.4"
+    window = "start=2026-03-02T00:00:00&end=2026-03-04T00:00:00"  # local times
+    old = client.get(f"/api/power-analytics/timeline?classroom=Room 101&{window}", **ADMIN).json()["devices"]
+    new = client.get(f"/api/power-analytics/timeline?classroom=Room 102&{window}", **ADMIN).json()["devices"]
+    assert [(d["device"], d["from"], d["until"]) for d in old] == [("m2", "2026-03-02T00:00:00+05:30", "2026-03-03T00:00:00+05:30")]
+    assert [(d["device"], d["from"], d["until"]) for d in new] == [("m2", "2026-03-03T00:00:00+05:30", "2026-03-04T00:00:00+05:30")]
+    assert len(old[0]["readings"]) == len(new[0]["readings"]) == 24
+    assert all(r["ts"] < "2026-03-02T18:30" for r in old[0]["readings"])
+
+
+def test_recalculate_rebuilds_only_the_days_the_devices_were_in_the_classroom(client, moved):
+    DailyTotal.objects.update(wh=7)
+    body = {"classroom": "Room 101", "start": "2026-03-01", "end": "2026-03-04"}
+    response = post(client, "/api/power-analytics/recalculate", body, **ADMIN)
+    assert response.status_code == 200, response.content
+    assert [d["day"] for d in response.json()["days_changed"]] == ["2026-03-01", "2026-03-02"]
+    stored = dict(DailyTotal.objects.values_list("day", "wh"))
+    assert [stored[date(2026, 3, d)] for d in (1, 2, 3, 4)] == [7500, 14400, 7, 7]  # Room 102's days untouched
+    post(client, "/api/power-analytics/recalculate", {**body, "classroom": "Room 102"}, **ADMIN)
+    assert DailyTotal.objects.get(day=date(2026, 3, 3)).wh == 14400

@@ -8,7 +8,7 @@ from django.utils import timezone as dj_timezone
 
 from telemetry import ingest
 from telemetry.models import CostVersion, DailyTotal, Device, Location, MalformedMessage, ReviewTicket
-from tests.telemetry.conftest import feed
+from tests.telemetry.conftest import feed, place
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -55,7 +55,7 @@ def test_locations_add_and_detail_shows_daily_and_timeline_charts(staff_client, 
     assert staff_client.post("/telemetry/locations/", {"name": "Room 7"}).status_code == 302
     room = Location.objects.get(name="Room 7")
     feed("m1", (0, 0, {"power_w": 600}), (60, 600, {"power_w": 700}), (120, 1300, {"power_w": 650}))
-    Device.objects.filter(name="m1").update(location=room)
+    place("m1", room)
     assert "Room 7" in staff_client.get("/telemetry/locations/").content.decode()
     html = staff_client.get(f"/telemetry/locations/{room.pk}/?start=2026-02-25&end=2026-03-01&day=2026-03-01").content.decode()
     assert 'class="bars"' in html and 'class="timeline"' in html and 'class="power"' in html
