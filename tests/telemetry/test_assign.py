@@ -108,7 +108,7 @@ def test_migration_gives_each_located_device_an_assignment_covering_its_history(
     room = Location.objects.create(name="A")
     Device.objects.create(name="placed", location=room)
     Device.objects.create(name="loose")
-    migration = importlib.import_module("telemetry.migrations.0002_device_assignment")
+    migration = importlib.import_module("telemetry.migrations.0004_device_assignment")
     migration.current_locations_cover_history(apps, None)
     row = DeviceAssignment.objects.get()
     assert (row.device.name, row.location, row.effective_from, row.assigned_by) == ("placed", room, None, "migration")

@@ -20,7 +20,7 @@ def current_locations_cover_history(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telemetry', '0001_initial'),
+        ('telemetry', '0003_ledger_event_refs'),
     ]
 
     operations = [
