@@ -10,7 +10,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
-from types import SimpleNamespace
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -213,29 +212,15 @@ def _device_ids(names: set[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def _devices_lock_state(ids: set[int]) -> dict[int, SimpleNamespace]:
-    """Lock the batch's devices in id order and read the fields the batch updates, in one
-    statement. The order means subscribers sharing a group never deadlock on device rows, and
-    the lock serialises each device's ledger; plain objects, as thousands of model instances
-    cost more than the query."""
-    fields = ("id", "status", *(f for f in TOUCHED if f != "status"))
-    if bulk.is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {', '.join(fields)} FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[]) "
-                           "ORDER BY id FOR UPDATE", [bulk.array_literal(list(ids))])
-            found = cursor.fetchall()
-    else:
-        found = Device.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list(*fields)
-    return {row[0]: SimpleNamespace(**dict(zip(fields, row)), pk=row[0]) for row in found}
-
-
 def items_record(items: list[ReadingIn | StatusIn], *, source: str = "mqtt") -> RecordResult:
     result = RecordResult()
     if not items:
         return result
     with transaction.atomic():
         ids, result.devices_created = devices_ensure({item.device for item in items})
-        devices = _devices_lock_state(set(ids.values()))
+        # Lock the batch's devices first, in id order: subscribers sharing a group then never
+        # deadlock on device rows, and derive one device's ledger one at a time.
+        ledger.devices_lock(sorted(set(ids.values())))
         readings = [item for item in items if isinstance(item, ReadingIn)]
         inserted, first_new = _events_insert(readings, ids, source)
         result.stored = sum(inserted.values())
@@ -245,7 +230,7 @@ def items_record(items: list[ReadingIn | StatusIn], *, source: str = "mqtt") -> 
                 Device.objects.filter(pk=device_id).update(duplicates=F("duplicates") + count - inserted.get(device_id, 0))
         result.duplicates = len(readings) - result.stored
         result.statuses = len(items) - len(readings)
-        _devices_touch(items, ids, devices)
+        devices_news_apply(devices_news(items, ids))
         if first_new:
             result.processed = ledger.ledger_extend(first_new=first_new)
         elif inserted:
@@ -287,52 +272,84 @@ def _events_insert(readings: list[ReadingIn], ids: dict[str, int], source: str) 
     return inserted, {}
 
 
-def _devices_touch(items: list[ReadingIn | StatusIn], ids: dict[str, int], devices: dict[int, SimpleNamespace]) -> None:
-    """Status, last heartbeat / reading / seen, in message order: the last word wins. One
-    bulk UPDATE for the whole batch."""
-    changed: set[str] = set()
+@dataclass(slots=True)
+class DeviceNews:
+    """What one batch says about one device, whatever the device's stored state: merged into it
+    by one UPDATE (devices_news_apply), so the batch never reads that state first."""
+
+    seen: datetime
+    reading_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    power_w: float | None = None
+    # The last explicit status wins; a reading after an explicit offline brings the device
+    # back online at that reading. Without an explicit status, the first reading makes the
+    # device online from then, unless it was online already (`online_since`: the stored time stays).
+    status: str | None = None
+    status_at: datetime | None = None
+    online_since: datetime | None = None
+
+
+def devices_news(items: list[ReadingIn | StatusIn], ids: dict[str, int]) -> dict[int, DeviceNews]:
+    """Status, last heartbeat / reading / seen per device, in message order: the last word wins."""
+    found: dict[int, DeviceNews] = {}
     for item in items:
-        device = devices[ids[item.device]]
-        _device_note(device, item, changed)
-    if not changed:
+        at = item.received_at
+        news = found.get(ids[item.device])
+        if news is None:
+            news = found[ids[item.device]] = DeviceNews(seen=at)
+        elif at > news.seen:
+            news.seen = at
+        if isinstance(item, ReadingIn):
+            news.reading_at = at
+            if item.power_w is not None:
+                news.power_w = item.power_w
+            if news.status is None:
+                news.online_since = news.online_since or at
+            elif news.status != Device.Status.ONLINE:
+                news.status, news.status_at = Device.Status.ONLINE, at
+        elif item.status is None:
+            news.heartbeat_at = at
+        else:
+            news.status, news.status_at = item.status, at
+    return found
+
+
+NEWS_FIELDS = ("seen", "reading_at", "heartbeat_at", "power_w", "status", "status_at", "online_since")
+NEWS_CASTS = ("bigint", "timestamptz", "timestamptz", "timestamptz", "float8", "varchar", "timestamptz", "timestamptz")
+
+
+def devices_news_apply(found: dict[int, DeviceNews]) -> None:
+    """One UPDATE ... FROM unnest(...) on PostgreSQL (the ORM's bulk_update builds a CASE per
+    field and row, which costs more than the write at thousands of devices a second); device by
+    device elsewhere, with the same rules."""
+    if not found:
         return
-    if bulk.is_postgres():
-        _devices_write_pg(list(devices.values()))
-    else:
-        for device in devices.values():
-            Device.objects.filter(pk=device.pk).update(**{f: getattr(device, f) for f in changed})
+    if not bulk.is_postgres():
+        for pk, news in found.items():
+            _device_news_apply_one(pk, news)
+        return
+    rows = [(pk, *(getattr(news, f) for f in NEWS_FIELDS)) for pk, news in found.items()]
+    bulk.execute(f"""
+        UPDATE {Device._meta.db_table} AS d SET
+            last_seen_at = GREATEST(d.last_seen_at, v.seen),
+            last_reading_at = COALESCE(v.reading_at, d.last_reading_at),
+            last_heartbeat_at = COALESCE(v.heartbeat_at, d.last_heartbeat_at),
+            last_power_w = COALESCE(v.power_w, d.last_power_w),
+            status = CASE WHEN v.status IS NOT NULL THEN v.status WHEN v.online_since IS NOT NULL THEN 'online' ELSE d.status END,
+            status_at = CASE WHEN v.status IS NOT NULL THEN v.status_at
+                             WHEN v.online_since IS NOT NULL AND d.status <> 'online' THEN v.online_since
+                             ELSE d.status_at END
+        FROM ({{rows}}) AS v(id, {', '.join(NEWS_FIELDS)}) WHERE d.id = v.id""", rows, NEWS_CASTS)
 
 
-TOUCHED = ("last_seen_at", "last_reading_at", "last_heartbeat_at", "last_power_w", "status", "status_at")
-
-
-def _devices_write_pg(devices: list[Device]) -> None:
-    """UPDATE ... FROM unnest(...): the ORM's bulk_update builds a CASE per field and row, which
-    costs more than the write itself at thousands of devices a second."""
-    casts = ("bigint", "timestamptz", "timestamptz", "timestamptz", "float8", "varchar", "timestamptz")
-    sets = ", ".join(f"{f} = v.{f}" for f in TOUCHED)
-    rows = [(d.pk, *(getattr(d, f) for f in TOUCHED)) for d in devices]
-    bulk.execute(f"UPDATE {Device._meta.db_table} AS d SET {sets} FROM ({{rows}}) AS v(id, {', '.join(TOUCHED)}) "
-                 "WHERE d.id = v.id", rows, casts)
-
-
-def _device_note(device: SimpleNamespace, item: ReadingIn | StatusIn, changed: set[str]) -> None:
-    if device.last_seen_at is None or item.received_at > device.last_seen_at:
-        device.last_seen_at = item.received_at
-        changed.add("last_seen_at")
-    if isinstance(item, ReadingIn):
-        device.last_reading_at = item.received_at
-        changed.add("last_reading_at")
-        if item.power_w is not None:
-            device.last_power_w = item.power_w
-            changed.add("last_power_w")
-        new_status = None if device.status == Device.Status.ONLINE else Device.Status.ONLINE
-    elif item.status is None:
-        device.last_heartbeat_at = item.received_at
-        changed.add("last_heartbeat_at")
-        new_status = None
-    else:
-        new_status = item.status
-    if new_status:
-        device.status, device.status_at = new_status, item.received_at
-        changed.update(("status", "status_at"))
+def _device_news_apply_one(pk: int, news: DeviceNews) -> None:
+    device = Device.objects.get(pk=pk)
+    device.last_seen_at = max(filter(None, (device.last_seen_at, news.seen)))
+    device.last_reading_at = news.reading_at or device.last_reading_at
+    device.last_heartbeat_at = news.heartbeat_at or device.last_heartbeat_at
+    device.last_power_w = device.last_power_w if news.power_w is None else news.power_w
+    if news.status is not None:
+        device.status, device.status_at = news.status, news.status_at
+    elif news.online_since is not None and device.status != Device.Status.ONLINE:
+        device.status, device.status_at = Device.Status.ONLINE, news.online_since
+    device.save(update_fields=["last_seen_at", "last_reading_at", "last_heartbeat_at", "last_power_w", "status", "status_at"])

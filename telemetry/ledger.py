@@ -30,8 +30,9 @@ from telemetry.models import Device, LedgerEntry, RawEvent
 DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
+    """One raw event as the rules see it (ledger.Event has the same fields and is used as one)."""
+
     id: int | None
     ts: datetime
     energy_wh: int
@@ -39,8 +40,7 @@ class Reading:
     seq: int | None = None
 
 
-@dataclass(frozen=True)
-class Derived:
+class Derived(NamedTuple):
     start: Reading
     end: Reading
     delta_wh: int
@@ -77,7 +77,8 @@ def _boot_changed(a: Reading, b: Reading) -> bool:
 
 
 def ledger_derive(readings: list[Reading], *, gap_seconds: int) -> tuple[list[Derived], Reading | None]:
-    """Entries for readings already in order, the first being an accepted base.
+    """Entries for readings already in order, the first being an accepted base. Readings are
+    anything with Reading's fields (the stored events are passed as they were read).
 
     Returns the entries and the trailing low reading still waiting for its next reading (or None).
     """
@@ -282,8 +283,7 @@ def _device_rederive(row: dict, events: list, current: list, now) -> tuple[list,
     if row["anchor_id"] is not None:
         start = next((i for i, e in enumerate(events) if e.id == row["anchor_id"]), 0)
         events = events[start:]
-    readings = [Reading(e.id, e.ts, e.energy_wh, e.boot_id, e.seq) for e in events]
-    derived, _pending = ledger_derive(readings, gap_seconds=settings.TELEMETRY_GAP_SECONDS)
+    derived, _pending = ledger_derive(events, gap_seconds=settings.TELEMETRY_GAP_SECONDS)
     existing = {(e.start_event_id, e.end_event_id, e.kind, e.delta_wh, e.confidence): e for e in current}
     wanted = {d.key() for d in derived}
     new = [

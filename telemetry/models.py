@@ -154,12 +154,20 @@ def stays_of(assignments: Iterable[DeviceAssignment]) -> list[Stay]:
             for rows in by_device.values() for row, following in zip(rows, [*rows[1:], None])]
 
 
+# HOT_PATH_FK: raw events and ledger entries, thousands a second, carry their device without a
+# database constraint, whose check costs about 10 us a row (EXPLAIN ANALYZE). Only the ingest
+# path writes them, after creating the device and locking its row in the same transaction, and
+# nothing in the site deletes a device (the database explorer is read-only), so the reference
+# always holds; the ORM still cascades a deletion made by hand.
+
+
 class RawEvent(models.Model):
     """One telemetry reading as received; stored once (duplicates are counted on the device)."""
 
     # No index of its own: the (device, ts, energy_wh) unique index serves every lookup by
-    # device, and each index costs every one of thousands of inserts a second.
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # device, and each index costs every one of thousands of inserts a second. No database
+    # constraint either (see HOT_PATH_FK below).
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False)
     ts = models.DateTimeField(help_text="Device time (received time when the device sent none).")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     energy_wh = models.BigIntegerField()
@@ -203,7 +211,7 @@ class LedgerEntry(models.Model):
         MEDIUM = "medium"
         LOW = "low"
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="entries")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="entries", db_constraint=False)  # HOT_PATH_FK
     # Provenance pointers without a database constraint: its check at commit looks up and locks
     # both raw events of every new entry, about 10 us each (EXPLAIN ANALYZE on 5,000 entries),
     # a fifth of the database's work per reading. Only the ledger code writes them, from rows it
@@ -222,7 +230,8 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Current while superseded_at is empty. superseded_by names the first replacement (none when a
     # re-derivation simply drops the entry, e.g. a reading removed by retention never re-derives).
-    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Never looked up by: no index (it would take an entry, mostly NULL, on every insert).
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     superseded_at = models.DateTimeField(null=True, blank=True)
     superseded_reason = models.CharField(max_length=200, blank=True, default="")
 
