@@ -145,22 +145,102 @@ def day_sums(*, first: date, last: date | None, device_ids: list[int] | None = N
     return {r["day"]: (r["wh"], r["cost"]) for r in rows.values("day").annotate(wh=Sum("wh"), cost=Sum("cost"))}
 
 
-def totals_rebuild(*, first: date, last: date, device_ids: list[int] | None = None) -> None:
-    """Recompute the days first..last from the current ledger (exact, whatever was stored)."""
+def totals_rebuild(*, first: date, last: date, device_ids: list[int] | None = None, in_sql: bool | None = None) -> None:
+    """Recompute the days first..last from the current ledger (exact, whatever was stored).
+
+    In one INSERT ... SELECT on PostgreSQL (`in_sql` None), entry by entry in Python on SQLite;
+    both give the same rows to the Wh and the nine-place cost."""
     start, end = day_bounds(first)[0], day_bounds(last)[1]
-    days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
     entries = LedgerEntry.objects.current().filter(end_ts__gte=start, start_ts__lt=end).exclude(delta_wh=0)
     stored = DailyTotal.objects.filter(day__gte=first, day__lte=last)
     if device_ids is not None:
         entries, stored = entries.filter(device_id__in=device_ids), stored.filter(device_id__in=device_ids)
+    stored.delete()
+    if bulk.is_postgres() if in_sql is None else in_sql:
+        _rebuild_in_sql(entries, first, last)
+    else:
+        _rebuild_in_python(entries, first, last)
+
+
+def _rebuild_in_python(entries, first: date, last: date) -> None:
+    days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
     fresh: dict = defaultdict(lambda: [0, Decimal(0)])
     pieces_add(fresh, entries.only("device_id", "start_ts", "end_ts", "delta_wh").iterator(chunk_size=5000), 1, Prices.load(), days)
-    stored.delete()
     now = timezone.now()
     DailyTotal.objects.bulk_create(
         [DailyTotal(device_id=d, day=day, wh=wh, cost=cost, updated_at=now) for (d, day), (wh, cost) in fresh.items()],
         batch_size=2000,
     )
+
+
+def _cumulative_sql(at: str) -> str:
+    """floor(delta x elapsed / span) in microseconds at the instant `at`, as entry_pieces does.
+    numeric, because delta x elapsed overflows bigint (a year-long gap is 3e13 us); div() is
+    exact where a numeric division would round to its display scale, and truncates toward zero,
+    hence the correction for a negative remainder."""
+    elapsed = f"(extract(epoch FROM {at}) - extract(epoch FROM e.start_ts)) * 1000000 * e.delta_wh"
+    span = "(extract(epoch FROM e.end_ts) - extract(epoch FROM e.start_ts)) * 1000000"
+    return (f"CASE WHEN {at} <= e.start_ts THEN 0 WHEN {at} >= e.end_ts THEN e.delta_wh "
+            f"ELSE div({elapsed}, {span}) - (mod({elapsed}, {span}) < 0)::int END")
+
+
+# {entries}: the current entries touching the range (the same queryset the Python path walks).
+# Segments run from one cut to the next (local midnights of first..last+1, and the price changes
+# between them): inside one the local day and the price stay the same, so an entry's pieces are
+# its overlaps with segments. A zero-length entry is one piece, in the segment holding its end.
+REBUILD_SQL = """
+WITH entries AS ({entries}),
+walls AS (
+    SELECT d::date AS day, d AS wall
+    FROM generate_series(%(first)s::timestamp, %(last)s::timestamp + interval '1 day', interval '1 day') AS d
+),
+midnights AS (
+    -- A zone falling back across midnight (America/Havana) has two local 00:00s: PostgreSQL
+    -- takes the later, Python (fold=0) and local_day() the earlier, so try the instant 3 real
+    -- hours after 21:00 and keep it when it still reads 00:00 on the same day.
+    SELECT CASE WHEN early AT TIME ZONE %(zone)s = wall THEN early ELSE wall AT TIME ZONE %(zone)s END AS cut
+    FROM (SELECT wall, (wall - interval '3 hours') AT TIME ZONE %(zone)s + interval '3 hours' AS early FROM walls) AS w
+),
+cuts AS (
+    SELECT cut FROM midnights
+    UNION
+    SELECT effective_from FROM telemetry_costversion
+    WHERE effective_from > (SELECT min(cut) FROM midnights) AND effective_from < (SELECT max(cut) FROM midnights)
+),
+segments AS (
+    SELECT * FROM (
+        SELECT cut AS seg_start, lead(cut) OVER (ORDER BY cut) AS seg_end, (cut AT TIME ZONE %(zone)s)::date AS day,
+               coalesce((SELECT v.cost_per_kwh FROM telemetry_costversion AS v WHERE v.effective_from <= cut
+                         ORDER BY v.effective_from DESC LIMIT 1), 0) AS price
+        FROM cuts
+    ) AS s
+    WHERE seg_end IS NOT NULL
+),
+pieces AS (
+    SELECT e.device_id, s.day, s.price,
+           CASE WHEN e.end_ts <= e.start_ts THEN e.delta_wh
+                ELSE {cumulative_end} - {cumulative_start} END AS wh
+    FROM entries AS e
+    CROSS JOIN LATERAL generate_series((least(e.start_ts, e.end_ts) AT TIME ZONE %(zone)s)::date,
+                                       (e.end_ts AT TIME ZONE %(zone)s)::date, interval '1 day') AS d
+    JOIN segments AS s ON s.day = d::date AND s.seg_end > least(e.start_ts, e.end_ts)
+        AND (s.seg_start < e.end_ts OR (e.end_ts <= e.start_ts AND s.seg_start = e.end_ts))
+)
+INSERT INTO telemetry_dailytotal (device_id, day, wh, cost, updated_at)
+SELECT device_id, day, sum(wh), sum(wh * price) * 0.001, %(now)s
+FROM pieces
+WHERE wh <> 0
+GROUP BY device_id, day
+"""
+
+
+def _rebuild_in_sql(entries, first: date, last: date) -> None:
+    # The queryset's own parameters go in as quoted literals, so that the rest can be named.
+    selected = connection.ops.compose_sql(*entries.values("device_id", "start_ts", "end_ts", "delta_wh").query.sql_with_params())
+    sql = REBUILD_SQL.format(entries=selected.replace("%", "%%"), cumulative_end=_cumulative_sql("least(e.end_ts, s.seg_end)"),
+                             cumulative_start=_cumulative_sql("greatest(e.start_ts, s.seg_start)"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"first": first, "last": last, "zone": settings.TELEMETRY_TIME_ZONE, "now": timezone.now()})
 
 
 def decimal_text(value: Decimal) -> str:
