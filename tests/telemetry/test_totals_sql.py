@@ -57,6 +57,8 @@ def edge_entries(device: Device, zone: str) -> None:
     entry(device, midnight(date(2026, 4, 2)), midnight(date(2026, 4, 5)), 0, kind="glitch")
     entry(device, midnight(date(2026, 4, 2)), midnight(date(2026, 4, 4)), 10_000, superseded_at=midnight(date(2026, 4, 4)))
     entry(device, midnight(LAST + timedelta(days=1)), midnight(LAST + timedelta(days=1)), 11)  # just after the range
+    # The ledger makes no negative deltas, but if one came, both paths must floor it the same way.
+    entry(device, wall(zone, 2026, 5, 1, 22, 0, 0, 7), wall(zone, 2026, 5, 3, 1, 0), -4_321)
 
 
 def random_entries(device: Device, seed: int) -> None:
