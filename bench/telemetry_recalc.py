@@ -3,8 +3,9 @@
     .venv/bin/python bench/telemetry_recalc.py [--devices 100] [--days 365]
 
 Entries are generated in SQL (the ingest path has its own benchmark); daily totals are built
-by the exact rebuild. Prints a markdown table of the timings. DATABASE_URL defaults to the
-throwaway PostgreSQL database wattledger_bench_telemetry.
+by the exact rebuild, first entry by entry in Python (the SQLite path, as a baseline), then in
+SQL (the PostgreSQL path), which must store the same rows. Prints a markdown table of the
+timings. DATABASE_URL defaults to the throwaway PostgreSQL database wattledger_bench_telemetry.
 """
 
 import argparse
@@ -36,6 +37,21 @@ def entries_generate(devices: int, days: int, start: datetime) -> int:
         return cursor.rowcount
 
 
+def rebuild(first: date, last: date, in_sql: bool) -> None:
+    from django.db import transaction
+
+    from telemetry import totals
+
+    with transaction.atomic():
+        totals.totals_rebuild(first=first, last=last, in_sql=in_sql)
+
+
+def totals_table() -> list:
+    from telemetry.models import DailyTotal
+
+    return list(DailyTotal.objects.order_by("device_id", "day").values_list("device_id", "day", "wh", "cost"))
+
+
 def timed(label: str, rows: list, fn):
     began = time.perf_counter()
     result = fn()
@@ -57,7 +73,13 @@ def main() -> None:
     start = totals.day_bounds(first)[0]
     rows: list = []
     count = timed("generate entries (SQL)", rows, lambda: entries_generate(opts.devices, opts.days, start))
-    timed(f"rebuild all daily totals ({opts.days} days x {opts.devices} devices)", rows,
+    grid = f"{opts.days} days x {opts.devices} devices"
+    timed(f"rebuild all daily totals, Python path (baseline, {grid})", rows, lambda: rebuild(first, last, in_sql=False))
+    python_rows = totals_table()
+    timed(f"rebuild all daily totals, SQL path ({grid})", rows, lambda: rebuild(first, last, in_sql=True))
+    if totals_table() != python_rows:
+        sys.exit("error: the SQL rebuild stored other rows than the Python one")
+    timed("POST /api/power-analytics/recalculate work over the year (SQL, with the before/after sums)", rows,
           lambda: totals.range_recalculate(first=first, last=last))
     totals.cost_version_create(cost_per_kwh=Decimal("0.10"), effective_from=datetime(2024, 1, 1, tzinfo=timezone.utc))
     version = timed("price change on 1 January 10:30 local: the whole year recalculated", rows,
