@@ -76,18 +76,14 @@ def run_ours(port: int, prefix: str, out: str) -> None:
 
     sub = Command().subscriber()
     stored, stored_at = [], []
-    # Each message keeps its payload beside what our prepare made of it, so latencies can be
-    # worked out after the run, off the measured path.
-    prepare, handle = sub.prepare, sub.handle
-    sub.prepare = lambda topic, payload, received_at: (prepare(topic, payload, received_at), payload)
 
-    def timed_store(batch):
-        handle([item for item, _ in batch])
+    def timed(messages):
+        # Called as each part is acknowledged; payloads are read after the run, off the measured path.
         now = time.time()
-        stored.append((now, [payload for _, payload in batch]))
+        stored.append((now, [payload for _, payload, _ in messages]))
         stored_at.append(now)
 
-    sub.handle = timed_store
+    sub.on_stored = timed
     signal.signal(signal.SIGTERM, lambda *_: sub.stop())
     sub.run()
     latencies = [now - json.loads(payload)["sent"] for now, payloads in stored for payload in payloads]
@@ -95,18 +91,18 @@ def run_ours(port: int, prefix: str, out: str) -> None:
 
 
 def run_bare(port: int, prefix: str, out: str) -> None:
-    """A paho subscriber that only counts (QoS 1, automatic acks)."""
+    """A paho subscriber that only counts (QoS 1, automatic acks), on the MQTT version ours uses."""
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    latencies, last = [], [0.0]
+    received = []
 
     def on_message(client, userdata, message):
-        now = time.time()
-        latencies.append(now - json.loads(message.payload)["sent"])
-        last[0] = now
+        # Payloads are read after the run, as ours are: only receiving is measured.
+        received.append((time.time(), message.payload))
 
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{prefix}-bare", protocol=paho.MQTTv5)
+    protocol = paho.MQTTv5 if os.environ.get("MQTT_PROTOCOL", "3.1.1") == "5" else paho.MQTTv311
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{prefix}-bare", protocol=protocol)
     client.on_connect = lambda c, *a: c.subscribe(f"{prefix}/+/telemetry", qos=1)
     client.on_message = on_message
     client.connect("127.0.0.1", port)
@@ -116,7 +112,8 @@ def run_bare(port: int, prefix: str, out: str) -> None:
     while not stop:
         time.sleep(0.1)
     client.loop_stop()
-    Path(out).write_text(json.dumps({"count": len(latencies), "p99": p99(latencies), "last": last[0]}))
+    latencies = [now - json.loads(payload)["sent"] for now, payload in received]
+    Path(out).write_text(json.dumps({"count": len(latencies), "p99": p99(latencies), "last": max((r[0] for r in received), default=0)}))
 
 
 def run_publisher(port: int, prefix: str, first: int, count: int, rate: float, seconds: float, start_at: float) -> None:
@@ -218,7 +215,7 @@ def report(opts, sent, stored, entries, devices, ours, bare, start_at) -> None:
     ours_rate = ours["count"] / (ours["last"] - start_at)
     bare_rate = bare["count"] / (bare["last"] - start_at)
     mode = "backlog drained after publishing with our subscriber stopped" if opts.drain else "live"
-    print(f"\n{devices} devices x {opts.rate:g}/s for {opts.seconds:g} s through Mosquitto (QoS 1), {sent} messages, {mode}\n")
+    print(f"\n{devices} devices x {opts.rate:g}/s for {opts.seconds:g} s through Mosquitto (QoS 1, MQTT {os.environ.get("MQTT_PROTOCOL", "3.1.1")}), {sent} messages, {mode}\n")
     print("| subscriber | received | stored | in ledger | sustained msg/s | p99 publish-to-stored |")
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| Wattledger (telemetry_subscribe path) | {ours['count']} | {stored} | {entries + devices} | {ours_rate:,.0f} | {ours['p99'] * 1000:,.0f} ms |")

@@ -259,7 +259,11 @@ MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", "autovolt")
 MQTT_CLIENT_ID = env("MQTT_CLIENT_ID", "wattledger-telemetry")
 MQTT_SHARED_GROUP = env("MQTT_SHARED_GROUP")  # several subscribers share the stream as $share/<group>/...
 MQTT_CA_FILE = env("MQTT_CA_FILE")
-MQTT_SESSION_EXPIRY_SECONDS = envint("MQTT_SESSION_EXPIRY_SECONDS", str(7 * 24 * 3600))
+MQTT_SESSION_EXPIRY_SECONDS = envint("MQTT_SESSION_EXPIRY_SECONDS", str(7 * 24 * 3600))  # MQTT 5 only
+# 3.1.1 costs paho half the CPU per message (telemetry/mqtt.py says why); 5 for the session expiry above.
+MQTT_PROTOCOL = env("MQTT_PROTOCOL", "3.1.1").strip()
+if MQTT_PROTOCOL not in ("3.1.1", "5"):
+    raise ImproperlyConfigured(f"MQTT_PROTOCOL must be 3.1.1 or 5, got {MQTT_PROTOCOL!r}")
 TELEMETRY_TIME_ZONE = env("TELEMETRY_TIME_ZONE", "Asia/Kolkata")
 try:
     import zoneinfo
@@ -272,6 +276,11 @@ TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
 TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
 TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "5000")
 TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000
+# Processes (each with its own database connection) a subscriber stores batches with, split by
+# device; 0 stores on the subscriber's own thread (telemetry/mqtt.py says why processes).
+TELEMETRY_WRITERS = envint("TELEMETRY_WRITERS", "2")
+if TELEMETRY_WRITERS < 0:
+    raise ImproperlyConfigured(f"TELEMETRY_WRITERS must be 0 or more, got {TELEMETRY_WRITERS}")
 
 # ---------------------------------------------------------------- SMT automation (issue 4)
 # SFTP mirror: an unknown or changed host key is refused (SMT_KNOWN_HOSTS, OpenSSH format).

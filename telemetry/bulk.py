@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
+from contextlib import contextmanager
+
 from django.db import connection
+from psycopg.types.datetime import TimestamptzLoader
 
 
 def is_postgres() -> bool:
@@ -64,3 +67,14 @@ def execute(sql: str, rows: Sequence[Sequence], casts: Sequence[str], *, returni
     with connection.cursor() as cursor:
         cursor.execute(sql.format(rows=unnest(casts)), columns(rows, len(casts)))
         return cursor.fetchall() if returning else []
+
+
+@contextmanager
+def reading_cursor():
+    """A cursor whose timestamps come straight from psycopg's C loader. Django wraps that loader
+    in a Python call per value only to swap one UTC tzinfo for another, a tenth of the ledger's
+    Python time when it reads thousands of rows a batch; the values are the same instants."""
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        yield cursor
+

@@ -160,8 +160,8 @@ class MalformedIn(NamedTuple):
 
 
 def message_prepare(topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn | MalformedIn:
-    """One message read without touching the database: the subscriber calls this on its network
-    thread as messages arrive. Never raises, as an exception there would stop the stream."""
+    """One message read without touching the database. Never raises: one message that fails in
+    an unforeseen way is kept as malformed instead of failing its whole batch for ever."""
     try:
         return message_parse(topic=topic, payload=payload, received_at=received_at, prefix=settings.MQTT_TOPIC_PREFIX.strip("/"))
     except MessageError as exc:

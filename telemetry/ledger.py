@@ -178,7 +178,7 @@ def _anchors(first_new: dict[int, datetime]) -> list[dict]:
             SELECT l.start_ts, l.start_event_id FROM {LedgerEntry._meta.db_table} l
             WHERE l.device_id = t.id AND l.superseded_at IS NULL AND l.end_ts < t.t0
             ORDER BY l.end_ts DESC, l.id DESC LIMIT 1) a ON true"""
-    with connection.cursor() as cursor:
+    with bulk.reading_cursor() as cursor:
         cursor.execute(sql, bulk.columns(list(first_new.items()), 2))
         return [{"pk": r[0], "t0": r[1], "anchor_ts": r[2], "anchor_id": r[3]} for r in cursor.fetchall()]
 
@@ -188,7 +188,7 @@ def _window_pg(table: str, fields: tuple, field: str, rows: list[dict], extra: s
     sql = (f"SELECT {', '.join('x.' + f for f in fields)} FROM {table} x "
            f"JOIN unnest(%s::bigint[], %s::timestamptz[]) AS w(device_id, since) ON x.device_id = w.device_id "
            f"AND (w.since IS NULL OR x.{field} >= w.since) {extra}")
-    with connection.cursor() as cursor:
+    with bulk.reading_cursor() as cursor:
         cursor.execute(sql, bulk.columns([(r["pk"], r["anchor_ts"]) for r in rows], 2))
         return cursor.fetchall()
 

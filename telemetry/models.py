@@ -166,10 +166,12 @@ class RawEvent(models.Model):
 
     # No index of its own: the (device, ts, energy_wh) unique index serves every lookup by
     # device, and each index costs every one of thousands of inserts a second. No database
-    # constraint either (see HOT_PATH_FK below).
+    # constraint either (see HOT_PATH_FK above).
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False)
     ts = models.DateTimeField(help_text="Device time (received time when the device sent none).")
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Indexed by BRIN on PostgreSQL (migration 0006): rows arrive in received order, so a few
+    # block ranges answer "the last hour", for nearly nothing per insert; a b-tree cost every insert.
+    received_at = models.DateTimeField(default=timezone.now)
     energy_wh = models.BigIntegerField()
     power_w = models.FloatField(null=True, blank=True)
     switch_state = models.CharField(max_length=16, blank=True, default="")
@@ -212,13 +214,16 @@ class LedgerEntry(models.Model):
         LOW = "low"
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="entries", db_constraint=False)  # HOT_PATH_FK
-    # Provenance pointers without a database constraint: its check at commit looks up and locks
-    # both raw events of every new entry, about 10 us each (EXPLAIN ANALYZE on 5,000 entries),
-    # a fifth of the database's work per reading. Only the ledger code writes them, from rows it
-    # just read under the device lock; retention nulls them before deleting events
-    # (reconcile.events_prune), through the indexes that stay.
-    start_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False)
-    end_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False)
+    # Provenance pointers without a database constraint or index: the check at commit looked up
+    # and locked both raw events of every new entry, about 10 us each (EXPLAIN ANALYZE on 5,000
+    # entries), and each b-tree cost every insert again. Only the ledger code writes them, from
+    # rows it just read under the device lock. An entry's times are its events' times, so
+    # retention finds the pointers to clear by start_ts / end_ts, through a BRIN index on
+    # PostgreSQL (migration 0006; it also serves the rebuild's time ranges).
+    start_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+                                    db_index=False)
+    end_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+                                  db_index=False)
     start_ts = models.DateTimeField()
     end_ts = models.DateTimeField()
     start_wh = models.BigIntegerField()

@@ -98,12 +98,20 @@ def totals_mismatches(day: date) -> dict[int, dict]:
 def events_prune(*, now: datetime | None = None, chunk: int = 10000) -> int:
     """Delete raw events older than TELEMETRY_RETENTION_DAYS (device time); returns how many."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
+    _pointers_clear(cutoff)
     deleted = 0
     while True:
         ids = list(RawEvent.objects.filter(ts__lt=cutoff, processed=True).values_list("pk", flat=True)[:chunk])
         if not ids:
+            _pointers_clear(cutoff)  # entries a late reading re-derived meanwhile
             return deleted
-        with transaction.atomic():
-            LedgerEntry.objects.filter(start_event_id__in=ids).update(start_event=None)
-            LedgerEntry.objects.filter(end_event_id__in=ids).update(end_event=None)
-            deleted += RawEvent.objects.filter(pk__in=ids)._raw_delete(RawEvent.objects.db)
+        deleted += RawEvent.objects.filter(pk__in=ids)._raw_delete(RawEvent.objects.db)
+
+
+def _pointers_clear(cutoff: datetime) -> None:
+    """Entries keep their readings' times and counters; their pointers to the events that go are
+    cleared. An entry's start_ts and end_ts are its events' times, so these are exactly the
+    entries that start (or end) before the cutoff."""
+    with transaction.atomic():
+        LedgerEntry.objects.filter(start_ts__lt=cutoff, start_event__isnull=False).update(start_event=None)
+        LedgerEntry.objects.filter(end_ts__lt=cutoff, end_event__isnull=False).update(end_event=None)

@@ -171,8 +171,21 @@ def subscriber_running(url: str, prefix: str, log_path, **env: str):
 
 
 @pytest.fixture
-def subscriber(transactional_db, broker, prefix, tmp_path):
-    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log") as sub:
+def mqtt_protocol():
+    """The subscriber's MQTT version (the default); tests parametrize it to cover both."""
+    return "3.1.1"
+
+
+@pytest.fixture
+def writers():
+    """The subscriber's writer processes (the default); tests parametrize it to cover the others."""
+    return "2"
+
+
+@pytest.fixture
+def subscriber(transactional_db, broker, prefix, tmp_path, mqtt_protocol, writers):
+    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log", MQTT_PROTOCOL=mqtt_protocol,
+                            TELEMETRY_WRITERS=writers) as sub:
         yield sub
 
 

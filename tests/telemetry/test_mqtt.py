@@ -41,6 +41,7 @@ def test_mosquitto_pub_messages_are_stored_and_bad_ones_kept(subscriber, broker,
     wait_until(lambda: Device.objects.get(name="esp-1").status == "offline", what="last will")
 
 
+@pytest.mark.parametrize("mqtt_protocol", ["3.1.1", "5"])
 def test_broker_restart_mid_stream_loses_nothing_and_counts_nothing_twice(subscriber, broker, prefix):
     connected(subscriber)
     publisher = paho_publisher(broker, f"{prefix}-pub")
@@ -61,8 +62,11 @@ def test_broker_restart_mid_stream_loses_nothing_and_counts_nothing_twice(subscr
     assert LedgerEntry.objects.current().count() == total - 1
 
 
-def test_backlog_published_while_the_subscriber_was_down_arrives(subscriber, broker, prefix):
+@pytest.mark.parametrize(("mqtt_protocol", "writers"), [("3.1.1", "2"), ("5", "1"), ("3.1.1", "0")])
+def test_backlog_published_while_the_subscriber_was_down_arrives(subscriber, broker, prefix, mqtt_protocol, writers):
     connected(subscriber)
+    said = {"0": "no writer processes", "1": "1 writer process", "2": "2 writer processes"}[writers]
+    assert f"(MQTT {mqtt_protocol}, persistent session, {said})" in subscriber.log_path.read_text()
     broker.pub(f"{prefix}/esp-b/telemetry", json.dumps({"energy_wh_total": 0, "ts": 1772344800, "seq": 0}))
     wait_until(lambda: RawEvent.objects.count() == 1, what="first reading")
     assert subscriber.stop() == 0  # SIGTERM: clean exit

@@ -1,24 +1,11 @@
 """The MQTT subscriber process: its own systemd unit, never a q2 task (it runs forever)."""
 
-import logging
 import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
 
-from telemetry import ingest, mqtt
-
-log = logging.getLogger(__name__)
-
-
-def batch_store(messages: list[ingest.ReadingIn | ingest.StatusIn | ingest.MalformedIn]) -> None:
-    """Messages as ingest.message_prepare read them on the subscriber's network thread."""
-    # The subscriber may sit idle for hours: a connection the server dropped meanwhile is replaced.
-    close_old_connections()
-    result = ingest.prepared_record(messages)
-    log.debug("stored %d readings (%d duplicates, %d malformed, %d statuses)",
-              result.stored, result.duplicates, result.malformed, result.statuses)
+from telemetry import mqtt, writer
 
 
 class Command(BaseCommand):
@@ -30,9 +17,10 @@ class Command(BaseCommand):
         filters = mqtt.topic_filters(settings.MQTT_TOPIC_PREFIX, settings.MQTT_SHARED_GROUP)
         try:
             config = mqtt.broker_config(settings.MQTT_URL, client_id=settings.MQTT_CLIENT_ID, ca_file=settings.MQTT_CA_FILE,
-                                        session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS)
-            return mqtt.Subscriber(config, filters, batch_store, prepare=ingest.message_prepare,
-                                   batch_size=settings.TELEMETRY_BATCH_SIZE, batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
+                                        session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS, protocol=settings.MQTT_PROTOCOL)
+            return mqtt.Subscriber(config, filters, writer.batch_store, writers=settings.TELEMETRY_WRITERS,
+                                   initializer=writer.writer_init, batch_size=settings.TELEMETRY_BATCH_SIZE,
+                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
@@ -40,6 +28,8 @@ class Command(BaseCommand):
         subscriber = self.subscriber()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: subscriber.stop())
-        self.stdout.write(f"subscribing to {', '.join(subscriber.filters)} as {subscriber.config.client_id}")
+        self.stdout.write(f"subscribing to {', '.join(subscriber.filters)} as {subscriber.config.client_id} "
+                          f"(MQTT {subscriber.config.protocol}, persistent session, "
+                          f"{subscriber.writers or 'no'} writer process{'es' if subscriber.writers != 1 else ''})")
         subscriber.run()
         self.stdout.write("subscriber stopped: buffered readings stored")

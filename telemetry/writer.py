@@ -1,0 +1,27 @@
+"""The telemetry subscriber's writer processes (telemetry.mqtt.Subscriber runs them): each reads
+and stores the batch parts it is handed. Functions of their own module, importable before Django
+is set up, as a spawned process needs them."""
+
+import signal
+
+
+def writer_init() -> None:
+    # The subscriber process orchestrates the stop: it stores what it received, then shuts its
+    # writers down. A SIGINT or SIGTERM sent to the whole group must not kill one mid-batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    import django
+
+    django.setup()
+
+
+def batch_store(messages: list[tuple[str, bytes, "datetime"]]) -> dict:  # noqa: F821 (no import before setup)
+    """(topic, payload, received_at) messages, read and stored in one transaction."""
+    from django.db import close_old_connections
+
+    from telemetry import ingest
+
+    # A writer may sit idle for hours: a connection the server dropped meanwhile is replaced.
+    close_old_connections()
+    result = ingest.messages_record(messages)
+    return {"stored": result.stored, "duplicates": result.duplicates, "malformed": result.malformed, "statuses": result.statuses}
