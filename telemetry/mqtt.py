@@ -227,7 +227,12 @@ class Subscriber:
             except Exception as exc:
                 future.set_exception(exc)
             return future
-        return self.pool.submit(self.handle, messages)
+        try:
+            return self.pool.submit(self.handle, messages)
+        except BrokenProcessPool as exc:  # a writer died since the last batch: _stored restarts the pool
+            future = Future()
+            future.set_exception(exc)
+            return future
 
     def _stored(self, part: list[Received], future: Future) -> bool:
         """Until the part is stored (True) or stopping (False); a failure is retried every 2 s,

@@ -7,9 +7,10 @@ import signal
 
 def writer_init() -> None:
     # The subscriber process orchestrates the stop: it stores what it received, then shuts its
-    # writers down. A SIGINT or SIGTERM sent to the whole group must not kill one mid-batch.
+    # writers down, so Ctrl-C in a terminal (SIGINT to the whole group) must not kill one
+    # mid-batch. SIGTERM stays: the pool ends its other writers with it when one has died, and
+    # systemd sends it to the subscriber alone (KillMode=mixed).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import django
 
     django.setup()

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from telemetry.models import Device
 from tests.e2e.test_smt_raw_files import sign_in
-from tests.telemetry.conftest import broker, prefix, subscriber, wait_until  # noqa: F401  (fixtures)
+from tests.telemetry.conftest import broker, connected, mqtt_protocol, prefix, subscriber, wait_until, writers  # noqa: F401
 
 pytestmark = [pytest.mark.e2e]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -28,7 +28,7 @@ def device_connect(broker, prefix: str, name: str) -> subprocess.Popen:
 
 
 def test_device_goes_offline_on_the_page_when_its_last_will_fires(page: Page, live_server, staff_user, subscriber, broker, prefix):
-    wait_until(lambda: "subscribing to" in subscriber.log_path.read_text(), 15, "the subscriber")
+    connected(subscriber)
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", f"{prefix}/esp-hall/status",
                     "-m", "online"], check=True)
     device = device_connect(broker, prefix, "esp-hall")

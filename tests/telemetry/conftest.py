@@ -148,14 +148,24 @@ class SubscriberProcess:
 
         from tests.conftest import ROOT
 
+        # Its own process group, so a subscriber that hangs is killed with its writer processes.
         self.proc = subprocess.Popen([sys.executable, "manage.py", "telemetry_subscribe"], cwd=ROOT, env=self.env,
-                                     stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
+                                     stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> int:
+        import os
+        import signal
+        import subprocess
+
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.terminate()
-        return self.proc.wait(20)
+        try:
+            return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+            raise
 
 
 @contextmanager
@@ -205,5 +215,7 @@ def wait_until(check, seconds: float = 20, what: str = "condition"):
 def connected(subscriber, seconds: float = 15) -> None:
     import time
 
-    wait_until(lambda: "subscribing to" in subscriber.log_path.read_text(), seconds, "the subscriber to start")
-    time.sleep(1)  # the subscription is made in on_connect, just after
+    # Its writer processes start first, then it connects and subscribes (in on_connect, just
+    # after logging the connection): a first session gets nothing published before that.
+    wait_until(lambda: "MQTT connected" in subscriber.log_path.read_text(), seconds, "the subscriber to connect")
+    time.sleep(1)

@@ -120,3 +120,39 @@ def test_two_subscribers_in_a_shared_group_store_each_reading_once(subscriber, b
     finally:
         for sub in subs:
             assert sub.stop() == 0
+
+
+def writer_pids(subscriber) -> list[int]:
+    """The subscriber's writer processes (multiprocessing also starts a resource tracker)."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            cmdline = open(f"/proc/{pid}/cmdline").read()
+        except OSError:
+            continue
+        if int(stat[1]) == subscriber.proc.pid and "spawn_main" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_a_writer_process_that_dies_is_replaced_and_nothing_is_lost(subscriber, broker, prefix):
+    import os
+    import signal
+
+    connected(subscriber)
+    writers = wait_until(lambda: writer_pids(subscriber), what="the writer processes")
+    assert len(writers) == 2
+    os.kill(writers[0], signal.SIGKILL)
+    for seq in range(10):
+        for device in ("w1", "w2", "w3", "w4"):
+            broker.pub(f"{prefix}/{device}/telemetry", json.dumps({"energy_wh_total": seq * 7, "ts": 1772344800 + seq * 60, "seq": seq}))
+    wait_until(lambda: RawEvent.objects.count() == 40, 40, "every reading after the writer died")
+    assert LedgerEntry.objects.current().count() == 36
+    log = subscriber.log_path.read_text()
+    assert "storing" in log and "retrying" in log  # the part the dead writer could not take was retried
+    assert len(writer_pids(subscriber)) == 2 and writers[0] not in writer_pids(subscriber)
+    assert subscriber.stop() == 0 and not writer_pids(subscriber)
+
