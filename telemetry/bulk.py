@@ -3,10 +3,9 @@ unnest(), so a statement has a handful of parameters however many rows it carrie
 client-side parameter splitting of 10,000-placeholder statements costs more than the write)."""
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-
-from contextlib import contextmanager
 
 from django.db import connection
 from psycopg.types.datetime import TimestamptzLoader

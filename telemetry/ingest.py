@@ -32,7 +32,7 @@ class MessageError(ValueError):
 
 
 class ReadingIn(NamedTuple):
-    """A parsed reading (a tuple: the subscriber makes thousands a second)."""
+    """A parsed reading (a tuple: the writers make thousands a second)."""
 
     device: str
     ts: datetime
@@ -60,9 +60,9 @@ class RecordResult:
     processed: ledger.ProcessResult | None = None
 
 
-def topic_parse(topic: str, prefix: str | None = None) -> tuple[str, str]:
+def topic_parse(topic: str) -> tuple[str, str]:
     """<prefix>/<device>/<kind> -> (device, kind)."""
-    prefix = settings.MQTT_TOPIC_PREFIX.strip("/") if prefix is None else prefix
+    prefix = settings.MQTT_TOPIC_PREFIX.strip("/")
     parts = topic.split("/")
     if len(parts) != 3 or parts[0] != prefix or parts[2] not in KINDS or not parts[1]:
         raise MessageError(f"topic is not {prefix}/<device>/({'|'.join(KINDS)})")
@@ -134,9 +134,9 @@ def status_from_payload(payload: bytes) -> str:
     return value.strip().lower()
 
 
-def message_parse(*, topic: str, payload: bytes, received_at: datetime, prefix: str | None = None) -> ReadingIn | StatusIn:
+def message_parse(*, topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn:
     """One MQTT message as a reading or a status; MessageError when it cannot be read."""
-    device, kind = topic_parse(topic, prefix)
+    device, kind = topic_parse(topic)
     if len(device) > 120:
         raise MessageError("device name longer than 120 characters")
     if kind == "status":
@@ -163,7 +163,7 @@ def message_prepare(topic: str, payload: bytes, received_at: datetime) -> Readin
     """One message read without touching the database. Never raises: one message that fails in
     an unforeseen way is kept as malformed instead of failing its whole batch for ever."""
     try:
-        return message_parse(topic=topic, payload=payload, received_at=received_at, prefix=settings.MQTT_TOPIC_PREFIX.strip("/"))
+        return message_parse(topic=topic, payload=payload, received_at=received_at)
     except MessageError as exc:
         return MalformedIn(topic, payload, received_at, str(exc))
     except Exception as exc:  # a case the rules above did not foresee: kept, never fatal

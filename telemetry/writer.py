@@ -1,8 +1,9 @@
 """The telemetry subscriber's writer processes (telemetry.mqtt.Subscriber runs them): each reads
 and stores the batch parts it is handed. Functions of their own module, importable before Django
-is set up, as a spawned process needs them."""
+is set up (Django and the models are imported inside them), as a spawned process needs."""
 
 import signal
+from datetime import datetime
 
 
 def writer_init() -> None:
@@ -16,7 +17,7 @@ def writer_init() -> None:
     django.setup()
 
 
-def batch_store(messages: list[tuple[str, bytes, "datetime"]]) -> dict:  # noqa: F821 (no import before setup)
+def batch_store(messages: list[tuple[str, bytes, datetime]]) -> dict:
     """(topic, payload, received_at) messages, read and stored in one transaction."""
     from django.db import close_old_connections
 
