@@ -18,13 +18,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, django_setup, log, median_ms, table, verdict  # noqa: E402
+from _common import django_setup, log, median_ms, table, verdict  # noqa: E402
 from smt_upload import free_port, start_gunicorn  # noqa: E402
 
 YEAR = 2024
@@ -68,8 +67,8 @@ def load(esiids: int) -> int:
 
 def naive_summary(target: str, start: date, end: date) -> list[dict]:
     """The baseline: every row of the range into Python, grouped by local day there."""
+    from config.texas import CENTRAL
     from smt.models import SmtInterval
-    from smt.parser import CENTRAL
     from smt.usage import STEP, day_bounds, expected_intervals
 
     begin, finish = day_bounds(start, end)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from config.admin import ReadOnlyAdmin
 from ercot.models import ErcotIngest, EsiidRecord
-from smt.admin import ReadOnlyAdmin
 
 
 @admin.register(ErcotIngest)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
 
-from smt.parser import CENTRAL
+from config.texas import CENTRAL
 
 USER_AGENT = "Wattledger/1.0 (ERCOT TDSP ESIID extract ingest)"
 CHUNK = 1 << 20

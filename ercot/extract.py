@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO
 
-from smt.parser import CENTRAL
+from config.texas import CENTRAL
 
 REPORT_TYPE_ID = "203"
 # <prefix>.<report type, 8 digits>.<DUNS, 16>.<YYYYMMDD>.<HHMMSS[mmm]>.<FriendlyName>.zip

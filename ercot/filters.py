@@ -1,8 +1,8 @@
 import django_filters
 from django.db.models import Q
 
+from config.widgets import DateInput
 from ercot.models import ErcotIngest
-from smt.forms import DateInput
 
 
 def tdsp_choices() -> list[tuple[str, str]]:

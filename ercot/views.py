@@ -10,11 +10,11 @@ from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
 from config.auth import staff_required
+from config.htmx import HtmxHttpRequest
 from ercot import extract
 from ercot.filters import ErcotIngestFilter, esiid_search
 from ercot.models import ErcotIngest, EsiidRecord
 from ercot.tables import ErcotIngestTable, EsiidRecordTable
-from smt.views import HtmxHttpRequest
 
 STRIP_DAYS = 31
 

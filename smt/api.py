@@ -5,7 +5,8 @@ import binascii
 import gzip
 import hashlib
 import io
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Literal
 
 from django.conf import settings
@@ -15,9 +16,9 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
+from config.texas import CENTRAL
 from smt import ingest, parser, usage
 from smt.models import RawSmtFile
-from smt.parser import CENTRAL
 
 router = Router(tags=["smt"])
 

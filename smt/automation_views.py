@@ -12,12 +12,12 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
 from config.auth import staff_required
+from config.htmx import HtmxHttpRequest
 from smt import billing, mirror
 from smt.filters import BillingReadFilter, JobRunFilter
 from smt.forms import EsiidField
 from smt.models import JobRun, RawSmtFile, SmtBillingRead
 from smt.tables import BillingReadTable, JobRunTable
-from smt.views import HtmxHttpRequest
 
 
 @require_GET

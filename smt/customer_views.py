@@ -10,9 +10,11 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from config.charts import bar_chart
+from config.errors import json_error
 from smt import charts, customers, ingest, parser, usage
 from smt.models import House
-from smt.upload import error_response, receive_file, upload_body
+from smt.upload import receive_file, upload_body
 
 
 def customer_required(view: Callable) -> Callable:
@@ -22,7 +24,7 @@ def customer_required(view: Callable) -> Callable:
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             if request.method == "POST":
-                return error_response(401, "sign in as a customer to upload")
+                return json_error(401, "sign in as a customer to upload")
             return redirect_to_login(request.get_full_path())
         if request.user.is_staff:
             raise PermissionDenied("Customer pages are for customers; staff use the SMT pages.")
@@ -40,7 +42,7 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "smt/customer_upload.html", {"houses": houses, "left": left})
     if left <= 0:
-        return error_response(429, "monthly upload quota used up; it renews on the 1st (Central time)", remaining=0)
+        return json_error(429, "monthly upload quota used up; it renews on the 1st (Central time)", remaining=0)
     upload = receive_file(request)
     if isinstance(upload, JsonResponse):
         return upload
@@ -56,7 +58,7 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
                 uploader=customers.customer_identity(request.user),
             )
     except parser.FileRejected as exc:
-        return error_response(422, f"file refused: {exc}")
+        return json_error(422, f"file refused: {exc}")
     if not stored.duplicate:
         ingest.raw_file_queue(raw_file=stored.raw_file)
     body = upload_body(stored.raw_file, duplicate=stored.duplicate)
@@ -72,5 +74,5 @@ def customer_usage(request: HttpRequest) -> HttpResponse:
     for house in House.objects.visible_to(request.user):
         summary = customers.house_summary(house=house)
         days = [usage.DaySummary(**d) for d in summary["days"]]
-        cards.append({"house": house, "summary": summary, "bars": charts.bar_chart(days), "heatmap": charts.heatmap(days)})
+        cards.append({"house": house, "summary": summary, "bars": bar_chart(days), "heatmap": charts.heatmap(days)})
     return render(request, "smt/customer_usage.html", {"cards": cards, "left": customers.customer_uploads_left(user=request.user)})

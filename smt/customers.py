@@ -5,9 +5,9 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from config.texas import CENTRAL
 from smt import parser, usage
 from smt.models import House, RawSmtFile, SmtInterval
-from smt.parser import CENTRAL
 
 
 def customer_identity(user) -> str:

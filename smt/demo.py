@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import BinaryIO
 
-from smt.parser import CENTRAL, EXPECTED_HEADER
+from config.texas import CENTRAL
+from smt.parser import EXPECTED_HEADER
 
 DEMO_ESIIDS = ["10443720000000101", "10443720000000102", "10443720000000103"]
 

@@ -1,7 +1,7 @@
 import django_filters
 from django import forms
 
-from smt.forms import DateInput
+from config.widgets import DateInput
 from smt.models import JobRun, RawSmtFile, SmtBillingRead, SmtInterval
 from smt.usage import day_bounds
 

@@ -3,7 +3,8 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from smt.parser import CENTRAL, parse_esiid
+from config.texas import CENTRAL, parse_esiid
+from config.widgets import DateInput
 
 
 class EsiidField(forms.CharField):
@@ -12,10 +13,6 @@ class EsiidField(forms.CharField):
         if value and parse_esiid(value) is None:
             raise forms.ValidationError("An ESIID is 17 or 22 digits.")
         return parse_esiid(value) if value else value
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class UsageForm(forms.Form):

@@ -10,16 +10,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from config.auth import token_matches
+from config.errors import json_error
 from smt import mirror, parser, smt_api
 from smt.models import JobRun
 
 log = logging.getLogger(__name__)
 # Senders use different names for the same shared secret; any one of them is accepted.
 WEBHOOK_SECRET_HEADERS = ("x-intelliwatt-secret", "x-droplet-webhook-secret", "x-proxy-secret", "x-smt-secret", "x-webhook-secret")
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"ok": False, "error": message}, status=status)
 
 
 def _secret_header(request: HttpRequest) -> str | None:
@@ -38,20 +35,20 @@ def smt_trigger_webhook(request: HttpRequest) -> JsonResponse:
     header = _secret_header(request)
     if header is None:
         log.warning("smt trigger webhook: refused, no valid secret header")
-        return _error(401, f"a valid shared secret is required in one of: {', '.join(WEBHOOK_SECRET_HEADERS)}")
+        return json_error(401, f"a valid shared secret is required in one of: {', '.join(WEBHOOK_SECRET_HEADERS)}")
     try:
         body = json.loads(request.body or b"")
     except ValueError:
-        return _error(400, "body must be JSON like {\"reason\": \"smt_authorized\", \"esiid\": \"...\"}")
+        return json_error(400, "body must be JSON like {\"reason\": \"smt_authorized\", \"esiid\": \"...\"}")
     if not isinstance(body, dict) or not isinstance(body.get("reason"), str) or not body["reason"].strip():
-        return _error(400, "body must be a JSON object with a non-empty string 'reason'")
+        return json_error(400, "body must be a JSON object with a non-empty string 'reason'")
     reason = body["reason"].strip()[:100]
     if reason != "smt_authorized":
         log.info("smt trigger webhook (%s): reason %r, nothing to do", header, reason)
         return JsonResponse({"ok": True, "queued": False, "reason": reason}, status=202)
     esiid = parser.parse_esiid(str(body.get("esiid") or ""))
     if esiid is None:
-        return _error(400, "'smt_authorized' needs 'esiid', a 17- or 22-digit ESIID")
+        return json_error(400, "'smt_authorized' needs 'esiid', a 17- or 22-digit ESIID")
     job = mirror.mirror_queue(trigger=JobRun.Trigger.WEBHOOK, esiid=esiid)
     log.info("smt trigger webhook (%s): smt_authorized for %s, mirror run #%s queued", header, esiid, job.pk)
     return JsonResponse({"ok": True, "queued": True, "reason": reason, "esiid": esiid, "jobId": job.pk,
@@ -62,9 +59,9 @@ def smt_trigger_webhook(request: HttpRequest) -> JsonResponse:
 @require_POST
 def smt_token_proxy(request: HttpRequest) -> JsonResponse:
     if not token_matches(request.headers.get("x-proxy-token"), settings.SMT_PROXY_TOKEN):
-        return _error(401, "x-proxy-token is missing or wrong")
+        return json_error(401, "x-proxy-token is missing or wrong")
     if not (settings.SMT_API_BASE_URL and settings.SMT_USERNAME and settings.SMT_PASSWORD):
-        return _error(503, "the token proxy is not configured: set SMT_API_BASE_URL, SMT_USERNAME and SMT_PASSWORD")
+        return json_error(503, "the token proxy is not configured: set SMT_API_BASE_URL, SMT_USERNAME and SMT_PASSWORD")
     started = time.monotonic()
     try:
         answer = smt_api.token_request(base_url=settings.SMT_API_BASE_URL, username=settings.SMT_USERNAME,

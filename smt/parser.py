@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, BinaryIO, NamedTuple
-from zoneinfo import ZoneInfo
 
-CENTRAL = ZoneInfo("America/Chicago")
+from config.texas import CENTRAL, parse_esiid
+
 EXPECTED_HEADER = (
     "ESIID,USAGE_DATE,REVISION_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,"
     "ESTIMATED_ACTUAL,CONSUMPTION_SURPLUSGENERATION"
@@ -221,15 +221,6 @@ def find_header(lines: Iterator[str], member: str = "") -> Header:
 
 
 # ---------------------------------------------------------------- values
-
-
-def parse_esiid(value: str) -> str | None:
-    value = value.strip()
-    if value.startswith("'"):
-        value = value[1:]
-    if value.isdigit() and len(value) in (17, 22) and value.isascii():
-        return value
-    return None
 
 
 def parse_kwh_wh(value: str) -> int | None:

@@ -6,8 +6,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
+from config.texas import CENTRAL
 from smt.models import IntervalDeletion, JobRun, RawSmtFile, SmtBillingRead, SmtInterval
-from smt.parser import CENTRAL
 
 
 class RawSmtFileTable(tables.Table):

@@ -15,14 +15,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from config.auth import admin_token_given, request_identity
+from config.errors import json_error
 from ercot.esiids import esiid_warnings
 from smt import ingest, parser
 from smt.models import RawSmtFile
 from smt.uploads import HashingUploadHandler, UploadTooLarge
-
-
-def error_response(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"ok": False, "error": message, **extra}, status=status)
 
 
 def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
@@ -30,11 +27,11 @@ def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
     if admin_token_given(request) or request.headers.get("x-smt-upload-token"):
         return None
     reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
-    return error_response(403, "CSRF check failed; send the csrftoken with the upload") if reason else None
+    return json_error(403, "CSRF check failed; send the csrftoken with the upload") if reason else None
 
 
 def _too_large(limit: int) -> JsonResponse:
-    return error_response(413, f"file too large: the limit is {limit} bytes (SMT_UPLOAD_MAX_BYTES)", maxBytes=limit)
+    return json_error(413, f"file too large: the limit is {limit} bytes (SMT_UPLOAD_MAX_BYTES)", maxBytes=limit)
 
 
 @csrf_exempt
@@ -43,11 +40,11 @@ def raw_file_upload(request: HttpRequest) -> JsonResponse:
     identity = request_identity(request, upload_token=True)
     if identity is None:
         if request.user.is_authenticated:
-            return error_response(403, "staff role or an upload token is required to upload SMT files")
-        return error_response(401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session")
+            return json_error(403, "staff role or an upload token is required to upload SMT files")
+        return json_error(401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session")
     since = timezone.now() - timedelta(days=1)
     if RawSmtFile.objects.uploads_since(uploader=identity, since=since) >= settings.SMT_UPLOADS_PER_DAY:
-        return error_response(429, f"upload limit reached: {settings.SMT_UPLOADS_PER_DAY} files per day for {identity}; try again tomorrow")
+        return json_error(429, f"upload limit reached: {settings.SMT_UPLOADS_PER_DAY} files per day for {identity}; try again tomorrow")
     upload = receive_file(request)
     if isinstance(upload, JsonResponse):
         return upload
@@ -60,11 +57,11 @@ def receive_file(request: HttpRequest):
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return error_response(400, "invalid Content-Length header")
+        return json_error(400, "invalid Content-Length header")
     if declared > limit + 64 * 1024:  # multipart framing adds a little around the file
         return _too_large(limit)
     if not request.content_type.startswith("multipart/form-data"):
-        return error_response(415, "send multipart/form-data with the file in a field named 'file'")
+        return json_error(415, "send multipart/form-data with the file in a field named 'file'")
     request.upload_handlers = [HashingUploadHandler(request, max_bytes=limit)]
     try:
         failure = _csrf_failure(request)
@@ -74,16 +71,16 @@ def receive_file(request: HttpRequest):
     except UploadTooLarge:
         return _too_large(limit)
     except MultiPartParserError as exc:
-        return error_response(400, f"malformed multipart body: {exc}")
+        return json_error(400, f"malformed multipart body: {exc}")
     if upload is None:
-        return error_response(400, "missing form field 'file' (multipart file upload)")
+        return json_error(400, "missing form field 'file' (multipart file upload)")
     return upload
 
 
 def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
     esiid = request.POST.get("esiid", "").strip()
     if esiid and parser.parse_esiid(esiid) is None:
-        return error_response(422, f"field 'esiid': {esiid!r} is not a 17- or 22-digit ESIID")
+        return json_error(422, f"field 'esiid': {esiid!r} is not a 17- or 22-digit ESIID")
     try:
         with upload:
             existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
@@ -99,7 +96,7 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
                 uploader=identity,
             )
     except parser.FileRejected as exc:
-        return error_response(422, f"file refused: {exc}")
+        return json_error(422, f"file refused: {exc}")
     raw = stored.raw_file
     if stored.duplicate:
         return JsonResponse(upload_body(raw, duplicate=True), status=200)

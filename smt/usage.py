@@ -6,7 +6,8 @@ intervals it really has: 92 on the spring-forward day, 100 on the fall-back day,
 
 import operator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 from functools import reduce
 
@@ -15,8 +16,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
+from config.texas import CENTRAL
 from smt.models import IntervalDeletion, RawSmtFile, SmtInterval
-from smt.parser import CENTRAL
 
 STEP = timedelta(minutes=15)
 MAX_SUMMARY_DAYS = 3700

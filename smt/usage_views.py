@@ -16,13 +16,14 @@ from django.views.decorators.vary import vary_on_headers
 from django_tables2 import LazyPaginator, RequestConfig
 
 from config.auth import staff_required
+from config.charts import bar_chart
+from config.htmx import HtmxHttpRequest
+from config.texas import CENTRAL
 from smt import charts, usage
 from smt.filters import IntervalFilter
 from smt.forms import DeleteForm, HouseForm, UsageForm
 from smt.models import House, IntervalDeletion, RawSmtFile, SmtInterval
-from smt.parser import CENTRAL
 from smt.tables import DeletionTable, IntervalTable
-from smt.views import HtmxHttpRequest
 
 
 def _interval_rows(request: HttpRequest) -> tuple[IntervalFilter, object]:
@@ -120,7 +121,7 @@ def _summary_section(*, esiid: str, meter: str | None, start, end) -> dict:
         found, expected = sum(d.found for d in days), sum(d.expected for d in days)
         # Rendered strings and totals only: unpickling 366 DaySummary objects cost half a cached view.
         section = {
-            "heatmap": charts.heatmap(days), "bars": charts.bar_chart(days), "day_rows": charts.day_rows(days),
+            "heatmap": charts.heatmap(days), "bars": bar_chart(days), "day_rows": charts.day_rows(days),
             "incomplete_rows": charts.day_rows([d for d in days if d.completeness < 1]),
             "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
                        "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),

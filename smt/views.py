@@ -1,24 +1,19 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 from django_tables2 import RequestConfig
 
 from config.auth import staff_required
+from config.htmx import HtmxHttpRequest
 from smt import ingest
 from smt.filters import RawSmtFileFilter
 from smt.models import RawSmtFile
 from smt.tables import RawSmtFileTable
-from django.conf import settings
-from django.http import HttpRequest
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 @require_GET

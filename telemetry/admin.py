@@ -2,8 +2,18 @@
 
 from django.contrib import admin
 
-from smt.admin import ReadOnlyAdmin
-from telemetry.models import CostVersion, DailyTotal, Device, DeviceAssignment, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket
+from config.admin import ReadOnlyAdmin
+from telemetry.models import (
+    CostVersion,
+    DailyTotal,
+    Device,
+    DeviceAssignment,
+    LedgerEntry,
+    Location,
+    MalformedMessage,
+    RawEvent,
+    ReviewTicket,
+)
 
 
 @admin.register(Device)

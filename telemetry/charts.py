@@ -6,7 +6,7 @@ from datetime import datetime
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from smt import charts
+from config.charts import bar_chart
 from telemetry.reports import DayRow
 
 
@@ -18,7 +18,7 @@ class _Bar:
 
 
 def daily_bars(rows: list[DayRow]) -> SafeString:
-    return charts.bar_chart([_Bar(r.day.isoformat(), r.kwh) for r in rows])
+    return bar_chart([_Bar(r.day.isoformat(), r.kwh) for r in rows])
 
 
 def timeline(points: list[tuple[datetime, float | None, float]], *, start: datetime, end: datetime,

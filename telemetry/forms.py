@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
-from smt.forms import DateInput
+from config.widgets import DateInput
 from telemetry.models import Location
 
 

@@ -14,7 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
 from config.auth import request_identity, staff_required
-from smt.views import HtmxHttpRequest
+from config.htmx import HtmxHttpRequest
 from telemetry import assign, charts, reports, totals
 from telemetry.forms import AssignForm, CostVersionForm, DayRangeForm, LocationForm
 from telemetry.models import CostVersion, Device, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket, Stay

@@ -1,7 +1,7 @@
 from django import template
 
+from config.texas import parse_esiid
 from ercot.models import EsiidRecord
-from smt.parser import parse_esiid
 
 register = template.Library()
 

@@ -1,12 +1,11 @@
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from ercot.extract import CENTRAL
+from config.texas import CENTRAL
 from tests.conftest import ROOT
 from tests.e2e.test_smt_raw_files import sign_in
 from tests.ercot.conftest import SAMPLE_ROWS, MisDoc, constructed, emulator, extract_row, make_zip, mis  # noqa: F401

@@ -8,8 +8,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone as dj_timezone
 
-from ercot import esiids, ingest
-from ercot.extract import CENTRAL
+from config.texas import CENTRAL
+from ercot import esiids
 from ercot.models import ErcotIngest, EsiidRecord
 from smt.models import RawSmtFile
 from tests.conftest import SMT_SAMPLES

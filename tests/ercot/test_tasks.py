@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
+from config.texas import CENTRAL
 from ercot import tasks
-from ercot.extract import CENTRAL
 from ercot.models import ErcotIngest
 from smt.models import JobRun
 from tests.ercot.conftest import MisDoc, constructed, extract_row, make_zip

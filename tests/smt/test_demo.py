@@ -2,13 +2,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
+from config.texas import CENTRAL
 from smt import usage
 from smt.models import House, RawSmtFile, SmtInterval
-from smt.parser import CENTRAL
 
 pytestmark = pytest.mark.django_db
 

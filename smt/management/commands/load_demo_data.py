@@ -8,11 +8,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from config.texas import CENTRAL
 from ercot.demo import ercot_demo_load
 from smt import ingest
 from smt.demo import DEMO_ESIIDS, interval_csv_write
 from smt.models import House
-from smt.parser import CENTRAL
 from telemetry.demo import telemetry_demo_load
 
 
