@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test bench check-deploy clean
+.PHONY: setup run test lint bench check-deploy clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,10 @@ run: setup
 
 test: setup
 	@bin/test.sh $(ARGS)
+
+lint: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
 
 bench: setup
 	@bin/bench.sh

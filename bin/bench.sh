@@ -8,7 +8,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY=.venv/bin/python
-BENCH_DB="${BENCH_DB:-wattledger_bench}"
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 need=()
@@ -22,36 +21,16 @@ if [ ${#need[@]} -gt 0 ]; then
     || { echo "error: could not install ${need[*]}" >&2; exit 1; }
 fi
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-PGDIR=""
-SERVER=""
+. bin/pg.sh
+pg_start
+SERVER="$PG_SERVER"
+BENCH_DB="${BENCH_DB:-wattledger_bench_$PG_RUN_ID}"  # this run's own: two benches never collide
 cleanup() {
-  if [ -n "$SERVER" ]; then
-    psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1
-  fi
-  if [ -n "$PGDIR" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1
-    rm -rf "$PGDIR"
-  fi
+  psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1
+  pg_stop
 }
 trap cleanup EXIT
 
-if [ -n "${DATABASE_URL:-}" ]; then
-  SERVER="${DATABASE_URL%/*}"
-elif port_open 5432; then
-  SERVER="postgres://postgres@127.0.0.1:5432"
-else
-  # No server running: a throwaway cluster on a high port, stopped on exit.
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-  PGPORT=54328
-  PGDIR=$(mktemp -d /tmp/wattledger-bench-pg.XXXX)
-  chown postgres: "$PGDIR"
-  runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync -E UTF8 >/dev/null
-  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w start \
-    -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off" >/dev/null
-  SERVER="postgres://postgres@127.0.0.1:$PGPORT"
-fi
 psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB" >/dev/null \
   || { echo "error: cannot create database $BENCH_DB on $SERVER" >&2; exit 1; }
 

@@ -23,31 +23,13 @@ if [ ${#need[@]} -gt 0 ]; then
     || { echo "error: could not install ${need[*]}" >&2; exit 1; }
 fi
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-PGDIR=""
-cleanup() {
-  if [ -n "$PGDIR" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1
-    rm -rf "$PGDIR"
-  fi
-}
-trap cleanup EXIT
-
+. bin/pg.sh
+trap pg_stop EXIT
 if [ -z "${DATABASE_URL:-}" ]; then
-  if port_open 5432; then
-    PGPORT=5432
-  else
-    # No server running: a throwaway cluster on a high port, stopped on exit.
-    PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-    PGPORT=54329
-    PGDIR=$(mktemp -d /tmp/wattledger-pg.XXXX)
-    chown postgres: "$PGDIR"
-    runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync -E UTF8 >/dev/null
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w start \
-      -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off" >/dev/null
-  fi
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/wattledger"
+  pg_start
+  # A name of this run's own: pytest-django creates test_<name> and drops it at the end, so two
+  # runs on one machine never collide on the test database.
+  export DATABASE_URL="$PG_SERVER/wattledger_$PG_RUN_ID"
 fi
 
 export DEBUG=false SECRET_KEY=test-secret-key-not-for-production-0123456789 ALLOWED_HOSTS="*"
