@@ -47,13 +47,13 @@ class RemoteDoc:
     size: int | None = None
 
 
-def _order(docs: list[RemoteDoc]) -> list[RemoteDoc]:
+def doc_order(docs: list[RemoteDoc]) -> list[RemoteDoc]:
     """Publish order (PublishDate, then DocID), the order the extracts must be applied in."""
     epoch = datetime.min.replace(tzinfo=timezone.utc)
     return sorted(docs, key=lambda d: (d.posted_at or epoch, int(d.doc_id) if d.doc_id.isdigit() else 0, d.doc_id))
 
 
-def _excerpt(body: bytes) -> str:
+def excerpt(body: bytes) -> str:
     return body[:200].decode("utf-8", "replace").strip()
 
 
@@ -74,7 +74,7 @@ def _filename(response) -> str:
     return os.path.basename(message.get_filename() or "")
 
 
-class _Http:
+class HttpSession:
     timeout: float = 60
     context: ssl.SSLContext | None = None
 
@@ -83,7 +83,7 @@ class _Http:
         try:
             return urllib.request.urlopen(request, timeout=self.timeout, context=self.context)
         except urllib.error.HTTPError as exc:
-            raise FetchError(f"{url}: HTTP {exc.code}: {_excerpt(exc.read())}") from None
+            raise FetchError(f"{url}: HTTP {exc.code}: {excerpt(exc.read())}") from None
         except urllib.error.URLError as exc:
             raise FetchError(f"{url}: {exc.reason}") from None
 
@@ -95,7 +95,7 @@ class _Http:
 # ---------------------------------------------------------------- MIS
 
 
-class MisClient(_Http):
+class MisClient(HttpSession):
     method = "mis"
 
     def __init__(self, *, base_url: str, report_type: str = "203", timeout: float = 60):
@@ -109,7 +109,7 @@ class MisClient(_Http):
         try:
             entries = json.loads(body)["ListDocsByRptTypeRes"]["DocumentList"]
         except (ValueError, KeyError, TypeError):
-            raise FetchError(f"{url}: not an MIS document list: {_excerpt(body)}") from None
+            raise FetchError(f"{url}: not an MIS document list: {excerpt(body)}") from None
         if isinstance(entries, dict):  # a single document comes as an object, not a list
             entries = [entries]
         docs = []
@@ -118,17 +118,17 @@ class MisClient(_Http):
             doc_id = str(doc.get("DocID", ""))
             docs.append(RemoteDoc(
                 doc_id=doc_id, friendly_name=doc.get("FriendlyName", ""), name=doc.get("ConstructedName", ""),
-                posted_at=_parse_time(doc.get("PublishDate")), size=_int(doc.get("ContentSize")),
+                posted_at=parse_time(doc.get("PublishDate")), size=int_or_none(doc.get("ContentSize")),
                 url=f"{self.base_url}/misdownload/servlets/mirDownload?doclookupId={urllib.parse.quote(doc_id)}",
             ))
-        return _order(docs)
+        return doc_order(docs)
 
     def download(self, doc: RemoteDoc, sink: BinaryIO) -> str:
         size, name = self.fetch_zip(doc.url, sink)
         return doc.name or name
 
 
-def _parse_time(value: str | None, default_zone=CENTRAL) -> datetime | None:
+def parse_time(value: str | None, default_zone=CENTRAL) -> datetime | None:
     if not value:
         return None
     try:
@@ -138,7 +138,7 @@ def _parse_time(value: str | None, default_zone=CENTRAL) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=default_zone)
 
 
-def _int(value) -> int | None:
+def int_or_none(value) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -148,7 +148,7 @@ def _int(value) -> int | None:
 # ---------------------------------------------------------------- Public Data API
 
 
-class ApiClient(_Http):
+class ApiClient(HttpSession):
     """Public Data API: id_token from the B2C password grant, renewed before it expires."""
 
     method = "api"
@@ -175,7 +175,7 @@ class ApiClient(_Http):
             data = json.loads(response.read())
         if not data.get("id_token"):
             raise FetchError(f"{self.token_url}: no id_token in the answer ({', '.join(sorted(data))})")
-        lifetime = _int(data.get("id_token_expires_in")) or _int(data.get("expires_in")) or 3600
+        lifetime = int_or_none(data.get("id_token_expires_in")) or int_or_none(data.get("expires_in")) or 3600
         self._token, self._token_expires = data["id_token"], time.monotonic() + lifetime
         return self._token
 
@@ -204,12 +204,12 @@ class ApiClient(_Http):
         except urllib.error.HTTPError as exc:
             body = exc.read()
             if exc.code == 429:
-                raise _Retryable(f"{url}: HTTP 429: {_excerpt(body)}", _int(exc.headers.get("Retry-After"))) from None
+                raise _Retryable(f"{url}: HTTP 429: {excerpt(body)}", int_or_none(exc.headers.get("Retry-After"))) from None
             if exc.code == 401 and "Authorization" in (headers or {}):
-                raise _Unauthorized(f"{url}: HTTP 401: {_excerpt(body)}") from None
+                raise _Unauthorized(f"{url}: HTTP 401: {excerpt(body)}") from None
             if exc.code == 404:
-                raise NotAvailable(f"{url}: HTTP 404: {_excerpt(body)}") from None
-            raise FetchError(f"{url}: HTTP {exc.code}: {_excerpt(body)}") from None
+                raise NotAvailable(f"{url}: HTTP 404: {excerpt(body)}") from None
+            raise FetchError(f"{url}: HTTP {exc.code}: {excerpt(body)}") from None
         except TimeoutError:
             raise _Retryable(f"{url}: timed out after {self.timeout} s", None) from None
         except urllib.error.URLError as exc:
@@ -244,19 +244,19 @@ class ApiClient(_Http):
             url = f"{self.base_url}/archive/{product}?{urllib.parse.urlencode({**query, 'page': page})}"
             with self.get(url) as response:
                 data = json.loads(response.read())
-            pages = _int((data.get("_meta") or {}).get("totalPages")) or 1
+            pages = int_or_none((data.get("_meta") or {}).get("totalPages")) or 1
             for item in data.get("archives") or []:
                 doc_id = str(item.get("docId", ""))
                 href = ((item.get("_links") or {}).get("endpoint") or {}).get("href")
                 docs.append(RemoteDoc(
                     doc_id=doc_id, friendly_name=item.get("friendlyName", ""),
-                    posted_at=_parse_time(item.get("postDatetime")),  # no offset: Central time
+                    posted_at=parse_time(item.get("postDatetime")),  # no offset: Central time
                     url=href or f"{self.base_url}/archive/{product}?download={doc_id}",
                 ))
             page += 1
         if not docs:
             raise NotAvailable(f"{self.base_url}/archive/{product}: empty listing")
-        return _order(docs)
+        return doc_order(docs)
 
     def download(self, doc: RemoteDoc, sink: BinaryIO) -> str:
         with self.get(doc.url) as response:

@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
-from ercot.download import FetchError, RemoteDoc, _excerpt, _Http, _int, _order, _parse_time
+from ercot.download import FetchError, HttpSession, RemoteDoc, doc_order, excerpt, int_or_none, parse_time
+
 
 @dataclass(frozen=True)
 class ClientCertificate:
@@ -130,19 +131,19 @@ def ews_reports(reply: bytes) -> list[dict]:
     try:
         root = ET.fromstring(reply)
     except ET.ParseError as exc:
-        raise FetchError(f"EWS reply is not XML ({exc}): {_excerpt(reply)}") from None
+        raise FetchError(f"EWS reply is not XML ({exc}): {excerpt(reply)}") from None
     local = lambda el: el.tag.rsplit("}", 1)[-1]  # noqa: E731 - namespaces vary by EWS version
     fault = next((el for el in root.iter() if local(el) == "Fault"), None)
     if fault is not None:
         raise FetchError(f"EWS fault: {' '.join(t.strip() for t in fault.itertext() if t.strip())[:300]}")
     code = next((el.text for el in root.iter() if local(el) == "ReplyCode"), None)
     if (code or "").strip() != "OK":
-        raise FetchError(f"EWS ReplyCode {code!r}: {_excerpt(reply)}")
+        raise FetchError(f"EWS ReplyCode {code!r}: {excerpt(reply)}")
     return [{local(child): (child.text or "").strip() for child in report}
             for report in root.iter() if local(report) == "Report"]
 
 
-class EwsClient(_Http):
+class EwsClient(HttpSession):
     method = "ews"
 
     def __init__(self, *, base_url: str, cert: ClientCertificate, report_type: str = "203", source: str = "",
@@ -165,9 +166,9 @@ class EwsClient(_Http):
             doc_id = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("doclookupId", [""])[0]
             docs.append(RemoteDoc(
                 doc_id=doc_id or report.get("fileName", ""), name=report.get("fileName", ""),
-                friendly_name="", posted_at=_parse_time(report.get("created")), size=_int(report.get("size")), url=url,
+                friendly_name="", posted_at=parse_time(report.get("created")), size=int_or_none(report.get("size")), url=url,
             ))
-        return _order(docs)
+        return doc_order(docs)
 
     def download(self, doc: RemoteDoc, sink: BinaryIO) -> str:
         size, name = self.fetch_zip(doc.url, sink)  # the same mutual-TLS context
