@@ -324,12 +324,17 @@ ALERT_EMAILS = envlist("ALERT_EMAILS", "")
 ALERT_WEBHOOK_URLS = env("ALERT_WEBHOOK_URLS").split()  # space-separated
 ALERT_WEBHOOK_SECRET = env("ALERT_WEBHOOK_SECRET")
 ALERT_APPRISE_URLS = env("ALERT_APPRISE_URLS").split()  # space-separated apprise URLs (Slack, Teams, ntfy, ...)
-EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("EMAIL_PORT", "25")
-EMAIL_HOST_USER = env("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
-EMAIL_TIMEOUT = 10
+# Django 6.1's MAILERS replaces the EMAIL_* settings; the variables keep their familiar names.
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env("EMAIL_HOST", "localhost"), "port": envint("EMAIL_PORT", "25"),
+            "username": env("EMAIL_HOST_USER") or None, "password": env("EMAIL_HOST_PASSWORD") or None,
+            "use_tls": envbool("EMAIL_USE_TLS", "false"), "timeout": 10,  # a stuck server fails the try, then backoff
+        },
+    }
+}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "wattledger@localhost")
 # GET /metrics: staff sessions, this bearer token, or these client addresses (REMOTE_ADDR).
 METRICS_TOKEN = env("METRICS_TOKEN")
