@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ops.monitors import monitors_check
 from ops.models import Monitor
+from ops.monitors import monitors_check
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def receiver():
 
 def make_late():
     SmtInterval.objects.create(esiid=ESIID, channel="consumption", ts=timezone.now() - timedelta(hours=60),
-                               kwh=Decimal("1"), quality="actual", row_number=2)
+                               kwh=Decimal(1), quality="actual", row_number=2)
 
 
 def test_the_alert_e_mail_reaches_a_real_smtp_server(check, settings, smtp):
