@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "smt",
     "ercot",
     "telemetry",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -310,3 +311,31 @@ SMT_API_TIMEOUT = envint("SMT_API_TIMEOUT", "20")
 # Performance (bench/, docs/PERFORMANCE.md). The usage summary page caches its rendered days per
 # ESIID range in the process cache; the key moves with every normalize and deletion. 0 = off.
 SMT_USAGE_CACHE_SECONDS = envint("SMT_USAGE_CACHE_SECONDS", "300")
+
+# ---------------------------------------------------------------- Operations: monitors, alerts, metrics
+SMT_LATE_HOURS = envint("SMT_LATE_HOURS", "48")
+SMT_LATE_GRACE_HOURS = envint("SMT_LATE_GRACE_HOURS", "24")
+SMT_MIRROR_LATE_MINUTES = envint("SMT_MIRROR_LATE_MINUTES", "90")
+TELEMETRY_SUBSCRIBER_LATE_MINUTES = envint("TELEMETRY_SUBSCRIBER_LATE_MINUTES", "10")
+WORKERS_LATE_MINUTES = envint("WORKERS_LATE_MINUTES", "10")
+# The site's public base URL, for links in alerts.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+ALERT_EMAILS = envlist("ALERT_EMAILS", "")
+ALERT_WEBHOOK_URLS = env("ALERT_WEBHOOK_URLS").split()  # space-separated
+ALERT_WEBHOOK_SECRET = env("ALERT_WEBHOOK_SECRET")
+ALERT_APPRISE_URLS = env("ALERT_APPRISE_URLS").split()  # space-separated apprise URLs (Slack, Teams, ntfy, ...)
+# Django 6.1's MAILERS replaces the EMAIL_* settings; the variables keep their familiar names.
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env("EMAIL_HOST", "localhost"), "port": envint("EMAIL_PORT", "25"),
+            "username": env("EMAIL_HOST_USER") or None, "password": env("EMAIL_HOST_PASSWORD") or None,
+            "use_tls": envbool("EMAIL_USE_TLS", "false"), "timeout": 10,  # a stuck server fails the try, then backoff
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "wattledger@localhost")
+# GET /metrics: staff sessions, this bearer token, or these client addresses (REMOTE_ADDR).
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "")

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from config import views
 from config.api import api
+from ops import views as ops_views
 from smt import automation_views, customer_views, hooks
 from smt.upload import raw_file_upload
 
@@ -27,6 +28,8 @@ urlpatterns = [
     path("smt/", include("smt.urls")),
     path("ercot/", include("ercot.urls")),
     path("telemetry/", include("telemetry.urls")),
+    path("ops/", include("ops.urls")),
+    path("metrics", ops_views.metrics, name="metrics"),
     path("customer/smt-upload", customer_views.customer_upload, name="customer-upload"),
     path("customer/usage", customer_views.customer_usage, name="customer-usage"),
     path("trigger/smt-now", hooks.smt_trigger_webhook, name="smt-trigger-webhook"),

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from ercot.models import ErcotIngest
+from ops.models import Monitor
 from smt.models import House, JobRun
 from telemetry.assign import device_assign
 from telemetry.models import CostVersion, Device, Location, ReviewTicket
@@ -93,6 +94,12 @@ EXPECTED = {
     "smt-token-proxy": ("post", "/admin/smt/token", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),
     "api:jobs_list": ("get", "/api/admin/jobs", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
     "api:job_detail": ("get", "/api/admin/jobs/{job}", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "ops:monitor-list": ("get", "/ops/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "ops:monitor-detail": ("get", "/ops/monitors/{monitor}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    # An empty reason is refused and nothing changes.
+    "ops:monitor-pause": ("post", "/ops/monitors/{monitor}/pause", {"anon": LOGIN, "customer": 403, "staff": 400}),
+    "ops:monitor-resume": ("post", "/ops/monitors/{monitor}/resume", {"anon": LOGIN, "customer": 403, "staff": 400}),
+    "metrics": ("get", "/metrics", {"anon": 403, "customer": 403, "staff": 200}),
     "api:mirror_queue": ("post", "/api/admin/smt/mirror", {"anon": 401, "customer": 401, "staff": 202, "token": 202}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
@@ -138,7 +145,8 @@ def objects(db):
     cost = CostVersion.objects.create(cost_per_kwh=1, effective_from="2026-01-01T00:00:00Z")
     ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
     job = JobRun.objects.create(kind="mirror", trigger="manual")
-    return {"raw": raw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
+    monitor = Monitor.objects.create(kind="workers", key="cluster", subject="Task cluster")
+    return {"monitor": monitor.pk, "raw": raw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
             "ticket": ticket.pk, "job": job.pk}
 
 
