@@ -220,6 +220,13 @@ LOGGING = {
 # Uploads up to this size are parsed whole before they are accepted (a file with no valid row is refused).
 SMT_PRECHECK_FULL_BYTES = envint("SMT_PRECHECK_FULL_BYTES", str(2 * 1024 * 1024))
 SMT_CUSTOMER_UPLOADS_PER_MONTH = envint("SMT_CUSTOMER_UPLOADS_PER_MONTH", "5")
+# Reading an upload whole (customer files, small staff files) stops once its content, all
+# members decompressed, passes this multiple of the upload or this many bytes: a 2 MB gzip of
+# invalid rows once held a web worker for 108 s. See docs/SECURITY.md, "Upload limits".
+SMT_UPLOAD_EXPAND_RATIO = envint("SMT_UPLOAD_EXPAND_RATIO", "20")
+SMT_UPLOAD_EXPAND_MAX_BYTES = envint("SMT_UPLOAD_EXPAND_MAX_BYTES", str(256 * 1024 * 1024))
+# Refused customer uploads per 24 hours; past it, uploads get 429 until older refusals age out.
+SMT_UPLOAD_REFUSALS_PER_DAY = envint("SMT_UPLOAD_REFUSALS_PER_DAY", "10")
 
 # ---------------------------------------------------------------- ERCOT (TDSP ESIID extract)
 # Fetch paths, tried in this order among those configured: EWS (mutual TLS), the Public Data

@@ -17,7 +17,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from config.texas import CENTRAL
-from smt import ingest, parser, usage
+from smt import ingest, limits, parser, usage
 from smt.models import RawSmtFile
 
 router = Router(tags=["smt"])
@@ -87,6 +87,8 @@ def pull_inline(request: HttpRequest, body: PullIn):
     esiid = parser.parse_esiid(body.esiid) if body.esiid else ""
     if esiid is None:
         raise HttpError(422, f"esiid {body.esiid!r} is not a 17- or 22-digit ESIID")
+    if problem := limits.upload_field_problem({"source": body.source, "meter": body.meter, "filename": body.filename}):
+        raise HttpError(422, f"{problem}; nothing was stored")
     sha = hashlib.sha256(content).hexdigest()
     existing = RawSmtFile.objects.filter(sha256=sha).first()
     if existing:

@@ -8,7 +8,8 @@ Register values are stored as given: kWh is never derived from the readings.
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import date, datetime
+from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,9 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from config.charts import bar_chart
 from config.errors import json_error
-from smt import charts, customers, ingest, parser, usage
+from smt import charts, customers, ingest, limits, parser, usage
 from smt.models import House
 from smt.upload import receive_file, upload_body
+
+# Refusals that cost the server work (a body streamed past the limit, a file read and refused).
+REFUSALS_COUNTED = (413, 422)
 
 
 def customer_required(view: Callable) -> Callable:
@@ -43,22 +47,36 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         return render(request, "smt/customer_upload.html", {"houses": houses, "left": left})
     if left <= 0:
         return json_error(429, "monthly upload quota used up; it renews on the 1st (Central time)", remaining=0)
+    uploader = customers.customer_identity(request.user)
+    if limits.upload_refusals_left(uploader=uploader) <= 0:
+        return json_error(429, f"too many refused uploads: {settings.SMT_UPLOAD_REFUSALS_PER_DAY} in 24 hours "
+                                   "(SMT_UPLOAD_REFUSALS_PER_DAY); check your files and try again tomorrow")
     upload = receive_file(request)
     if isinstance(upload, JsonResponse):
+        if upload.status_code in REFUSALS_COUNTED:
+            limits.upload_refusal_record(uploader=uploader, reason=f"HTTP {upload.status_code}")
         return upload
     try:
+        if problem := limits.upload_field_problem({"filename": upload.name or ""}):
+            raise parser.FileRejected(problem)
         with upload:
             kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size)
-            esiids = customers.customer_file_check(fileobj=upload, user=request.user)
+            esiids = customers.customer_file_check(fileobj=upload, user=request.user,
+                                                   budget=limits.content_budget(size=upload.size))
             house = houses.filter(esiid=esiids[0]).first() if len(esiids) == 1 else None
-            stored = ingest.raw_file_store(
-                fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
-                source="customer-upload", esiid=esiids[0] if len(esiids) == 1 else "",
-                meter=house.meter if house else "", kind=kind, uploaded_by=request.user,
-                uploader=customers.customer_identity(request.user),
-            )
+            with customers.customer_quota_taken(user=request.user):
+                stored = ingest.raw_file_store(
+                    fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
+                    source="customer-upload", esiid=esiids[0] if len(esiids) == 1 else "",
+                    meter=house.meter if house else "", kind=kind, uploaded_by=request.user,
+                    uploader=uploader,
+                )
     except parser.FileRejected as exc:
+        upload.close()
+        limits.upload_refusal_record(uploader=uploader, reason=str(exc))
         return json_error(422, f"file refused: {exc}")
+    except limits.LimitReached as exc:
+        return json_error(429, str(exc), remaining=0)
     if not stored.duplicate:
         ingest.raw_file_queue(raw_file=stored.raw_file)
     body = upload_body(stored.raw_file, duplicate=stored.duplicate)

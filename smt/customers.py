@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.texas import CENTRAL
-from smt import parser, usage
+from smt import limits, parser, usage
 from smt.models import House, RawSmtFile, SmtInterval
 
 
@@ -14,22 +14,34 @@ def customer_identity(user) -> str:
     return f"customer:{user.get_username()}"
 
 
+def customer_month_start(now: datetime | None = None) -> datetime:
+    """Where the monthly quota starts counting: the 1st, midnight Central time."""
+    now = (now or timezone.now()).astimezone(CENTRAL)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def customer_uploads_left(*, user, now: datetime | None = None) -> int:
     """Uploads left this calendar month (Central time)."""
-    now = (now or timezone.now()).astimezone(CENTRAL)
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    used = RawSmtFile.objects.uploads_since(uploader=customer_identity(user), since=month_start)
+    used = RawSmtFile.objects.uploads_since(uploader=customer_identity(user), since=customer_month_start(now))
     return max(0, settings.SMT_CUSTOMER_UPLOADS_PER_MONTH - used)
 
 
-def customer_file_check(*, fileobj, user) -> list[str]:
+def customer_quota_taken(*, user):
+    """A block in which storing one file uses one of the month's uploads, atomically (LimitReached)."""
+    return limits.upload_quota_taken(
+        uploader=customer_identity(user), since=customer_month_start(), allowed=settings.SMT_CUSTOMER_UPLOADS_PER_MONTH,
+        message="monthly upload quota used up; it renews on the 1st (Central time)",
+    )
+
+
+def customer_file_check(*, fileobj, user, budget: parser.ContentBudget | None = None) -> list[str]:
     """The file's ESIIDs, all of them the customer's. Raises FileRejected naming foreign ones.
 
     Reads the whole file once (customer exports are small); nothing is stored before this passes.
     """
     own = set(House.objects.filter(customer=user).values_list("esiid", flat=True))
     stats, seen = parser.ParseStats(), set()
-    for row in parser.iter_rows(fileobj, stats):
+    for row in parser.iter_rows(fileobj, stats, budget):
         seen.add(row.esiid)
     fileobj.seek(0)
     if not seen:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import psycopg
-
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -25,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from ercot.esiids import esiid_warnings
-from smt import parser, pgp
+from smt import limits, parser, pgp
 from smt.models import RawSmtFile
 
 log = logging.getLogger(__name__)
@@ -76,8 +75,13 @@ def raw_file_store(
     # An upload spooled to a temporary file is moved into local storage, not copied (1 GB twice).
     content = fileobj if hasattr(fileobj, "temporary_file_path") else File(fileobj, name=filename)
     key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), content)
-    return _register(key=key, sha256=sha256, size_bytes=size, filename=filename, source=source[:64], esiid_hint=esiid[:22],
-                     meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent)
+    try:
+        return _register(key=key, sha256=sha256, size_bytes=size, filename=filename, source=source[:64], esiid_hint=esiid[:22],
+                         meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent)
+    except BaseException:
+        # Stored bytes with no raw-file row are an orphan nobody lists or deletes.
+        default_storage.delete(key)
+        raise
 
 
 class _HashingReader:
@@ -484,11 +488,11 @@ def raw_file_precheck(*, fileobj: BinaryIO, size: int, filename: str = "", bundl
     fileobj.seek(0)
     kind = parser.sniff(fileobj)
     if kind == "interval" and size <= settings.SMT_PRECHECK_FULL_BYTES:
+        # Read to the end: a damaged container or an unclosed quote shows only there and is
+        # better refused now than stored to fail in the worker. The budget bounds the work.
         stats = parser.ParseStats()
-        for _ in parser.iter_rows(fileobj, stats):
-            break
-        else:
-            fileobj.seek(0)
-            raise parser.FileRejected(_no_rows_message(stats))
+        valid = sum(1 for _ in parser.iter_rows(fileobj, stats, limits.content_budget(size=size)))
         fileobj.seek(0)
+        if not valid:
+            raise parser.FileRejected(_no_rows_message(stats))
     return kind

@@ -334,3 +334,17 @@ class MirroredFile(models.Model):
 
     def matches(self, *, size: int, mtime: int) -> bool:
         return self.size_bytes == size and self.mtime == mtime
+
+
+class UploadRefusal(models.Model):
+    """One refused upload: refusals cost the server work, so they count against a daily limit."""
+
+    uploader = models.CharField(max_length=160)
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["uploader", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.uploader} at {self.at:%Y-%m-%d %H:%M}: {self.reason[:60]}"

@@ -11,6 +11,7 @@ import gzip
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -34,6 +35,10 @@ MAX_LINE_CHARS = 64 * 1024
 ZIP_MAX_MEMBERS = 1000
 ZIP_MAX_RATIO = 200
 CONTAINER_MAX_BYTES = 8 * 1024**3
+# What zipfile can read; others (Deflate64 is method 9) fail only once a member is opened.
+ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+# How a damaged gzip or zip body shows itself while it is read: each becomes a FileRejected.
+DAMAGED = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 _KWH = re.compile(r"^\d*\.?\d*$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -43,6 +48,10 @@ _MISSING = object()
 
 class FileRejected(ValueError):
     """The whole file is unusable; the message says what was expected."""
+
+
+class FileDamaged(FileRejected):
+    """A container that cannot be read to its end; unlike an odd member, it sinks the whole file."""
 
 
 @dataclass
@@ -87,20 +96,42 @@ class Row(NamedTuple):
 # ---------------------------------------------------------------- containers
 
 
+class ContentBudget:
+    """Bytes one read of a file may produce, all members together, once decompressed.
+
+    Untrusted uploads are read whole before they are accepted; without a budget a small gzip
+    of invalid rows can hold a web worker for minutes. `why` names the settings behind it.
+    """
+
+    def __init__(self, limit: int, why: str = ""):
+        self.limit, self.why, self.used = limit, why, 0
+
+    def charge(self, count: int) -> None:
+        self.used += count
+        if self.used > self.limit:
+            why = f" ({self.why})" if self.why else ""
+            raise FileRejected(f"content expands past {self.limit} bytes{why}; refusing a compression bomb")
+
+
 class _CappedReader(io.RawIOBase):
     """Counts decompressed bytes and stops at a limit: the sizes a zip declares can lie."""
 
-    def __init__(self, inner: BinaryIO, limit: int, what: str):
-        self.inner, self.limit, self.what, self.count = inner, limit, what, 0
+    def __init__(self, inner: BinaryIO, limit: int, what: str, budget: ContentBudget | None = None):
+        self.inner, self.limit, self.what, self.count, self.budget = inner, limit, what, 0, budget
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self.inner.read(len(buffer))
+        try:
+            data = self.inner.read(len(buffer))
+        except DAMAGED as exc:
+            raise FileDamaged(f"{self.what} is damaged and cannot be read ({exc}); send the file again, uncorrupted") from None
         self.count += len(data)
         if self.count > self.limit:
             raise FileRejected(f"{self.what} expands past {self.limit} bytes; refusing a compression bomb")
+        if self.budget is not None:
+            self.budget.charge(len(data))
         buffer[: len(data)] = data
         return len(data)
 
@@ -108,14 +139,16 @@ class _CappedReader(io.RawIOBase):
 class _KeepOpen(io.RawIOBase):
     """Reads through to a caller's file without closing it when our wrappers are dropped."""
 
-    def __init__(self, inner: BinaryIO):
-        self.inner = inner
+    def __init__(self, inner: BinaryIO, budget: ContentBudget | None = None):
+        self.inner, self.budget = inner, budget
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
         data = self.inner.read(len(buffer))
+        if self.budget is not None:
+            self.budget.charge(len(data))
         buffer[: len(data)] = data
         return len(data)
 
@@ -138,6 +171,11 @@ def zip_members(fileobj: BinaryIO) -> list[zipfile.ZipInfo]:
     for info in infos:
         if not safe_member_name(info.filename):
             raise FileRejected(f"zip member {info.filename!r} has an unsafe path (absolute or '..')")
+        if info.flag_bits & 0x1:
+            raise FileRejected(f"zip member {info.filename!r} is encrypted; send the archive without a password")
+        if info.compress_type not in ZIP_METHODS:
+            raise FileRejected(f"zip member {info.filename!r} uses compression method {info.compress_type}; "
+                               f"accepted: {', '.join(ZIP_METHODS.values())}")
         if info.compress_size and info.file_size / info.compress_size > ZIP_MAX_RATIO:
             raise FileRejected(f"zip member {info.filename!r} has a compression ratio above {ZIP_MAX_RATIO}:1")
         total += info.file_size
@@ -149,8 +187,11 @@ def zip_members(fileobj: BinaryIO) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def open_members(fileobj: BinaryIO) -> Iterator[tuple[str, BinaryIO]]:
-    """Yield (member name, binary stream) for a plain file, each zip member, or a gzip body."""
+def open_members(fileobj: BinaryIO, budget: ContentBudget | None = None) -> Iterator[tuple[str, BinaryIO]]:
+    """Yield (member name, binary stream) for a plain file, each zip member, or a gzip body.
+
+    Damaged containers raise FileRejected as they are read; `budget` caps the bytes read in all.
+    """
     head = fileobj.read(4)
     fileobj.seek(0)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -159,12 +200,16 @@ def open_members(fileobj: BinaryIO) -> Iterator[tuple[str, BinaryIO]]:
         with zipfile.ZipFile(fileobj) as archive:
             for info in infos:
                 limit = min(info.file_size, CONTAINER_MAX_BYTES)
-                with archive.open(info) as member:
-                    yield info.filename, io.BufferedReader(_CappedReader(member, limit, info.filename))
+                try:
+                    member = archive.open(info)
+                except (*DAMAGED, RuntimeError, NotImplementedError) as exc:
+                    raise FileDamaged(f"zip member {info.filename!r} cannot be opened ({exc})") from None
+                with member:
+                    yield info.filename, io.BufferedReader(_CappedReader(member, limit, f"zip member {info.filename!r}", budget))
     elif head.startswith(b"\x1f\x8b"):
-        yield "", io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=fileobj), CONTAINER_MAX_BYTES, "gzip body"))
+        yield "", io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=fileobj), CONTAINER_MAX_BYTES, "gzip body", budget))
     else:
-        yield "", io.BufferedReader(_KeepOpen(fileobj))
+        yield "", io.BufferedReader(_KeepOpen(fileobj, budget))
 
 
 def _text_lines(stream: BinaryIO, member: str) -> Iterator[str]:
@@ -429,13 +474,15 @@ class IntervalReader:
         return day.epoch(end - 15, fold=1 if repeat else 0)
 
 
-def iter_rows(fileobj: BinaryIO, stats: ParseStats) -> Iterator[Row]:
+def iter_rows(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None) -> Iterator[Row]:
     """Every valid interval row of a raw SMT file, in file order. Raises FileRejected."""
     found = False
-    for member, stream in open_members(fileobj):
+    for member, stream in open_members(fileobj, budget):
         lines = _text_lines(stream, member)
         try:
             header = find_header(lines, member)
+        except FileDamaged:
+            raise
         except FileRejected:
             if member:  # one odd member (a readme) does not sink the bundle
                 stats.add_error("member", member, "no SMT interval header")
@@ -445,7 +492,13 @@ def iter_rows(fileobj: BinaryIO, stats: ParseStats) -> Iterator[Row]:
             raise FileRejected(f"{member or 'file'} is a billing (DailyMeterUsage) file, not interval data")
         found = True
         reader = IntervalReader(header, stats, member)
-        yield from reader.rows(csv.reader(lines), header.line + 1)
+        records = csv.reader(lines)
+        try:
+            yield from reader.rows(records, header.line + 1)
+        except csv.Error as exc:
+            # An unclosed quote swallows the lines after it until the field limit trips.
+            where = f"{member}: " if member else ""
+            raise FileRejected(f"{where}line {header.line + records.line_num}: {exc} (an unclosed quote?)") from None
     if not found:
         raise FileRejected(f"no member with an SMT interval header; expected {EXPECTED_HEADER}")
 
@@ -456,6 +509,8 @@ def sniff(fileobj: BinaryIO) -> str:
     for member, stream in open_members(fileobj):
         try:
             kind = kind or find_header(_text_lines(stream, member), member).kind
+        except FileDamaged:
+            raise
         except FileRejected:
             if not member:
                 raise

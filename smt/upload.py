@@ -14,17 +14,22 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.auth import admin_token_given, request_identity
+from config.auth import admin_token_given, request_identity, token_matches
 from config.errors import json_error
 from ercot.esiids import esiid_warnings
-from smt import ingest, parser
+from smt import ingest, limits, parser
 from smt.models import RawSmtFile
 from smt.uploads import HashingUploadHandler, UploadTooLarge
 
 
 def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
-    """Sessions need CSRF; token callers (curl, scripts) carry no cookie and need none."""
-    if admin_token_given(request) or request.headers.get("x-smt-upload-token"):
+    """Sessions need CSRF; token callers (curl, scripts) carry no cookie and need none.
+
+    Only a valid token skips the check: a wrong one must not turn a forged session POST into
+    an upload the session's owner never sent.
+    """
+    upload_token = token_matches(request.headers.get("x-smt-upload-token"), settings.SMT_UPLOAD_TOKEN)
+    if admin_token_given(request) or upload_token:
         return None
     reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
     return json_error(403, "CSRF check failed; send the csrftoken with the upload") if reason else None
@@ -43,8 +48,9 @@ def raw_file_upload(request: HttpRequest) -> JsonResponse:
             return json_error(403, "staff role or an upload token is required to upload SMT files")
         return json_error(401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session")
     since = timezone.now() - timedelta(days=1)
+    # A cheap early refusal before the body streams in; _store counts again, atomically.
     if RawSmtFile.objects.uploads_since(uploader=identity, since=since) >= settings.SMT_UPLOADS_PER_DAY:
-        return json_error(429, f"upload limit reached: {settings.SMT_UPLOADS_PER_DAY} files per day for {identity}; try again tomorrow")
+        return json_error(429, _daily_limit_message(identity))
     upload = receive_file(request)
     if isinstance(upload, JsonResponse):
         return upload
@@ -77,10 +83,20 @@ def receive_file(request: HttpRequest):
     return upload
 
 
+def _daily_limit_message(identity: str) -> str:
+    return f"upload limit reached: {settings.SMT_UPLOADS_PER_DAY} files per day for {identity}; try again tomorrow"
+
+
 def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
     esiid = request.POST.get("esiid", "").strip()
     if esiid and parser.parse_esiid(esiid) is None:
         return json_error(422, f"field 'esiid': {esiid!r} is not a 17- or 22-digit ESIID")
+    fields = {name: request.POST.get(name, "") for name in ("source", "meter")} | {"filename": upload.name or ""}
+    if problem := limits.upload_field_problem(fields):
+        upload.close()
+        return json_error(422, f"{problem}; nothing was stored")
+    quota = limits.upload_quota_taken(uploader=identity, since=timezone.now() - timedelta(days=1),
+                                      allowed=settings.SMT_UPLOADS_PER_DAY, message=_daily_limit_message(identity))
     try:
         with upload:
             existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
@@ -88,15 +104,18 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
                 return JsonResponse(upload_body(existing, duplicate=True), status=200)
             # Staff and tokens may send SMT's PGP bundles; customers (their own upload page) may not.
             kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True)
-            stored = ingest.raw_file_store(
-                fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
-                source=request.POST.get("source", "upload").strip() or "upload",
-                esiid=parser.parse_esiid(esiid) or "", meter=request.POST.get("meter", "").strip(),
-                kind=kind, uploaded_by=request.user if request.user.is_authenticated else None,
-                uploader=identity,
-            )
+            with quota:
+                stored = ingest.raw_file_store(
+                    fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
+                    source=request.POST.get("source", "upload").strip() or "upload",
+                    esiid=parser.parse_esiid(esiid) or "", meter=request.POST.get("meter", "").strip(),
+                    kind=kind, uploaded_by=request.user if request.user.is_authenticated else None,
+                    uploader=identity,
+                )
     except parser.FileRejected as exc:
         return json_error(422, f"file refused: {exc}")
+    except limits.LimitReached as exc:
+        return json_error(429, str(exc))
     raw = stored.raw_file
     if stored.duplicate:
         return JsonResponse(upload_body(raw, duplicate=True), status=200)

@@ -4,8 +4,6 @@ still ends normalized with exact rows once the cluster is back (the stranded-fil
 import hashlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import date
 from decimal import Decimal
