@@ -50,7 +50,7 @@ def openssh_fetch(server, dest: Path) -> float:
 
 def ours_fetch(settings_media: Path) -> tuple[float, dict]:
     from smt.mirror import mirror_run
-    from smt.models import JobRun
+    from ops.models import JobRun
 
     started = time.perf_counter()
     job = mirror_run(trigger=JobRun.Trigger.COMMAND, ingest_files=False)
@@ -61,7 +61,8 @@ def ours_fetch(settings_media: Path) -> tuple[float, dict]:
 
 def reset_ours(media: Path, first_raw_id: int, first_job_id: int) -> None:
     """Forget what earlier rounds fetched: only rows this script created."""
-    from smt.models import JobRun, MirroredFile, RawSmtFile
+    from ops.models import JobRun
+    from smt.models import MirroredFile, RawSmtFile
 
     MirroredFile.objects.filter(raw_file_id__gte=first_raw_id).delete()
     RawSmtFile.objects.filter(pk__gte=first_raw_id).delete()
@@ -73,7 +74,9 @@ def reset_ours(media: Path, first_raw_id: int, first_job_id: int) -> None:
 def next_ids() -> tuple[int, int]:
     from django.db.models import Max
 
-    from smt.models import JobRun, RawSmtFile
+    from ops.models import JobRun
+
+    from smt.models import RawSmtFile
 
     return ((RawSmtFile.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,
             (JobRun.objects.aggregate(m=Max("pk"))["m"] or 0) + 1)

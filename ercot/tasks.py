@@ -1,8 +1,8 @@
 """django-q2 entry points: thin wrappers around ercot.ingest."""
 
 from ercot import ingest
-from smt import jobs
-from smt.models import JobRun
+from ops import jobs
+from ops.models import JobRun
 from ercot.models import ErcotIngest
 
 

@@ -107,7 +107,7 @@ def smt_files(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
 
 def smt_mirror(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     """Late when no run succeeded for SMT_MIRROR_LATE_MINUTES; down after twice that, or 3 failures in a row."""
-    from smt.models import JobRun
+    from ops.models import JobRun
 
     if not settings.SMT_HOST:
         return {}
@@ -131,7 +131,7 @@ def ercot_daily(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     """Per TDSP seen in the last 31 days: late while today's DAILY is missing after a fetch ran
     today; down once the day's three polls have run without it."""
     from ercot.models import ErcotIngest
-    from smt.models import JobRun
+    from ops.models import JobRun
 
     today = timezone.localdate(now)
     rows = (ErcotIngest.objects.filter(file_date__gte=today - timedelta(days=31)).exclude(tdsp="")
@@ -150,7 +150,7 @@ def ercot_daily(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
 
 
 def ercot_fetch(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
-    from smt.models import JobRun
+    from ops.models import JobRun
 
     run = (JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH).exclude(status__in=["queued", "running"])
            .order_by("-created_at").first())

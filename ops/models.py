@@ -1,4 +1,6 @@
-"""Monitors (one watched subject each), their state changes, and every alert delivery."""
+"""Job runs of every source, monitors (one watched subject each), their state changes, and every alert delivery."""
+
+from datetime import timedelta
 
 from django.db import models
 from django.urls import reverse
@@ -94,3 +96,107 @@ class KindCheck(models.Model):
     kind = models.CharField(max_length=16, primary_key=True, choices=Monitor.Kind.choices)
     checked_at = models.DateTimeField()
     seconds = models.FloatField(default=0)
+
+
+class JobRunQuerySet(models.QuerySet):
+    def active(self) -> "JobRunQuerySet":
+        return self.filter(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
+
+    def stalled(self, *, seconds: int) -> "JobRunQuerySet":
+        """Running longer than a worker may run a task: its worker was killed or restarted."""
+        return self.filter(status=JobRun.Status.RUNNING, started_at__lt=timezone.now() - timedelta(seconds=seconds))
+
+
+COUNT_LABELS = [
+    ("listed", "listed"), ("unchanged", "unchanged"), ("fetched", "fetched"), ("bytes", "fetched size"),
+    ("duplicates", "same bytes as before"), ("ingested", "ingested"), ("intervalsInserted", "intervals inserted"),
+    ("billingReadsInserted", "billing reads inserted"), ("esiidIntervals", "intervals for the ESIID"),
+    ("esiidBillingReads", "billing reads for the ESIID"), ("failed", "fetch failed"), ("ingestFailed", "ingest failed"),
+    ("membersFailed", "bundle members failed"),
+    ("filesRequeued", "stranded files queued again"), ("runsFailed", "stalled runs marked failed"),
+]
+
+
+class JobRun(models.Model):
+    """One run of a background job (mirror, ingest), as an admin needs to see it."""
+
+    class Kind(models.TextChoices):
+        MIRROR = "mirror"
+        INGEST = "ingest"
+        NORMALIZE = "normalize"
+        SWEEP = "sweep"
+        # The other apps' scheduled jobs, so the Jobs page shows every background run.
+        ERCOT_FETCH = "ercot-fetch", "ERCOT fetch"
+        RECONCILE = "reconcile", "telemetry reconcile"
+        PRUNE = "prune", "telemetry prune"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        MANUAL = "manual"
+        WEBHOOK = "webhook"
+        COMMAND = "command"
+        QUEUE = "queue", "queue (upload or button)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    esiid = models.CharField(max_length=22, blank=True, default="", help_text="Set for an ESIID trigger.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True, default="", help_text="The last lines of the run's log.")
+    error = models.TextField(blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="")
+
+    objects = JobRunQuerySet.as_manager()
+
+    class Meta:
+        # The table kept its name when the model moved here from smt (migration ops 0002).
+        db_table = "smt_jobrun"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("ops:job-detail", args=[self.pk])
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def duration(self):
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    def counts_display(self) -> list[tuple[str, str, bool]]:
+        """(label, value, is a failure count) in a fixed order, known counts first; bytes humanized."""
+        from django.template.defaultfilters import filesizeformat
+
+        order = {name: index for index, (name, _) in enumerate(COUNT_LABELS)}
+        labels = dict(COUNT_LABELS)
+        rows = []
+        for name in sorted(self.counts, key=lambda n: (order.get(n, len(order)), n)):
+            value = self.counts[name]
+            shown = filesizeformat(value) if name == "bytes" else str(value)
+            rows.append((labels.get(name, name), shown, "ailed" in name and bool(value)))
+        return rows
+
+    def as_json(self) -> dict:
+        return {
+            "jobId": self.pk, "kind": self.kind, "trigger": self.trigger, "esiid": self.esiid,
+            "status": self.status, "startedAt": self.started_at and self.started_at.isoformat(),
+            "finishedAt": self.finished_at and self.finished_at.isoformat(), "counts": self.counts,
+            "error": self.error, "url": self.get_absolute_url(),
+        }

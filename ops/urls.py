@@ -8,4 +8,6 @@ urlpatterns = [
     path("monitors/<int:pk>/", views.monitor_detail, name="monitor-detail"),
     path("monitors/<int:pk>/pause", views.monitor_pause, name="monitor-pause"),
     path("monitors/<int:pk>/resume", views.monitor_resume, name="monitor-resume"),
+    path("jobs/", views.job_list, name="job-list"),
+    path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
 ]

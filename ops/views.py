@@ -9,13 +9,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_tables2 import RequestConfig
 
 from config.auth import request_identity, staff_required, token_matches
+from config.htmx import HtmxHttpRequest
 from ops import monitors
+from ops.filters import JobRunFilter
 from ops.forms import MonitorFilterForm, ReasonForm
 from ops.metrics import metrics_render
-from ops.models import KindCheck, Monitor
-from smt.views import HtmxHttpRequest
+from ops.models import JobRun, KindCheck, Monitor
+from ops.tables import JobRunTable
 
 STATE_ORDER = {Monitor.State.DOWN: 0, Monitor.State.LATE: 1, Monitor.State.PAUSED: 2, Monitor.State.UP: 3}
 BOARD_ROWS = 500
@@ -97,3 +100,27 @@ def metrics_allowed(request: HttpRequest) -> bool:
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(allowed, strict=False) for allowed in settings.METRICS_ALLOWED_IPS)
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
+    runs = JobRunFilter(request.GET, queryset=JobRun.objects.all())
+    table = JobRunTable(runs.qs)
+    RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    template = "ops/job_list.html"
+    if request.htmx:
+        template += "#job-table"
+    return render(request, template, {"filter": runs, "table": table, "busy": JobRun.objects.active().exists()})
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(JobRun, pk=pk)
+    template = "ops/job_detail.html"
+    if request.htmx:
+        template += "#job-status"
+    return render(request, template, {"job": job})

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from config.admin import ReadOnlyAdmin
-from smt.models import JobRun, MirroredFile, RawSmtFile, SmtBillingRead, SmtInterval
+from smt.models import MirroredFile, RawSmtFile, SmtBillingRead, SmtInterval
 
 
 @admin.register(RawSmtFile)
@@ -19,12 +19,6 @@ class SmtIntervalAdmin(ReadOnlyAdmin):
     list_filter = ("channel", "quality")
     search_fields = ("esiid",)
     show_full_result_count = False  # counting tens of millions of rows on every page is slow
-
-
-@admin.register(JobRun)
-class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "trigger", "esiid", "status", "created_at", "finished_at")
-    list_filter = ("kind", "status", "trigger")
 
 
 @admin.register(MirroredFile)

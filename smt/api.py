@@ -17,7 +17,8 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from config.texas import CENTRAL
-from smt import ingest, limits, parser, usage
+from ops.models import JobRun
+from smt import ingest, limits, mirror, parser, usage
 from smt.models import RawSmtFile
 
 router = Router(tags=["smt"])
@@ -208,3 +209,17 @@ class BackfillIn(Schema):
 @router.post("/smt/backfill-usage")
 def backfill_usage(request: HttpRequest, body: BackfillIn) -> dict:
     return {"ok": True, **usage.backfill_usage(esiid=body.esiid, days=body.days, limit=body.limit, now=timezone.now())}
+
+
+class MirrorIn(Schema):
+    esiid: str = ""
+
+
+@router.post("/smt/mirror", response={202: dict})
+def mirror_queue(request: HttpRequest, body: MirrorIn):
+    """Queue a mirror + ingest run now (optionally tagged with an ESIID); poll /jobs/{jobId}."""
+    esiid = parser.parse_esiid(body.esiid) if body.esiid else ""
+    if esiid is None:
+        raise HttpError(422, f"esiid {body.esiid!r} is not a 17- or 22-digit ESIID")
+    job = mirror.mirror_queue(trigger=JobRun.Trigger.MANUAL, esiid=esiid)
+    return Status(202, {"ok": True, **job.as_json()})

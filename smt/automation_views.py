@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -13,35 +13,13 @@ from django_tables2 import RequestConfig
 
 from config.auth import staff_required
 from config.htmx import HtmxHttpRequest
+from ops.models import JobRun
+from ops.tables import JobRunTable
 from smt import billing, mirror
-from smt.filters import BillingReadFilter, JobRunFilter
+from smt.filters import BillingReadFilter
 from smt.forms import EsiidField
-from smt.models import JobRun, RawSmtFile, SmtBillingRead
-from smt.tables import BillingReadTable, JobRunTable
-
-
-@require_GET
-@staff_required
-@vary_on_headers("HX-Request")
-def job_list(request: HtmxHttpRequest) -> HttpResponse:
-    runs = JobRunFilter(request.GET, queryset=JobRun.objects.all())
-    table = JobRunTable(runs.qs)
-    RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    template = "smt/job_list.html"
-    if request.htmx:
-        template += "#job-table"
-    return render(request, template, {"filter": runs, "table": table, "busy": JobRun.objects.active().exists()})
-
-
-@require_GET
-@staff_required
-@vary_on_headers("HX-Request")
-def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(JobRun, pk=pk)
-    template = "smt/job_detail.html"
-    if request.htmx:
-        template += "#job-status"
-    return render(request, template, {"job": job})
+from smt.models import RawSmtFile, SmtBillingRead
+from smt.tables import BillingReadTable
 
 
 class TriggerForm(forms.Form):

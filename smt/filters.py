@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 
 from config.widgets import DateInput
-from smt.models import JobRun, RawSmtFile, SmtBillingRead, SmtInterval
+from smt.models import RawSmtFile, SmtBillingRead, SmtInterval
 from smt.usage import day_bounds
 
 
@@ -43,16 +43,6 @@ class IntervalFilter(django_filters.FilterSet):
 
     def filter_local_to(self, queryset, name, value):
         return queryset.filter(ts__lt=day_bounds(value, value)[1])
-
-
-class JobRunFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=JobRun.Kind.choices, empty_label="any job")
-    status = django_filters.ChoiceFilter(choices=JobRun.Status.choices, empty_label="any status")
-    trigger = django_filters.ChoiceFilter(choices=JobRun.Trigger.choices, empty_label="any trigger")
-
-    class Meta:
-        model = JobRun
-        fields = ["kind", "status", "trigger"]
 
 
 class BillingReadFilter(django_filters.FilterSet):

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 
 from config.auth import token_matches
 from config.errors import json_error
+from ops.models import JobRun
 from smt import mirror, parser, smt_api
-from smt.models import JobRun
 
 log = logging.getLogger(__name__)
 # Senders use different names for the same shared secret; any one of them is accepted.

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ops.jobs import JobRecorder, job_run_create, job_run_record, job_run_skip
+from ops.models import JobRun
 from smt import ingest, pipeline, sftp
-from smt.jobs import JobRecorder, job_run_create, job_run_record, job_run_skip
-from smt.models import JobRun, MirroredFile, RawSmtFile
+from smt.models import MirroredFile, RawSmtFile
 
 # A mirror run older than this is presumed dead (its worker was killed) and does not block.
 STALE_RUN = timedelta(hours=2)

@@ -2,9 +2,10 @@
 
 from django.conf import settings
 
+from ops.jobs import job_run_create, job_run_record, job_runs_fail_stalled
+from ops.models import JobRun
 from smt import ingest, mirror, pipeline, sftp
-from smt.jobs import job_run_create, job_run_record, job_runs_fail_stalled
-from smt.models import JobRun, RawSmtFile
+from smt.models import RawSmtFile
 
 
 def raw_file_normalize(raw_id: int) -> dict | None:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ops import views as ops_views
 from smt import automation_views, usage_views, views
 
 app_name = "smt"
@@ -16,7 +17,8 @@ urlpatterns = [
     path("usage/", usage_views.usage_summary, name="usage-summary"),
     path("usage/portfolio", usage_views.usage_portfolio, name="usage-portfolio"),
     path("customers/", usage_views.customer_list, name="customer-list"),
-    path("jobs/", automation_views.job_list, name="job-list"),
-    path("jobs/<int:pk>/", automation_views.job_detail, name="job-detail"),
+    # The Jobs pages moved to /ops/jobs/ (every source's runs); the old addresses still serve them.
+    path("jobs/", ops_views.job_list, name="job-list"),
+    path("jobs/<int:pk>/", ops_views.job_detail, name="job-detail"),
     path("billing-reads/", automation_views.billing_read_list, name="billing-read-list"),
 ]

@@ -2,8 +2,8 @@
 
 from django.utils import timezone
 
-from smt import jobs
-from smt.models import JobRun
+from ops import jobs
+from ops.models import JobRun
 from telemetry import reconcile
 from telemetry.models import AggregationRun
 

@@ -15,7 +15,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from ercot.models import ErcotIngest
 from ops.models import Monitor
-from smt.models import House, JobRun
+from ops.models import JobRun
+from smt.models import House
 from telemetry.assign import device_assign
 from telemetry.models import CostVersion, Device, Location, ReviewTicket
 
@@ -88,6 +89,8 @@ EXPECTED = {
     "telemetry:malformed-list": ("get", "/telemetry/malformed/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:job-list": ("get", "/smt/jobs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:job-detail": ("get", "/smt/jobs/{job}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "ops:job-list": ("get", "/ops/jobs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "ops:job-detail": ("get", "/ops/jobs/{job}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:billing-read-list": ("get", "/smt/billing-reads/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt-trigger": ("get", "/admin/smt/trigger", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt-trigger-webhook": ("post", "/trigger/smt-now", {"anon": 401, "customer": 401, "staff": 401, "token": 401}),

@@ -5,7 +5,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from smt.models import JobRun, SmtBillingRead
+from ops.models import JobRun
+
+from smt.models import SmtBillingRead
 from tests.conftest import ROOT, cluster_start, cluster_stop
 from tests.e2e.test_smt_raw_files import sign_in
 from tests.smt.conftest import build_tree, keyring, sshd  # noqa: F401  (fixtures)
@@ -42,7 +44,7 @@ def test_staff_triggers_the_mirror_for_an_esiid_and_watches_the_run(page: Page, 
 
     page.fill("input[name=esiid]", "10443720000000002")
     page.click("#trigger-button")
-    expect(page).to_have_url(re.compile(r"/smt/jobs/\d+/$"))
+    expect(page).to_have_url(re.compile(r"/ops/jobs/\d+/$"))
     expect(page.locator(".messages")).to_contain_text("queued for ESIID 10443720000000002")
     # The worker picks the run up; the page refreshes itself until it is done.
     expect(page.locator("#job-status-badge")).to_have_text("succeeded", timeout=60_000)

@@ -11,7 +11,7 @@ from django_q.models import Schedule
 from config.texas import CENTRAL
 from ercot import tasks
 from ercot.models import ErcotIngest
-from smt.models import JobRun
+from ops.models import JobRun
 from tests.ercot.conftest import MisDoc, constructed, extract_row, make_zip
 
 pytestmark = pytest.mark.django_db

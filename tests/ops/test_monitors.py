@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from ops import evaluate, monitors
 from ops.models import Delivery, Monitor, MonitorEvent
-from smt.models import House, JobRun, RawSmtFile, SmtInterval
+from ops.models import JobRun
+from smt.models import House, RawSmtFile, SmtInterval
 from telemetry.models import Device, ReviewTicket
 from tests.ops.conftest import state
 

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from smt import pipeline
-from smt.models import JobRun
+from ops.models import JobRun
 from tests.smt.conftest import DAILY_HEADER, sample
 from tests.smt.test_ingest import store
 
@@ -68,7 +68,7 @@ def test_trigger_for_an_esiid_runs_the_mirror_and_redirects_to_the_run(staff_cli
     (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
     response = staff_client.post("/admin/smt/trigger", {"esiid": "10443720000000002"})
     job = JobRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/smt/jobs/{job.pk}/"
+    assert response.status_code == 302 and response["Location"] == f"/ops/jobs/{job.pk}/"
     assert (job.trigger, job.esiid, job.status) == ("manual", "10443720000000002", "succeeded")
     assert job.counts["esiidIntervals"] == 100
     page = staff_client.get(response["Location"]).content.decode()
@@ -78,7 +78,7 @@ def test_trigger_for_an_esiid_runs_the_mirror_and_redirects_to_the_run(staff_cli
 def test_trigger_with_htmx_answers_a_client_redirect(staff_client):
     response = staff_client.post("/admin/smt/trigger", {"esiid": ""}, headers={"HX-Request": "true"})
     job = JobRun.objects.get()
-    assert response["HX-Redirect"] == f"/smt/jobs/{job.pk}/"
+    assert response["HX-Redirect"] == f"/ops/jobs/{job.pk}/"
     assert job.status == "failed" and "SMT_HOST" in job.error  # not configured in tests: recorded, not raised
 
 

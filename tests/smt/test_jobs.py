@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from smt import ingest, tasks
-from smt.jobs import job_run_create, job_run_record
-from smt.models import JobRun
+from ops.jobs import job_run_create, job_run_record
+from ops.models import JobRun
 from tests.smt.conftest import sample
 from tests.smt.test_ingest import store
 

@@ -7,8 +7,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from smt import mirror, sftp
-from smt.jobs import job_run_create, job_run_record
-from smt.models import JobRun, MirroredFile, RawSmtFile, SmtBillingRead, SmtInterval
+from ops.jobs import job_run_create, job_run_record
+from ops.models import JobRun
+from smt.models import MirroredFile, RawSmtFile, SmtBillingRead, SmtInterval
 from tests.smt.conftest import build_tree, sample
 
 pytestmark = pytest.mark.django_db

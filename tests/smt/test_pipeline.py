@@ -4,7 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from smt.models import JobRun, RawSmtFile, SmtBillingRead, SmtInterval
+from ops.models import JobRun
+
+from smt.models import RawSmtFile, SmtBillingRead, SmtInterval
 from tests.smt.conftest import DAILY_CSV, sample, zip_bytes
 
 pytestmark = pytest.mark.django_db

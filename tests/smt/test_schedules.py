@@ -8,7 +8,8 @@ from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
 from smt.management.commands.setup_schedules import SCHEDULES
-from smt.models import JobRun, SmtInterval
+from ops.models import JobRun
+from smt.models import SmtInterval
 from tests.smt.conftest import sample
 
 pytestmark = pytest.mark.django_db

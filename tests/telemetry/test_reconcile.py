@@ -6,7 +6,7 @@ from io import StringIO
 from django.core.management import call_command
 from django_q.models import Schedule
 
-from smt.models import JobRun
+from ops.models import JobRun
 from telemetry import tasks
 from telemetry.models import DailyTotal, Device, LedgerEntry, RawEvent, ReviewTicket
 from telemetry.reconcile import events_prune, ledger_reconcile

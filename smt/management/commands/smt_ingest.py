@@ -5,9 +5,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ops.jobs import job_run_create, job_run_record
+from ops.models import JobRun
 from smt import ingest, parser, pipeline
-from smt.jobs import job_run_create, job_run_record
-from smt.models import JobRun
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ops.models import JobRun
 from smt import mirror, sftp
-from smt.models import JobRun
 
 
 class Command(BaseCommand):

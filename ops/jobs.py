@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from django.utils import timezone
 
-from smt.models import JobRun
+from ops.models import JobRun
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

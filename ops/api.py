@@ -1,11 +1,10 @@
-"""JSON API for job runs under /api/admin/: list, one run with its log, queue a mirror run."""
+"""JSON API for job runs under /api/admin/: the list, and one run with its log."""
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from smt import mirror, parser
-from smt.models import JobRun
+from ops.models import JobRun
 
 router = Router(tags=["jobs"])
 
@@ -32,17 +31,3 @@ def job_detail(request: HttpRequest, job_id: int) -> dict:
     if job is None:
         raise HttpError(404, f"job run {job_id} not found")
     return {"ok": True, "job": job.as_json() | {"log": job.log}}
-
-
-class MirrorIn(Schema):
-    esiid: str = ""
-
-
-@router.post("/smt/mirror", response={202: dict})
-def mirror_queue(request: HttpRequest, body: MirrorIn):
-    """Queue a mirror + ingest run now (optionally tagged with an ESIID); poll /jobs/{jobId}."""
-    esiid = parser.parse_esiid(body.esiid) if body.esiid else ""
-    if esiid is None:
-        raise HttpError(422, f"esiid {body.esiid!r} is not a 17- or 22-digit ESIID")
-    job = mirror.mirror_queue(trigger=JobRun.Trigger.MANUAL, esiid=esiid)
-    return Status(202, {"ok": True, **job.as_json()})
