@@ -15,7 +15,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from smt import ingest, parser, usage
+from smt import ingest, origins, parser, usage
 from smt.models import RawSmtFile
 from smt.parser import CENTRAL
 
@@ -88,7 +88,7 @@ def pull_inline(request: HttpRequest, body: PullIn):
         raise HttpError(422, f"esiid {body.esiid!r} is not a 17- or 22-digit ESIID")
     sha = hashlib.sha256(content).hexdigest()
     existing = RawSmtFile.objects.filter(sha256=sha).first()
-    if existing:
+    if existing and existing.official:  # a customer's copy is promoted by raw_file_store
         return Status(200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status})
     try:
         kind = ingest.raw_file_precheck(fileobj=io.BytesIO(content), size=len(content))
@@ -97,6 +97,7 @@ def pull_inline(request: HttpRequest, body: PullIn):
     stored = ingest.raw_file_store(
         fileobj=io.BytesIO(content), sha256=sha, size=len(content), filename=body.filename,
         source=body.source, esiid=esiid, meter=body.meter, kind=kind, uploader=request.auth,
+        origin=origins.origin_for_identity(request.auth),
         uploaded_by=request.user if request.user.is_authenticated else None,
     )
     raw = stored.raw_file

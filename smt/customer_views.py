@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from smt import charts, customers, ingest, parser, usage
-from smt.models import House
+from smt.models import House, RawSmtFile
 from smt.upload import error_response, receive_file, upload_body
 
 
@@ -53,6 +53,7 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
                 fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
                 source="customer-upload", esiid=esiids[0] if len(esiids) == 1 else "",
                 meter=house.meter if house else "", kind=kind, uploaded_by=request.user,
+                origin=RawSmtFile.Origin.CUSTOMER,
                 uploader=customers.customer_identity(request.user),
             )
     except parser.FileRejected as exc:

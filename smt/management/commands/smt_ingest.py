@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from smt import ingest, parser, pipeline
 from smt.jobs import job_run_create, job_run_record
-from smt.models import JobRun
+from smt.models import JobRun, RawSmtFile
 
 
 class Command(BaseCommand):
@@ -39,7 +39,8 @@ class Command(BaseCommand):
                     digest.update(chunk)
                 handle.seek(0)
                 stored = ingest.raw_file_store(fileobj=handle, sha256=digest.hexdigest(), size=path.stat().st_size,
-                                               filename=path.name, source=source, esiid=esiid, meter=meter, uploader="cli")
+                                               filename=path.name, source=source, esiid=esiid, meter=meter, uploader="cli",
+                                               origin=RawSmtFile.Origin.COMMAND)
         except OSError as exc:
             recorder.count("failed")
             recorder.note(f"{path}: {exc.strerror or exc}", failed=True)

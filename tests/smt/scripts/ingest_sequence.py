@@ -17,7 +17,7 @@ def run(paths: list[str]) -> dict:
     results = []
     for path in paths:
         data = open(path, "rb").read()
-        stored = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=path.rsplit("/", 1)[-1])
+        stored = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=path.rsplit("/", 1)[-1], origin="staff")
         stats = ingest.raw_file_normalize(raw_file=stored.raw_file)
         results.append({k: stats[k] for k in ("intervalsInserted", "intervalsUpdated", "duplicatesSkipped", "duplicatesInFile", "totalKwh", "tsMin", "tsMax", "invalidCount")})
     rows = sorted(
