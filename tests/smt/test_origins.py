@@ -185,3 +185,21 @@ def test_official_data_replaces_customer_rows_whatever_their_revision(customer_c
     raw = RawSmtFile.objects.get(pk=response.json()["rawId"])
     assert raw.stats["intervalsUpdated"] == 96 and "9.999" not in kwh_of(OWN)
     assert set(SmtInterval.objects.values_list("raw_file", flat=True)) == {raw.pk}
+
+
+def test_the_migration_classifies_files_stored_before_origins():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    sources = {"customer:customer": "", "token:upload": "", "user:staff": "", "cli": "", "": "sftp"}
+    for index, (uploader, source) in enumerate(sources.items()):
+        RawSmtFile.objects.create(filename="f.csv", sha256=f"{index:064d}", size_bytes=1, storage_key="k",
+                                  uploader=uploader, source=source, origin="staff")
+    bundle = RawSmtFile.objects.get(source="sftp")
+    RawSmtFile.objects.create(filename="m.csv", sha256="f" * 64, size_bytes=1, storage_key="k", source="sftp", parent=bundle)
+    import_module("smt.migrations.0008_rawsmtfile_origin").origin_fill(apps, None)
+    assert dict(RawSmtFile.objects.values_list("sha256", "origin")) == {
+        f"{0:064d}": "customer", f"{1:064d}": "token", f"{2:064d}": "staff", f"{3:064d}": "command",
+        f"{4:064d}": "mirror", "f" * 64: "member",
+    }
