@@ -36,7 +36,7 @@ def store_generated(count: int, days: int):
     with tempfile.TemporaryFile() as handle:
         sha256, size = interval_csv_write(handle, esiids=esiids(count), start=date(2024, 1, 1), days=days)
         stored = ingest.raw_file_store(fileobj=handle, sha256=sha256, size=size, filename="bench-year.csv",
-                                       source="bench", meter="BENCH", kind="interval", uploader="bench")
+                                       source="bench", meter="BENCH", kind="interval", uploader="bench", origin="command")
     return stored.raw_file
 
 

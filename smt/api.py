@@ -18,7 +18,7 @@ from ninja.errors import HttpError
 
 from config.texas import CENTRAL
 from ops.models import JobRun
-from smt import ingest, limits, mirror, parser, usage
+from smt import ingest, limits, mirror, origins, parser, usage
 from smt.models import RawSmtFile
 
 router = Router(tags=["smt"])
@@ -92,7 +92,7 @@ def pull_inline(request: HttpRequest, body: PullIn):
         raise HttpError(422, f"{problem}; nothing was stored")
     sha = hashlib.sha256(content).hexdigest()
     existing = RawSmtFile.objects.filter(sha256=sha).first()
-    if existing:
+    if existing and existing.official:  # a customer's copy is promoted by raw_file_store
         return Status(200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status})
     try:
         kind = ingest.raw_file_precheck(fileobj=io.BytesIO(content), size=len(content))
@@ -101,6 +101,7 @@ def pull_inline(request: HttpRequest, body: PullIn):
     stored = ingest.raw_file_store(
         fileobj=io.BytesIO(content), sha256=sha, size=len(content), filename=body.filename,
         source=body.source, esiid=esiid, meter=body.meter, kind=kind, uploader=request.auth,
+        origin=origins.origin_for_identity(request.auth),
         uploaded_by=request.user if request.user.is_authenticated else None,
     )
     raw = stored.raw_file

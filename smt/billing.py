@@ -92,7 +92,8 @@ def _decimal(text: str) -> Decimal | None:
     return value.quantize(Decimal("0.001"))
 
 
-def _row(record: list[str], header: BillingHeader, number: int, default_meter: str) -> BillingRow:
+def _row(record: list[str], header: BillingHeader, number: int, default_meter: str, *, last_day: date,
+         revision_limit: int) -> BillingRow:
     cols = header.columns
     esiid = parser.parse_esiid(record[cols["esiid"]])
     if esiid is None:
@@ -100,11 +101,15 @@ def _row(record: list[str], header: BillingHeader, number: int, default_meter: s
     read_date = parser._parse_date(record[cols["read_date"]])
     if read_date is None:
         raise ValueError(f"read date {record[cols['read_date']].strip()!r} is not M/D/YYYY or YYYY-MM-DD")
+    if problem := parser.day_problem(read_date, last=last_day, column="read date"):
+        raise ValueError(problem)
     revised = None
     if "revision" in cols and record[cols["revision"]].strip():
         epoch = parser._parse_revision(record[cols["revision"]])
         if epoch is None:
             raise ValueError(f"revision date {record[cols['revision']].strip()!r} is not a date and time")
+        if problem := parser.revision_problem(epoch, limit=revision_limit):
+            raise ValueError(problem)
         revised = datetime.fromtimestamp(epoch, tz=dt_timezone.utc)
     kwh = _decimal(record[cols["kwh"]])
     if kwh is None:
@@ -121,6 +126,7 @@ def billing_rows_parse(fileobj: BinaryIO, *, default_meter: str = "unknown") -> 
     header = billing_header_find(lines)
     rows, errors = [], {}
     width = max(header.columns.values()) + 1
+    last_day, revision_limit = parser.last_plausible_day(), parser.revision_limit()
     for offset, record in enumerate(csv.reader(lines)):
         number = header.line + 1 + offset
         if not record or not any(cell.strip() for cell in record):
@@ -129,7 +135,7 @@ def billing_rows_parse(fileobj: BinaryIO, *, default_meter: str = "unknown") -> 
             errors[number] = f"row has {len(record)} fields, expected at least {width}"
             continue
         try:
-            rows.append(_row(record, header, number, default_meter))
+            rows.append(_row(record, header, number, default_meter, last_day=last_day, revision_limit=revision_limit))
         except ValueError as exc:
             errors[number] = str(exc)
     return rows, errors

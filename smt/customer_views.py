@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from config.charts import bar_chart
 from config.errors import json_error
 from smt import charts, customers, ingest, limits, parser, usage
-from smt.models import House
+from smt.models import House, RawSmtFile
 from smt.upload import receive_file, upload_body
 
 # Refusals that cost the server work (a body streamed past the limit, a file read and refused).
@@ -69,7 +69,7 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
                     fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
                     source="customer-upload", esiid=esiids[0] if len(esiids) == 1 else "",
                     meter=house.meter if house else "", kind=kind, uploaded_by=request.user,
-                    uploader=uploader,
+                    uploader=uploader, origin=RawSmtFile.Origin.CUSTOMER,
                 )
     except parser.FileRejected as exc:
         upload.close()

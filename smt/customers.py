@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.texas import CENTRAL
-from smt import limits, parser, usage
+from smt import limits, origins, parser, usage
 from smt.models import House, RawSmtFile, SmtInterval
 
 
@@ -35,23 +35,17 @@ def customer_quota_taken(*, user):
 
 
 def customer_file_check(*, fileobj, user, budget: parser.ContentBudget | None = None) -> list[str]:
-    """The file's ESIIDs, all of them the customer's. Raises FileRejected naming foreign ones.
+    """The file's ESIIDs, all of them the customer's. Raises FileRejected naming the line.
 
-    Reads the whole file once (customer exports are small); nothing is stored before this passes.
+    Reads the whole file once (customer exports are small) with the reader the worker loads it
+    with, so what passes here is exactly what is loaded; nothing is stored before this passes.
     """
-    own = set(House.objects.filter(customer=user).values_list("esiid", flat=True))
     stats, seen = parser.ParseStats(), set()
-    for row in parser.iter_rows(fileobj, stats, budget):
+    for row in origins.customer_rows(fileobj, stats, esiids=origins.customer_esiids(user=user), budget=budget):
         seen.add(row.esiid)
     fileobj.seek(0)
     if not seen:
         raise parser.FileRejected("no valid interval row in the file; expected an SMT interval export")
-    foreign = sorted(seen - own)
-    if foreign:
-        raise parser.FileRejected(
-            f"the file has rows for ESIIDs that are not yours: {', '.join(foreign)}. "
-            f"Your houses: {', '.join(sorted(own)) or 'none'}. Nothing was stored."
-        )
     return sorted(seen)
 
 

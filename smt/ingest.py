@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from ercot.esiids import esiid_warnings
-from smt import limits, parser, pgp
+from smt import limits, origins, parser, pgp
 from smt.models import RawSmtFile
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def raw_file_store(
     sha256: str,
     size: int,
     filename: str,
+    origin: str,
     source: str = "",
     esiid: str = "",
     meter: str = "",
@@ -68,16 +69,21 @@ def raw_file_store(
     uploader: str = "",
     parent: RawSmtFile | None = None,
 ) -> StoredFile:
-    """Store the bytes once per sha256 and register them. A known sha256 stores nothing."""
+    """Store the bytes once per sha256 and register them. A known sha256 stores nothing.
+
+    `origin` (a RawSmtFile.Origin) is where the bytes came from; it decides what the worker
+    may make of them (smt.origins). Callers state it: there is no safe guess.
+    """
     existing = RawSmtFile.objects.filter(sha256=sha256).first()
     if existing:
-        return StoredFile(existing, duplicate=True)
+        return _known(existing, origin=origin)
     # An upload spooled to a temporary file is moved into local storage, not copied (1 GB twice).
     content = fileobj if hasattr(fileobj, "temporary_file_path") else File(fileobj, name=filename)
     key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), content)
     try:
         return _register(key=key, sha256=sha256, size_bytes=size, filename=filename, source=source[:64], esiid_hint=esiid[:22],
-                         meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent)
+                         meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent,
+                         origin=origin)
     except BaseException:
         # Stored bytes with no raw-file row are an orphan nobody lists or deletes.
         default_storage.delete(key)
@@ -122,14 +128,26 @@ def raw_file_stream(*, fileobj: BinaryIO, filename: str) -> StreamedFile:
     return StreamedFile(key=key, sha256=reader.digest.hexdigest(), size=reader.size, filename=filename)
 
 
-def raw_file_register_streamed(*, streamed: StreamedFile, source: str = "", kind: str = RawSmtFile.Kind.UNKNOWN) -> StoredFile:
+def raw_file_register_streamed(*, streamed: StreamedFile, origin: str, source: str = "",
+                               kind: str = RawSmtFile.Kind.UNKNOWN) -> StoredFile:
     """Register streamed bytes; bytes already stored under another raw file are deleted again."""
     existing = RawSmtFile.objects.filter(sha256=streamed.sha256).first()
     if existing:
         default_storage.delete(streamed.key)
-        return StoredFile(existing, duplicate=True)
+        return _known(existing, origin=origin)
     return _register(key=streamed.key, sha256=streamed.sha256, size_bytes=streamed.size, filename=streamed.filename,
-                     source=source[:64], kind=kind)
+                     source=source[:64], kind=kind, origin=origin)
+
+
+def _known(existing: RawSmtFile, *, origin: str) -> StoredFile:
+    """Bytes already stored. A customer's copy that now arrives through SMT's own channel is
+    promoted and normalized again (not a duplicate), so its rows take their official rank."""
+    if existing.official or origin == RawSmtFile.Origin.CUSTOMER:
+        return StoredFile(existing, duplicate=True)
+    existing.origin = origin
+    existing.save(update_fields=["origin"])
+    existing.set_status(RawSmtFile.Status.RECEIVED, error="")
+    return StoredFile(existing, duplicate=False)
 
 
 def _register(*, key: str, sha256: str, filename: str, **fields) -> StoredFile:
@@ -200,17 +218,20 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
     stats = parser.ParseStats()
     meter = raw_file.meter_hint or "unknown"
     esiids: set[str] = set()  # for the ERCOT master-table warnings
+    # A customer's file may write only their houses' ESIIDs as they are now, not at upload.
+    allowed = None if raw_file.official else origins.customer_esiids(user=raw_file.uploaded_by)
 
     def rows() -> Iterator[parser.Row]:
         """One pass over the stored file; the fast path may need a second one."""
         stats.reset()
         with default_storage.open(raw_file.storage_key, "rb") as fileobj:
-            for row in parser.iter_rows(fileobj, stats):
+            read = parser.iter_rows(fileobj, stats) if allowed is None else origins.customer_rows(fileobj, stats, esiids=allowed)
+            for row in read:
                 esiids.add(row.esiid)
                 yield row
 
     try:
-        counts = _apply(rows, meter=meter, raw_id=raw_file.pk, dry_run=dry_run)
+        counts = _apply(rows, meter=meter, raw_id=raw_file.pk, dry_run=dry_run, customer=not raw_file.official)
         if stats.valid == 0:
             raise parser.FileRejected(_no_rows_message(stats))
     except parser.FileRejected as exc:
@@ -240,14 +261,14 @@ def _no_rows_message(stats: parser.ParseStats) -> str:
     return f"no valid interval row; invalid rows by kind: {kinds}"
 
 
-def _apply(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw_id: int, dry_run: bool) -> dict:
+def _apply(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw_id: int, dry_run: bool, customer: bool) -> dict:
     counts: dict = {}
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                counts = _apply_postgres(rows, meter=meter, raw_id=raw_id)
+                counts = _apply_postgres(rows, meter=meter, raw_id=raw_id, customer=customer)
             else:
-                counts = _apply_generic(rows(), meter=meter, raw_id=raw_id)
+                counts = _apply_generic(rows(), meter=meter, raw_id=raw_id, customer=customer)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -259,7 +280,7 @@ _STAGE_COLUMNS = "esiid text, channel text, ts_epoch bigint, wh bigint, quality 
 _INTERVAL_COLUMNS = "esiid, meter, channel, ts, kwh, quality, revised_at, raw_file_id, row_number"
 
 
-def _apply_postgres(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw_id: int) -> dict:
+def _apply_postgres(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw_id: int, customer: bool) -> dict:
     """COPY straight into smt_interval when the file brings only new keys, else stage and upsert.
 
     The first PEEK_ROWS rows decide: if none of their keys' time spans is stored yet, the file is
@@ -278,7 +299,7 @@ def _apply_postgres(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw
                 log.info("raw file %s overlaps stored intervals; upserting through staging", raw_id)
                 pass_rows.close()
                 pass_rows, head = rows(), []
-        return _stage_upsert(cursor, itertools.chain(head, pass_rows), meter=meter, raw_id=raw_id)
+        return _stage_upsert(cursor, itertools.chain(head, pass_rows), meter=meter, raw_id=raw_id, customer=customer)
 
 
 def _spans_stored(cursor, rows: list[parser.Row], *, meter: str) -> bool:
@@ -348,7 +369,22 @@ def _copy_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int) -> dict:
+def _replaces(*, customer: bool, incoming: str, current: str) -> str:
+    """SQL: whether an incoming row replaces the stored row `current` with the same key.
+
+    Precedence (docs/SMT.md): a row from SMT's own channels replaces a customer's row whatever
+    the revision dates, and a customer's row never replaces one from SMT's channels; within a
+    rank, the newer REVISION_DATE wins. A stored row whose raw file is gone counts as official.
+    """
+    newer = (f"({incoming}.revised_at IS NOT NULL AND ({current}.revised_at IS NULL "
+             f"OR {incoming}.revised_at > {current}.revised_at))")
+    # Uncorrelated, so PostgreSQL hashes the customer files' ids once instead of a lookup per row.
+    current_customer = (f"COALESCE({current}.raw_file_id IN (SELECT id FROM smt_rawsmtfile "
+                        f"WHERE origin = '{RawSmtFile.Origin.CUSTOMER.value}'), false)")
+    return f"({newer} AND {current_customer})" if customer else f"({newer} OR {current_customer})"
+
+
+def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int, customer: bool) -> dict:
     # Dropped explicitly too: inside an outer transaction (tests, batch jobs) COMMIT comes late.
     cursor.execute("DROP TABLE IF EXISTS smt_stage")
     cursor.execute(f"CREATE TEMP TABLE smt_stage ({_STAGE_COLUMNS}) ON COMMIT DROP")
@@ -365,26 +401,26 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
     # `changed` leaves out the rows the revision rule would ignore anyway, so a re-ingest reads
     # the key index and writes nothing (ON CONFLICT DO UPDATE ... WHERE false still locks rows).
     # The upsert's WHERE keeps the rule exact if another file lands in between.
+    replaces = _replaces(customer=customer, incoming="w", current="c")
     cursor.execute(
         f"""
         WITH winners AS MATERIALIZED ({winners}),
         changed AS (
-            SELECT w.* FROM winners w
+            SELECT w.* FROM (SELECT *, to_timestamp(revised_epoch) AS revised_at FROM winners) w
             WHERE NOT EXISTS (
                 SELECT 1 FROM smt_interval c
                 WHERE c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = to_timestamp(w.ts_epoch)
-                  AND NOT (w.revised_epoch IS NOT NULL AND (c.revised_at IS NULL OR to_timestamp(w.revised_epoch) > c.revised_at))
+                  AND NOT {replaces}
             )
         ), upserted AS (
             INSERT INTO smt_interval AS cur ({_INTERVAL_COLUMNS})
             SELECT esiid, %s, channel, to_timestamp(ts_epoch), wh::numeric / 1000, quality,
-                   to_timestamp(revised_epoch), %s, row_number
+                   revised_at, %s, row_number
             FROM changed
             ON CONFLICT (esiid, meter, channel, ts) DO UPDATE SET
                 kwh = EXCLUDED.kwh, quality = EXCLUDED.quality, revised_at = EXCLUDED.revised_at,
                 raw_file_id = EXCLUDED.raw_file_id, row_number = EXCLUDED.row_number
-            WHERE EXCLUDED.revised_at > cur.revised_at
-               OR (cur.revised_at IS NULL AND EXCLUDED.revised_at IS NOT NULL)
+            WHERE {_replaces(customer=customer, incoming="EXCLUDED", current="cur")}
             RETURNING (xmax = 0) AS inserted
         )
         SELECT (SELECT count(*) FROM winners),
@@ -418,7 +454,7 @@ def _copy_stage(cursor, rows: Iterator[parser.Row]) -> bool:
     return ordered
 
 
-def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:
+def _apply_generic(rows, *, meter: str, raw_id: int, customer: bool) -> dict:
     """SQLite: the same staging and revision rule, with executemany instead of COPY."""
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS smt_stage ({_STAGE_COLUMNS})")
@@ -451,7 +487,7 @@ def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:
         )
         inserted = cursor.fetchone()[0]
         cursor.execute(
-            """
+            f"""
             INSERT INTO smt_interval AS cur (esiid, meter, channel, ts, kwh, quality, revised_at, raw_file_id, row_number)
             SELECT esiid, %s, channel, ts, wh / 1000.0, quality,
                    CASE WHEN revised_epoch IS NULL THEN NULL
@@ -461,8 +497,7 @@ def _apply_generic(rows, *, meter: str, raw_id: int) -> dict:
             ON CONFLICT (esiid, meter, channel, ts) DO UPDATE SET
                 kwh = excluded.kwh, quality = excluded.quality, revised_at = excluded.revised_at,
                 raw_file_id = excluded.raw_file_id, row_number = excluded.row_number
-            WHERE excluded.revised_at > cur.revised_at
-               OR (cur.revised_at IS NULL AND excluded.revised_at IS NOT NULL)
+            WHERE {_replaces(customer=customer, incoming="excluded", current="cur")}
             """,
             [meter, raw_id],
         )

@@ -92,7 +92,7 @@ def mirror_fetch_all(client, config: sftp.SftpConfig, entries: list[sftp.RemoteE
 
 def _mirror_register(entry: sftp.RemoteEntry, streamed: ingest.StreamedFile, recorder: JobRecorder, *, ingest_files: bool) -> None:
     with transaction.atomic():  # one commit per file: the raw file and where it came from
-        stored = ingest.raw_file_register_streamed(streamed=streamed, source="sftp")
+        stored = ingest.raw_file_register_streamed(streamed=streamed, source="sftp", origin=RawSmtFile.Origin.MIRROR)
         MirroredFile.objects.update_or_create(
             remote_path=entry.path,
             defaults={"size_bytes": entry.size, "mtime": entry.mtime, "sha256": streamed.sha256,

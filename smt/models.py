@@ -26,6 +26,16 @@ class RawSmtFile(models.Model):
         BUNDLE = "bundle"
         UNKNOWN = "unknown"
 
+    class Origin(models.TextChoices):
+        """Which channel the bytes came through; it decides what the worker may make of them."""
+
+        CUSTOMER = "customer"
+        STAFF = "staff"
+        TOKEN = "token", "upload or admin token"
+        MIRROR = "mirror", "SFTP mirror"
+        MEMBER = "member", "bundle member"
+        COMMAND = "command", "command line"
+
     class Status(models.TextChoices):
         RECEIVED = "received"
         NORMALIZING = "normalizing"
@@ -40,6 +50,9 @@ class RawSmtFile(models.Model):
     esiid_hint = models.CharField(max_length=22, blank=True, default="")
     meter_hint = models.CharField(max_length=64, blank=True, default="")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.UNKNOWN)
+    # The least trusted origin by default: a row created without saying where it came from gets
+    # a customer's limits (plain CSV, the uploader's own ESIIDs, never above SMT's data).
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.CUSTOMER)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -67,6 +80,11 @@ class RawSmtFile(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("smt:raw-file-detail", args=[self.pk])
+
+    @property
+    def official(self) -> bool:
+        """Came through one of SMT's own channels (SFTP, staff, tokens, the command line, a bundle)."""
+        return self.origin != self.Origin.CUSTOMER
 
     def set_status(self, status: str, *, error: str = "", stats: dict | None = None) -> None:
         self.status = status
@@ -99,6 +117,7 @@ class RawSmtFile(models.Model):
             "esiid": self.esiid_hint,
             "meter": self.meter_hint,
             "kind": self.kind,
+            "origin": self.origin,
             "status": self.status,
             "error": self.error,
             "receivedAt": self.received_at.isoformat(),

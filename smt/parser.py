@@ -42,6 +42,12 @@ DAMAGED = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 _KWH = re.compile(r"^\d*\.?\d*$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_FIRST_PLAUSIBLE_EPOCH = int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp())
+# The plausible window for SMT dates: smart-meter data starts well after 2000, and nothing SMT
+# sends can be dated after tomorrow (Central). Years below 1000 would otherwise be misread by
+# the COPY path ("1-06-01" is 2001-06-01 to PostgreSQL).
+FIRST_PLAUSIBLE_DAY = date(2000, 1, 1)
+REVISION_AHEAD = timedelta(days=1)  # clock skew and an unstated zone, not a date in the future
 CACHE_ENTRIES = 50_000  # per field cache; cleared when full, so memory stays flat
 _MISSING = object()
 
@@ -292,6 +298,32 @@ def _parse_date(value: str) -> date | None:
     return None
 
 
+def last_plausible_day(now: datetime | None = None) -> date:
+    """Tomorrow in Central time: the latest USAGE_DATE or read date accepted."""
+    return (now or datetime.now(timezone.utc)).astimezone(CENTRAL).date() + timedelta(days=1)
+
+
+def day_problem(day: date, *, last: date, column: str = "USAGE_DATE") -> str | None:
+    """Why a service date is implausible, or None when it is inside the window."""
+    if FIRST_PLAUSIBLE_DAY <= day <= last:
+        return None
+    return f"{column} {day.isoformat()} is outside {FIRST_PLAUSIBLE_DAY.isoformat()} .. {last.isoformat()} (Central)"
+
+
+def revision_limit(now: datetime | None = None) -> int:
+    """The latest REVISION_DATE accepted, seconds since the epoch."""
+    return int(((now or datetime.now(timezone.utc)) + REVISION_AHEAD).timestamp())
+
+
+def revision_problem(epoch: int, *, limit: int) -> str | None:
+    """Why a REVISION_DATE is refused: in the future (it would outrank every real revision) or before 2000."""
+    if epoch > limit:
+        return f"REVISION_DATE {epoch_iso(epoch)} is in the future; at most {epoch_iso(limit)} is accepted"
+    if epoch < _FIRST_PLAUSIBLE_EPOCH:
+        return f"REVISION_DATE {epoch_iso(epoch)} is before {FIRST_PLAUSIBLE_DAY.isoformat()}"
+    return None
+
+
 def _parse_minutes(value: str) -> int | None:
     match = _TIME.match(value.strip())
     if not match:
@@ -366,6 +398,7 @@ class IntervalReader:
         self.i_channel = next((cols[name] for name in CHANNEL_COLUMNS if name in cols), None)
         self.width = max(cols.values()) + 1
         self.stats, self.prefix = stats, f"{member}:" if member else ""
+        self.last_day, self.revision_limit = last_plausible_day(), revision_limit()
         self.days: dict[str, Day | None] = {}
         self.revisions: dict[str, int | None | bool] = {}
         self.esiids: dict[str, str | None] = {}
@@ -423,12 +456,16 @@ class IntervalReader:
         if day is None or start is None or end is None or start >= 24 * 60:
             return self._bad(number, "timestamp", "bad USAGE_DATE / start / end: "
                              f"{record[self.i_date].strip()!r} {record[self.i_start].strip()!r} {record[self.i_end].strip()!r}")
+        if problem := day_problem(day.day, last=self.last_day):
+            return self._bad(number, "date", problem)
         revised = None
         if self.i_rev is not None:
             revised = cached(self.revisions, record[self.i_rev], _parse_revision_or_blank)
             if revised is None:
                 return self._bad(number, "timestamp", f"bad REVISION_DATE {record[self.i_rev].strip()!r}")
             revised = revised or None
+            if revised is not None and (problem := revision_problem(revised, limit=self.revision_limit)):
+                return self._bad(number, "date", problem)
         if day.kind == "spring" and 120 <= start < 180:
             # The hour that does not exist: SMT writes 4 blank rows. Skip them; a value there is an error.
             if record[self.i_kwh].strip() or record[self.i_flag].strip():

@@ -51,7 +51,10 @@ def raw_file_ingest(*, raw_file: RawSmtFile, allow_bundle: bool = True) -> dict:
     """Process one stored file whatever it holds; returns its stats (with `error` when it failed).
 
     The raw file ends `normalized` or `failed` with the reason; nothing raises for bad content.
+    A customer's file is never classified: it can only ever be interval rows (smt.origins).
     """
+    if not raw_file.official:
+        return {"kind": RawSmtFile.Kind.INTERVAL, **ingest.raw_file_normalize(raw_file=raw_file)}
     try:
         with default_storage.open(raw_file.storage_key, "rb") as handle:
             kind = raw_file_classify(fileobj=handle, filename=raw_file.filename)
@@ -150,6 +153,7 @@ def _member_store(bundle: RawSmtFile, name: str, stream: BinaryIO, folder: str) 
         stored = ingest.raw_file_store(
             fileobj=member, sha256=digest.hexdigest(), size=os.path.getsize(path), filename=name,
             source=bundle.source or "bundle", esiid=bundle.esiid_hint, meter=bundle.meter_hint, parent=bundle,
+            origin=RawSmtFile.Origin.MEMBER,
         )
     return stored.raw_file, stored.duplicate
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from config.auth import admin_token_given, request_identity, token_matches
 from config.errors import json_error
 from ercot.esiids import esiid_warnings
-from smt import ingest, limits, parser
+from smt import ingest, limits, origins, parser
 from smt.models import RawSmtFile
 from smt.uploads import HashingUploadHandler, UploadTooLarge
 
@@ -100,7 +100,7 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
     try:
         with upload:
             existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
-            if existing:
+            if existing and existing.official:  # a customer's copy is promoted by raw_file_store
                 return JsonResponse(upload_body(existing, duplicate=True), status=200)
             # Staff and tokens may send SMT's PGP bundles; customers (their own upload page) may not.
             kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True)
@@ -110,7 +110,7 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
                     source=request.POST.get("source", "upload").strip() or "upload",
                     esiid=parser.parse_esiid(esiid) or "", meter=request.POST.get("meter", "").strip(),
                     kind=kind, uploaded_by=request.user if request.user.is_authenticated else None,
-                    uploader=identity,
+                    uploader=identity, origin=origins.origin_for_identity(identity),
                 )
     except parser.FileRejected as exc:
         return json_error(422, f"file refused: {exc}")

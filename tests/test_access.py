@@ -14,8 +14,7 @@ from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from ercot.models import ErcotIngest
-from ops.models import Monitor
-from ops.models import JobRun
+from ops.models import JobRun, Monitor
 from smt.models import House
 from telemetry.assign import device_assign
 from telemetry.models import CostVersion, Device, Location, ReviewTicket
@@ -135,7 +134,7 @@ def objects(db):
     from smt import ingest
 
     data = b"ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL\n'10443720000000001,01/02/2025,00:00,00:15,1,A\n"
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv").raw_file
+    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv", origin="staff").raw_file
     customer = get_user_model().objects.get(username="customer")
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
 

@@ -73,7 +73,7 @@ def test_smt_raw_file_page_shows_the_ercot_record_and_warning(page: Page, live_s
                               posted_at=datetime(2026, 6, 3, 11, tzinfo=timezone.utc), ingest_id=None)
     data = (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
     raw = smt_ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                    filename="fall-back.csv", esiid="10443720000000002").raw_file
+                                    filename="fall-back.csv", esiid="10443720000000002", origin="staff").raw_file
     smt_ingest.raw_file_normalize(raw_file=raw)
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/smt/raw-files/{raw.pk}/")

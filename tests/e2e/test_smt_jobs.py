@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ops.models import JobRun
-
 from smt.models import SmtBillingRead
 from tests.conftest import ROOT, cluster_start, cluster_stop
 from tests.e2e.test_smt_raw_files import sign_in

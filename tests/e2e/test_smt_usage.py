@@ -21,7 +21,7 @@ OWN = "10443720000000002"
 
 def store(data: bytes, name: str, meter: str = "M1"):
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(),
-                                size=len(data), filename=name, meter=meter).raw_file
+                                size=len(data), filename=name, meter=meter, origin="staff").raw_file
     ingest.raw_file_normalize(raw_file=raw)
     return raw
 

@@ -1,7 +1,7 @@
 """ercot.extract: ERCOT's constructed names and the 22-column CSV."""
 
 import io
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 

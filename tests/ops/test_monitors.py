@@ -9,8 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ops import evaluate, monitors
-from ops.models import Delivery, Monitor, MonitorEvent
-from ops.models import JobRun
+from ops.models import Delivery, JobRun, Monitor, MonitorEvent
 from smt.models import House, RawSmtFile, SmtInterval
 from telemetry.models import Device, ReviewTicket
 from tests.ops.conftest import state

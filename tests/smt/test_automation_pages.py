@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from smt import pipeline
 from ops.models import JobRun
+from smt import pipeline
 from tests.smt.conftest import DAILY_HEADER, sample
 from tests.smt.test_ingest import store
 

@@ -5,8 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from smt.hooks import WEBHOOK_SECRET_HEADERS
 from ops.models import JobRun
+from smt.hooks import WEBHOOK_SECRET_HEADERS
 from tests.conftest import free_port
 from tests.smt.conftest import sample
 

@@ -17,7 +17,7 @@ def store(data: bytes, name: str = "IntervalData.csv", **hints) -> RawSmtFile:
     import hashlib
 
     return ingest.raw_file_store(
-        fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, **hints
+        fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, origin="staff", **hints
     ).raw_file
 
 
@@ -101,7 +101,7 @@ def test_storing_the_same_bytes_twice_keeps_one_file():
     first = store(data)
     import hashlib
 
-    again = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="x.csv")
+    again = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="x.csv", origin="staff")
     assert again.duplicate and again.raw_file.pk == first.pk and RawSmtFile.objects.count() == 1
 
 

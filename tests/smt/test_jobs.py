@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from smt import ingest, tasks
 from ops.jobs import job_run_create, job_run_record
 from ops.models import JobRun
+from smt import ingest, tasks
 from tests.smt.conftest import sample
 from tests.smt.test_ingest import store
 

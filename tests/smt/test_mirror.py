@@ -6,9 +6,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from smt import mirror, sftp
 from ops.jobs import job_run_create, job_run_record
 from ops.models import JobRun
+from smt import mirror, sftp
 from smt.models import MirroredFile, RawSmtFile, SmtBillingRead, SmtInterval
 from tests.smt.conftest import build_tree, sample
 
@@ -35,6 +35,8 @@ def test_mirror_ingests_plain_gzip_and_pgp_bundles_and_a_second_run_fetches_noth
     assert read.raw_file == members["DailyMeterUsage20251216073000.csv"] and read.row_number == 2
     assert MirroredFile.objects.count() == 4
     assert RawSmtFile.objects.count() == 7  # 4 fetched + 3 bundle members
+    origins = {f.filename: f.origin for f in RawSmtFile.objects.all()}
+    assert origins == {name: "member" if name in members or name == "IntervalMeterUsage20251215.csv" else "mirror" for name in origins}
 
     again = mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
     assert again.status == "succeeded"

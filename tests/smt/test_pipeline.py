@@ -5,7 +5,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ops.models import JobRun
-
 from smt.models import RawSmtFile, SmtBillingRead, SmtInterval
 from tests.smt.conftest import DAILY_CSV, sample, zip_bytes
 
@@ -105,6 +104,7 @@ def test_staff_upload_of_a_pgp_bundle_is_stored_and_expanded(staff_client, keyri
     bundle = RawSmtFile.objects.get(pk=response.json()["rawId"])
     assert bundle.kind == "bundle" and bundle.status == "normalized"  # the queued task ran inline
     assert bundle.members.get().status == "normalized" and SmtInterval.objects.count() == 100
+    assert bundle.origin == "staff" and bundle.members.get().origin == "member"
 
 
 def test_an_armored_file_without_the_asc_name_is_refused_at_upload(staff_client, keyring):

@@ -115,7 +115,7 @@ def test_a_failure_after_the_bytes_are_stored_removes_them_again(monkeypatch):
 
     monkeypatch.setattr(ingest, "_register", refuse)
     with pytest.raises(RuntimeError):
-        ingest.raw_file_store(fileobj=io.BytesIO(GOOD), sha256="a" * 64, size=len(GOOD), filename="x.csv")
+        ingest.raw_file_store(fileobj=io.BytesIO(GOOD), sha256="a" * 64, size=len(GOOD), filename="x.csv", origin="staff")
     assert _stored_objects() == []
 
 

@@ -16,7 +16,7 @@ UTC = timezone.utc
 
 def load(name: str, meter: str = "M1"):
     data = (SMT_SAMPLES / name).read_bytes()
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, meter=meter).raw_file
+    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, meter=meter, origin="staff").raw_file
     ingest.raw_file_normalize(raw_file=raw)
     return raw
 
@@ -170,7 +170,7 @@ def test_day_totals_follow_every_write_path(client):
     text = (SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_text()
     revised = text.replace("12/15/2025 07:38:23", "12/16/2025 08:00:00").replace(",E,", ",A,").encode()
     stored = ingest.raw_file_store(fileobj=io.BytesIO(revised), sha256=hashlib.sha256(revised).hexdigest(),
-                                   size=len(revised), filename="revised.csv", meter="M1").raw_file
+                                   size=len(revised), filename="revised.csv", meter="M1", origin="staff").raw_file
     assert ingest.raw_file_normalize(raw_file=stored)["intervalsUpdated"] == 96  # a newer revision of every row
     (summary,) = usage.daily_summary(esiid=esiid, start=day, end=day)
     assert usage.day_totals_drift() == [] and (summary.found, summary.estimated, summary.kwh) == (96, 0, 85.947)

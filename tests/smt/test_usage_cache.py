@@ -29,7 +29,7 @@ def cache_on(settings):
 def normalized(name: str):
     data = (SMT_SAMPLES / name).read_bytes()
     raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                filename=name, meter="M1").raw_file
+                                filename=name, meter="M1", origin="staff").raw_file
     ingest.raw_file_normalize(raw_file=raw)
     return raw
 

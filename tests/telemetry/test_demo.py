@@ -1,7 +1,6 @@
 import pytest
 from django.db.models import Sum
 
-from telemetry import totals
 from telemetry.demo import DEVICES, telemetry_demo_load
 from telemetry.models import CostVersion, DailyTotal, Device, LedgerEntry
 

@@ -12,7 +12,7 @@ from config.texas import CENTRAL
 from ercot.demo import ercot_demo_load
 from smt import ingest
 from smt.demo import DEMO_ESIIDS, interval_csv_write
-from smt.models import House
+from smt.models import House, RawSmtFile
 from telemetry.demo import telemetry_demo_load
 
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 stored = ingest.raw_file_store(
                     fileobj=handle, sha256=sha256, size=size,
                     filename=f"IntervalData-demo-{esiid}-{start.year}.csv", source="demo", esiid=esiid, meter="DEMO",
-                    kind="interval", uploader="demo",
+                    kind="interval", uploader="demo", origin=RawSmtFile.Origin.COMMAND,
                 )
             raw = stored.raw_file
             if stored.duplicate and raw.status == "normalized":

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ops.jobs import job_run_create, job_run_record
 from ops.models import JobRun
 from smt import ingest, parser, pipeline
+from smt.models import RawSmtFile
 
 
 class Command(BaseCommand):
@@ -39,7 +40,8 @@ class Command(BaseCommand):
                     digest.update(chunk)
                 handle.seek(0)
                 stored = ingest.raw_file_store(fileobj=handle, sha256=digest.hexdigest(), size=path.stat().st_size,
-                                               filename=path.name, source=source, esiid=esiid, meter=meter, uploader="cli")
+                                               filename=path.name, source=source, esiid=esiid, meter=meter, uploader="cli",
+                                               origin=RawSmtFile.Origin.COMMAND)
         except OSError as exc:
             recorder.count("failed")
             recorder.note(f"{path}: {exc.strerror or exc}", failed=True)

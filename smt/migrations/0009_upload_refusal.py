@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('smt', '0007_interval_day_rollup'),
+        ('smt', '0008_rawsmtfile_origin'),
     ]
 
     operations = [

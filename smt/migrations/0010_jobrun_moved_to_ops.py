@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('smt', '0008_upload_refusal'),
+        ('smt', '0009_upload_refusal'),
         ('ops', '0002_jobrun'),
     ]
 
