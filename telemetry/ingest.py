@@ -9,7 +9,8 @@ import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -249,10 +250,15 @@ def prepared_record(items: list[ReadingIn | StatusIn | MalformedIn],
     return result
 
 
+# What the database (or psycopg, before sending) says when a value cannot be stored.
+DATA_REFUSED = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError)
+
+
 def message_at_fault(exc: Exception) -> bool:
     """True when storing failed for what a message holds (a value out of a column's range, text
-    the driver cannot send), False when the database or its connection is at fault."""
-    if isinstance(exc, (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError)):
+    the driver cannot send, a case the code did not foresee), False when the database or its
+    connection is at fault (down, read-only, timed out: the batch must be retried, not dropped)."""
+    if isinstance(exc, DATA_REFUSED):
         return True
     return not isinstance(exc, (DatabaseError, psycopg.Error))
 

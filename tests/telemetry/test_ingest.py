@@ -110,7 +110,7 @@ def reading_message(device: str, minute: int, wh: int, **fields) -> tuple[str, b
 def test_a_batch_the_database_refuses_is_stored_one_by_one_and_the_refused_message_kept_with_its_reason(db):
     # At an absurd price two counter jumps of 10^12 Wh in one day cost 2 x 10^15, past the daily
     # total's numeric(24, 9): the batch insert fails in PostgreSQL, after every check at reading.
-    CostVersion.objects.create(cost_per_kwh=Decimal("999999"), effective_from=AT - timedelta(days=30))
+    CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=AT - timedelta(days=30))
     batch = [
         reading_message("good", 0, 100), reading_message("huge", 0, 0, boot_id="a"),
         reading_message("huge", 1, 10**12, boot_id="a"), reading_message("good", 1, 110),
