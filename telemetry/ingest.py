@@ -225,26 +225,18 @@ def prepared_record(items: list[ReadingIn | StatusIn | MalformedIn],
                     messages: list[tuple[str, bytes, datetime]] | None = None) -> RecordResult:
     """A batch of prepared messages, stored in one go; malformed ones are kept for inspection.
 
-    When the database refuses the batch for something in a message (a value it cannot hold), the
-    batch is stored again message by message, each in its own savepoint, and each message it
-    still refuses is kept as malformed with the database's reason: a bad message never blocks
-    the good ones, nor (retried every 2 s for ever, and sent again by the broker after a restart)
-    the subscriber. A fault of the database itself (connection, timeout, read-only) is raised, so
-    the subscriber retries the batch. `messages`, the (topic, payload, received_at) each item
-    was read from, are what such a message is kept as."""
+    A message the database refuses (a value it cannot hold) is kept as malformed with the
+    database's reason and the rest are stored (items_record_isolating): a bad message never
+    blocks the good ones, nor the subscriber, which used to retry such a batch every 2 s for ever
+    (and the broker sent it again after a restart). A fault of the database itself (connection,
+    timeout, read-only) is raised, so the subscriber retries the batch. `messages`, the (topic,
+    payload, received_at) each item was read from, are what such a message is kept as."""
     sources = messages if messages is not None else [None] * len(items)
     malformed = [item for item in items if isinstance(item, MalformedIn)]
     readable = [(item, source) for item, source in zip(items, sources, strict=True) if not isinstance(item, MalformedIn)]
     with transaction.atomic():
-        try:
-            result = items_record([item for item, _ in readable])
-        except Exception as exc:
-            if not message_at_fault(exc):
-                raise
-            log.warning("the database refused a batch of %d telemetry messages (%s); storing them one by one",
-                        len(readable), refusal_reason(exc))
-            result, refused = items_record_each(readable)
-            malformed += refused
+        result, refused = items_record_isolating(readable)
+        malformed += refused
         malformed_keep(malformed)
     result.malformed = len(malformed)
     return result
@@ -269,20 +261,35 @@ def refusal_reason(exc: Exception) -> str:
     return words if isinstance(exc, (DatabaseError, psycopg.Error)) else f"{type(exc).__name__}: {words}"
 
 
-def items_record_each(readable: list[tuple[ReadingIn | StatusIn, tuple[str, bytes, datetime] | None]]
-                      ) -> tuple[RecordResult, list[MalformedIn]]:
-    """Each item stored alone in a savepoint (call inside a transaction); the ones the database
-    refuses come back as malformed, kept as the message they were read from."""
-    total, refused = RecordResult(), []
-    for item, source in readable:
+Sourced = tuple[ReadingIn | StatusIn, tuple[str, bytes, datetime] | None]
+
+
+def items_record_isolating(readable: list[Sourced]) -> tuple[RecordResult, list[MalformedIn]]:
+    """The items stored in one go, or, when the database refuses that for something in them, in
+    halves, each in its own savepoint (call inside a transaction), halved again down to single
+    messages where it still refuses: one bad message in 5,000 costs some 25 attempts, not 5,000.
+    Message order is kept. The single messages refused come back as malformed, kept as the
+    message they were read from, with the database's reason."""
+    total, refused, pending = RecordResult(), [], [readable]
+    while pending:
+        part = pending.pop()
         try:
-            one = items_record([item])
+            one = items_record([item for item, _ in part])
         except Exception as exc:
             if not message_at_fault(exc):
                 raise
+            if part is readable:
+                log.warning("the database refused a batch of %d telemetry messages (%s); isolating the ones at fault",
+                            len(part), refusal_reason(exc))
+            if len(part) > 1:
+                pending += [part[len(part) // 2:], part[:len(part) // 2]]  # popped from the end: first half first
+                continue
+            item, source = part[0]
             topic, payload, received_at = source or (item.device, repr(item).encode(), item.received_at)
             refused.append(MalformedIn(topic, payload, received_at, f"not stored: {refusal_reason(exc)}"))
             continue
+        if part is readable:
+            return one, []
         total.stored += one.stored
         total.duplicates += one.duplicates
         total.statuses += one.statuses

@@ -7,9 +7,16 @@ from decimal import Decimal
 
 import pytest
 from django.db import OperationalError
+from django.db.models import Sum
 
 from telemetry import ingest
-from telemetry.models import CostVersion, Device, LedgerEntry, MalformedMessage, RawEvent
+from telemetry.models import (
+    CostVersion,
+    Device,
+    LedgerEntry,
+    MalformedMessage,
+    RawEvent,
+)
 
 AT = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
 
@@ -150,3 +157,17 @@ def test_a_malformed_message_with_nul_bytes_and_bad_utf8_is_kept_readably(db):
     kept = MalformedMessage.objects.get()
     assert (kept.payload, kept.error) == ("\ufffdonl\ufffdine", "status must be online or offline")
     assert RawEvent.objects.get().energy_wh == 3
+
+
+def test_refused_messages_in_a_large_batch_are_isolated_in_few_attempts_keeping_message_order(db, monkeypatch):
+    monkeypatch.setattr(ingest, "text_field", lambda value, name, limit: str(value or ""))
+    attempts = []
+    record = ingest.items_record
+    monkeypatch.setattr(ingest, "items_record", lambda items, **kw: attempts.append(len(items)) or record(items, **kw))
+    batch = [reading_message("m1", i, 10 * i, power_w=i, boot_id="\x00" if i in (5, 40) else "") for i in range(64)]
+    result = ingest.messages_record(batch)
+    assert (result.stored, result.malformed) == (62, 2)
+    assert len(attempts) < 30 and attempts[0] == 64
+    assert [json.loads(m.payload)["power_w"] for m in MalformedMessage.objects.order_by("id")] == [5, 40]
+    assert LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"] == 630
+    assert Device.objects.get(name="m1").last_power_w == 63  # the last message's word still wins
