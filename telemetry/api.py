@@ -1,7 +1,6 @@
 """JSON API under /api/power-analytics/: telemetry for devices without MQTT, health, summaries,
 timelines, cost versions and recalculation. The API calls a location a classroom."""
 
-import json
 import datetime as dt
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -34,11 +33,14 @@ def _caller(request: HttpRequest, names: set[str]) -> str:
     raise HttpError(401, "give x-admin-token, or x-device-token with readings of that one device")
 
 
-def _readings(body: bytes) -> list[ingest.ReadingIn]:
-    try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        raise HttpError(400, "body is not JSON") from None
+def _device_names(data) -> set[str | None]:
+    """The devices the readings are for, None standing for any reading without a device name,
+    so a device token never covers a body holding one (and no list or object is hashed)."""
+    items = data if isinstance(data, list) else [data]
+    return {i["device"] if isinstance(i, dict) and isinstance(i.get("device"), str) else None for i in items}
+
+
+def _readings(data) -> list[ingest.ReadingIn]:
     items = data if isinstance(data, list) else [data]
     if not items or len(items) > MAX_READINGS or not all(isinstance(i, dict) for i in items):
         raise HttpError(422, f"send one reading object or a list of 1 to {MAX_READINGS} of them")
@@ -57,14 +59,18 @@ def _readings(body: bytes) -> list[ingest.ReadingIn]:
 @router.post("/telemetry", auth=None)
 def power_telemetry(request: HttpRequest) -> dict:
     """One reading `{device, energy_wh_total, ts?, power_w?, switch_state?, seq?, boot_id?}` or a list."""
-    names = set()
     try:
-        peek = json.loads(request.body or b"null")
-        names = {i.get("device") for i in (peek if isinstance(peek, list) else [peek]) if isinstance(i, dict)}
-    except ValueError:
-        pass
-    _caller(request, names)  # before anything is parsed in depth or stored
-    result = ingest.items_record(_readings(request.body), source="api")
+        data, problem = ingest.json_load(request.body or b"null"), ""
+    except ingest.MessageError as exc:
+        data, problem = None, f"body is {exc}"
+    _caller(request, _device_names(data))  # before anything is parsed in depth or stored
+    if problem:
+        raise HttpError(400, problem)
+    readings = _readings(data)
+    try:
+        result = ingest.items_record(readings, source="api")
+    except ingest.DATA_REFUSED as exc:  # rolled back whole: nothing of the body is stored
+        raise HttpError(422, f"the database refused the readings: {ingest.refusal_reason(exc)}") from None
     return {"ok": True, "stored": result.stored, "duplicates": result.duplicates, "devices_registered": result.devices_created}
 
 
