@@ -211,6 +211,19 @@ X_FRAME_OPTIONS = "DENY"
 
 DJANGO_TABLES2_TEMPLATE = "table_htmx.html"
 
+# Sign-in lockout (config/throttle.py): counts in a database table every gunicorn worker shares;
+# `manage.py createcachetable` creates it (the test runner does so itself).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "login-throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "wattledger_login_throttle"},
+}
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "20")
+LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900")
+# Behind the deploy nginx the client address is the last X-Forwarded-For entry; off when
+# gunicorn faces clients directly (then the header is the client's own word).
+LOGIN_TRUST_FORWARDED_FOR = envbool("LOGIN_TRUST_FORWARDED_FOR", "false" if DEBUG else "true")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
