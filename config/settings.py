@@ -227,7 +227,9 @@ LOGIN_TRUST_FORWARDED_FOR = envbool("LOGIN_TRUST_FORWARDED_FOR", "false" if DEBU
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # runserver logs each request line, query string included: ?token= is scrubbed.
+    "filters": {"scrub_secrets": {"()": "config.logscrub.ScrubSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -6,6 +6,13 @@ worker timeout, which for gthread workers watches the worker, not the request.
 """
 
 import os
+import sys
+from pathlib import Path
+
+from gunicorn.glogging import Logger
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from config.logscrub import scrub_secrets  # noqa: E402  (the app's directory first)
 
 bind = os.environ.get("GUNICORN_BIND", "unix:/run/wattledger/gunicorn.sock")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -22,4 +29,17 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 # gunicorns on one machine would otherwise share $HOME/.gunicorn/gunicorn.ctl.
 control_socket_disable = True
 accesslog = "-"
+
+
+class ScrubbedLogger(Logger):
+    """Access lines with ?token= (the cron secret) scrubbed from the request line, query and referer."""
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "q", "f"):
+            atoms[key] = scrub_secrets(atoms[key] or "")
+        return atoms
+
+
+logger_class = ScrubbedLogger
 errorlog = "-"
