@@ -17,7 +17,12 @@ from config.logscrub import scrub_secrets  # noqa: E402  (the app's directory fi
 bind = os.environ.get("GUNICORN_BIND", "unix:/run/wattledger/gunicorn.sock")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# A worker whose threads are all busy accepts no more connections: a request waits in the socket
+# backlog for a worker with a free thread, not in a busy worker's queue behind slow uploads.
+# nginx opens a fresh upstream connection per request, so no keep-alive slots are needed.
+worker_connections = threads
+keepalive = 0
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 60
 # Recycle workers now and then so a slow leak in any library never grows without bound.
