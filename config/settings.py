@@ -227,11 +227,19 @@ LOGIN_TRUST_FORWARDED_FOR = envbool("LOGIN_TRUST_FORWARDED_FOR", "false" if DEBU
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # runserver logs each request line, query string included: ?token= is scrubbed.
+    # runserver logs each request line, query string included: ?token= is scrubbed. Its logger
+    # (django.server) keeps Django's own format but goes through the filter too.
     "filters": {"scrub_secrets": {"()": "config.logscrub.ScrubSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]}},
+    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["scrub_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 # Uploads up to this size are parsed whole before they are accepted (a file with no valid row is refused).
 SMT_PRECHECK_FULL_BYTES = envint("SMT_PRECHECK_FULL_BYTES", str(2 * 1024 * 1024))

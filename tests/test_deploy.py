@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_for_url
 
 DEPLOY = ROOT / "deploy"
 SITE = DEPLOY / "nginx-wattledger.conf"
@@ -260,3 +260,24 @@ def test_check_deploy_fails_on_a_warning_naming_it(tmp_path):
     out = subprocess.run([str(ROOT / "bin/check-deploy.sh"), str(weak)], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode != 0
     assert "security.W004" in out.stdout + out.stderr
+
+
+def test_runserver_logs_the_cron_request_with_its_token_scrubbed(tmp_path, db):
+    from django.db import connection
+
+    port = free_port()
+    env = os.environ | {"CRON_SECRET": CRON_SECRET, "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url(connection)}
+    log = tmp_path / "runserver.log"
+    server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    try:
+        wait_for_url(f"http://127.0.0.1:{port}/health")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.request("GET", f"/api/admin/ercot/cron/health?token={CRON_SECRET}")
+        assert conn.getresponse().status == 200
+        text = log_text(log, containing="token=[scrubbed]")
+    finally:
+        server.terminate()
+        server.wait(15)
+    assert "GET /api/admin/ercot/cron/health?token=[scrubbed] HTTP/1.1" in text
+    assert CRON_SECRET not in text
