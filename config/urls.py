@@ -4,8 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config import views
-from config.throttle import ThrottledAdminAuthenticationForm, ThrottledLoginView
 from config.api import api
+from config.throttle import ThrottledAdminAuthenticationForm, ThrottledLoginView
 from smt import automation_views, customer_views, hooks
 from smt.upload import raw_file_upload
 

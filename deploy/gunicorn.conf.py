@@ -12,7 +12,7 @@ from pathlib import Path
 from gunicorn.glogging import Logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from config.logscrub import scrub_secrets  # noqa: E402  (the app's directory first)
+from config.logscrub import scrub_secrets
 
 bind = os.environ.get("GUNICORN_BIND", "unix:/run/wattledger/gunicorn.sock")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))

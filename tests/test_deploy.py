@@ -1,8 +1,8 @@
 """deploy/: the production settings pass Django's deploy checks, and the nginx site in front of
 a real gunicorn (started from deploy/gunicorn.conf.py) limits bodies like the app does."""
 
-import datetime
 import contextlib
+import datetime
 import functools
 import http.client
 import os
@@ -135,13 +135,13 @@ def site_running(tmp_path, **env_overrides: str):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     sock, port = str(tmp_path / "gunicorn.sock"), free_port()
     conf = nginx_config(tmp_path, sock=sock, port=port)
-    check = subprocess.run([nginx, "-t", "-c", conf], capture_output=True, text=True)
+    check = subprocess.run([nginx, "-t", "-c", conf], check=False, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     env = production_env(tmp_path) | {"GUNICORN_BIND": f"unix:{sock}", "ALLOWED_HOSTS": "meters.example.com",
                                       "PYTHONUNBUFFERED": "1", "CRON_SECRET": CRON_SECRET, "ADMIN_TOKEN": ADMIN_TOKEN}
-    gunicorn = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi:application"],
-                                cwd=ROOT, env=env | env_overrides, stdout=open(tmp_path / "gunicorn.out", "w"),
-                                stderr=open(tmp_path / "gunicorn.log", "w"))
+    with (tmp_path / "gunicorn.out").open("w") as out, (tmp_path / "gunicorn.log").open("w") as err:
+        gunicorn = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi:application"],
+                                    cwd=ROOT, env=env | env_overrides, stdout=out, stderr=err)
     server = subprocess.Popen([nginx, "-c", conf], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -249,7 +249,7 @@ def test_slow_uploads_are_capped_per_address_and_in_all_and_health_still_answers
 
 
 def test_make_check_deploy_runs_the_deploy_checks_on_the_example_env():
-    out = subprocess.run(["make", "-s", "check-deploy"], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(["make", "-s", "check-deploy"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "System check identified no issues" in out.stdout
 
@@ -257,7 +257,7 @@ def test_make_check_deploy_runs_the_deploy_checks_on_the_example_env():
 def test_check_deploy_fails_on_a_warning_naming_it(tmp_path):
     weak = tmp_path / "weak.env"
     weak.write_text((DEPLOY / "wattledger.env.example").read_text().replace("SECURE_HSTS_SECONDS=31536000", "SECURE_HSTS_SECONDS=0"))
-    out = subprocess.run([str(ROOT / "bin/check-deploy.sh"), str(weak)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    out = subprocess.run([str(ROOT / "bin/check-deploy.sh"), str(weak)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode != 0
     assert "security.W004" in out.stdout + out.stderr
 
@@ -268,8 +268,9 @@ def test_runserver_logs_the_cron_request_with_its_token_scrubbed(tmp_path, db):
     port = free_port()
     env = os.environ | {"CRON_SECRET": CRON_SECRET, "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url(connection)}
     log = tmp_path / "runserver.log"
-    server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    with log.open("w") as stderr:
+        server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         wait_for_url(f"http://127.0.0.1:{port}/health")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
