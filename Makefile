@@ -27,3 +27,8 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# Django's deploy checks with the production settings of deploy/wattledger.env.example (a
+# throwaway SECRET_KEY; nothing else is read from this machine's environment).
+check-deploy: setup
+	@bin/check-deploy.sh

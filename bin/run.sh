@@ -9,6 +9,7 @@ HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 
 $PY manage.py migrate --noinput -v0
+$PY manage.py createcachetable
 $PY manage.py ensure_admin
 $PY manage.py load_demo_data
 $PY manage.py setup_schedules

@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Refuses NUL, out-of-window dates and absurd page numbers in any query string (docs/SECURITY.md).
+    "config.query.QueryGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -210,12 +212,35 @@ X_FRAME_OPTIONS = "DENY"
 
 DJANGO_TABLES2_TEMPLATE = "table_htmx.html"
 
+# Sign-in lockout (config/throttle.py): counts in a database table every gunicorn worker shares;
+# `manage.py createcachetable` creates it (the test runner does so itself).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "login-throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "wattledger_login_throttle"},
+}
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "20")
+LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900")
+# Behind the deploy nginx the client address is the last X-Forwarded-For entry; off when
+# gunicorn faces clients directly (then the header is the client's own word).
+LOGIN_TRUST_FORWARDED_FOR = envbool("LOGIN_TRUST_FORWARDED_FOR", "false" if DEBUG else "true")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # runserver logs each request line, query string included: ?token= is scrubbed. Its logger
+    # (django.server) keeps Django's own format but goes through the filter too.
+    "filters": {"scrub_secrets": {"()": "config.logscrub.ScrubSecretsFilter"}},
+    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["scrub_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 # Uploads up to this size are parsed whole before they are accepted (a file with no valid row is refused).
 SMT_PRECHECK_FULL_BYTES = envint("SMT_PRECHECK_FULL_BYTES", str(2 * 1024 * 1024))

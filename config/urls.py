@@ -5,18 +5,20 @@ from django.views.generic import RedirectView
 
 from config import views
 from config.api import api
+from config.throttle import ThrottledAdminAuthenticationForm, ThrottledLoginView
 from ops import views as ops_views
 from smt import automation_views, customer_views, hooks
 from smt.upload import raw_file_upload
 
 admin.site.site_header = "Wattledger database (read-only)"
 admin.site.site_url = "/"
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
     path("upload", raw_file_upload, name="upload"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/database/", admin.site.urls),
     # Older scripts post here; same contract as /upload, so the same view.

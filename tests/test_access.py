@@ -63,8 +63,10 @@ EXPECTED = {
     "ercot:ingest-fetch": ("post", "/ercot/fetch", {"anon": LOGIN, "customer": 403, "staff": 302}),
     "ercot:ingest-download": ("get", "/ercot/files/{ercot}/download", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "ercot:esiid-lookup": ("get", "/ercot/esiids/?q=1044", {"anon": LOGIN, "customer": 403, "staff": 200}),
-    # The test settings point ERCOT at a closed port: an authorised fetch runs and reports 502.
-    "api:ercot_cron": ("get", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 502, "token": 502}),
+    # The test settings point ERCOT at a closed port: an authorised fetch runs and reports 502. A staff
+    # session must POST (with CSRF): GET would let any page trigger a fetch (tests/ercot/test_api.py).
+    "api:ercot_cron": ("get", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 401, "token": 502}),
+    "api:ercot_cron_post": ("post", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 502, "token": 502}),
     "api:ercot_cron_health": ("get", "/api/admin/ercot/cron/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
     "api:power_telemetry": ("post", "/api/power-analytics/telemetry", {"anon": 401, "customer": 401, "staff": 401, "token": 422}),
     "api:power_health": ("get", "/api/power-analytics/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),

@@ -1,6 +1,7 @@
 """deploy/: the production settings pass Django's deploy checks, and the nginx site in front of
 a real gunicorn (started from deploy/gunicorn.conf.py) limits bodies like the app does."""
 
+import contextlib
 import datetime
 import functools
 import http.client
@@ -8,6 +9,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -15,12 +17,14 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_for_url
 
 DEPLOY = ROOT / "deploy"
 SITE = DEPLOY / "nginx-wattledger.conf"
 UPLOAD_LOCATIONS = ("/upload", "/api/admin/smt/raw-upload")
 SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+CRON_SECRET = secrets.token_urlsafe(24)
+ADMIN_TOKEN = secrets.token_urlsafe(24)
 
 
 def env_file(path) -> dict[str, str]:
@@ -109,7 +113,7 @@ def self_signed(tmp_path) -> tuple[str, str]:
 def nginx_config(tmp_path, *, sock: str, port: int) -> str:
     """The deploy site, unchanged but for ports, certificate and socket paths."""
     cert, key = self_signed(tmp_path)
-    site = SITE.read_text().replace("/run/wattledger/gunicorn.sock", sock)
+    site = SITE.read_text().replace("/run/wattledger/gunicorn.sock", sock).replace("/var/log/nginx/", f"{tmp_path}/")
     site = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", site)
     site = site.replace("listen 80;", f"listen 127.0.0.1:{free_port()};").replace("listen 443 ", f"listen 127.0.0.1:{port} ")
     site = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", site)
@@ -122,17 +126,22 @@ def nginx_config(tmp_path, *, sock: str, port: int) -> str:
     return str(conf)
 
 
-@pytest.fixture
-def proxied_site(tmp_path):
-    """gunicorn (deploy/gunicorn.conf.py) on a unix socket, nginx (the deploy site) on TLS in front."""
+@contextlib.contextmanager
+def site_running(tmp_path, **env_overrides: str):
+    """gunicorn (deploy/gunicorn.conf.py) on a unix socket, nginx (the deploy site) on TLS in front.
+
+    gunicorn's access log goes to tmp_path/gunicorn.out, nginx's to tmp_path/wattledger.access.log.
+    """
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     sock, port = str(tmp_path / "gunicorn.sock"), free_port()
     conf = nginx_config(tmp_path, sock=sock, port=port)
-    check = subprocess.run([nginx, "-t", "-c", conf], capture_output=True, text=True)
+    check = subprocess.run([nginx, "-t", "-c", conf], check=False, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    env = production_env(tmp_path) | {"GUNICORN_BIND": f"unix:{sock}", "GUNICORN_WORKERS": "1", "ALLOWED_HOSTS": "meters.example.com"}
-    gunicorn = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi:application"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "gunicorn.log", "w"))
+    env = production_env(tmp_path) | {"GUNICORN_BIND": f"unix:{sock}", "ALLOWED_HOSTS": "meters.example.com",
+                                      "PYTHONUNBUFFERED": "1", "CRON_SECRET": CRON_SECRET, "ADMIN_TOKEN": ADMIN_TOKEN}
+    with (tmp_path / "gunicorn.out").open("w") as out, (tmp_path / "gunicorn.log").open("w") as err:
+        gunicorn = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi:application"],
+                                    cwd=ROOT, env=env | env_overrides, stdout=out, stderr=err)
     server = subprocess.Popen([nginx, "-c", conf], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -143,6 +152,12 @@ def proxied_site(tmp_path):
         for proc in (server, gunicorn):
             proc.terminate()
             proc.wait(15)
+
+
+@pytest.fixture
+def proxied_site(tmp_path):
+    with site_running(tmp_path, GUNICORN_WORKERS="1") as port:
+        yield port
 
 
 def https(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, bytes]:
@@ -163,3 +178,107 @@ def test_nginx_proxies_to_gunicorn_and_refuses_bodies_over_the_limit(proxied_sit
         assert status == 413  # nginx, before one body byte is read
         status, body = https(proxied_site, "POST", path, {"Content-Length": "0", "Content-Type": "multipart/form-data; boundary=x"})
         assert status == 401 and b"authentication required" in body, body  # the app answered through the unbuffered location
+
+
+def log_text(path, *, containing: str, seconds: float = 10) -> str:
+    """A log file once it holds `containing` (each server writes its line after the answer)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if containing in text:
+            return text
+        time.sleep(0.1)
+    return path.read_text() if path.exists() else ""
+
+
+def test_the_cron_secret_in_a_query_string_is_scrubbed_from_nginx_and_gunicorn_logs(proxied_site, tmp_path):
+    status, body = https(proxied_site, "GET", f"/api/admin/ercot/cron/health?token={CRON_SECRET}&x=1")
+    assert status == 200 and b'"method"' in body  # the secret was accepted
+    status, _ = https(proxied_site, "GET", "/api/admin/ercot/cron/health", {"X-Cron-Token": CRON_SECRET})
+    assert status == 200
+    nginx_log = log_text(tmp_path / "wattledger.access.log", containing="token=[scrubbed]&x=1")
+    gunicorn_log = log_text(tmp_path / "gunicorn.out", containing="token=[scrubbed]&x=1")
+    for text in (nginx_log, gunicorn_log):
+        assert "/api/admin/ercot/cron/health?token=[scrubbed]&x=1" in text
+        assert CRON_SECRET not in text
+
+
+def slow_upload(port: int, address: str) -> ssl.SSLSocket:
+    """An authorised upload that sends its headers and one body byte, then stalls."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=20, source_address=(address, 0))
+    conn = ssl._create_unverified_context().wrap_socket(raw, server_hostname="meters.example.com")
+    conn.sendall(f"POST /upload HTTP/1.1\r\nHost: meters.example.com\r\nX-Admin-Token: {ADMIN_TOKEN}\r\n"
+                 "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n-".encode())
+    return conn
+
+
+def answered_status(conn: ssl.SSLSocket, seconds: float) -> int | None:
+    """The status nginx answered within `seconds`, or None while the upload is still held open."""
+    conn.settimeout(seconds)
+    try:
+        line = conn.recv(64)
+    except (TimeoutError, ssl.SSLError):
+        return None
+    return int(line.split()[1]) if line else None
+
+
+def database_url(connection) -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def test_slow_uploads_are_capped_per_address_and_in_all_and_health_still_answers(tmp_path, transactional_db):
+    from django.db import connection
+
+    # The production sizing, 3 workers x 8 threads, on the test database: each upload is
+    # authorised and streams into the app, holding a gunicorn thread while it stalls.
+    with site_running(tmp_path, DATABASE_URL=database_url(connection)) as port:
+        assert https(port, "GET", "/health")[0] == 200
+        conns = [slow_upload(port, "127.0.0.50") for _ in range(3)]
+        conns += [slow_upload(port, f"127.0.1.{n}") for n in range(1, 13)]
+        try:
+            statuses = [answered_status(conn, 1.5) for conn in conns]
+            assert statuses[:3].count(429) == 1 and statuses[:3].count(None) == 2  # 2 per address
+            assert statuses[3:].count(None) == 10 and statuses[3:].count(429) == 2  # 12 in all
+            started = time.monotonic()
+            status, _ = https(port, "GET", "/health")
+            assert status == 200 and time.monotonic() - started < 2
+        finally:
+            for conn in conns:
+                conn.close()
+
+
+def test_make_check_deploy_runs_the_deploy_checks_on_the_example_env():
+    out = subprocess.run(["make", "-s", "check-deploy"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "System check identified no issues" in out.stdout
+
+
+def test_check_deploy_fails_on_a_warning_naming_it(tmp_path):
+    weak = tmp_path / "weak.env"
+    weak.write_text((DEPLOY / "wattledger.env.example").read_text().replace("SECURE_HSTS_SECONDS=31536000", "SECURE_HSTS_SECONDS=0"))
+    out = subprocess.run([str(ROOT / "bin/check-deploy.sh"), str(weak)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode != 0
+    assert "security.W004" in out.stdout + out.stderr
+
+
+def test_runserver_logs_the_cron_request_with_its_token_scrubbed(tmp_path, db):
+    from django.db import connection
+
+    port = free_port()
+    env = os.environ | {"CRON_SECRET": CRON_SECRET, "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url(connection)}
+    log = tmp_path / "runserver.log"
+    with log.open("w") as stderr:
+        server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        wait_for_url(f"http://127.0.0.1:{port}/health")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.request("GET", f"/api/admin/ercot/cron/health?token={CRON_SECRET}")
+        assert conn.getresponse().status == 200
+        text = log_text(log, containing="token=[scrubbed]")
+    finally:
+        server.terminate()
+        server.wait(15)
+    assert "GET /api/admin/ercot/cron/health?token=[scrubbed] HTTP/1.1" in text
+    assert CRON_SECRET not in text

@@ -1,6 +1,7 @@
 """/api/admin/ercot/cron and /cron/health: who may call them and what they answer."""
 
 import pytest
+from django.test import Client
 
 from ercot.models import ErcotIngest
 from tests.ercot.conftest import MisDoc, constructed, extract_row, make_zip
@@ -63,3 +64,32 @@ def test_cron_header_without_a_value_accepts_true(client, settings, one_doc):
     settings.CRON_HEADER = "X-Appengine-Cron"
     assert client.get(CRON, HTTP_X_APPENGINE_CRON="true").status_code == 200
     assert client.get(CRON, HTTP_X_APPENGINE_CRON="false").status_code == 401
+
+
+def test_cron_accepts_the_secret_in_the_x_cron_token_header(client, one_doc):
+    assert client.get(CRON, HTTP_X_CRON_TOKEN="test-cron-secret").status_code == 200
+    assert client.get(CRON, HTTP_X_CRON_TOKEN="wrong").status_code == 401
+
+
+def test_a_staff_session_cannot_fetch_with_a_get(staff_client, mis, one_doc):
+    response = staff_client.get(CRON)
+    assert response.status_code == 401
+    assert ErcotIngest.objects.count() == 0 and mis.requests == []
+
+
+def test_a_staff_session_post_without_csrf_is_refused(staff_user, mis, one_doc):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff_user)
+    response = browser.post(CRON)
+    assert response.status_code in (401, 403)
+    assert ErcotIngest.objects.count() == 0 and mis.requests == []
+
+
+def test_a_staff_session_post_with_csrf_fetches(staff_user, one_doc):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff_user)
+    browser.get("/ercot/")  # the page sets the CSRF cookie, as a browser would receive it
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(CRON, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    assert response.json()["results"] == [{"key": f"ercot/2026-06-03/{one_doc.name}", "bytes": len(one_doc.body)}]
