@@ -177,8 +177,11 @@ SMT_STRANDED_AFTER_SECONDS = envint("SMT_STRANDED_AFTER_SECONDS", "900")
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
 
 Q_BROKER = env("Q_BROKER")
+if Q_BROKER and not Q_BROKER.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"Q_BROKER must be a redis://, rediss:// or unix:// URL, got {Q_BROKER!r}")
 Q_CLUSTER = {
-    "name": "wattledger",
+    # The Redis queue key is django_q:<name>:q: deployments sharing one Redis need their own names.
+    "name": env("Q_CLUSTER_NAME", "wattledger"),
     "workers": envint("Q_WORKERS", "2"),
     # timeout stays below retry, so a task is retried only after its worker gave up on it.
     "timeout": envint("Q_TIMEOUT", "1800"),

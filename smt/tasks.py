@@ -8,9 +8,9 @@ from smt.models import JobRun, RawSmtFile
 
 
 def raw_file_normalize(raw_id: int) -> dict | None:
-    raw = RawSmtFile.objects.filter(pk=raw_id).first()
-    if raw is None or raw.status == RawSmtFile.Status.NORMALIZED:
-        return None  # deleted, or a retry of work that already finished
+    if not RawSmtFile.objects.claim_for_normalize(raw_id):
+        return None  # deleted, finished already, or another worker is on it right now
+    raw = RawSmtFile.objects.get(pk=raw_id)
     job = job_run_create(kind=JobRun.Kind.NORMALIZE, trigger=JobRun.Trigger.QUEUE, esiid=raw.esiid_hint)
     with job_run_record(job=job) as recorder:
         return pipeline.raw_file_ingest_recorded(raw_file=raw, label=f"raw file #{raw.pk} {raw.filename}", recorder=recorder)
