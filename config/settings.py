@@ -276,6 +276,8 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TELEMETRY_TIME_ZONE must be an IANA zone, got {TELEMETRY_TIME_ZONE!r}") from None
 TELEMETRY_GAP_SECONDS = envint("TELEMETRY_GAP_SECONDS", "900")
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
+# Intervals older than this many days are dropped by the smt-partitions schedule; 0 keeps them all.
+SMT_RETENTION_DAYS = envint("SMT_RETENTION_DAYS", "0")
 TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
 TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "5000")
 TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000

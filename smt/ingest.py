@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from ercot.esiids import esiid_warnings
-from smt import parser, pgp
+from smt import parser, partitions, pgp
 from smt.models import RawSmtFile
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,8 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
             raw_file.set_status(RawSmtFile.Status.FAILED, error=f"internal error: {exc.__class__.__name__}: {exc}")
         raise
     result = _stats_json(stats, counts, dry_run)
+    if not dry_run:  # months with no partition yet (an old export) landed in the default one: give them theirs
+        partitions.interval_partitions_ensure_epochs(ts_min=stats.ts_min, ts_max=stats.ts_max)
     if warnings := esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
         result["esiidWarnings"] = warnings
     if not dry_run:

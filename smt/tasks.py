@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from smt import ingest, mirror, pipeline, sftp
+from smt import ingest, mirror, partitions, pipeline, sftp
 from smt.jobs import job_run_create, job_run_record, job_runs_fail_stalled
 from smt.models import JobRun, RawSmtFile
 
@@ -41,3 +41,7 @@ def sftp_mirror(job_id: int | None = None) -> dict:
         pass  # recorded on the run with its reason; retrying now would fail the same way
     job.refresh_from_db()
     return job.as_json()
+
+
+def interval_partitions_maintain() -> dict:
+    return partitions.interval_partitions_maintain()

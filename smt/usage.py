@@ -184,9 +184,11 @@ def _gaps(*, esiid: str, meter: str | None, days: dict[date, tuple[datetime, dat
     sql = (
         "SELECT c.ts FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS d(lo, hi), LATERAL ("
         "SELECT ts FROM smt_interval c WHERE c.esiid = %s AND c.channel = %s AND c.ts >= d.lo AND c.ts < d.hi"
-        f"{meter_sql} OFFSET 0) AS c"  # OFFSET 0: keeps the per-day scan from being flattened into one
+        # The constant outer bounds let the planner prune smt_interval's monthly partitions.
+        f" AND c.ts >= %s AND c.ts < %s{meter_sql} OFFSET 0) AS c"  # OFFSET 0: keeps the per-day scan from being flattened into one
     )
-    params = [[lo for lo, _ in spans], [hi for _, hi in spans], esiid, SmtInterval.Channel.CONSUMPTION, *([meter] if meter else [])]
+    params = [[lo for lo, _ in spans], [hi for _, hi in spans], esiid, SmtInterval.Channel.CONSUMPTION,
+              min(lo for lo, _ in spans), max(hi for _, hi in spans), *([meter] if meter else [])]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         present = {ts for (ts,) in cursor.fetchall()}
