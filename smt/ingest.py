@@ -361,18 +361,18 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
         "ORDER BY esiid, channel, ts_epoch, revised_epoch DESC NULLS LAST, seq DESC"
     )
     # `changed` leaves out the rows the revision rule would ignore anyway, so a re-ingest reads
-    # the key index and writes nothing (ON CONFLICT DO UPDATE ... WHERE false still locks rows).
+    # the key index and writes nothing (ON CONFLICT DO UPDATE ... WHERE false still locks rows);
+    # the same lookup says whether the key was stored (a partitioned table has no xmax to ask).
     # The upsert's WHERE keeps the rule exact if another file lands in between.
     cursor.execute(
         f"""
         WITH winners AS MATERIALIZED ({winners}),
-        changed AS (
-            SELECT w.* FROM winners w
-            WHERE NOT EXISTS (
-                SELECT 1 FROM smt_interval c
-                WHERE c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = to_timestamp(w.ts_epoch)
-                  AND NOT (w.revised_epoch IS NOT NULL AND (c.revised_at IS NULL OR to_timestamp(w.revised_epoch) > c.revised_at))
-            )
+        changed AS MATERIALIZED (
+            SELECT w.*, c.ts IS NOT NULL AS existed FROM winners w
+            LEFT JOIN smt_interval c
+              ON c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = to_timestamp(w.ts_epoch)
+            WHERE c.ts IS NULL
+               OR (w.revised_epoch IS NOT NULL AND (c.revised_at IS NULL OR to_timestamp(w.revised_epoch) > c.revised_at))
         ), upserted AS (
             INSERT INTO smt_interval AS cur ({_INTERVAL_COLUMNS})
             SELECT esiid, %s, channel, to_timestamp(ts_epoch), wh::numeric / 1000, quality,
@@ -383,11 +383,11 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
                 raw_file_id = EXCLUDED.raw_file_id, row_number = EXCLUDED.row_number
             WHERE EXCLUDED.revised_at > cur.revised_at
                OR (cur.revised_at IS NULL AND EXCLUDED.revised_at IS NOT NULL)
-            RETURNING (xmax = 0) AS inserted
+            RETURNING esiid, channel, ts
         )
         SELECT (SELECT count(*) FROM winners),
-               count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-        FROM upserted
+               count(*) FILTER (WHERE NOT ch.existed), count(*) FILTER (WHERE ch.existed)
+        FROM upserted u JOIN changed ch ON ch.esiid = u.esiid AND ch.channel = u.channel AND to_timestamp(ch.ts_epoch) = u.ts
         """,
         [meter, meter, raw_id],
     )
