@@ -114,6 +114,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the q2 cluster write at once: wait for the lock instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Optional streaming replica: GET pages and API reads go there (config/replica.py says when not).
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL")
+DATABASE_REPLICA_MAX_LAG_SECONDS = envint("DATABASE_REPLICA_MAX_LAG_SECONDS", "30")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    # A replica that is down must be skipped in moments, not after the OS connect timeout.
+    DATABASES["replica"]["OPTIONS"] = {"connect_timeout": 2}
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
+    MIDDLEWARE.insert(0, "config.replica.ReplicaMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -180,8 +190,11 @@ SMT_STRANDED_AFTER_SECONDS = envint("SMT_STRANDED_AFTER_SECONDS", "900")
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
 
 Q_BROKER = env("Q_BROKER")
+if Q_BROKER and not Q_BROKER.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"Q_BROKER must be a redis://, rediss:// or unix:// URL, got {Q_BROKER!r}")
 Q_CLUSTER = {
-    "name": "wattledger",
+    # The Redis queue key is django_q:<name>:q: deployments sharing one Redis need their own names.
+    "name": env("Q_CLUSTER_NAME", "wattledger"),
     "workers": envint("Q_WORKERS", "2"),
     # timeout stays below retry, so a task is retried only after its worker gave up on it.
     "timeout": envint("Q_TIMEOUT", "1800"),
@@ -306,6 +319,8 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TELEMETRY_TIME_ZONE must be an IANA zone, got {TELEMETRY_TIME_ZONE!r}") from None
 TELEMETRY_GAP_SECONDS = envint("TELEMETRY_GAP_SECONDS", "900")
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
+# Intervals older than this many days are dropped by the smt-partitions schedule; 0 keeps them all.
+SMT_RETENTION_DAYS = envint("SMT_RETENTION_DAYS", "0")
 TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
 TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "5000")
 TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from ercot.esiids import esiid_warnings
-from smt import limits, origins, parser, pgp
+from smt import limits, origins, parser, partitions, pgp
 from smt.models import RawSmtFile
 
 log = logging.getLogger(__name__)
@@ -244,6 +244,8 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
             raw_file.set_status(RawSmtFile.Status.FAILED, error=f"internal error: {exc.__class__.__name__}: {exc}")
         raise
     result = _stats_json(stats, counts, dry_run)
+    if not dry_run:  # months with no partition yet (an old export) landed in the default one: give them theirs
+        partitions.interval_partitions_ensure_epochs(ts_min=stats.ts_min, ts_max=stats.ts_max)
     if warnings := esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
         result["esiidWarnings"] = warnings
     if not dry_run:
@@ -399,19 +401,19 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
         "ORDER BY esiid, channel, ts_epoch, revised_epoch DESC NULLS LAST, seq DESC"
     )
     # `changed` leaves out the rows the revision rule would ignore anyway, so a re-ingest reads
-    # the key index and writes nothing (ON CONFLICT DO UPDATE ... WHERE false still locks rows).
+    # the key index and writes nothing (ON CONFLICT DO UPDATE ... WHERE false still locks rows);
+    # the same lookup says whether the key was stored (a partitioned table has no xmax to ask).
     # The upsert's WHERE keeps the rule exact if another file lands in between.
     replaces = _replaces(customer=customer, incoming="w", current="c")
     cursor.execute(
         f"""
         WITH winners AS MATERIALIZED ({winners}),
-        changed AS (
-            SELECT w.* FROM (SELECT *, to_timestamp(revised_epoch) AS revised_at FROM winners) w
-            WHERE NOT EXISTS (
-                SELECT 1 FROM smt_interval c
-                WHERE c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = to_timestamp(w.ts_epoch)
-                  AND NOT {replaces}
-            )
+        changed AS MATERIALIZED (
+            SELECT w.*, c.ts IS NOT NULL AS existed
+            FROM (SELECT *, to_timestamp(revised_epoch) AS revised_at FROM winners) w
+            LEFT JOIN smt_interval c
+              ON c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = to_timestamp(w.ts_epoch)
+            WHERE c.ts IS NULL OR {replaces}
         ), upserted AS (
             INSERT INTO smt_interval AS cur ({_INTERVAL_COLUMNS})
             SELECT esiid, %s, channel, to_timestamp(ts_epoch), wh::numeric / 1000, quality,
@@ -421,11 +423,11 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
                 kwh = EXCLUDED.kwh, quality = EXCLUDED.quality, revised_at = EXCLUDED.revised_at,
                 raw_file_id = EXCLUDED.raw_file_id, row_number = EXCLUDED.row_number
             WHERE {_replaces(customer=customer, incoming="EXCLUDED", current="cur")}
-            RETURNING (xmax = 0) AS inserted
+            RETURNING esiid, channel, ts
         )
         SELECT (SELECT count(*) FROM winners),
-               count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-        FROM upserted
+               count(*) FILTER (WHERE NOT ch.existed), count(*) FILTER (WHERE ch.existed)
+        FROM upserted u JOIN changed ch ON ch.esiid = u.esiid AND ch.channel = u.channel AND to_timestamp(ch.ts_epoch) = u.ts
         """,
         [meter, meter, raw_id],
     )

@@ -15,6 +15,16 @@ class RawSmtFileQuerySet(models.QuerySet):
             status_changed_at__lt=cutoff,
         )
 
+    def claim_for_normalize(self, pk: int) -> bool:
+        """Take a file for one worker with a conditional UPDATE: with several clusters (or a
+        stranded-file sweep racing a slow worker) a file queued twice is still normalized once.
+        A file another worker took less than SMT_STRANDED_AFTER_SECONDS ago is left to it."""
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=settings.SMT_STRANDED_AFTER_SECONDS)
+        free = ~models.Q(status=RawSmtFile.Status.NORMALIZING) | models.Q(status_changed_at__lt=cutoff)
+        taken = self.filter(free, pk=pk).exclude(status=RawSmtFile.Status.NORMALIZED)
+        return taken.update(status=RawSmtFile.Status.NORMALIZING, status_changed_at=now) == 1
+
     def uploads_since(self, *, uploader: str, since) -> int:
         return self.filter(uploader=uploader, received_at__gte=since).count()
 

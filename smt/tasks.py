@@ -4,14 +4,14 @@ from django.conf import settings
 
 from ops.jobs import job_run_create, job_run_record, job_runs_fail_stalled
 from ops.models import JobRun
-from smt import ingest, mirror, pipeline, sftp
+from smt import ingest, mirror, partitions, pipeline, sftp
 from smt.models import RawSmtFile
 
 
 def raw_file_normalize(raw_id: int) -> dict | None:
-    raw = RawSmtFile.objects.filter(pk=raw_id).first()
-    if raw is None or raw.status == RawSmtFile.Status.NORMALIZED:
-        return None  # deleted, or a retry of work that already finished
+    if not RawSmtFile.objects.claim_for_normalize(raw_id):
+        return None  # deleted, finished already, or another worker is on it right now
+    raw = RawSmtFile.objects.get(pk=raw_id)
     job = job_run_create(kind=JobRun.Kind.NORMALIZE, trigger=JobRun.Trigger.QUEUE, esiid=raw.esiid_hint)
     with job_run_record(job=job) as recorder:
         return pipeline.raw_file_ingest_recorded(raw_file=raw, label=f"raw file #{raw.pk} {raw.filename}", recorder=recorder)
@@ -42,3 +42,7 @@ def sftp_mirror(job_id: int | None = None) -> dict:
         pass  # recorded on the run with its reason; retrying now would fail the same way
     job.refresh_from_db()
     return job.as_json()
+
+
+def interval_partitions_maintain() -> dict:
+    return partitions.interval_partitions_maintain()

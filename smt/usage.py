@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import reduce
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
@@ -53,10 +53,15 @@ class DaySummary:
         return asdict(self)
 
 
+def _reading():
+    """The connection raw reads use: the replica where the router sends reads (config/replica.py)."""
+    return connections[router.db_for_read(SmtInterval)]
+
+
 def intervals_version() -> str:
     """Moves whenever stored intervals may have changed: a file's status (normalizing, normalized,
     failed) or a new audited deletion. Both are written in or after the intervals' transaction."""
-    with connection.cursor() as cursor:  # one round trip: this runs on every cached page view
+    with _reading().cursor() as cursor:  # one round trip: this runs on every cached page view
         cursor.execute(
             f"SELECT (SELECT max(status_changed_at) FROM {RawSmtFile._meta.db_table}),"
             f" (SELECT count(*) FROM {RawSmtFile._meta.db_table}), (SELECT max(id) FROM {IntervalDeletion._meta.db_table})"
@@ -116,7 +121,7 @@ def _day_aggregates(*, esiid: str, meter: str | None, bounds: dict[date, tuple[d
         "SELECT day, channel, sum(found), sum(kwh), sum(estimated) FROM smt_interval_day"
         f" WHERE esiid = %s AND day >= %s AND day <= %s{meter_sql} GROUP BY 1, 2"
     )
-    with connection.cursor() as cursor:
+    with _reading().cursor() as cursor:
         cursor.execute(sql, [esiid, days[0], days[-1], *([meter] if meter else [])])
         return [(day, channel, int(n), kwh, int(est)) for day, channel, n, kwh, est in cursor.fetchall()]
 
@@ -185,10 +190,12 @@ def _gaps(*, esiid: str, meter: str | None, days: dict[date, tuple[datetime, dat
     sql = (
         "SELECT c.ts FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS d(lo, hi), LATERAL ("
         "SELECT ts FROM smt_interval c WHERE c.esiid = %s AND c.channel = %s AND c.ts >= d.lo AND c.ts < d.hi"
-        f"{meter_sql} OFFSET 0) AS c"  # OFFSET 0: keeps the per-day scan from being flattened into one
+        # The constant outer bounds let the planner prune smt_interval's monthly partitions.
+        f" AND c.ts >= %s AND c.ts < %s{meter_sql} OFFSET 0) AS c"  # OFFSET 0: keeps the per-day scan from being flattened into one
     )
-    params = [[lo for lo, _ in spans], [hi for _, hi in spans], esiid, SmtInterval.Channel.CONSUMPTION, *([meter] if meter else [])]
-    with connection.cursor() as cursor:
+    params = [[lo for lo, _ in spans], [hi for _, hi in spans], esiid, SmtInterval.Channel.CONSUMPTION,
+              min(lo for lo, _ in spans), max(hi for _, hi in spans), *([meter] if meter else [])]
+    with _reading().cursor() as cursor:
         cursor.execute(sql, params)
         present = {ts for (ts,) in cursor.fetchall()}
     return _gap_ranges(days, present)

@@ -179,7 +179,7 @@ def test_a_folder_that_cannot_be_listed_fails_alone(smt_sftp):
     (smt_sftp.root / "locked").mkdir()
     job = job_run_create(kind="mirror", trigger="command")
     seen = []
-    with job_run_record(job=job) as recorder, sftp.sftp_session(mirror.sftp_config()) as client:
+    with job_run_record(job=job), sftp.sftp_session(mirror.sftp_config()) as client:
         # The folder vanishes between its parent's listing and its own.
         walk = sftp.sftp_walk(client, str(smt_sftp.root), on_error=lambda folder, exc: seen.append(folder))
         first = next(walk)

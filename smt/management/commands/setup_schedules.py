@@ -16,9 +16,11 @@ SCHEDULES = [
     {"name": "smt-sftp-mirror", "func": "smt.tasks.sftp_mirror", "cron": "*/30 * * * *"},
     # https://crontab.guru/#0_*_*_*_*  hourly; the task works only at 02:00 TELEMETRY_TIME_ZONE (any cluster zone, DST-safe)
     {"name": "telemetry-reconcile", "func": "telemetry.tasks.ledger_reconcile", "cron": "0 * * * *"},
-    # https://crontab.guru/#30_3_*_*_*  raw events past TELEMETRY_RETENTION_DAYS; ledger and totals stay
+    # https://crontab.guru/#15_3_*_*_*  smt_interval partitions for the coming months; SMT_RETENTION_DAYS
+    {"name": "smt-partitions", "func": "smt.tasks.interval_partitions_maintain", "cron": "15 3 * * *"},
     # https://crontab.guru/#*_*_*_*_*  every monitor evaluated; changes alerted (docs/OPERATIONS.md)
     {"name": "monitors-check", "func": "ops.tasks.monitors_check", "cron": "* * * * *"},
+    # https://crontab.guru/#30_3_*_*_*  raw events past TELEMETRY_RETENTION_DAYS; ledger and totals stay
     {"name": "telemetry-prune", "func": "telemetry.tasks.events_prune", "cron": "30 3 * * *"},
 ]
 

@@ -1,0 +1,211 @@
+"""Monthly range partitions of a time-series table (PostgreSQL declarative partitioning).
+
+A partitioned table here has one partition a month, named `<table>_yYYYYmMM`, bounded at local
+midnight on the 1st in the table's time zone (so a local month, and every local day, lies in
+one partition), and a DEFAULT partition `<table>_default` that catches rows of a month with no
+partition yet: a write never fails for want of a partition. Creating a month's partition moves
+the rows the default holds for it, partition to partition, so the parent's statement triggers
+(the SMT day rollup) do not see the move: the rows did not change.
+
+Migrations turn a plain table into this layout with `table_partition`; the rest is maintenance
+a schedule runs: `partitions_ensure` (months ahead, and months rows landed in the default for)
+and `partitions_drop_before` (retention in whole partitions). Edge-free: plain SQL, no ORM.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+
+
+@dataclass(frozen=True)
+class Layout:
+    table: str
+    column: str
+    zone: str  # the IANA zone whose months bound the partitions
+
+    @property
+    def default(self) -> str:
+        return f"{self.table}_default"
+
+    def name(self, month: date) -> str:
+        return f"{self.table}_y{month.year}m{month.month:02d}"
+
+    def bound(self, month: date) -> datetime:
+        return datetime(month.year, month.month, 1, tzinfo=ZoneInfo(self.zone))
+
+
+def month_of(moment: datetime | date, zone: str) -> date:
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(ZoneInfo(zone)).date()
+    return moment.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def months(first: date, last: date) -> list[date]:
+    result, month = [], first.replace(day=1)
+    while month <= last:
+        result.append(month)
+        month = next_month(month)
+    return result
+
+
+def is_partitioned(table: str) -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)", [table])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def partitions_existing(layout: Layout) -> dict[str, tuple[datetime, datetime]]:
+    """The monthly partitions by name, with their [lower, upper) bounds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = to_regclass(%s) AND c.relname <> %s",
+            [layout.table, layout.default],
+        )
+        rows = cursor.fetchall()
+    result = {}
+    for name, bound in rows:  # FOR VALUES FROM ('2025-01-01 06:00:00+00') TO ('2025-02-01 06:00:00+00')
+        lower, upper = (part.split("'")[1] for part in bound.split(" TO "))
+        result[name] = (datetime.fromisoformat(lower), datetime.fromisoformat(upper))
+    return result
+
+
+def partition_create(layout: Layout, month: date) -> bool:
+    """The month's partition, with the rows the default partition held for it; False if it existed."""
+    name = layout.name(month)
+    lower, upper = layout.bound(month), layout.bound(next_month(month))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        if cursor.fetchone()[0]:
+            return False
+        # Built outside the parent, filled from the default, then attached: attaching scans the new
+        # table once, and the default partition must hold no row of the month when it is attached.
+        cursor.execute(f'CREATE TABLE "{name}" (LIKE "{layout.table}" INCLUDING DEFAULTS)')
+        cursor.execute(
+            f'WITH moved AS (DELETE FROM "{layout.default}" WHERE "{layout.column}" >= %s AND "{layout.column}" < %s'
+            f' RETURNING *) INSERT INTO "{name}" SELECT * FROM moved',
+            [lower, upper],
+        )
+        # The CHECK lets ATTACH skip its validation scan; it is redundant afterwards.
+        cursor.execute(
+            f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_bound" CHECK ("{layout.column}" IS NOT NULL'
+            f' AND "{layout.column}" >= %s AND "{layout.column}" < %s)', [lower, upper],
+        )
+        cursor.execute(f'ALTER TABLE "{layout.table}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', [lower, upper])
+        cursor.execute(f'ALTER TABLE "{name}" DROP CONSTRAINT "{name}_bound"')
+    return True
+
+
+def partitions_ensure(layout: Layout, *, start: datetime | date, end: datetime | date) -> list[str]:
+    """Every month from start to end has its partition, and so does every month the default
+    partition holds rows for (an upload of old data lands there first). Returns the names created."""
+    wanted = set(months(month_of(start, layout.zone), month_of(end, layout.zone)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT date_trunc('month', \"{layout.column}\" AT TIME ZONE %s)::date FROM \"{layout.default}\"",
+            [layout.zone],
+        )
+        wanted |= {month for (month,) in cursor.fetchall()}
+    return [layout.name(month) for month in sorted(wanted) if partition_create(layout, month)]
+
+
+def partitions_drop_before(layout: Layout, *, cutoff: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Drop the partitions that end at or before the cutoff, whole (constant time, no dead rows).
+    Returns (name, lower, upper) of each, for the caller to settle what the rows fed. The rows of
+    the partition holding the cutoff are the caller's to DELETE through the parent."""
+    dropped = []
+    for name, (lower, upper) in sorted(partitions_existing(layout).items(), key=lambda item: item[1]):
+        if upper > cutoff:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER TABLE "{layout.table}" DETACH PARTITION "{name}"')
+            cursor.execute(f'DROP TABLE "{name}"')
+        dropped.append((name, lower, upper))
+    return dropped
+
+
+def table_partition(schema_editor, layout: Layout, *, key: list[str], ahead_months: int = 3) -> None:
+    """Turn the plain table into a partitioned one (a migration step): same columns, constraint
+    and index names; the primary key becomes (id, column) because PostgreSQL requires the
+    partition key in every unique key. Triggers are the caller's to create again."""
+    table, old = layout.table, f"{layout.table}_unpartitioned"
+    constraints, indexes = _definitions(schema_editor, table)
+    run = schema_editor.execute
+    run(f'ALTER TABLE "{table}" RENAME TO "{old}"')
+    run(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS) PARTITION BY RANGE ("{layout.column}")')
+    _identity_to_sequence(schema_editor, table, old)
+    run(f'CREATE TABLE "{layout.default}" PARTITION OF "{table}" DEFAULT')
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f'SELECT min("{layout.column}") FROM "{old}"')
+        first = cursor.fetchone()[0]
+    now = datetime.now(ZoneInfo(layout.zone))
+    last = month_of(now, layout.zone)
+    for _ in range(ahead_months):
+        last = next_month(last)
+    for month in months(month_of(first or now, layout.zone), last):
+        partition_create(layout, month)
+    run(f'INSERT INTO "{table}" SELECT * FROM "{old}"')
+    run(f'DROP TABLE "{old}"')
+    run(f'ALTER SEQUENCE "{table}_new_id_seq" RENAME TO "{table}_id_seq"')
+    for name, definition in constraints:
+        if definition.startswith("PRIMARY KEY"):
+            definition = f'PRIMARY KEY ({", ".join(key)})'
+        run(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+    for definition in indexes:
+        run(definition)
+
+
+def table_unpartition(schema_editor, layout: Layout) -> None:
+    """The reverse of table_partition: one plain table again, primary key on id alone."""
+    table, old = layout.table, f"{layout.table}_partitioned"
+    constraints, indexes = _definitions(schema_editor, table)
+    run = schema_editor.execute
+    run(f'ALTER TABLE "{table}" RENAME TO "{old}"')
+    run(f'ALTER SEQUENCE "{table}_id_seq" RENAME TO "{table}_new_id_seq"')
+    run(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS)')
+    run(f'ALTER SEQUENCE "{table}_new_id_seq" OWNED BY "{table}".id')
+    run(f'INSERT INTO "{table}" SELECT * FROM "{old}"')
+    run(f'DROP TABLE "{old}" CASCADE')
+    run(f'ALTER SEQUENCE "{table}_new_id_seq" RENAME TO "{table}_id_seq"')
+    for name, definition in constraints:
+        if definition.startswith("PRIMARY KEY"):
+            definition = "PRIMARY KEY (id)"
+        run(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+    for definition in indexes:
+        run(definition.replace(" ON ONLY ", " ON "))
+
+
+def _definitions(schema_editor, table: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The table's constraints (name, definition) and its other indexes' CREATE statements, taken
+    before a rename so they can be made again under the same names."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+            " AND contype IN ('p', 'u', 'f') ORDER BY contype DESC, conname", [table],
+        )
+        constraints = cursor.fetchall()
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN"
+            " (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass) ORDER BY indexname", [table, table],
+        )
+        indexes = [definition for (definition,) in cursor.fetchall()]
+    return constraints, indexes
+
+
+def _identity_to_sequence(schema_editor, table: str, old: str) -> None:
+    """PostgreSQL 15 allows no identity column on a partitioned table: a sequence default instead,
+    owned by the column (Django's sequence reset finds it), continuing after the last id."""
+    run = schema_editor.execute
+    run(f'CREATE SEQUENCE "{table}_new_id_seq"')
+    run(f'ALTER TABLE "{table}" ALTER COLUMN id SET DEFAULT nextval(\'"{table}_new_id_seq"\')')
+    run(f'ALTER SEQUENCE "{table}_new_id_seq" OWNED BY "{table}".id')
+    run(f"SELECT setval('\"{table}_new_id_seq\"', coalesce((SELECT max(id) FROM \"{old}\"), 0) + 1, false)")

@@ -1,0 +1,84 @@
+"""smt_interval's monthly partitions on PostgreSQL (migration 0008): made ahead by the
+smt-partitions schedule and on demand for a file of older months; SMT_RETENTION_DAYS in whole
+partitions. The embedded SQLite database has one plain table, and every function here is a
+no-op there."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from config.partitions import (
+    Layout,
+    next_month,
+    partitions_drop_before,
+    partitions_ensure,
+)
+from smt.models import SmtInterval
+
+# Central months, like the daily summary's days: one ESIID-month is one partition, and a
+# partition's rows feed exactly the smt_interval_day rows of its local days.
+LAYOUT = Layout(table="smt_interval", column="ts", zone="America/Chicago")
+ZONE = ZoneInfo(LAYOUT.zone)
+AHEAD_MONTHS = 3
+
+
+def _partitioned() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def interval_partitions_ensure(*, start: datetime, end: datetime) -> list[str]:
+    """Partitions for the months from start to end (and for rows the default partition caught)."""
+    if not _partitioned():
+        return []
+    return partitions_ensure(LAYOUT, start=start, end=end)
+
+
+def interval_partitions_ensure_epochs(*, ts_min: int | None, ts_max: int | None) -> list[str]:
+    """For a normalized file's span (parser stats are epoch seconds): a 2019 export gets its months."""
+    if ts_min is None or ts_max is None:
+        return []
+    return interval_partitions_ensure(start=datetime.fromtimestamp(ts_min, tz=UTC), end=datetime.fromtimestamp(ts_max, tz=UTC))
+
+
+def interval_partitions_maintain(*, now: datetime | None = None) -> dict:
+    """The schedule's work: this month and AHEAD_MONTHS more exist, then retention."""
+    now = now or timezone.now()
+    end = datetime.combine(_months_after(now.date(), AHEAD_MONTHS), datetime.min.time(), tzinfo=UTC)
+    created = interval_partitions_ensure(start=now, end=end)
+    return {"partitionsCreated": created, **intervals_prune(now=now)}
+
+
+def intervals_prune(*, now: datetime | None = None) -> dict:
+    """Intervals older than SMT_RETENTION_DAYS (0: keep all): whole months by dropping their
+    partitions and their day totals, then a DELETE inside the month holding the cutoff (the day
+    rollup triggers settle that part). The cutoff is a local midnight, so no day is cut in two."""
+    days = settings.SMT_RETENTION_DAYS
+    if days <= 0:
+        return {"partitionsDropped": [], "intervalsDeleted": 0}
+    first_kept = timezone.localtime(now or timezone.now(), ZONE).date() - timedelta(days=days)
+    cutoff = datetime(first_kept.year, first_kept.month, first_kept.day, tzinfo=ZONE)
+    if not _partitioned():
+        deleted = SmtInterval.objects.filter(ts__lt=cutoff)._raw_delete(SmtInterval.objects.db)
+        return {"partitionsDropped": [], "intervalsDeleted": deleted}
+    with transaction.atomic():
+        dropped = partitions_drop_before(LAYOUT, cutoff=cutoff)
+        with connection.cursor() as cursor:
+            for _, lower, upper in dropped:
+                cursor.execute("DELETE FROM smt_interval_day WHERE day >= %s AND day < %s", [_local_day(lower), _local_day(upper)])
+            cursor.execute("DELETE FROM smt_interval WHERE ts < %s", [cutoff])
+            deleted = cursor.rowcount
+    return {"partitionsDropped": [name for name, _, _ in dropped], "intervalsDeleted": deleted}
+
+
+def _local_day(moment: datetime) -> date:
+    return moment.astimezone(ZONE).date()
+
+
+def _months_after(day: date, count: int) -> date:
+    month = day.replace(day=1)
+    for _ in range(count + 1):
+        month = next_month(month)
+    return month - timedelta(days=1)
