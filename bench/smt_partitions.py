@@ -11,9 +11,9 @@ from _common import django_setup, timed
 
 django_setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection
 
-from smt import partitions  # noqa: E402
+from smt import partitions
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1440000"))
 DAYS = 90
