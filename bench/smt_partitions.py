@@ -1,0 +1,64 @@
+"""Partitioned vs plain smt_interval, same rows, same run: ingest (INSERT ... SELECT with the
+day-rollup triggers and the four indexes on both) and retention of the oldest month (partition
+drop vs DELETE). BENCH_ROWS intervals (default 1,440,000: 166 ESIIDs x 90 days from 1 January 2025,
+Central time)."""
+
+import importlib
+import os
+from datetime import date
+
+from _common import django_setup, timed
+
+django_setup()
+
+from django.db import connection
+
+from smt import partitions
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1440000"))
+DAYS = 90
+ESIIDS = max(1, ROWS // (DAYS * 96))
+TRIGGERS = importlib.import_module("smt.migrations.0008_interval_partitions").TRIGGERS
+GENERATE = f"""
+    SELECT '1044372' || lpad(e::text, 10, '0'), 'M1', 'consumption',
+           timestamptz '2025-01-01 00:00 America/Chicago' + g * interval '15 min', (random() * 2)::numeric(12, 3), 'actual', g
+    FROM generate_series(1, {ESIIDS}) e, generate_series(0, {DAYS * 96 - 1}) g
+"""
+COLUMNS = "esiid, meter, channel, ts, kwh, quality, row_number"
+
+
+def run(sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def plain_table() -> None:
+    run("DROP TABLE IF EXISTS bench_plain; CREATE TABLE bench_plain (LIKE smt_interval INCLUDING DEFAULTS)")
+    run("ALTER TABLE bench_plain ADD PRIMARY KEY (id), ADD UNIQUE (esiid, meter, channel, ts)")
+    run("CREATE INDEX ON bench_plain (esiid, ts) INCLUDE (meter, channel, kwh, quality); CREATE INDEX ON bench_plain (raw_file_id)")
+    run(TRIGGERS.replace(" ON smt_interval", " ON bench_plain").replace("TRIGGER smt_interval_", "TRIGGER bench_plain_"))
+
+
+def main() -> None:
+    connection.ensure_connection()
+    connection.connection.autocommit = True
+    partitions.interval_partitions_ensure(start=partitions.LAYOUT.bound(date(2025, 1, 1)), end=partitions.LAYOUT.bound(date(2025, 4, 1)))
+    plain_table()
+    rows = ESIIDS * DAYS * 96
+    plain_s, _ = timed(lambda: run(f"INSERT INTO bench_plain ({COLUMNS}) {GENERATE}"))
+    run("TRUNCATE smt_interval_day")
+    part_s, _ = timed(lambda: run(f"INSERT INTO smt_interval ({COLUMNS}) {GENERATE}"))
+    run("VACUUM ANALYZE bench_plain")
+    run("VACUUM ANALYZE smt_interval")
+    delete_s, _ = timed(lambda: run("DELETE FROM bench_plain WHERE ts < timestamptz '2025-02-01 00:00 America/Chicago'"))
+    drop_s, _ = timed(lambda: run("ALTER TABLE smt_interval DETACH PARTITION smt_interval_y2025m01; DROP TABLE smt_interval_y2025m01;"
+                                  " DELETE FROM smt_interval_day WHERE day < '2025-02-01'"))
+    print(f"{rows:,} intervals ({ESIIDS} ESIIDs x {DAYS} days), January 2025 = {ESIIDS * 31 * 96:,} rows\n")
+    print("| measure | plain table (s) | partitioned (s) | partitioned vs plain |\n|---|---|---|---|")
+    print(f"| ingest, INSERT ... SELECT with triggers | {plain_s:.2f} | {part_s:.2f} | {plain_s / part_s:.2f}x speed |")
+    print(f"| retention of the oldest month | {delete_s:.3f} (DELETE) | {drop_s:.3f} (drop) | {delete_s / drop_s:.0f}x faster |")
+    run("DROP TABLE bench_plain; TRUNCATE smt_interval")
+
+
+if __name__ == "__main__":
+    main()
