@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -381,7 +381,7 @@ def _reading_problem(r: _Reading, last: date) -> tuple[tuple[str, str] | None, i
     if start % INTERVAL_SECONDS:
         return ("timestamp", f"IntervalReading starts at {start}, not on a quarter hour"), start
     try:
-        day = datetime.fromtimestamp(start, tz=timezone.utc).astimezone(CENTRAL).date()
+        day = datetime.fromtimestamp(start, tz=UTC).astimezone(CENTRAL).date()
     except (OverflowError, OSError, ValueError):
         return ("timestamp", f"IntervalReading start {start} is out of range"), start
     if problem := day_problem(day, last=last, column="timePeriod start"):
@@ -490,7 +490,7 @@ _SERIES_NUMBER = {"consumption": 1, "generation": 2}
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _entry(*, esiid: str, path: str, related: list[str], kind: str, title: str, updated: str, content: str) -> str:
@@ -539,7 +539,7 @@ def _block(channel: str, day: date, rows: list[Row], esiid: str, updated: str) -
 
 
 def _central_day(ts: int) -> date:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(CENTRAL).date()
+    return datetime.fromtimestamp(ts, tz=UTC).astimezone(CENTRAL).date()
 
 
 def greenbutton_chunks(
@@ -553,7 +553,7 @@ def greenbutton_chunks(
     """
     if parse_esiid(esiid) is None:
         raise ValueError(f"ESIID {esiid!r} is not 17 or 22 digits")
-    stamp = _iso(updated or datetime.now(timezone.utc))
+    stamp = _iso(updated or datetime.now(UTC))
     yield from _feed_head(esiid, start, end, stamp)
     yield _meter_reading("consumption", esiid, stamp).encode()
     channel, day, pending, last = "consumption", None, [], None
