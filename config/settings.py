@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "django_q",
+    # django-ninja serves its Swagger UI from these static files instead of a CDN when installed.
+    "ninja",
     "smt",
     "ercot",
     "telemetry",
