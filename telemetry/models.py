@@ -76,9 +76,6 @@ class Device(models.Model):
             return False
         return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), self.token_sha256)
 
-    def silent_for(self, now=None) -> timedelta | None:
-        return (now or timezone.now()) - self.last_seen_at if self.last_seen_at else None
-
     def stays(self) -> list["Stay"]:
         """The device's assignment history, oldest first."""
         return stays_of(self.assignments.select_related("location"))
