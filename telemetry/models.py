@@ -1,5 +1,7 @@
 """Device telemetry: raw events stored once, an append-only energy ledger, local-day totals, costs."""
 
+# One module, ~350 lines: Django keeps an app's models in one place, and the stay history (Stay, stays_of) serves Device and Location alike.
+
 import hashlib
 import hmac
 import secrets
