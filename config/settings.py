@@ -2,6 +2,9 @@
 
 Defaults run the embedded set-up right after checkout: SQLite and local files under var/,
 the django-q2 ORM broker. Variables switch on PostgreSQL, S3 and Redis.
+
+One section per app, each headed `# ==== <name> ====` (core, storage, SMT, ERCOT, telemetry,
+ops, workers): a new setting goes in its app's section, read once with the helpers below.
 """
 
 import os
@@ -13,14 +16,12 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-
 def env(name: str, default: str = "") -> str:
     """A variable, or the contents of the file named by NAME_FILE (for secrets)."""
     path = os.environ.get(f"{name}_FILE")
     if path:
         return Path(path).read_text().strip()
     return os.environ.get(name, default)
-
 
 def envbool(name: str, default: str) -> bool:
     value = env(name, default).strip().lower()
@@ -30,7 +31,6 @@ def envbool(name: str, default: str) -> bool:
         return False
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
 
-
 def envint(name: str, default: str) -> int:
     value = env(name, default).strip()
     try:
@@ -38,11 +38,11 @@ def envint(name: str, default: str) -> int:
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
-
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
+# ==================== Core: Django, database, security, sign-in, logging =========================
 DEBUG = envbool("DEBUG", "false")
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
@@ -144,6 +144,57 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+DJANGO_TABLES2_TEMPLATE = "table_htmx.html"
+
+# Production hardening; `manage.py check --deploy` is clean with DEBUG off.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+X_FRAME_OPTIONS = "DENY"
+
+# Tokens: empty means that kind of token auth is off (the source apps' own tokens sit with them).
+ADMIN_TOKEN = env("ADMIN_TOKEN")
+
+# Sign-in lockout (config/throttle.py): counts in a database table every gunicorn worker shares;
+# `manage.py createcachetable` creates it (the test runner does so itself).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "login-throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "wattledger_login_throttle"},
+}
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "20")
+LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900")
+# Behind the deploy nginx the client address is the last X-Forwarded-For entry; off when
+# gunicorn faces clients directly (then the header is the client's own word).
+LOGIN_TRUST_FORWARDED_FOR = envbool("LOGIN_TRUST_FORWARDED_FOR", "false" if DEBUG else "true")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    # runserver logs each request line, query string included: ?token= is scrubbed. Its logger
+    # (django.server) keeps Django's own format but goes through the filter too.
+    "filters": {"scrub_secrets": {"()": "config.logscrub.ScrubSecretsFilter"}},
+    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["scrub_secrets"]},
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+# ==================== Storage: uploaded and fetched files (local or S3) ==========================
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 
@@ -178,8 +229,11 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-# Tokens: empty means that kind of token auth is off.
-ADMIN_TOKEN = env("ADMIN_TOKEN")
+# Uploads stream through temporary files here, never through memory.
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
+
+
+# ==================== SMT: uploads, retention, automation, usage =================================
 SMT_UPLOAD_TOKEN = env("SMT_UPLOAD_TOKEN")
 SMT_UPLOAD_MAX_BYTES = envint("SMT_UPLOAD_MAX_BYTES", str(512 * 1024 * 1024))
 SMT_UPLOADS_PER_DAY = envint("SMT_UPLOADS_PER_DAY", "50")
@@ -188,75 +242,7 @@ SMT_INLINE_MAX_BYTES = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 # A file not finished this long after it was received is queued again (a worker died).
 SMT_STRANDED_AFTER_SECONDS = envint("SMT_STRANDED_AFTER_SECONDS", "900")
-# Uploads stream through temporary files here, never through memory.
-FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
 
-Q_BROKER = env("Q_BROKER")
-if Q_BROKER and not Q_BROKER.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(f"Q_BROKER must be a redis://, rediss:// or unix:// URL, got {Q_BROKER!r}")
-Q_CLUSTER = {
-    # The Redis queue key is django_q:<name>:q: deployments sharing one Redis need their own names.
-    "name": env("Q_CLUSTER_NAME", "wattledger"),
-    "workers": envint("Q_WORKERS", "2"),
-    # timeout stays below retry, so a task is retried only after its worker gave up on it.
-    "timeout": envint("Q_TIMEOUT", "1800"),
-    "retry": envint("Q_RETRY", "1900"),
-    "max_attempts": envint("Q_MAX_ATTEMPTS", "3"),
-    "poll": 0.5,
-    "catch_up": False,
-    "save_limit": 1000,
-    "ack_failures": True,
-    "sync": envbool("Q_SYNC", "false"),
-}
-if Q_BROKER:
-    Q_CLUSTER["redis"] = Q_BROKER
-else:
-    Q_CLUSTER["orm"] = "default"
-
-# Production hardening; `manage.py check --deploy` is clean with DEBUG off.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
-SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
-SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = True
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
-X_FRAME_OPTIONS = "DENY"
-
-DJANGO_TABLES2_TEMPLATE = "table_htmx.html"
-
-# Sign-in lockout (config/throttle.py): counts in a database table every gunicorn worker shares;
-# `manage.py createcachetable` creates it (the test runner does so itself).
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "login-throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "wattledger_login_throttle"},
-}
-LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
-LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "20")
-LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900")
-# Behind the deploy nginx the client address is the last X-Forwarded-For entry; off when
-# gunicorn faces clients directly (then the header is the client's own word).
-LOGIN_TRUST_FORWARDED_FOR = envbool("LOGIN_TRUST_FORWARDED_FOR", "false" if DEBUG else "true")
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # runserver logs each request line, query string included: ?token= is scrubbed. Its logger
-    # (django.server) keeps Django's own format but goes through the filter too.
-    "filters": {"scrub_secrets": {"()": "config.logscrub.ScrubSecretsFilter"}},
-    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]},
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["scrub_secrets"]},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
-    },
-}
 # Uploads up to this size are parsed whole before they are accepted (a file with no valid row is refused).
 SMT_PRECHECK_FULL_BYTES = envint("SMT_PRECHECK_FULL_BYTES", str(2 * 1024 * 1024))
 SMT_CUSTOMER_UPLOADS_PER_MONTH = envint("SMT_CUSTOMER_UPLOADS_PER_MONTH", "5")
@@ -267,8 +253,40 @@ SMT_UPLOAD_EXPAND_RATIO = envint("SMT_UPLOAD_EXPAND_RATIO", "20")
 SMT_UPLOAD_EXPAND_MAX_BYTES = envint("SMT_UPLOAD_EXPAND_MAX_BYTES", str(256 * 1024 * 1024))
 # Refused customer uploads per 24 hours; past it, uploads get 429 until older refusals age out.
 SMT_UPLOAD_REFUSALS_PER_DAY = envint("SMT_UPLOAD_REFUSALS_PER_DAY", "10")
+# Intervals older than this many days are dropped by the smt-partitions schedule; 0 keeps them all.
+SMT_RETENTION_DAYS = envint("SMT_RETENTION_DAYS", "0")
 
-# ---------------------------------------------------------------- ERCOT (TDSP ESIID extract)
+# Automation: the SFTP mirror, PGP bundles, the trigger webhook, the SMT API.
+# SFTP mirror: an unknown or changed host key is refused (SMT_KNOWN_HOSTS, OpenSSH format).
+SMT_HOST = env("SMT_HOST")
+SMT_PORT = envint("SMT_PORT", "22")
+SMT_USER = env("SMT_USER")
+SMT_KEY = env("SMT_KEY")
+SMT_KEY_PASSPHRASE = env("SMT_KEY_PASSPHRASE")
+SMT_KNOWN_HOSTS = env("SMT_KNOWN_HOSTS")
+SMT_REMOTE_DIR = env("SMT_REMOTE_DIR", "/")
+SMT_SFTP_TIMEOUT = envint("SMT_SFTP_TIMEOUT", "30")
+# Parallel SFTP connections per mirror run (paramiko decrypts in one thread per connection).
+SMT_SFTP_CONNECTIONS = envint("SMT_SFTP_CONNECTIONS", "3")
+# PGP-armored bundles: the keyring holding the project's private key.
+SMT_GNUPG_HOME = env("SMT_GNUPG_HOME")
+SMT_GNUPG_PASSPHRASE = env("SMT_GNUPG_PASSPHRASE")
+SMT_BUNDLE_MAX_BYTES = envint("SMT_BUNDLE_MAX_BYTES", str(2 * 1024**3))
+# Trigger webhook (POST /trigger/smt-now); DROPLET_WEBHOOK_SECRET is the older name.
+INTELLIWATT_WEBHOOK_SECRET = env("INTELLIWATT_WEBHOOK_SECRET") or env("DROPLET_WEBHOOK_SECRET")
+# SMT token proxy (POST /admin/smt/token).
+SMT_PROXY_TOKEN = env("SMT_PROXY_TOKEN")
+SMT_API_BASE_URL = env("SMT_API_BASE_URL", "https://services.smartmetertexas.net")
+SMT_USERNAME = env("SMT_USERNAME")
+SMT_PASSWORD = env("SMT_PASSWORD")
+SMT_API_TIMEOUT = envint("SMT_API_TIMEOUT", "20")
+
+# Performance (bench/, docs/PERFORMANCE.md). The usage summary page caches its rendered days per
+# ESIID range in the process cache; the key moves with every normalize and deletion. 0 = off.
+SMT_USAGE_CACHE_SECONDS = envint("SMT_USAGE_CACHE_SECONDS", "300")
+
+
+# ==================== ERCOT: TDSP ESIID extract ==================================================
 # Fetch paths, tried in this order among those configured: EWS (mutual TLS), the Public Data
 # API, then the public MIS list (always configured). Every base URL is overridable for tests.
 ERCOT_MIS_BASE_URL = env("ERCOT_MIS_BASE_URL", "https://www.ercot.com")
@@ -301,7 +319,8 @@ ERCOT_CRON = env("ERCOT_CRON", "0 12 * * *")
 CRON_HEADER = env("CRON_HEADER")
 CRON_SECRET = env("CRON_SECRET")
 
-# --- Device telemetry (MQTT, ledger, totals) ---
+
+# ==================== Telemetry: MQTT subscriber, ledger, totals =================================
 MQTT_URL = env("MQTT_URL")  # mqtt://user:pass@host:1883 or mqtts://host:8883; empty = no subscriber
 MQTT_TOPIC_PREFIX = env("MQTT_TOPIC_PREFIX", "autovolt")
 MQTT_CLIENT_ID = env("MQTT_CLIENT_ID", "wattledger-telemetry")
@@ -321,8 +340,6 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TELEMETRY_TIME_ZONE must be an IANA zone, got {TELEMETRY_TIME_ZONE!r}") from None
 TELEMETRY_GAP_SECONDS = envint("TELEMETRY_GAP_SECONDS", "900")
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
-# Intervals older than this many days are dropped by the smt-partitions schedule; 0 keeps them all.
-SMT_RETENTION_DAYS = envint("SMT_RETENTION_DAYS", "0")
 TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
 TELEMETRY_BATCH_SIZE = envint("TELEMETRY_BATCH_SIZE", "5000")
 TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000
@@ -332,36 +349,8 @@ TELEMETRY_WRITERS = envint("TELEMETRY_WRITERS", "2")
 if TELEMETRY_WRITERS < 0:
     raise ImproperlyConfigured(f"TELEMETRY_WRITERS must be 0 or more, got {TELEMETRY_WRITERS}")
 
-# ---------------------------------------------------------------- SMT automation (issue 4)
-# SFTP mirror: an unknown or changed host key is refused (SMT_KNOWN_HOSTS, OpenSSH format).
-SMT_HOST = env("SMT_HOST")
-SMT_PORT = envint("SMT_PORT", "22")
-SMT_USER = env("SMT_USER")
-SMT_KEY = env("SMT_KEY")
-SMT_KEY_PASSPHRASE = env("SMT_KEY_PASSPHRASE")
-SMT_KNOWN_HOSTS = env("SMT_KNOWN_HOSTS")
-SMT_REMOTE_DIR = env("SMT_REMOTE_DIR", "/")
-SMT_SFTP_TIMEOUT = envint("SMT_SFTP_TIMEOUT", "30")
-# Parallel SFTP connections per mirror run (paramiko decrypts in one thread per connection).
-SMT_SFTP_CONNECTIONS = envint("SMT_SFTP_CONNECTIONS", "3")
-# PGP-armored bundles: the keyring holding the project's private key.
-SMT_GNUPG_HOME = env("SMT_GNUPG_HOME")
-SMT_GNUPG_PASSPHRASE = env("SMT_GNUPG_PASSPHRASE")
-SMT_BUNDLE_MAX_BYTES = envint("SMT_BUNDLE_MAX_BYTES", str(2 * 1024**3))
-# Trigger webhook (POST /trigger/smt-now); DROPLET_WEBHOOK_SECRET is the older name.
-INTELLIWATT_WEBHOOK_SECRET = env("INTELLIWATT_WEBHOOK_SECRET") or env("DROPLET_WEBHOOK_SECRET")
-# SMT token proxy (POST /admin/smt/token).
-SMT_PROXY_TOKEN = env("SMT_PROXY_TOKEN")
-SMT_API_BASE_URL = env("SMT_API_BASE_URL", "https://services.smartmetertexas.net")
-SMT_USERNAME = env("SMT_USERNAME")
-SMT_PASSWORD = env("SMT_PASSWORD")
-SMT_API_TIMEOUT = envint("SMT_API_TIMEOUT", "20")
 
-# Performance (bench/, docs/PERFORMANCE.md). The usage summary page caches its rendered days per
-# ESIID range in the process cache; the key moves with every normalize and deletion. 0 = off.
-SMT_USAGE_CACHE_SECONDS = envint("SMT_USAGE_CACHE_SECONDS", "300")
-
-# ---------------------------------------------------------------- Operations: monitors, alerts, metrics
+# ==================== Ops: monitors, alerts, metrics =============================================
 SMT_LATE_HOURS = envint("SMT_LATE_HOURS", "48")
 SMT_LATE_GRACE_HOURS = envint("SMT_LATE_GRACE_HOURS", "24")
 SMT_MIRROR_LATE_MINUTES = envint("SMT_MIRROR_LATE_MINUTES", "90")
@@ -388,3 +377,27 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "wattledger@localhost")
 # GET /metrics: staff sessions, this bearer token, or these client addresses (REMOTE_ADDR).
 METRICS_TOKEN = env("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "")
+
+
+# ==================== Workers: django-q2 =========================================================
+Q_BROKER = env("Q_BROKER")
+if Q_BROKER and not Q_BROKER.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"Q_BROKER must be a redis://, rediss:// or unix:// URL, got {Q_BROKER!r}")
+Q_CLUSTER = {
+    # The Redis queue key is django_q:<name>:q: deployments sharing one Redis need their own names.
+    "name": env("Q_CLUSTER_NAME", "wattledger"),
+    "workers": envint("Q_WORKERS", "2"),
+    # timeout stays below retry, so a task is retried only after its worker gave up on it.
+    "timeout": envint("Q_TIMEOUT", "1800"),
+    "retry": envint("Q_RETRY", "1900"),
+    "max_attempts": envint("Q_MAX_ATTEMPTS", "3"),
+    "poll": 0.5,
+    "catch_up": False,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "sync": envbool("Q_SYNC", "false"),
+}
+if Q_BROKER:
+    Q_CLUSTER["redis"] = Q_BROKER
+else:
+    Q_CLUSTER["orm"] = "default"

@@ -2,21 +2,20 @@
 
 The zips go through the real ingest (`ingest_document` into storage, `ingest_load` into
 EsiidRecord) from a local stand-in for the download, so no network is touched. The three demo
-ESIIDs of smt.demo are Active Oncor records. Names carry the last two Central days, and the
+ESIIDs of ops.demo (the SMT demo meters) are Active Oncor records. Names carry the last two Central days, and the
 bytes are the same all day: a second run the same day stores and loads nothing.
 """
 
-import csv
 import io
 import zipfile
 from datetime import date, timedelta
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from django.utils import timezone
 
 from ercot import download, extract, ingest
 from ercot.models import ErcotIngest
-from smt.demo import DEMO_ESIIDS
+from ops.demo import DEMO_ESIIDS
 
 DEMO_DUNS = {"ONCOR_ELEC": "1039940674000", "CENTERPOINT": "957877905"}
 STREETS = ["ELM ST", "OAK AVE", "PRESTON RD", "MAIN ST", "BOXWOOD DR"]
@@ -99,8 +98,9 @@ def demo_documents(today: date) -> tuple[list[download.RemoteDoc], dict[str, byt
     return docs, bodies
 
 
-def ercot_demo_load(*, today: date | None = None) -> dict:
-    """Store and load the demo extract; `{stored, loaded, rows}` (all 0 when already done)."""
+def ercot_demo_load(*, today: date | None = None, stdout: TextIO | None = None) -> dict:
+    """Store and load the demo extract; `{stored, loaded, rows}` (all 0 when already done),
+    also said in one line on `stdout` when given (as `load_demo_data` does)."""
     docs, bodies = demo_documents(today or timezone.localdate(timezone=extract.CENTRAL))
     client = DemoClient(bodies)
     stored = loaded = rows = 0
@@ -113,4 +113,8 @@ def ercot_demo_load(*, today: date | None = None) -> dict:
         if row.loaded_at is None:
             rows += ingest.ingest_load(ingest=row).rows
             loaded += 1
+    if stdout is not None and (stored or loaded):
+        stdout.write(f"demo ERCOT extract: {stored} zips stored, {rows} ESIID records loaded")
+    elif stdout is not None:
+        stdout.write("demo ERCOT extract: already loaded")
     return {"stored": stored, "loaded": loaded, "rows": rows}

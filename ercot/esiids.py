@@ -17,6 +17,8 @@ full snapshot, millions of rows) replaces instead, with the upsert's result row 
 Either way rows posted later than the file stay and win, and ESIIDs the file leaves out stay.
 """
 
+# One module, ~350 lines: every load path (COPY, swap, generic) writes the one EsiidRecord table under the same posted_at rule.
+
 import csv
 import io
 import logging

@@ -1,16 +1,24 @@
-"""Synthetic SMT interval files for demos and benchmarks, in the real portal-export layout."""
+"""Synthetic SMT interval files for demos and benchmarks, in the real portal-export layout,
+and `smt_demo_load`, the SMT part of `load_demo_data`."""
 
+import functools
 import hashlib
 import math
 import random
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
 
 from config.texas import CENTRAL
+from ops.demo import DEMO_ESIIDS
+from smt import ingest
+from smt.models import House, RawSmtFile
 from smt.parser import EXPECTED_HEADER
-
-DEMO_ESIIDS = ["10443720000000101", "10443720000000102", "10443720000000103"]
 
 
 def _labels(day: date) -> Iterator[tuple[str, str, bool]]:
@@ -70,3 +78,44 @@ def _write_chunk(handle: BinaryIO, digest, lines: list[str]) -> int:
     digest.update(data)
     handle.write(data)
     return len(data)
+
+
+def _demo_gap(line: str, *, esiid: str, end: date) -> bool:
+    """Leave realistic holes so completeness has something to show: one meter loses an
+    afternoon three weeks ago, another a whole day last month."""
+    fields = line.split(",")
+    if len(fields) < 4 or not fields[1][:1].isdigit():
+        return False
+    if esiid.endswith("2"):
+        return fields[1] == (end - timedelta(days=21)).strftime("%m/%d/%Y") and "12:00" <= fields[3] < "16:00"
+    if esiid.endswith("3"):
+        return fields[1] == (end - timedelta(days=40)).strftime("%m/%d/%Y")
+    return False
+
+
+def smt_demo_load(*, stdout: TextIO, days: int = 365) -> None:
+    """Store and normalize `days` of demo intervals per demo ESIID through the real ingest path,
+    and a demo customer owning the first meter; idempotent (the same bytes are stored once)."""
+    # The days up to yesterday, so every page has recent data; the same bytes (and sha256)
+    # all day, so a second run the same day stores nothing new.
+    start = timezone.localdate(timezone=CENTRAL) - timedelta(days=days)
+    for esiid in DEMO_ESIIDS:
+        with tempfile.TemporaryFile() as handle:
+            end = start + timedelta(days=days)
+            sha256, size = interval_csv_write(handle, esiids=[esiid], start=start, days=days, seed=int(esiid[-3:]),
+                                              skip=functools.partial(_demo_gap, esiid=esiid, end=end))
+            stored = ingest.raw_file_store(
+                fileobj=handle, sha256=sha256, size=size,
+                filename=f"IntervalData-demo-{esiid}-{start.year}.csv", source="demo", esiid=esiid, meter="DEMO",
+                kind="interval", uploader="demo", origin=RawSmtFile.Origin.COMMAND,
+            )
+        raw = stored.raw_file
+        if stored.duplicate and raw.status == "normalized":
+            stdout.write(f"demo data for {esiid}: already loaded (raw file {raw.pk})")
+            continue
+        stats = ingest.raw_file_normalize(raw_file=raw)
+        stdout.write(f"demo data for {esiid}: {stats['intervalsInserted']} intervals, {stats['totalKwh']:.1f} kWh")
+    # A demo customer owning the first meter, so the customer pages have something to show.
+    call_command("ensure_admin", username="customer", customer=True, stdout=stdout)
+    House.objects.get_or_create(customer=get_user_model().objects.get(username="customer"), esiid=DEMO_ESIIDS[0],
+                                defaults={"name": "Demo house, 1 Elm St", "meter": "DEMO"})

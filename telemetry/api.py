@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from config.auth import admin_token_given, request_identity
-from telemetry import ingest, reports, totals
+from telemetry import ingest, messages, reports, totals
 from telemetry.models import CostVersion, Device, Location
 
 router = Router(tags=["power-analytics"])
@@ -40,7 +40,7 @@ def _device_names(data) -> set[str | None]:
     return {i["device"] if isinstance(i, dict) and isinstance(i.get("device"), str) else None for i in items}
 
 
-def _readings(data) -> list[ingest.ReadingIn]:
+def _readings(data) -> list[messages.ReadingIn]:
     items = data if isinstance(data, list) else [data]
     if not items or len(items) > MAX_READINGS or not all(isinstance(i, dict) for i in items):
         raise HttpError(422, f"send one reading object or a list of 1 to {MAX_READINGS} of them")
@@ -50,8 +50,8 @@ def _readings(data) -> list[ingest.ReadingIn]:
         if not isinstance(device, str) or not device.strip() or len(device) > 120 or "/" in device:
             raise HttpError(422, f"readings[{index}].device: a device name (1-120 characters, no '/') is required")
         try:
-            readings.append(ingest.reading_from_json(device.strip(), item, now))
-        except ingest.MessageError as exc:
+            readings.append(messages.reading_from_json(device.strip(), item, now))
+        except messages.MessageError as exc:
             raise HttpError(422, f"readings[{index}]: {exc}") from None
     return readings
 
@@ -60,8 +60,8 @@ def _readings(data) -> list[ingest.ReadingIn]:
 def power_telemetry(request: HttpRequest) -> dict:
     """One reading `{device, energy_wh_total, ts?, power_w?, switch_state?, seq?, boot_id?}` or a list."""
     try:
-        data, problem = ingest.json_load(request.body or b"null"), ""
-    except ingest.MessageError as exc:
+        data, problem = messages.json_load(request.body or b"null"), ""
+    except messages.MessageError as exc:
         data, problem = None, f"body is {exc}"
     _caller(request, _device_names(data))  # before anything is parsed in depth or stored
     if problem:

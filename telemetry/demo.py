@@ -10,10 +10,11 @@ import math
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TextIO
 
 from django.utils import timezone
 
-from telemetry import assign, ingest, totals
+from telemetry import assign, ingest, messages, totals
 from telemetry.models import CostVersion, Device, Location
 
 DEVICES = {"lab-1": "Physics lab", "lab-2": "Physics lab", "lib-1": "Library"}
@@ -21,7 +22,7 @@ MOVE = ("lab-2", "Library", timedelta(days=3))  # device, new location, how long
 STEP = timedelta(minutes=5)
 
 
-def _readings(name: str, *, start: datetime, end: datetime, seed: int) -> list[ingest.ReadingIn]:
+def _readings(name: str, *, start: datetime, end: datetime, seed: int) -> list[messages.ReadingIn]:
     rng = random.Random(seed)
     readings, counter, boot, seq = [], 0.0, f"{name}-boot-1", 0
     reboot_at = start + (end - start) * 0.6 if name == "lab-2" else None
@@ -35,15 +36,18 @@ def _readings(name: str, *, start: datetime, end: datetime, seed: int) -> list[i
             counter, boot, seq, reboot_at = power * STEP.total_seconds() / 3600, f"{name}-boot-2", 0, None
         seq += 1
         if not (silent and silent[0] <= ts < silent[1]):
-            readings.append(ingest.ReadingIn(device=name, ts=ts, received_at=ts + timedelta(seconds=1),
+            readings.append(messages.ReadingIn(device=name, ts=ts, received_at=ts + timedelta(seconds=1),
                                              energy_wh=int(counter), power_w=round(power, 1), seq=seq, boot_id=boot))
         ts += STEP
     return readings
 
 
-def telemetry_demo_load(*, days: int = 14) -> dict:
-    """Load the demo once: a second call finds the devices and stores nothing."""
+def telemetry_demo_load(*, days: int = 14, stdout: TextIO | None = None) -> dict:
+    """Load the demo once: a second call finds the devices and stores nothing. The result is
+    also said in one line on `stdout` when given (as `load_demo_data` does)."""
     if Device.objects.filter(name__in=DEVICES).exists():
+        if stdout is not None:
+            stdout.write("demo telemetry: already loaded")
         return {"loaded": False, "devices": len(DEVICES)}
     end = timezone.now().replace(second=0, microsecond=0)
     end -= timedelta(minutes=end.minute % 5)
@@ -58,7 +62,7 @@ def telemetry_demo_load(*, days: int = 14) -> dict:
             stored += ingest.items_record(readings[offset:offset + 2000]).stored
         # lib-1's last will fired a minute ago: device health shows one device offline.
         status = "offline" if name == "lib-1" else "online"
-        ingest.items_record([ingest.StatusIn(device=name, received_at=end - timedelta(minutes=1), status=status)])
+        ingest.items_record([messages.StatusIn(device=name, received_at=end - timedelta(minutes=1), status=status)])
         location, _ = Location.objects.get_or_create(name=DEVICES[name])
         assign.device_assign(device=Device.objects.get(name=name), location=location, effective_from=None, assigned_by="demo")
     name, where, ago = MOVE
@@ -67,4 +71,6 @@ def telemetry_demo_load(*, days: int = 14) -> dict:
     # A price rise a week ago, so the cost-version page shows a recalculation.
     totals.cost_version_create(cost_per_kwh=Decimal("8.25"), effective_from=end - timedelta(days=7),
                                notes="Demo tariff revision", created_by="demo")
+    if stdout is not None:
+        stdout.write(f"demo telemetry: {len(DEVICES)} devices, {stored} readings")
     return {"loaded": True, "devices": len(DEVICES), "readings": stored}

@@ -1,60 +1,24 @@
-"""Telemetry messages in: parse, store raw events once, update device state, feed the ledger.
+"""Telemetry messages stored: raw events once, device state updated, the ledger fed.
 
-The subscriber and the HTTP endpoint both end here; a message we cannot read is kept as a
-MalformedMessage and never stops the batch.
+The subscriber and the HTTP endpoint both end here; telemetry/messages.py reads each message
+first, and one we cannot read is kept as a MalformedMessage and never stops the batch.
 """
 
-import json
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
-from typing import NamedTuple
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import psycopg
-from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from telemetry import bulk, ledger
+from telemetry.messages import MalformedIn, ReadingIn, StatusIn, message_prepare
 from telemetry.models import Device, MalformedMessage, RawEvent
 
 log = logging.getLogger(__name__)
-KINDS = ("telemetry", "status", "heartbeat")
-MAX_FUTURE = timedelta(days=1)
-# Device clocks before this are unset (epoch 0, year 1), not history: refused, not stored as 1970.
-MIN_TS = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
-BIGINT_MAX = 2**63 - 1
-# 1 TWh: a 1 MW load for 114 years, far past any device's counter. A jump to 2^63-1 Wh fitted the
-# bigint column but its cost overflowed the daily total's numeric(24, 9) and failed the batch.
-MAX_ENERGY_WH = 10**12
-
-
-class MessageError(ValueError):
-    """Why a message cannot be read (kept with the message)."""
-
-
-class ReadingIn(NamedTuple):
-    """A parsed reading (a tuple: the writers make thousands a second)."""
-
-    device: str
-    ts: datetime
-    received_at: datetime
-    energy_wh: int
-    power_w: float | None = None
-    switch_state: str = ""
-    seq: int | None = None
-    boot_id: str = ""
-
-
-class StatusIn(NamedTuple):
-    device: str
-    received_at: datetime
-    status: str | None  # online / offline; None for a heartbeat
 
 
 @dataclass
@@ -65,160 +29,6 @@ class RecordResult:
     malformed: int = 0
     devices_created: list[str] = field(default_factory=list)
     processed: ledger.ProcessResult | None = None
-
-
-def topic_parse(topic: str) -> tuple[str, str]:
-    """<prefix>/<device>/<kind> -> (device, kind)."""
-    prefix = settings.MQTT_TOPIC_PREFIX.strip("/")
-    parts = topic.split("/")
-    if len(parts) != 3 or parts[0] != prefix or parts[2] not in KINDS or not parts[1]:
-        raise MessageError(f"topic is not {prefix}/<device>/({'|'.join(KINDS)})")
-    return parts[1], parts[2]
-
-
-def _number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise MessageError(f"{name} must be a number, got {value!r}")
-    return value
-
-
-def text_field(value, name: str, limit: int) -> str:
-    """A text field as stored: PostgreSQL refuses NUL and psycopg lone surrogates, and either
-    failure used to fail the whole batch at the insert; longer than its column is refused too."""
-    if not value:
-        return ""
-    if isinstance(value, (dict, list)):
-        raise MessageError(f"{name} must be text, got a JSON {'object' if isinstance(value, dict) else 'array'}")
-    text = str(value)
-    if "\x00" in text:
-        raise MessageError(f"{name} contains a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise MessageError(f"{name} is not valid Unicode (a lone surrogate)") from None
-    if len(text) > limit:
-        raise MessageError(f"{name} is longer than {limit} characters")
-    return text
-
-
-def json_load(data: bytes | str):
-    """json.loads that refuses, with a MessageError, what it cannot read, nesting too deep included
-    (100,000 '[' raise RecursionError, not ValueError)."""
-    try:
-        return json.loads(data)
-    except RecursionError:
-        raise MessageError("nested too deeply") from None
-    except ValueError:
-        raise MessageError("not JSON") from None
-
-
-def ts_parse(value, received_at: datetime) -> datetime:
-    """ISO 8601 or epoch seconds (milliseconds when it is that large); naive times are local.
-    Only from MIN_TS to a day after `received_at`."""
-    if value is None:
-        return received_at
-    try:
-        parsed = _ts_read(value)
-        if parsed < MIN_TS:
-            raise MessageError(f"ts {parsed.isoformat()} is before {MIN_TS:%Y-%m-%d}: the device clock is not set")
-        if parsed > received_at + MAX_FUTURE:
-            raise MessageError(f"ts {parsed.isoformat()} is more than a day after it was received")
-        return parsed.astimezone(dt_timezone.utc)
-    except OverflowError:  # year 1 or 9999 with an offset: UTC falls outside what datetime holds
-        raise MessageError(f"ts out of range: {str(value)[:40]!r}") from None
-
-
-def _ts_read(value) -> datetime:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise MessageError(f"ts is not ISO 8601 or epoch seconds: {value[:40]!r}") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=ZoneInfo(settings.TELEMETRY_TIME_ZONE))
-    else:
-        seconds = _number(value, "ts")
-        if seconds > 1e11:
-            seconds /= 1000
-        try:
-            parsed = datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            raise MessageError(f"ts out of range: {value!r}") from None
-    return parsed
-
-
-def reading_from_json(device: str, data, received_at: datetime) -> ReadingIn:
-    if not isinstance(data, dict):
-        raise MessageError("telemetry must be a JSON object")
-    if "energy_wh_total" not in data:
-        raise MessageError("energy_wh_total is required")
-    energy = _number(data["energy_wh_total"], "energy_wh_total")
-    if energy < 0:
-        raise MessageError("energy_wh_total must not be negative")
-    if energy > MAX_ENERGY_WH:  # refused here: in the batch insert it would fail every message with it
-        raise MessageError(f"energy_wh_total is too large (at most {MAX_ENERGY_WH} Wh)")
-    seq = data.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
-        raise MessageError(f"seq must be an integer, got {seq!r}")
-    if seq is not None and not -BIGINT_MAX <= seq <= BIGINT_MAX:
-        raise MessageError("seq is out of range")
-    power = data.get("power_w")
-    return ReadingIn(
-        device=text_field(device, "device", 120), ts=ts_parse(data.get("ts"), received_at), received_at=received_at,
-        energy_wh=round(energy), power_w=None if power is None else float(_number(power, "power_w")),
-        switch_state=text_field(data.get("switch_state"), "switch_state", 16), seq=seq,
-        boot_id=text_field(data.get("boot_id"), "boot_id", 64),
-    )
-
-
-def status_from_payload(payload: bytes) -> str:
-    text = payload.decode("utf-8", "replace").strip()
-    try:
-        data = json_load(text)
-    except MessageError:
-        data = text
-    value = data.get("status") if isinstance(data, dict) else data
-    if not isinstance(value, str) or value.strip().lower() not in ("online", "offline"):
-        raise MessageError("status must be online or offline")
-    return value.strip().lower()
-
-
-def message_parse(*, topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn:
-    """One MQTT message as a reading or a status; MessageError when it cannot be read."""
-    device, kind = topic_parse(topic)
-    if len(device) > 120:
-        raise MessageError("device name longer than 120 characters")
-    device = text_field(device, "device", 120)
-    if kind == "status":
-        return StatusIn(device, received_at, status_from_payload(payload))
-    try:
-        data = json_load(payload)
-    except MessageError as exc:
-        raise MessageError(f"{kind} payload is {exc}") from None
-    if kind == "heartbeat":
-        return StatusIn(device, received_at, None)
-    return reading_from_json(device, data, received_at)
-
-
-class MalformedIn(NamedTuple):
-    """A message we could not read, kept with the reason."""
-
-    topic: str
-    payload: bytes
-    received_at: datetime
-    error: str
-
-
-def message_prepare(topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn | MalformedIn:
-    """One message read without touching the database. Never raises: one message that fails in
-    an unforeseen way is kept as malformed instead of failing its whole batch for ever."""
-    try:
-        return message_parse(topic=topic, payload=payload, received_at=received_at)
-    except MessageError as exc:
-        return MalformedIn(topic, payload, received_at, str(exc))
-    except Exception as exc:  # a case the rules above did not foresee: kept, never fatal
-        log.exception("telemetry message on %s could not be read", topic[:255])
-        return MalformedIn(topic, payload, received_at, f"unreadable ({type(exc).__name__})")
 
 
 def prepared_record(items: list[ReadingIn | StatusIn | MalformedIn],
@@ -452,7 +262,7 @@ def devices_news_apply(found: dict[int, DeviceNews]) -> None:
         return
     if not bulk.is_postgres():
         for pk, news in found.items():
-            _device_news_apply_one(pk, news)
+            device_news_apply_one(pk, news)
         return
     rows = [(pk, *(getattr(news, f) for f in NEWS_FIELDS)) for pk, news in found.items()]
     bulk.execute(f"""
@@ -468,7 +278,8 @@ def devices_news_apply(found: dict[int, DeviceNews]) -> None:
         FROM ({{rows}}) AS v(id, {', '.join(NEWS_FIELDS)}) WHERE d.id = v.id""", rows, NEWS_CASTS)
 
 
-def _device_news_apply_one(pk: int, news: DeviceNews) -> None:
+def device_news_apply_one(pk: int, news: DeviceNews) -> None:
+    """devices_news_apply's rules for one device through the ORM (SQLite; tests compare the two)."""
     device = Device.objects.get(pk=pk)
     device.last_seen_at = max(filter(None, (device.last_seen_at, news.seen)))
     device.last_reading_at = news.reading_at or device.last_reading_at

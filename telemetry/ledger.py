@@ -14,6 +14,8 @@ The rules (docs/TELEMETRY.md states them for people):
   entries that changed are superseded (never edited) by the newly derived ones.
 """
 
+# One module, ~350 lines: the derivation rules and the windowed re-derivation that applies them change together (docs/TELEMETRY.md).
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

@@ -1,5 +1,7 @@
 """Device telemetry: raw events stored once, an append-only energy ledger, local-day totals, costs."""
 
+# One module, ~350 lines: Django keeps an app's models in one place, and the stay history (Stay, stays_of) serves Device and Location alike.
+
 import hashlib
 import hmac
 import secrets
@@ -75,9 +77,6 @@ class Device(models.Model):
         if not token or not self.token_sha256:
             return False
         return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), self.token_sha256)
-
-    def silent_for(self, now=None) -> timedelta | None:
-        return (now or timezone.now()) - self.last_seen_at if self.last_seen_at else None
 
     def stays(self) -> list["Stay"]:
         """The device's assignment history, oldest first."""

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +15,29 @@ from telemetry.models import AggregationRun, DailyTotal, Device, LedgerEntry, Ra
 
 UNPROCESSED_AFTER = timedelta(minutes=10)
 SILENT_AFTER = timedelta(hours=24)
+RECONCILE_HOUR = 2  # local time: after the day's late readings, before anyone looks at the tickets
+# What staff may do to a ticket, and the status it leads to.
+TICKET_ACTIONS = {"acknowledge": ReviewTicket.Status.ACKNOWLEDGED, "resolve": ReviewTicket.Status.RESOLVED}
+
+
+def reconcile_due(now: datetime) -> bool:
+    """True once per local day, in the 02:00 hour of TELEMETRY_TIME_ZONE: the hourly schedule
+    asks, whatever zone the cluster keeps and across DST changes."""
+    local = now.astimezone(totals.local_zone())
+    if local.hour != RECONCILE_HOUR:
+        return False
+    today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return not AggregationRun.objects.filter(kind="reconcile", started_at__gte=today_start).exists()
+
+
+def ticket_transition(*, ticket: ReviewTicket, action: str, by: str) -> ReviewTicket:
+    """Acknowledge or resolve a ticket, recording who and when; ValidationError for any other action."""
+    status = TICKET_ACTIONS.get(action)
+    if status is None:
+        raise ValidationError(f"action must be {' or '.join(TICKET_ACTIONS)}")
+    ticket.status, ticket.updated_at, ticket.updated_by = status, timezone.now(), by
+    ticket.save(update_fields=["status", "updated_at", "updated_by"])
+    return ticket
 
 
 def ticket_open(*, kind: str, device_id: int | None, day: date | None, evidence: dict) -> bool:

@@ -93,6 +93,33 @@ def stay_window(stay: Stay, start: datetime, end: datetime) -> tuple[datetime, d
     return lo.astimezone(start.tzinfo), hi.astimezone(start.tzinfo)
 
 
+@dataclass(frozen=True)
+class DeviceDayTimeline:
+    device: Device
+    points: list[tuple[datetime, float | None, float]]  # (reading time, power W, kWh since local midnight)
+    kwh: float
+    readings: int
+
+
+def device_day_timelines(*, devices: list[Device], day: date) -> list[DeviceDayTimeline]:
+    """Per device, the local day's energy from the current ledger, with each entry's reading
+    power beside it (for the location page's chart; at most 5,000 of each per device)."""
+    start, end = totals.day_bounds(day)
+    out = []
+    for device in devices:
+        readings = list(RawEvent.objects.filter(device=device, ts__gte=start, ts__lt=end).order_by("ts")
+                        .values_list("ts", "power_w")[:5000])
+        entries = list(LedgerEntry.objects.current().filter(device=device, end_ts__gt=start, end_ts__lte=end)
+                       .exclude(delta_wh=0).order_by("end_ts").values_list("end_ts", "delta_wh")[:5000])
+        points, energy = [], 0
+        power = dict(readings)
+        for ts, delta in entries:
+            energy += delta
+            points.append((ts, power.get(ts), energy / 1000))
+        out.append(DeviceDayTimeline(device=device, points=points, kwh=energy / 1000, readings=len(readings)))
+    return out
+
+
 def location_timeline(*, location: Location, start: datetime, end: datetime) -> dict:
     """Per device that was in the location during the window: current ledger entries (energy)
     and readings with power, within the part of the window it was there (`from`..`until`)."""

@@ -5,19 +5,11 @@ from django.utils import timezone
 from ops import jobs
 from ops.models import JobRun
 from telemetry import reconcile
-from telemetry.models import AggregationRun
 
 
 def ledger_reconcile() -> dict | None:
-    """Runs hourly; does the work at 02:00 in TELEMETRY_TIME_ZONE, whatever zone the cluster
-    keeps and across DST changes, once per local day."""
-    from telemetry.totals import local_zone
-
-    local = timezone.now().astimezone(local_zone())
-    if local.hour != 2:
-        return None
-    today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if AggregationRun.objects.filter(kind="reconcile", started_at__gte=today_start).exists():
+    """Runs hourly; does the work when reconcile.reconcile_due says (02:00 local, once a day)."""
+    if not reconcile.reconcile_due(timezone.now()):
         return None
     return jobs.job_run_call(kind=JobRun.Kind.RECONCILE, trigger=JobRun.Trigger.SCHEDULE, call=_reconcile_recorded)
 

@@ -15,9 +15,9 @@ from django_tables2 import RequestConfig
 
 from config.auth import request_identity, staff_required
 from config.htmx import HtmxHttpRequest
-from telemetry import assign, charts, reports, totals
+from telemetry import assign, charts, reconcile, reports, totals
 from telemetry.forms import AssignForm, CostVersionForm, DayRangeForm, LocationForm
-from telemetry.models import CostVersion, Device, LedgerEntry, Location, MalformedMessage, RawEvent, ReviewTicket, Stay
+from telemetry.models import CostVersion, Device, Location, MalformedMessage, ReviewTicket, Stay
 from telemetry.tables import MalformedTable, ReviewTicketTable
 
 
@@ -124,7 +124,7 @@ def location_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                "bars": charts.daily_bars(rows), "day": day, "total_kwh": sum(r.kwh for r in rows),
                "total_cost": sum(r.cost for r in rows), "first": start, "last": end, "zone": settings.TELEMETRY_TIME_ZONE,
                "stays": [_stay_row(s, start, end) for s in shown],
-               "timelines": _timelines([s.device for s in location.stays(day, day) if device in (None, s.device)], day)}
+               "timelines": _timeline_charts([s.device for s in location.stays(day, day) if device in (None, s.device)], day)}
     template = "telemetry/location_detail.html"
     if request.htmx:
         template += "#location-charts"
@@ -136,23 +136,12 @@ def _stay_row(stay: Stay, first: date, last: date) -> dict:
             "kwh": reports.stay_wh(stay=stay, first=first, last=last) / 1000}
 
 
-def _timelines(devices: list[Device], day) -> list[dict]:
+def _timeline_charts(devices: list[Device], day: date) -> list[dict]:
     start, end = totals.day_bounds(day)
     zone = totals.local_zone()
-    out = []
-    for device in devices:
-        readings = list(RawEvent.objects.filter(device=device, ts__gte=start, ts__lt=end).order_by("ts")
-                        .values_list("ts", "power_w")[:5000])
-        entries = list(LedgerEntry.objects.current().filter(device=device, end_ts__gt=start, end_ts__lte=end)
-                       .exclude(delta_wh=0).order_by("end_ts").values_list("end_ts", "delta_wh")[:5000])
-        points, energy = [], 0
-        power = dict(readings)
-        for ts, delta in entries:
-            energy += delta
-            points.append((ts, power.get(ts), energy / 1000))
-        out.append({"device": device, "svg": charts.timeline(points, start=start.astimezone(zone), end=end.astimezone(zone)),
-                    "kwh": energy / 1000, "readings": len(readings)})
-    return out
+    return [{"device": t.device, "kwh": t.kwh, "readings": t.readings,
+             "svg": charts.timeline(t.points, start=start.astimezone(zone), end=end.astimezone(zone))}
+            for t in reports.device_day_timelines(devices=devices, day=day)]
 
 
 @require_http_methods(["GET", "POST"])
@@ -199,14 +188,13 @@ def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
 @staff_required
 def ticket_update(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     ticket = get_object_or_404(ReviewTicket, pk=pk)
-    new_status = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(action)
-    if new_status is None:
-        return HttpResponse("action must be acknowledge or resolve", status=400)
-    ticket.status, ticket.updated_at, ticket.updated_by = new_status, timezone.now(), request_identity(request) or ""
-    ticket.save(update_fields=["status", "updated_at", "updated_by"])
+    try:
+        reconcile.ticket_transition(ticket=ticket, action=action, by=request_identity(request) or "")
+    except ValidationError as exc:
+        return HttpResponse(exc.messages[0], status=400)
     if request.htmx:
         return _ticket_page(request, request.POST.get("status", "open"), fragment=True)
-    messages.success(request, f"Ticket {ticket.pk} {new_status}.")
+    messages.success(request, f"Ticket {ticket.pk} {ticket.status}.")
     return redirect("telemetry:ticket-list")
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ercot import demo, esiids, extract
 from ercot.models import ErcotIngest, EsiidRecord
-from smt.demo import DEMO_ESIIDS
+from ops.demo import DEMO_ESIIDS
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 6, 10)

@@ -7,8 +7,8 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
+from ops.management.commands.setup_schedules import SCHEDULES
 from ops.models import JobRun
-from smt.management.commands.setup_schedules import SCHEDULES
 from smt.models import SmtInterval
 from tests.smt.conftest import sample
 

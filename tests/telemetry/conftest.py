@@ -1,12 +1,12 @@
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from telemetry import assign, ingest
+from telemetry import assign, ingest, messages
 from telemetry.models import Device, DeviceAssignment, LedgerEntry, Location
 
-T0 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def feed(device: str, *readings: tuple, start: datetime = T0) -> ingest.RecordRe
     items = []
     for minute, wh, *extra in readings:
         ts = start + timedelta(minutes=minute)
-        items.append(ingest.ReadingIn(device=device, ts=ts, received_at=ts, energy_wh=wh, **(extra[0] if extra else {})))
+        items.append(messages.ReadingIn(device=device, ts=ts, received_at=ts, energy_wh=wh, **(extra[0] if extra else {})))
     return ingest.items_record(items)
 
 

@@ -2,14 +2,14 @@
 bad messages in it."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import OperationalError
 from django.db.models import Sum
 
-from telemetry import ingest
+from telemetry import ingest, messages
 from telemetry.models import (
     CostVersion,
     Device,
@@ -18,7 +18,7 @@ from telemetry.models import (
     RawEvent,
 )
 
-AT = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
 
 def message(device: str, **fields) -> tuple[str, bytes, datetime]:
@@ -45,15 +45,15 @@ def test_prepare_never_raises_and_keeps_what_it_could_not_foresee(db, monkeypatc
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(ingest, "message_parse", broken)
-    prepared = ingest.message_prepare(*message("m1", energy_wh_total=1))
-    assert isinstance(prepared, ingest.MalformedIn) and prepared.error == "unreadable (RuntimeError)"
+    monkeypatch.setattr(messages, "message_parse", broken)
+    prepared = messages.message_prepare(*message("m1", energy_wh_total=1))
+    assert isinstance(prepared, messages.MalformedIn) and prepared.error == "unreadable (RuntimeError)"
     ingest.prepared_record([prepared])
     assert MalformedMessage.objects.get().error == "unreadable (RuntimeError)" and not RawEvent.objects.exists()
 
 
 def test_prepared_batch_keeps_message_order_for_device_state(db):
-    items = [ingest.message_prepare(f"autovolt/m2/{kind}", payload, AT) for kind, payload in
+    items = [messages.message_prepare(f"autovolt/m2/{kind}", payload, AT) for kind, payload in
              [("telemetry", b'{"energy_wh_total": 5, "power_w": 40}'), ("status", b"offline"), ("heartbeat", b"{}")]]
     assert [type(i).__name__ for i in items] == ["ReadingIn", "StatusIn", "StatusIn"]
     ingest.prepared_record(items)
@@ -61,7 +61,7 @@ def test_prepared_batch_keeps_message_order_for_device_state(db):
     assert (device.status, device.last_power_w, device.last_heartbeat_at) == ("offline", 40, AT)
 
 
-T0 = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
 
 
 def at(minute: int) -> datetime:
@@ -93,15 +93,15 @@ def test_device_state_rules_hold_in_the_single_update_and_device_by_device(db):
             items = []
             for kind, minute in sent:
                 if kind == "reading":
-                    items.append(ingest.ReadingIn(name, at(minute), at(minute), 10 * minute, power_w=None))
+                    items.append(messages.ReadingIn(name, at(minute), at(minute), 10 * minute, power_w=None))
                 else:
-                    items.append(ingest.StatusIn(name, at(minute), None if kind == "heartbeat" else kind))
+                    items.append(messages.StatusIn(name, at(minute), None if kind == "heartbeat" else kind))
             news = ingest.devices_news(items, {name: Device.objects.get(name=name).pk})
             if name.startswith("sql"):
                 ingest.devices_news_apply(news)
             else:
                 [(pk, one)] = news.items()
-                ingest._device_news_apply_one(pk, one)
+                ingest.device_news_apply_one(pk, one)
         for device in Device.objects.filter(name__in=names):
             expected_at = T0 if status_minute is None else at(status_minute)
             assert (device.status, device.status_at) == (status, expected_at), (device.name, sent)
@@ -134,7 +134,7 @@ def test_a_batch_the_database_refuses_is_stored_one_by_one_and_the_refused_messa
 
 
 def test_text_the_database_cannot_hold_is_kept_as_malformed_when_it_slips_past_reading(db, monkeypatch):
-    monkeypatch.setattr(ingest, "text_field", lambda value, name, limit: str(value or ""))
+    monkeypatch.setattr(messages, "text_field", lambda value, name, limit: str(value or ""))
     batch = [message("m1", energy_wh_total=1, boot_id="a\x00b"), message("m1", energy_wh_total=2, boot_id="a")]
     result = ingest.messages_record(batch)
     assert (result.stored, result.malformed) == (1, 1)
@@ -160,7 +160,7 @@ def test_a_malformed_message_with_nul_bytes_and_bad_utf8_is_kept_readably(db):
 
 
 def test_refused_messages_in_a_large_batch_are_isolated_in_few_attempts_keeping_message_order(db, monkeypatch):
-    monkeypatch.setattr(ingest, "text_field", lambda value, name, limit: str(value or ""))
+    monkeypatch.setattr(messages, "text_field", lambda value, name, limit: str(value or ""))
     attempts = []
     record = ingest.items_record
     monkeypatch.setattr(ingest, "items_record", lambda items, **kw: attempts.append(len(items)) or record(items, **kw))

@@ -3,11 +3,13 @@
 from datetime import date, datetime, timedelta, timezone
 from io import StringIO
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django_q.models import Schedule
 
 from ops.models import JobRun
-from telemetry import tasks
+from telemetry import reconcile, tasks
 from telemetry.models import DailyTotal, Device, LedgerEntry, RawEvent, ReviewTicket
 from telemetry.reconcile import events_prune, ledger_reconcile
 from tests.telemetry.conftest import feed
@@ -96,3 +98,25 @@ def test_the_prune_task_is_a_recorded_job(db):
     assert tasks.events_prune() == 0
     job = JobRun.objects.get()
     assert (job.kind, job.status, job.counts) == ("prune", "succeeded", {"eventsPruned": 0})
+
+
+def test_reconcile_is_due_in_the_local_02_hour_once_a_day_across_a_dst_change(db, settings):
+    settings.TELEMETRY_TIME_ZONE = "America/Chicago"
+    spring_forward = datetime(2026, 3, 8, 8, 30, tzinfo=timezone.utc)  # 03:30 CDT: 02:00 did not exist that day
+    assert not reconcile.reconcile_due(spring_forward)
+    due = datetime(2026, 3, 9, 7, 30, tzinfo=timezone.utc)  # 02:30 CDT
+    assert reconcile.reconcile_due(due)
+    assert not reconcile.reconcile_due(due - timedelta(hours=1))  # 01:30
+    ledger_reconcile(day=DAY, now=due)
+    assert not reconcile.reconcile_due(due + timedelta(minutes=20))  # already done this local day
+
+
+def test_a_ticket_is_acknowledged_then_resolved_with_who_and_when_and_an_unknown_action_is_refused(db):
+    ticket = ReviewTicket.objects.create(kind="silent_device", evidence={})
+    reconcile.ticket_transition(ticket=ticket, action="acknowledge", by="user:staff")
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.updated_by) == ("acknowledged", "user:staff")
+    with pytest.raises(ValidationError, match="action must be acknowledge or resolve"):
+        reconcile.ticket_transition(ticket=ticket, action="delete", by="user:staff")
+    reconcile.ticket_transition(ticket=ticket, action="resolve", by="user:other")
+    assert ReviewTicket.objects.values_list("status", "updated_by").get() == ("resolved", "user:other")
