@@ -10,7 +10,7 @@ from django_tables2 import RequestConfig
 
 from config.auth import staff_required
 from config.htmx import HtmxHttpRequest
-from smt import ingest
+from smt import ingest, normalize, storage
 from smt.filters import RawSmtFileFilter
 from smt.models import RawSmtFile
 from smt.tables import RawSmtFileTable
@@ -47,7 +47,7 @@ def raw_file_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def raw_file_download(request: HttpRequest, pk: int) -> FileResponse:
     raw = get_object_or_404(RawSmtFile, pk=pk)
     stream = default_storage.open(raw.storage_key, "rb")
-    return FileResponse(stream, as_attachment=True, filename=ingest.safe_filename(raw.filename))
+    return FileResponse(stream, as_attachment=True, filename=storage.safe_filename(raw.filename))
 
 
 @require_POST
@@ -55,7 +55,7 @@ def raw_file_download(request: HttpRequest, pk: int) -> FileResponse:
 def raw_file_normalize(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     raw = get_object_or_404(RawSmtFile, pk=pk)
     if request.POST.get("dry_run"):
-        stats = ingest.raw_file_normalize(raw_file=raw, dry_run=True)
+        stats = normalize.raw_file_normalize(raw_file=raw, dry_run=True)
         return render(request, "smt/_dry_run.html", {"raw": raw, "stats": stats})
     raw.set_status(RawSmtFile.Status.RECEIVED)
     ingest.raw_file_queue(raw_file=raw)
