@@ -126,6 +126,8 @@ def main() -> None:
 
 def run(raw, opts) -> None:
     """Each path `rounds` times, interleaved, keeping the best: the machine is shared and noisy."""
+    from smt import normalize
+
     parse_s = ours_s = again_s = copy_s = float("inf")
     for round_ in range(1, opts.rounds + 1):
         empty_table()

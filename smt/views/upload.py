@@ -19,7 +19,7 @@ from config.errors import json_error
 from smt import ingest, limits, origins, parser, storage
 from smt.esiid_checks import ercot_esiid_warnings
 from smt.models import RawSmtFile
-from smt.uploads import HashingUploadHandler, UploadTooLarge
+from smt.upload_handler import HashingUploadHandler, UploadTooLarge
 
 
 def _csrf_failure(request: HttpRequest) -> JsonResponse | None:

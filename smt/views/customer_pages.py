@@ -15,7 +15,7 @@ from config.charts import bar_chart
 from config.errors import json_error
 from smt import charts, customers, ingest, limits, parser, storage, usage
 from smt.models import House, RawSmtFile
-from smt.upload import receive_file, upload_body
+from smt.views.upload import receive_file, upload_body
 
 # Refusals that cost the server work (a body streamed past the limit, a file read and refused).
 REFUSALS_COUNTED = (413, 422)
