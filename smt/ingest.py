@@ -34,12 +34,20 @@ def raw_file_queue(*, raw_file: RawSmtFile) -> str:
     )
 
 
+def raw_file_requeue(*, raw_file: RawSmtFile, reason: str = "") -> str:
+    """Mark a stored file received again and queue it for a worker; returns the task id.
+
+    The worker claims it like any queued file, so a file queued twice is still ingested once.
+    """
+    raw_file.set_status(RawSmtFile.Status.RECEIVED, error=reason)
+    return raw_file_queue(raw_file=raw_file)
+
+
 def raw_files_requeue_stranded() -> int:
     """Queue again the files a dead worker left in received/normalizing."""
     count = 0
     for raw in RawSmtFile.objects.stranded():
-        raw.set_status(RawSmtFile.Status.RECEIVED, error="re-queued after the worker stopped")
-        raw_file_queue(raw_file=raw)
+        raw_file_requeue(raw_file=raw, reason="re-queued after the worker stopped")
         count += 1
     return count
 

@@ -1,5 +1,8 @@
 """Streaming reader for Smart Meter Texas 15-minute interval CSVs.
 
+One module though over 350 lines: the container limits, the dialect sniffing and the row reader
+share one budget and one error report per file, and split apart they would pass those around.
+
 Reads every interval variant of ../shared/formats/SMT.md (portal export, e-mail file,
 spreadsheet re-save, legacy ISO dialect) inside plain, zip or gzip containers. Rows come out
 one at a time as plain tuples; memory does not grow with the file, except for small caches

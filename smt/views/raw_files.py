@@ -23,7 +23,7 @@ def raw_file_list(request: HtmxHttpRequest) -> HttpResponse:
     files = RawSmtFileFilter(request.GET, queryset=RawSmtFile.objects.select_related("uploaded_by"))
     table = RawSmtFileTable(files.qs)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    busy = RawSmtFile.objects.filter(status__in=["received", "normalizing"]).exists()
+    busy = RawSmtFile.objects.pending().exists()
     template = "smt/raw_file_list.html"
     if request.htmx:
         template += "#raw-file-table"
@@ -39,7 +39,7 @@ def raw_file_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     template = "smt/raw_file_detail.html"
     if request.htmx:
         template += "#raw-file-status"
-    return render(request, template, {"raw": raw, "busy": raw.status in ("received", "normalizing")})
+    return render(request, template, {"raw": raw, "busy": raw.pending})
 
 
 @require_GET
@@ -57,8 +57,7 @@ def raw_file_normalize(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("dry_run"):
         stats = normalize.raw_file_normalize(raw_file=raw, dry_run=True)
         return render(request, "smt/_dry_run.html", {"raw": raw, "stats": stats})
-    raw.set_status(RawSmtFile.Status.RECEIVED)
-    ingest.raw_file_queue(raw_file=raw)
+    ingest.raw_file_requeue(raw_file=raw)
     messages.success(request, f"Normalization of {raw.filename} queued.")
     if request.htmx:
         return HttpResponseClientRedirect(raw.get_absolute_url())
@@ -72,7 +71,6 @@ def raw_file_normalize_latest(request: HtmxHttpRequest) -> HttpResponse:
     if raw is None:
         messages.error(request, "No raw files yet: upload one first.")
     else:
-        raw.set_status(RawSmtFile.Status.RECEIVED)
-        ingest.raw_file_queue(raw_file=raw)
+        ingest.raw_file_requeue(raw_file=raw)
         messages.success(request, f"Normalization of the latest file, {raw.filename}, queued.")
     return redirect("smt:raw-file-list")

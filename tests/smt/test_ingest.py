@@ -126,3 +126,11 @@ def test_stranded_files_are_queued_again(settings):
     assert ingest.raw_files_requeue_stranded() == 1  # the sync q2 cluster of the tests runs it at once
     raw.refresh_from_db()
     assert raw.status == "normalized" and SmtInterval.objects.count() == 96
+
+
+def test_pending_files_are_the_received_and_normalizing_ones():
+    files = {status: store(f"{status}\n".encode(), name=f"{status}.csv") for status in RawSmtFile.Status.values}
+    for status, raw in files.items():
+        raw.set_status(status)
+    assert set(RawSmtFile.objects.pending()) == {files["received"], files["normalizing"]}
+    assert [raw.pending for raw in files.values()] == [status in ("received", "normalizing") for status in files]
