@@ -30,12 +30,12 @@ def esiids(count: int) -> list[str]:
 
 
 def store_generated(count: int, days: int):
-    from smt import ingest
+    from smt import storage
     from smt.demo import interval_csv_write
 
     with tempfile.TemporaryFile() as handle:
         sha256, size = interval_csv_write(handle, esiids=esiids(count), start=date(2024, 1, 1), days=days)
-        stored = ingest.raw_file_store(fileobj=handle, sha256=sha256, size=size, filename="bench-year.csv",
+        stored = storage.raw_file_store(fileobj=handle, sha256=sha256, size=size, filename="bench-year.csv",
                                        source="bench", meter="BENCH", kind="interval", uploader="bench", origin="command")
     return stored.raw_file
 
@@ -113,20 +113,21 @@ def main() -> None:
     media = tempfile.TemporaryDirectory(prefix="bench-media-")
     os.environ["MEDIA_ROOT"] = media.name
     django_setup()
-    from smt import ingest
 
     log(f"generating {opts.esiids} ESIIDs x {opts.days} days")
     raw = store_generated(opts.esiids, opts.days)
     try:
-        run(raw, opts, ingest)
+        run(raw, opts)
     finally:
         empty_table()
         raw.delete()
         media.cleanup()
 
 
-def run(raw, opts, ingest) -> None:
+def run(raw, opts) -> None:
     """Each path `rounds` times, interleaved, keeping the best: the machine is shared and noisy."""
+    from smt import normalize
+
     parse_s = ours_s = again_s = copy_s = float("inf")
     for round_ in range(1, opts.rounds + 1):
         empty_table()
@@ -134,11 +135,11 @@ def run(raw, opts, ingest) -> None:
         seconds, rows = timed(lambda: parse_only(raw))
         parse_s = min(parse_s, seconds)
         log(f"round {round_}: ours, raw_file_normalize ({rows} rows)")
-        seconds, stats = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
+        seconds, stats = timed(lambda: normalize.raw_file_normalize(raw_file=raw))
         assert stats["intervalsInserted"] == rows, stats
         ours_s = min(ours_s, seconds)
         log(f"round {round_}: re-ingest")
-        seconds, again = timed(lambda: ingest.raw_file_normalize(raw_file=raw))
+        seconds, again = timed(lambda: normalize.raw_file_normalize(raw_file=raw))
         assert again["intervalsInserted"] == 0 and again["duplicatesSkipped"] == rows, again
         again_s = min(again_s, seconds)
         with tempfile.TemporaryDirectory() as tmp:

@@ -8,8 +8,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from config.auth import ADMIN_API_AUTH, staff_required
 from ercot.api import router as ercot_router
 from ops.api import router as jobs_router
-from smt.api import router as smt_router
-from smt.user_api import router as user_router
+from smt.api.admin import router as smt_router
+from smt.api.user import router as user_router
 from telemetry.api import router as telemetry_router
 
 api = NinjaAPI(

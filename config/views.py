@@ -16,5 +16,5 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and not request.user.is_staff:
-        return redirect("customer-usage")
+        return redirect("smt:customer-usage")
     return redirect("smt:raw-file-list")

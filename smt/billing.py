@@ -98,14 +98,14 @@ def _row(record: list[str], header: BillingHeader, number: int, default_meter: s
     esiid = parser.parse_esiid(record[cols["esiid"]])
     if esiid is None:
         raise ValueError(f"ESIID {record[cols['esiid']].strip()!r} is not 17 or 22 digits")
-    read_date = parser._parse_date(record[cols["read_date"]])
+    read_date = parser.parse_date(record[cols["read_date"]])
     if read_date is None:
         raise ValueError(f"read date {record[cols['read_date']].strip()!r} is not M/D/YYYY or YYYY-MM-DD")
     if problem := parser.day_problem(read_date, last=last_day, column="read date"):
         raise ValueError(problem)
     revised = None
     if "revision" in cols and record[cols["revision"]].strip():
-        epoch = parser._parse_revision(record[cols["revision"]])
+        epoch = parser.parse_revision(record[cols["revision"]])
         if epoch is None:
             raise ValueError(f"revision date {record[cols['revision']].strip()!r} is not a date and time")
         if problem := parser.revision_problem(epoch, limit=revision_limit):
@@ -122,7 +122,7 @@ def _row(record: list[str], header: BillingHeader, number: int, default_meter: s
 
 def billing_rows_parse(fileobj: BinaryIO, *, default_meter: str = "unknown") -> tuple[list[BillingRow], dict]:
     """Every valid row of a DailyMeterUsage CSV plus the bad ones by line. Raises FileRejected."""
-    lines = parser._text_lines(fileobj, "")
+    lines = parser.text_lines(fileobj, "")
     header = billing_header_find(lines)
     rows, errors = [], {}
     width = max(header.columns.values()) + 1

@@ -1,8 +1,12 @@
-"""Customer workflows: uploads limited to their own ESIIDs, and per-house usage summaries."""
+"""Customer workflows: houses added, uploads limited to their own ESIIDs, per-house usage summaries."""
 
+import secrets
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.texas import CENTRAL
@@ -12,6 +16,30 @@ from smt.models import House, RawSmtFile, SmtInterval
 
 def customer_identity(user) -> str:
     return f"customer:{user.get_username()}"
+
+
+def house_create(*, username: str, email: str, name: str, esiid: str, meter: str) -> tuple[House, str]:
+    """Add a house for the customer `username`, creating the account when it is new.
+
+    Returns the house and the new account's one-time password ("" for an existing customer).
+    Raises ValidationError on `username` for a staff account (customers are separate users) and
+    on `esiid` for a house the customer already has; nothing is written then.
+    """
+    with transaction.atomic():
+        user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+        if user.is_staff:
+            raise ValidationError({"username": "That is a staff account; customers are separate users."})
+        password = ""
+        if created:
+            password = secrets.token_urlsafe(10)
+            user.set_password(password)
+            user.save()
+        try:
+            with transaction.atomic():
+                house = House.objects.create(customer=user, name=name, esiid=esiid, meter=meter)
+        except IntegrityError:
+            raise ValidationError({"esiid": "This customer already has a house with that ESIID."}) from None
+    return house, password
 
 
 def customer_month_start(now: datetime | None = None) -> datetime:

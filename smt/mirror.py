@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ops.jobs import JobRecorder, job_run_create, job_run_record, job_run_skip
 from ops.models import JobRun
-from smt import ingest, pipeline, sftp
+from smt import ingest, sftp, storage
 from smt.models import MirroredFile, RawSmtFile
 
 # A mirror run older than this is presumed dead (its worker was killed) and does not block.
@@ -76,8 +76,8 @@ def mirror_fetch_all(client, config: sftp.SftpConfig, entries: list[sftp.RemoteE
                      *, ingest_files: bool) -> None:
     """Fetch over a few connections (worker threads stream into storage); register and ingest
     here, in order of arrival, so ingesting one file overlaps fetching the next ones."""
-    def stream(remote, entry: sftp.RemoteEntry) -> ingest.StreamedFile:
-        return ingest.raw_file_stream(fileobj=remote, filename=entry.path.rsplit("/", 1)[-1])
+    def stream(remote, entry: sftp.RemoteEntry) -> storage.StreamedFile:
+        return storage.raw_file_stream(fileobj=remote, filename=entry.path.rsplit("/", 1)[-1])
 
     fetched = sftp.sftp_fetch_many(client, config, entries, stream, connections=settings.SMT_SFTP_CONNECTIONS)
     for entry, outcome in fetched:
@@ -90,9 +90,9 @@ def mirror_fetch_all(client, config: sftp.SftpConfig, entries: list[sftp.RemoteE
             _mirror_register(entry, outcome, recorder, ingest_files=ingest_files)
 
 
-def _mirror_register(entry: sftp.RemoteEntry, streamed: ingest.StreamedFile, recorder: JobRecorder, *, ingest_files: bool) -> None:
+def _mirror_register(entry: sftp.RemoteEntry, streamed: storage.StreamedFile, recorder: JobRecorder, *, ingest_files: bool) -> None:
     with transaction.atomic():  # one commit per file: the raw file and where it came from
-        stored = ingest.raw_file_register_streamed(streamed=streamed, source="sftp", origin=RawSmtFile.Origin.MIRROR)
+        stored = storage.raw_file_register_streamed(streamed=streamed, source="sftp", origin=RawSmtFile.Origin.MIRROR)
         MirroredFile.objects.update_or_create(
             remote_path=entry.path,
             defaults={"size_bytes": entry.size, "mtime": entry.mtime, "sha256": streamed.sha256,
@@ -107,7 +107,7 @@ def _mirror_register(entry: sftp.RemoteEntry, streamed: ingest.StreamedFile, rec
         return
     recorder.note(f"{entry.path}: stored as raw file #{raw.pk} ({streamed.size} bytes)")
     if ingest_files:
-        pipeline.raw_file_ingest_recorded(raw_file=raw, label=entry.path, recorder=recorder)
+        ingest.raw_file_ingest_recorded(raw_file=raw, label=entry.path, recorder=recorder)
 
 
 def _esiid_summary(job: JobRun, recorder: JobRecorder) -> None:

@@ -7,13 +7,14 @@ from django.utils import timezone
 
 
 class RawSmtFileQuerySet(models.QuerySet):
+    def pending(self) -> "RawSmtFileQuerySet":
+        """Files queued for a worker or being normalized now (pages poll while there are any)."""
+        return self.filter(status__in=RawSmtFile.PENDING_STATUSES)
+
     def stranded(self) -> "RawSmtFileQuerySet":
         """Files a worker should have finished by now (it died, or the queue lost the task)."""
         cutoff = timezone.now() - timedelta(seconds=settings.SMT_STRANDED_AFTER_SECONDS)
-        return self.filter(
-            status__in=[RawSmtFile.Status.RECEIVED, RawSmtFile.Status.NORMALIZING],
-            status_changed_at__lt=cutoff,
-        )
+        return self.pending().filter(status_changed_at__lt=cutoff)
 
     def claim_for_normalize(self, pk: int) -> bool:
         """Take a file for one worker with a conditional UPDATE: with several clusters (or a
@@ -80,6 +81,7 @@ class RawSmtFile(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="members")
 
     objects = RawSmtFileQuerySet.as_manager()
+    PENDING_STATUSES = (Status.RECEIVED, Status.NORMALIZING)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -90,6 +92,11 @@ class RawSmtFile(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("smt:raw-file-detail", args=[self.pk])
+
+    @property
+    def pending(self) -> bool:
+        """Queued for a worker or being normalized now."""
+        return self.status in self.PENDING_STATUSES
 
     @property
     def official(self) -> bool:
@@ -108,14 +115,6 @@ class RawSmtFile(models.Model):
             self.normalized_at = self.status_changed_at
             fields.append("normalized_at")
         self.save(update_fields=fields)
-
-    @property
-    def inserted(self) -> int | None:
-        return self.stats.get("intervalsInserted")
-
-    @property
-    def invalid_total(self) -> int:
-        return sum(kind.get("count", 0) for kind in self.stats.get("invalid", {}).values())
 
     def as_json(self) -> dict:
         return {

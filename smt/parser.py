@@ -1,5 +1,8 @@
 """Streaming reader for Smart Meter Texas 15-minute interval CSVs.
 
+One module though over 350 lines: the container limits, the dialect sniffing and the row reader
+share one budget and one error report per file, and split apart they would pass those around.
+
 Reads every interval variant of ../shared/formats/SMT.md (portal export, e-mail file,
 spreadsheet re-save, legacy ISO dialect) inside plain, zip or gzip containers. Rows come out
 one at a time as plain tuples; memory does not grow with the file, except for small caches
@@ -85,6 +88,13 @@ class ParseStats:
     @property
     def invalid_count(self) -> int:
         return sum(entry["count"] for entry in self.invalid.values())
+
+    def no_rows_message(self) -> str:
+        """Why a file with no valid row is refused: its first errors by kind, or a missing body."""
+        if not self.invalid:
+            return f"no data rows after the header; expected rows like {EXPECTED_HEADER}"
+        kinds = ", ".join(f"{kind}: {e['count']} (first at line {e['rows'][0]}: {e['messages'][0]})" for kind, e in self.invalid.items())
+        return f"no valid interval row; invalid rows by kind: {kinds}"
 
 
 class Row(NamedTuple):
@@ -218,7 +228,7 @@ def open_members(fileobj: BinaryIO, budget: ContentBudget | None = None) -> Iter
         yield "", io.BufferedReader(_KeepOpen(fileobj, budget))
 
 
-def _text_lines(stream: BinaryIO, member: str) -> Iterator[str]:
+def text_lines(stream: BinaryIO, member: str) -> Iterator[str]:
     """Decoded lines, refusing binary content and absurd line lengths with a clear message."""
     where = f"{member}: " if member else ""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
@@ -288,7 +298,7 @@ def parse_kwh_wh(value: str) -> int | None:
         return None
 
 
-def _parse_date(value: str) -> date | None:
+def parse_date(value: str) -> date | None:
     value = value.strip()
     for fmt in ("%m/%d/%Y", "%Y-%m-%d"):
         try:
@@ -334,7 +344,7 @@ def _parse_minutes(value: str) -> int | None:
     return hours * 60 + minutes
 
 
-def _parse_revision(value: str) -> int | None:
+def parse_revision(value: str) -> int | None:
     value = value.strip()
     for fmt in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
         try:
@@ -348,7 +358,7 @@ def _parse_revision(value: str) -> int | None:
 
 def _parse_revision_or_blank(value: str) -> int | None | bool:
     """False for a blank REVISION_DATE (allowed), None for a bad one."""
-    return _parse_revision(value) if value.strip() else False
+    return parse_revision(value) if value.strip() else False
 
 
 def _parse_channel(value: str) -> str | None:
@@ -410,7 +420,7 @@ class IntervalReader:
         self.fall_seen: dict[tuple, set] = {}
 
     def _day(self, text: str) -> Day | None:
-        parsed = _parse_date(text)
+        parsed = parse_date(text)
         return Day.of(parsed) if parsed else None
 
     def _line(self, number: int) -> str:
@@ -515,7 +525,7 @@ def iter_rows(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None
     """Every valid interval row of a raw SMT file, in file order. Raises FileRejected."""
     found = False
     for member, stream in open_members(fileobj, budget):
-        lines = _text_lines(stream, member)
+        lines = text_lines(stream, member)
         try:
             header = find_header(lines, member)
         except FileDamaged:
@@ -545,7 +555,7 @@ def sniff(fileobj: BinaryIO) -> str:
     kind = None
     for member, stream in open_members(fileobj):
         try:
-            kind = kind or find_header(_text_lines(stream, member), member).kind
+            kind = kind or find_header(text_lines(stream, member), member).kind
         except FileDamaged:
             raise
         except FileRejected:

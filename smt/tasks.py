@@ -4,7 +4,7 @@ from django.conf import settings
 
 from ops.jobs import job_run_create, job_run_record, job_runs_fail_stalled
 from ops.models import JobRun
-from smt import ingest, mirror, partitions, pipeline, sftp
+from smt import ingest, mirror, partitions, sftp
 from smt.models import RawSmtFile
 
 
@@ -14,7 +14,7 @@ def raw_file_normalize(raw_id: int) -> dict | None:
     raw = RawSmtFile.objects.get(pk=raw_id)
     job = job_run_create(kind=JobRun.Kind.NORMALIZE, trigger=JobRun.Trigger.QUEUE, esiid=raw.esiid_hint)
     with job_run_record(job=job) as recorder:
-        return pipeline.raw_file_ingest_recorded(raw_file=raw, label=f"raw file #{raw.pk} {raw.filename}", recorder=recorder)
+        return ingest.raw_file_ingest_recorded(raw_file=raw, label=f"raw file #{raw.pk} {raw.filename}", recorder=recorder)
 
 
 def raw_files_requeue_stranded() -> int:

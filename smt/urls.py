@@ -1,24 +1,41 @@
+"""Every SMT route, with its full path, in the `smt:` namespace (included at the site root).
+
+The paths are what people, scripts and SMT's webhook use: they stay as they are; only the
+names moved into the namespace.
+"""
+
 from django.urls import path
+from django.views.generic import RedirectView
 
 from ops import views as ops_views
-from smt import automation_views, usage_views, views
+from smt.views import automation, customer_pages, customers, hooks, intervals, raw_files, upload, usage
 
 app_name = "smt"
 urlpatterns = [
-    path("raw-files/", views.raw_file_list, name="raw-file-list"),
-    path("raw-files/normalize-latest", views.raw_file_normalize_latest, name="raw-file-normalize-latest"),
-    path("raw-files/<int:pk>/", views.raw_file_detail, name="raw-file-detail"),
-    path("raw-files/<int:pk>/download", views.raw_file_download, name="raw-file-download"),
-    path("raw-files/<int:pk>/normalize", views.raw_file_normalize, name="raw-file-normalize"),
-    path("intervals/", usage_views.interval_list, name="interval-list"),
-    path("intervals/export.csv", usage_views.interval_export, name="interval-export"),
-    path("intervals/delete", usage_views.interval_delete, name="interval-delete"),
-    path("deletions/", usage_views.deletion_list, name="deletion-list"),
-    path("usage/", usage_views.usage_summary, name="usage-summary"),
-    path("usage/portfolio", usage_views.usage_portfolio, name="usage-portfolio"),
-    path("customers/", usage_views.customer_list, name="customer-list"),
+    # The bare prefix opens the main page (people type it).
+    path("smt/", RedirectView.as_view(pattern_name="smt:raw-file-list"), name="root"),
+    path("upload", upload.raw_file_upload, name="upload"),
+    # Older scripts post here; same contract as /upload, so the same view.
+    path("api/admin/smt/raw-upload", upload.raw_file_upload, name="api-raw-upload"),
+    path("smt/raw-files/", raw_files.raw_file_list, name="raw-file-list"),
+    path("smt/raw-files/normalize-latest", raw_files.raw_file_normalize_latest, name="raw-file-normalize-latest"),
+    path("smt/raw-files/<int:pk>/", raw_files.raw_file_detail, name="raw-file-detail"),
+    path("smt/raw-files/<int:pk>/download", raw_files.raw_file_download, name="raw-file-download"),
+    path("smt/raw-files/<int:pk>/normalize", raw_files.raw_file_normalize, name="raw-file-normalize"),
+    path("smt/intervals/", intervals.interval_list, name="interval-list"),
+    path("smt/intervals/export.csv", intervals.interval_export, name="interval-export"),
+    path("smt/intervals/delete", intervals.interval_delete, name="interval-delete"),
+    path("smt/deletions/", intervals.deletion_list, name="deletion-list"),
+    path("smt/usage/", usage.usage_summary, name="usage-summary"),
+    path("smt/usage/portfolio", usage.usage_portfolio, name="usage-portfolio"),
+    path("smt/customers/", customers.customer_list, name="customer-list"),
     # The Jobs pages moved to /ops/jobs/ (every source's runs); the old addresses still serve them.
-    path("jobs/", ops_views.job_list, name="job-list"),
-    path("jobs/<int:pk>/", ops_views.job_detail, name="job-detail"),
-    path("billing-reads/", automation_views.billing_read_list, name="billing-read-list"),
+    path("smt/jobs/", ops_views.job_list, name="job-list"),
+    path("smt/jobs/<int:pk>/", ops_views.job_detail, name="job-detail"),
+    path("smt/billing-reads/", automation.billing_read_list, name="billing-read-list"),
+    path("customer/smt-upload", customer_pages.customer_upload, name="customer-upload"),
+    path("customer/usage", customer_pages.customer_usage, name="customer-usage"),
+    path("trigger/smt-now", hooks.smt_trigger_webhook, name="trigger-webhook"),
+    path("admin/smt/token", hooks.smt_token_proxy, name="token-proxy"),
+    path("admin/smt/trigger", automation.smt_trigger, name="trigger"),
 ]

@@ -277,10 +277,6 @@ def intervals_delete(*, esiid: str, meter: str, start: datetime, end: datetime, 
         )
 
 
-def raw_files_for_range(deletion: IntervalDeletion) -> QuerySet:
-    return RawSmtFile.objects.filter(pk__in=deletion.raw_file_ids)
-
-
 # ---------------------------------------------------------------- backfill
 
 

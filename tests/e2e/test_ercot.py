@@ -65,16 +65,16 @@ def test_smt_raw_file_page_shows_the_ercot_record_and_warning(page: Page, live_s
     from datetime import datetime, timezone
 
     from ercot import esiids
-    from smt import ingest as smt_ingest
+    from smt import normalize, storage
     from tests.conftest import SMT_SAMPLES
 
     row = extract_row("10443720000000002", address="206 BOXWOOD DR", status="De-Energized", premise="Small Non-Residential")
     esiids.esiid_records_load(records=[row.strip().replace('"', "").split(",")], tdsp="ONCOR_ELEC",
                               posted_at=datetime(2026, 6, 3, 11, tzinfo=timezone.utc), ingest_id=None)
     data = (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
-    raw = smt_ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                                     filename="fall-back.csv", esiid="10443720000000002", origin="staff").raw_file
-    smt_ingest.raw_file_normalize(raw_file=raw)
+    normalize.raw_file_normalize(raw_file=raw)
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/smt/raw-files/{raw.pk}/")
     expect(page.locator(".esiid-warning")).to_have_text("ESIID 10443720000000002: status De-Energized in the ERCOT ESIID extract")

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from smt import ingest
+from smt import normalize, storage
 from smt.demo import interval_csv_lines
 from smt.models import House, IntervalDeletion, SmtInterval
 from tests.conftest import SMT_SAMPLES
@@ -20,9 +20,9 @@ OWN = "10443720000000002"
 
 
 def store(data: bytes, name: str, meter: str = "M1"):
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(),
+    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(),
                                 size=len(data), filename=name, meter=meter, origin="staff").raw_file
-    ingest.raw_file_normalize(raw_file=raw)
+    normalize.raw_file_normalize(raw_file=raw)
     return raw
 
 

@@ -1,6 +1,7 @@
 """Real parts for the automation tests: an OpenSSH sshd on loopback and a GnuPG keyring."""
 
 import gzip
+import hashlib
 import io
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from tests.conftest import SMT_SAMPLES
 from tests.sshd import sshd_start
 
+INTERVAL_HEADER = "ESIID,USAGE_DATE,REVISION_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_SURPLUSGENERATION\n"
 DAILY_HEADER = "ESIID,USAGE_DATE,REVISION_DATE,START_READING,END_READING,USAGE_KWH\n"
 # Register reads: 12/14 matches the day's 85.947 kWh of intervals, 11/02 does not (52.788).
 DAILY_CSV = (
@@ -91,3 +93,18 @@ def build_tree(root: Path, keyring: Keyring) -> None:
         "DailyMeterUsage20251216073000.csv": DAILY_CSV.encode(),
         "IntervalMeterUsage20250310.csv": sample("portal-IntervalData-2025-03-09-spring-forward.csv"),
     })))
+
+
+def store(data: bytes, name: str = "IntervalData.csv", **hints):
+    """Bytes stored as a staff upload would store them; returns the RawSmtFile."""
+    from smt import storage
+
+    return storage.raw_file_store(
+        fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, origin="staff", **hints
+    ).raw_file
+
+
+def day_file(kwh: str, revision: str) -> bytes:
+    """One day of 96 intervals of one ESIID, every interval `kwh`, all with the same revision."""
+    rows = [f"'10443720000000002,12/14/2025,{revision},{q // 4:02d}:{q % 4 * 15:02d},00:00,{kwh},A,Consumption\n" for q in range(96)]
+    return (INTERVAL_HEADER + "".join(rows)).encode()

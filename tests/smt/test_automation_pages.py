@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from ops.models import JobRun
-from smt import pipeline
+from smt import ingest
 from tests.smt.conftest import DAILY_HEADER, sample
 from tests.smt.test_ingest import store
 
@@ -98,13 +98,13 @@ def test_trigger_put_is_405(staff_client):
 
 
 def test_billing_reads_sit_beside_the_days_interval_sum_with_differences_highlighted(staff_client):
-    pipeline.raw_file_ingest(raw_file=store(sample("portal-IntervalData-2025-11-02-fall-back.csv")))  # 52.788
-    pipeline.raw_file_ingest(raw_file=store(sample("portal-IntervalData-2025-12-14-estimated.csv")))  # 85.947
-    pipeline.raw_file_ingest(raw_file=store(sample(
+    ingest.raw_file_ingest(raw_file=store(sample("portal-IntervalData-2025-11-02-fall-back.csv")))  # 52.788
+    ingest.raw_file_ingest(raw_file=store(sample("portal-IntervalData-2025-12-14-estimated.csv")))  # 85.947
+    ingest.raw_file_ingest(raw_file=store(sample(
         "IntervalMeterUsage202512012104421513F4F9339E4024C89B21685CA1223B8AEEML.CSV")))  # 11/30: 57.087
     reads = (DAILY_HEADER + "'10443720000000002,12/14/2025,,1,2,85.947\n'10443720000000002,11/02/2025,,1,2,52.000\n"
              "'10443720000000002,11/30/2025,,1,2,50.000\n'10443720000000002,12/20/2025,,1,2,40.000\n")
-    pipeline.raw_file_ingest(raw_file=store(reads.encode(), name="DailyMeterUsage1.csv"))
+    ingest.raw_file_ingest(raw_file=store(reads.encode(), name="DailyMeterUsage1.csv"))
     html = staff_client.get("/smt/billing-reads/?esiid=10443720000000002").content.decode()
     by_day = {day: re.search(rf'<tr class="([^"]*)" data-day="{day}">(.*?)</tr>', html, re.S).groups()
               for day in ("2025-12-14", "2025-11-02", "2025-11-30", "2025-12-20")}
@@ -116,7 +116,7 @@ def test_billing_reads_sit_beside_the_days_interval_sum_with_differences_highlig
 
 
 def test_billing_page_lists_files_with_an_unknown_header(staff_client):
-    pipeline.raw_file_ingest(raw_file=store(b"ACCOUNT,DAY,VALUE\n1,2,3\n", name="DailyMeterUsage9.csv"))
+    ingest.raw_file_ingest(raw_file=store(b"ACCOUNT,DAY,VALUE\n1,2,3\n", name="DailyMeterUsage9.csv"))
     html = staff_client.get("/smt/billing-reads/").content.decode()
     assert 'id="billing-failures"' in html and "columns found: &#x27;ACCOUNT,DAY,VALUE&#x27;" in html
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from smt import billing, parser, pipeline
+from smt import billing, ingest, parser
 from tests.smt.test_ingest import store
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def test_header_aliases_read_the_same_values(header):
 
 def test_an_unknown_header_fails_naming_the_columns_found_and_keeps_the_raw_file():
     raw = store(b"ACCOUNT,DAY,VALUE\n1,2,3\n", name="DailyMeterUsage1.csv")
-    stats = pipeline.raw_file_ingest(raw_file=raw)
+    stats = ingest.raw_file_ingest(raw_file=raw)
     raw.refresh_from_db()
     assert raw.status == "failed" and "columns found: 'ACCOUNT,DAY,VALUE'" in stats["error"]
     assert raw.storage_key  # kept for when the real header is known
@@ -39,8 +39,8 @@ def test_latest_revision_wins_whatever_the_order():
     header = "ESIID,READ_DATE,REVISION_DATE,USAGE_KWH\n"
     newer = store((header + "'10443720000000002,12/14/2025,12/16/2025 08:00:00,40.000\n").encode())
     older = store((header + "'10443720000000002,12/14/2025,12/15/2025 08:00:00,39.000\n").encode())
-    assert pipeline.raw_file_ingest(raw_file=newer)["billingReadsInserted"] == 1
-    stats = pipeline.raw_file_ingest(raw_file=older)
+    assert ingest.raw_file_ingest(raw_file=newer)["billingReadsInserted"] == 1
+    stats = ingest.raw_file_ingest(raw_file=older)
     assert stats["billingReadsUpdated"] == 0 and stats["duplicatesSkipped"] == 1
     read = billing.SmtBillingRead.objects.get()
     assert read.kwh == Decimal("40.000") and read.raw_file == newer and read.start_reading is None
@@ -50,7 +50,7 @@ def test_bad_rows_are_counted_with_their_line_and_good_rows_kept():
     data = ("ESIID,READ_DATE,USAGE_KWH\n'10443720000000002,12/14/2025,1.5\n'123,12/14/2025,1\n"
             "'10443720000000002,14/12/2025,1\n'10443720000000002,12/15/2025,lots\n").encode()
     raw = store(data)
-    stats = pipeline.raw_file_ingest(raw_file=raw)
+    stats = ingest.raw_file_ingest(raw_file=raw)
     assert stats["validRows"] == 1 and stats["invalidCount"] == 3
     assert stats["invalid"]["billing"]["rows"] == ["3", "4", "5"]
     assert "not a number" in stats["invalid"]["billing"]["messages"][2]

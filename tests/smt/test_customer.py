@@ -4,6 +4,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
+from smt import customers
 from smt.models import House, RawSmtFile, SmtInterval
 from tests.conftest import SMT_SAMPLES
 
@@ -84,3 +85,19 @@ def test_staff_add_a_customer_house(staff_client):
     assert house.customer.username == "newcust" and house.esiid == "10443720000000009" and not house.customer.is_staff
     bad = staff_client.post("/smt/customers/", {"username": "x", "name": "y", "esiid": "123"})
     assert bad.status_code == 200 and b"17 or 22 digits" in bad.content and House.objects.count() == 1
+
+
+def test_a_house_for_a_staff_account_or_a_second_house_with_the_same_esiid_is_refused_on_the_page(staff_client, staff_user):
+    staff = staff_client.post("/smt/customers/", {"username": staff_user.username, "email": "", "name": "Oak", "esiid": "10443720000000009"})
+    assert staff.status_code == 200 and b"That is a staff account" in staff.content and House.objects.count() == 0
+    form = {"username": "newcust", "email": "", "name": "Elm St", "esiid": "10443720000000009", "meter": ""}
+    assert staff_client.post("/smt/customers/", form).status_code == 302
+    again = staff_client.post("/smt/customers/", form | {"name": "Elm St again"})
+    assert again.status_code == 200 and b"already has a house with that ESIID" in again.content and House.objects.count() == 1
+
+
+def test_house_create_gives_a_new_customer_a_one_time_password_and_an_existing_one_none(db):
+    house, password = customers.house_create(username="newcust", email="n@example.test", name="Elm", esiid="10443720000000009", meter="")
+    assert password and house.customer.check_password(password) and not house.customer.is_staff
+    second, again = customers.house_create(username="newcust", email="", name="Oak", esiid="10443720000000010", meter="M1")
+    assert again == "" and second.customer == house.customer and House.objects.count() == 2

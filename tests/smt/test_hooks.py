@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ops.models import JobRun
-from smt.hooks import WEBHOOK_SECRET_HEADERS
+from smt.views.hooks import WEBHOOK_SECRET_HEADERS
 from tests.conftest import free_port
 from tests.smt.conftest import sample
 

@@ -1,115 +1,119 @@
-import io
-from decimal import Decimal
+"""smt.ingest: bundles and routing through `manage.py smt_ingest` (the same path as the mirror), and the re-queue."""
 
 import pytest
-from django.core.files.storage import default_storage
-from django.db.models import Sum
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from ops.models import JobRun
 from smt import ingest
-from smt.models import RawSmtFile, SmtInterval
+from smt.models import RawSmtFile, SmtBillingRead, SmtInterval
 from tests.conftest import SMT_SAMPLES
+from tests.smt.conftest import DAILY_CSV, sample, store, zip_bytes
 
 pytestmark = pytest.mark.django_db
-HEADER = "ESIID,USAGE_DATE,REVISION_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_SURPLUSGENERATION\n"
 
 
-def store(data: bytes, name: str = "IntervalData.csv", **hints) -> RawSmtFile:
-    import hashlib
-
-    return ingest.raw_file_store(
-        fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, origin="staff", **hints
-    ).raw_file
+def write(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
 
 
-def day_file(kwh: str, revision: str) -> bytes:
-    rows = [f"'10443720000000002,12/14/2025,{revision},{q // 4:02d}:{q % 4 * 15:02d},00:00,{kwh},A,Consumption\n" for q in range(96)]
-    return (HEADER + "".join(rows)).encode()
+def test_smt_ingest_routes_interval_billing_and_bundles(tmp_path, keyring, capsys):
+    paths = [
+        write(tmp_path, "IntervalData.csv", sample("portal-IntervalData-2025-11-02-fall-back.csv")),
+        write(tmp_path, "DailyMeterUsage1.csv", DAILY_CSV.encode()),
+        write(tmp_path, "IntervalMeterUsage2CSV.55.asc", keyring.armor(zip_bytes({
+            "a/IntervalMeterUsage.csv": sample("portal-IntervalData-2025-12-14-estimated.csv")}))),
+    ]
+    call_command("smt_ingest", *map(str, paths), "--source", "backfill", "--meter", "M7")
+    out = capsys.readouterr().out
+    assert "ingest run #" in out and "succeeded" in out
+    assert SmtInterval.objects.filter(meter="M7").count() == 196
+    assert SmtBillingRead.objects.filter(meter="M7").count() == 2
+    member = RawSmtFile.objects.get(filename="a/IntervalMeterUsage.csv")
+    assert member.parent.filename == "IntervalMeterUsage2CSV.55.asc" and member.source == "backfill"
+    job = JobRun.objects.get()
+    assert job.kind == "ingest" and job.trigger == "command" and job.counts == {"ingested": 3, "intervalsInserted": 196, "billingReadsInserted": 2}
 
 
-def test_sample_normalizes_to_hand_counted_rows_and_kwh():
-    raw = store((SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes(), meter="M1")
-    stats = ingest.raw_file_normalize(raw_file=raw)
-    raw.refresh_from_db()
-    assert raw.status == "normalized" and raw.kind == "interval"
-    assert stats["intervalsInserted"] == 100 and stats["intervalsUpdated"] == 0
-    assert stats["totalKwh"] == 52.788 and stats["generationKwh"] == 0
-    assert stats["tsMin"] == "2025-11-02T05:00:00Z" and stats["tsMax"] == "2025-11-03T05:45:00Z"
-    rows = SmtInterval.objects.filter(esiid="10443720000000002", meter="M1")
-    assert rows.count() == 100
-    assert rows.aggregate(total=Sum("kwh"))["total"] == Decimal("52.788")
-    first = rows.order_by("ts").first()
-    assert first.raw_file_id == raw.pk and first.row_number == 2 and first.quality == "actual"
+def test_a_bare_csv_payload_becomes_one_member_named_after_the_bundle(tmp_path, keyring):
+    path = write(tmp_path, "DailyMeterUsage20251216CSV.134642921.asc", keyring.armor(DAILY_CSV.encode()))
+    call_command("smt_ingest", str(path))
+    member = RawSmtFile.objects.get(parent__isnull=False)
+    assert member.filename == "DailyMeterUsage20251216CSV" and member.kind == "billing"
 
 
-def test_renormalizing_the_same_file_inserts_nothing():
-    raw = store((SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_bytes())
-    ingest.raw_file_normalize(raw_file=raw)
-    again = ingest.raw_file_normalize(raw_file=raw)
-    assert again["intervalsInserted"] == 0 and again["intervalsUpdated"] == 0 and again["duplicatesSkipped"] == 96
-    assert SmtInterval.objects.filter(quality="estimated").count() == 16
+def test_a_plain_csv_under_an_asc_name_is_read_as_csv(tmp_path):
+    path = write(tmp_path, "IntervalMeterUsage.CSV.1.asc", sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    call_command("smt_ingest", str(path))
+    assert RawSmtFile.objects.get().kind == "interval" and SmtInterval.objects.count() == 100
 
 
-def test_redelivery_with_other_formatting_and_same_revision_changes_nothing():
-    portal = store((SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_bytes())
-    email = store((SMT_SAMPLES / "IntervalMeterUsage202512152104279823F4F9339E4024C89B21685CA1223B8AEEML.CSV").read_bytes())
-    ingest.raw_file_normalize(raw_file=portal)
-    stats = ingest.raw_file_normalize(raw_file=email)
-    assert stats["duplicatesSkipped"] == 96 and stats["intervalsInserted"] == 0
-    assert set(SmtInterval.objects.values_list("raw_file_id", flat=True)) == {portal.pk}
+@pytest.mark.parametrize("members, reason", [
+    ({"../escape.csv": b"ESIID\n"}, "unsafe path"),
+    ({"/etc/cron.d/x.csv": b"ESIID\n"}, "unsafe path"),
+    ({"bomb.csv": b"0" * 5_000_000}, "compression ratio"),
+])
+def test_unsafe_bundles_fail_and_store_no_member(tmp_path, keyring, members, reason):
+    path = write(tmp_path, "IntervalMeterUsageCSV.9.asc", keyring.armor(zip_bytes(members)))
+    with pytest.raises(CommandError, match="1 item"):
+        call_command("smt_ingest", str(path))
+    bundle = RawSmtFile.objects.get()
+    assert bundle.status == "failed" and reason in bundle.error
 
 
-@pytest.mark.parametrize("order", ["old-first", "new-first"])
-def test_newer_revision_wins_whatever_the_arrival_order(order):
-    old = store(day_file("0.100", "12/15/2025 07:38:23"), name="old.csv")
-    new = store(day_file("0.200", "12/17/2025 9:00"), name="new.csv")
-    first, second = (old, new) if order == "old-first" else (new, old)
-    ingest.raw_file_normalize(raw_file=first)
-    stats = ingest.raw_file_normalize(raw_file=second)
-    assert stats["intervalsUpdated"] == (96 if order == "old-first" else 0)
-    assert SmtInterval.objects.aggregate(total=Sum("kwh"))["total"] == Decimal("19.200")
-    assert set(SmtInterval.objects.values_list("raw_file_id", flat=True)) == {new.pk}
+def test_an_unrecognized_member_is_kept_and_reported_while_the_rest_go_on(tmp_path, keyring):
+    path = write(tmp_path, "MixedCSV.3.asc", keyring.armor(zip_bytes({
+        "MonthlyBilling.csv": b"PERIOD,TOTAL\n2025-11,1000\n",
+        "IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv"),
+    })))
+    with pytest.raises(CommandError):
+        call_command("smt_ingest", str(path))
+    unknown = RawSmtFile.objects.get(filename="MonthlyBilling.csv")
+    assert unknown.status == "failed" and "neither interval nor billing" in unknown.error
+    assert "columns found: 'PERIOD,TOTAL'" in unknown.error
+    assert SmtInterval.objects.count() == 100
+    bundle = RawSmtFile.objects.get(kind="bundle")
+    assert bundle.status == "normalized" and bundle.stats["membersFailed"] == 1
 
 
-def test_invalid_rows_are_reported_and_good_rows_stored():
-    data = day_file("0.100", "12/15/2025 07:38:23") + b"'123,12/14/2025,12/15/2025 07:38:23,00:00,00:15,1,A,Consumption\n"
-    raw = store(data)
-    stats = ingest.raw_file_normalize(raw_file=raw)
-    assert stats["intervalsInserted"] == 96
-    assert stats["invalid"]["esiid"]["count"] == 1 and stats["invalid"]["esiid"]["rows"] == ["98"]
+def test_the_same_file_twice_is_ingested_once(tmp_path):
+    path = write(tmp_path, "IntervalData.csv", sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    call_command("smt_ingest", str(path))
+    call_command("smt_ingest", str(path))
+    assert JobRun.objects.first().counts == {"duplicates": 1}
 
 
-def test_file_without_valid_rows_fails_with_reason_and_keeps_raw_bytes():
-    raw = store(HEADER.encode() + b"'10443720000000002,99/99/2025,x,00:00,00:15,1,A,Consumption\n")
-    stats = ingest.raw_file_normalize(raw_file=raw)
-    raw.refresh_from_db()
-    assert raw.status == "failed" and "no valid interval row" in raw.error and "line 2" in raw.error
-    assert "error" in stats
-    assert default_storage.exists(raw.storage_key)
-    assert SmtInterval.objects.count() == 0
+def test_smt_ingest_refuses_a_bad_esiid_hint(tmp_path):
+    with pytest.raises(CommandError, match="not a 17- or 22-digit ESIID"):
+        call_command("smt_ingest", str(tmp_path / "x.csv"), "--esiid", "123")
 
 
-def test_dry_run_reports_counts_and_writes_nothing():
-    raw = store((SMT_SAMPLES / "portal-IntervalData-2025-03-09-spring-forward.csv").read_bytes())
-    stats = ingest.raw_file_normalize(raw_file=raw, dry_run=True)
-    raw.refresh_from_db()
-    assert stats["dryRun"] and stats["intervalsInserted"] == 92 and stats["dstGapRowsSkipped"] == 4
-    assert SmtInterval.objects.count() == 0 and raw.status == "received"
+def test_a_missing_path_fails_alone(tmp_path):
+    good = write(tmp_path, "IntervalData.csv", sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    with pytest.raises(CommandError):
+        call_command("smt_ingest", str(tmp_path / "missing.csv"), str(good))
+    assert JobRun.objects.get().counts == {"failed": 1, "ingested": 1, "intervalsInserted": 100}
 
 
-def test_storing_the_same_bytes_twice_keeps_one_file():
-    data = (SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_bytes()
-    first = store(data)
-    import hashlib
+def test_staff_upload_of_a_pgp_bundle_is_stored_and_expanded(staff_client, keyring):
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    again = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="x.csv", origin="staff")
-    assert again.duplicate and again.raw_file.pk == first.pk and RawSmtFile.objects.count() == 1
+    armored = keyring.armor(zip_bytes({"IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv")}))
+    response = staff_client.post("/upload", {"file": SimpleUploadedFile("IntervalMeterUsageCSV.12.asc", armored)})
+    assert response.status_code == 201, response.content
+    bundle = RawSmtFile.objects.get(pk=response.json()["rawId"])
+    assert bundle.kind == "bundle" and bundle.status == "normalized"  # the queued task ran inline
+    assert bundle.members.get().status == "normalized" and SmtInterval.objects.count() == 100
+    assert bundle.origin == "staff" and bundle.members.get().origin == "member"
 
 
-def test_storage_key_never_trusts_the_file_name():
-    key = ingest.raw_file_key(sha256="ab" * 32, filename="../../etc/passwd")
-    assert key.startswith("smt/raw/") and ".." not in key and key.endswith("-passwd")
-    assert ingest.safe_filename("..") == "upload.csv"
-    assert ingest.safe_filename("C:\\Users\\x\\IntervalData (1).csv") == "IntervalData_1.csv"
+def test_an_armored_file_without_the_asc_name_is_refused_at_upload(staff_client, keyring):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = staff_client.post("/upload", {"file": SimpleUploadedFile("data.csv", keyring.armor(b"x"))})
+    assert response.status_code == 422 and RawSmtFile.objects.count() == 0
 
 
 def test_stranded_files_are_queued_again(settings):
@@ -124,35 +128,9 @@ def test_stranded_files_are_queued_again(settings):
     assert raw.status == "normalized" and SmtInterval.objects.count() == 96
 
 
-def test_new_data_takes_the_direct_copy_with_the_same_stats_and_values(monkeypatch):
-    staged = []
-    monkeypatch.setattr(ingest, "_stage_upsert", lambda *a, **k: staged.append(1) or pytest.fail("staged new data"))
-    raw = store(day_file("0.125", "12/15/2025 07:12:44"), meter="tab\tmeter\\x")
-    stats = ingest.raw_file_normalize(raw_file=raw)
-    assert stats["intervalsInserted"] == 96 and stats["duplicatesSkipped"] == 0 and not staged
-    row = SmtInterval.objects.get(ts="2025-12-14T06:00:00Z")
-    assert row.meter == "tab\tmeter\\x" and row.kwh == Decimal("0.125") and row.row_number == 2
-    assert row.revised_at.isoformat() == "2025-12-15T13:12:44+00:00" and row.raw_file_id == raw.pk
-
-
-def test_overlap_after_the_peeked_rows_falls_back_to_the_revision_rule(monkeypatch):
-    """The first rows look new, a later one is stored with a newer revision: the direct COPY
-    aborts to its savepoint and the staging upsert keeps the newer value."""
-    monkeypatch.setattr(ingest, "PEEK_ROWS", 10)
-    newer = store(day_file("0.900", "12/20/2025 07:00:00"), meter="M1")
-    ingest.raw_file_normalize(raw_file=newer)
-    SmtInterval.objects.filter(ts__lt="2025-12-14T12:00:00Z").delete()  # the file's first 24 rows become new
-    older = store(day_file("0.100", "12/15/2025 07:00:00"), meter="M1")
-    stats = ingest.raw_file_normalize(raw_file=older)
-    assert stats["intervalsInserted"] == 24 and stats["intervalsUpdated"] == 0 and stats["duplicatesSkipped"] == 72
-    assert stats["totalKwh"] == 9.6 and stats["validRows"] == 96  # counted once, not once per pass
-    assert SmtInterval.objects.filter(kwh=Decimal("0.900")).count() == 72
-    assert SmtInterval.objects.filter(kwh=Decimal("0.100"), raw_file=older).count() == 24
-
-
-def test_a_key_twice_in_a_new_file_keeps_the_newest_revision():
-    first = day_file("0.100", "12/15/2025 07:00:00").decode()
-    second = day_file("0.300", "12/16/2025 07:00:00").decode().split("\n", 1)[1]
-    stats = ingest.raw_file_normalize(raw_file=store((first + second).encode(), meter="M1"))
-    assert stats["intervalsInserted"] == 96 and stats["duplicatesInFile"] == 96
-    assert set(SmtInterval.objects.values_list("kwh", flat=True)) == {Decimal("0.300")}
+def test_pending_files_are_the_received_and_normalizing_ones():
+    files = {status: store(f"{status}\n".encode(), name=f"{status}.csv") for status in RawSmtFile.Status.values}
+    for status, raw in files.items():
+        raw.set_status(status)
+    assert set(RawSmtFile.objects.pending()) == {files["received"], files["normalizing"]}
+    assert [raw.pending for raw in files.values()] == [status in ("received", "normalizing") for status in files]

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from smt import ingest, tasks
+from smt import storage, tasks
 from smt.models import House, RawSmtFile, SmtInterval
 from tests.smt.conftest import sample
 
@@ -49,7 +49,7 @@ def kwh_of(esiid: str) -> set[str]:
 
 def store_as_customer(data: bytes, user, name: str = "usage.csv") -> RawSmtFile:
     """A customer's file as stored, skipping the upload check: what the worker must still refuse."""
-    return ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+    return storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                                  filename=name, origin="customer", uploaded_by=user, uploader="customer:customer").raw_file
 
 

@@ -15,9 +15,10 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
-from smt import ingest, partitions, usage
+from smt import partitions, storage, usage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile, SmtInterval
+from smt.normalize import raw_file_normalize
 
 pytestmark = pytest.mark.django_db
 CENTRAL = ZoneInfo("America/Chicago")
@@ -40,9 +41,9 @@ def exists(table: str) -> bool:
 
 def normalize(start: date, days: int, esiids: tuple[str, ...] = (ESIID,)) -> RawSmtFile:
     data = "".join(interval_csv_lines(esiids=list(esiids), start=start, days=days)).encode()
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                                 filename=f"{start}.csv", origin="staff").raw_file
-    assert "error" not in ingest.raw_file_normalize(raw_file=raw)
+    assert "error" not in raw_file_normalize(raw_file=raw)
     return raw
 
 
@@ -84,7 +85,7 @@ def test_an_overlapping_reupload_upserts_across_partitions_and_keeps_day_totals(
     SmtInterval.objects.filter(ts__lt=datetime(2025, 2, 3, tzinfo=CENTRAL)).update(kwh=0)
     raw = RawSmtFile.objects.get()  # the same bytes again are a duplicate: normalize the stored file again
     raw.set_status(RawSmtFile.Status.RECEIVED)
-    stats = ingest.raw_file_normalize(raw_file=raw)
+    stats = raw_file_normalize(raw_file=raw)
     assert stats["intervalsInserted"] == 0 and SmtInterval.objects.count() == 20 * 96
     assert usage.day_totals_drift() == []
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 
 from ops.models import JobRun
-from smt import ingest
+from smt import ingest, storage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile, SmtInterval
 from tests.conftest import cluster_start, cluster_stop
@@ -106,7 +106,7 @@ def test_two_clusters_share_uploads_normalize_each_once_and_fire_a_schedule_once
 def test_cluster_killed_mid_normalize_leaves_the_file_to_the_other_which_ends_exact(settings, tmp_path, redis_queue):
     esiids = [f"104437200000003{n:02d}" for n in range(6)]
     data = csv_bytes(esiids, days=365)
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                                 filename="year.csv", origin="staff").raw_file
     clusters = two_clusters(settings, tmp_path)
     logs = [tmp_path / f"host-{n}.log" for n in (1, 2)]

@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 from django.test import Client
 
-from smt import ingest
+from smt import ingest, storage
 from smt.models import House, RawSmtFile, UploadRefusal
 from tests.conftest import SMT_SAMPLES
 
@@ -113,9 +113,9 @@ def test_a_failure_after_the_bytes_are_stored_removes_them_again(monkeypatch):
     def refuse(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(ingest, "_register", refuse)
+    monkeypatch.setattr(storage, "_register", refuse)
     with pytest.raises(RuntimeError):
-        ingest.raw_file_store(fileobj=io.BytesIO(GOOD), sha256="a" * 64, size=len(GOOD), filename="x.csv", origin="staff")
+        storage.raw_file_store(fileobj=io.BytesIO(GOOD), sha256="a" * 64, size=len(GOOD), filename="x.csv", origin="staff")
     assert _stored_objects() == []
 
 

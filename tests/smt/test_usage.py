@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from smt import ingest, usage
+from smt import normalize, storage, usage
 from smt.models import IntervalDeletion, SmtInterval
 from tests.conftest import SMT_SAMPLES
 
@@ -16,8 +16,8 @@ UTC = timezone.utc
 
 def load(name: str, meter: str = "M1"):
     data = (SMT_SAMPLES / name).read_bytes()
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, meter=meter, origin="staff").raw_file
-    ingest.raw_file_normalize(raw_file=raw)
+    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, meter=meter, origin="staff").raw_file
+    normalize.raw_file_normalize(raw_file=raw)
     return raw
 
 
@@ -93,7 +93,7 @@ def test_deletion_matches_preview_is_audited_and_renormalizing_restores(client, 
     audit = IntervalDeletion.objects.get()
     assert (audit.actor, audit.deleted_count, audit.reason, audit.raw_file_ids) == ("token:admin", 12, "bad load", [raw.pk])
     assert SmtInterval.objects.count() == 88
-    stats = ingest.raw_file_normalize(raw_file=raw)
+    stats = normalize.raw_file_normalize(raw_file=raw)
     assert stats["intervalsInserted"] == 12 and SmtInterval.objects.count() == 100
 
 
@@ -171,15 +171,15 @@ def test_day_totals_follow_every_write_path(client):
     assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].estimated == 16
     text = (SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_text()
     revised = text.replace("12/15/2025 07:38:23", "12/16/2025 08:00:00").replace(",E,", ",A,").encode()
-    stored = ingest.raw_file_store(fileobj=io.BytesIO(revised), sha256=hashlib.sha256(revised).hexdigest(),
+    stored = storage.raw_file_store(fileobj=io.BytesIO(revised), sha256=hashlib.sha256(revised).hexdigest(),
                                    size=len(revised), filename="revised.csv", meter="M1", origin="staff").raw_file
-    assert ingest.raw_file_normalize(raw_file=stored)["intervalsUpdated"] == 96  # a newer revision of every row
+    assert normalize.raw_file_normalize(raw_file=stored)["intervalsUpdated"] == 96  # a newer revision of every row
     (summary,) = usage.daily_summary(esiid=esiid, start=day, end=day)
     assert usage.day_totals_drift() == [] and (summary.found, summary.estimated, summary.kwh) == (96, 0, 85.947)
     body = {"esiid": esiid, "meter": "M1", "dateStart": "2025-12-14T12:00:00Z", "dateEnd": "2025-12-14T14:00:00Z"}
     assert client.post("/api/admin/debug/smt/intervals", json.dumps(body), content_type="application/json", **TOKEN).json()["deletedCount"] == 8
     assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].found == 88
-    ingest.raw_file_normalize(raw_file=raw)
+    normalize.raw_file_normalize(raw_file=raw)
     assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].found == 96
     with connection.cursor() as cursor:  # move the day's last hour into the next local day, change kWh
         cursor.execute("UPDATE smt_interval SET ts = ts + interval '1 hour', kwh = kwh + 1 WHERE ts >= '2025-12-15T05:00:00Z' AND ts < '2025-12-15T06:00:00Z'")

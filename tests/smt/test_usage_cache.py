@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from smt import ingest, usage
+from smt import normalize, storage, usage
 from smt.models import SmtInterval
 from tests.conftest import SMT_SAMPLES
 
@@ -28,9 +28,9 @@ def cache_on(settings):
 
 def normalized(name: str):
     data = (SMT_SAMPLES / name).read_bytes()
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                                 filename=name, meter="M1", origin="staff").raw_file
-    ingest.raw_file_normalize(raw_file=raw)
+    normalize.raw_file_normalize(raw_file=raw)
     return raw
 
 
@@ -61,5 +61,5 @@ def test_a_newly_normalized_file_shows_at_once(staff_client):
     SmtInterval.objects.filter(ts__lt="2025-11-02T06:00:00Z").delete()
     cache.clear()
     assert found_on_page(staff_client) == "96 of 100"
-    ingest.raw_file_normalize(raw_file=raw)  # the same file again restores the hour
+    normalize.raw_file_normalize(raw_file=raw)  # the same file again restores the hour
     assert found_on_page(staff_client) == "100 of 100"

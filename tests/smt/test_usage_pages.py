@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from smt import ingest
+from smt import normalize, storage
 from smt.models import IntervalDeletion, SmtInterval
 from tests.conftest import SMT_SAMPLES
 
@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def loaded():
     data = (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
-    raw = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="fb.csv", meter="M1", origin="staff").raw_file
-    ingest.raw_file_normalize(raw_file=raw)
+    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="fb.csv", meter="M1", origin="staff").raw_file
+    normalize.raw_file_normalize(raw_file=raw)
     return raw
 
 

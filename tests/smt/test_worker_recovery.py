@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from smt import ingest
+from smt import ingest, storage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile, SmtInterval
 from tests.conftest import cluster_start, cluster_stop
@@ -39,7 +39,7 @@ def test_worker_killed_mid_normalize_then_restarted_ends_exact(settings, tmp_pat
     data = path.read_bytes()
     expected_wh = sum(int(line.split(",")[5].replace(".", "")) for line in data.decode().splitlines()[1:] if line.split(",")[5])
     with open(path, "rb") as handle:
-        raw = ingest.raw_file_store(fileobj=handle, sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="year.csv", origin="staff").raw_file
+        raw = storage.raw_file_store(fileobj=handle, sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="year.csv", origin="staff").raw_file
 
     cluster = cluster_start(settings, tmp_path / "q.log")
     try:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ops.jobs import job_run_create, job_run_record
 from ops.models import JobRun
-from smt import ingest, parser, pipeline
+from smt import ingest, parser, storage
 from smt.models import RawSmtFile
 
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
                 handle.seek(0)
-                stored = ingest.raw_file_store(fileobj=handle, sha256=digest.hexdigest(), size=path.stat().st_size,
+                stored = storage.raw_file_store(fileobj=handle, sha256=digest.hexdigest(), size=path.stat().st_size,
                                                filename=path.name, source=source, esiid=esiid, meter=meter, uploader="cli",
                                                origin=RawSmtFile.Origin.COMMAND)
         except OSError as exc:
@@ -51,5 +51,5 @@ class Command(BaseCommand):
             recorder.count("duplicates")
             recorder.note(f"{path}: already ingested as raw file #{raw.pk}")
             return
-        pipeline.raw_file_ingest_recorded(raw_file=raw, label=str(path), recorder=recorder)
+        ingest.raw_file_ingest_recorded(raw_file=raw, label=str(path), recorder=recorder)
         self.stdout.write(recorder.job.log.splitlines()[-1])

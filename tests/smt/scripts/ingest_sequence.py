@@ -9,7 +9,7 @@ import django
 
 django.setup()
 
-from smt import ingest  # noqa: E402
+from smt import normalize, storage  # noqa: E402
 from smt.models import SmtInterval  # noqa: E402
 
 
@@ -20,10 +20,10 @@ def run(paths: list[str]) -> dict:
         customer = path.startswith("customer:")
         path = path.removeprefix("customer:")
         data = open(path, "rb").read()
-        stored = ingest.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+        stored = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                                        filename=path.rsplit("/", 1)[-1], origin="customer" if customer else "staff",
                                        uploaded_by=_customer() if customer else None)
-        stats = ingest.raw_file_normalize(raw_file=stored.raw_file)
+        stats = normalize.raw_file_normalize(raw_file=stored.raw_file)
         results.append({k: stats[k] for k in ("intervalsInserted", "intervalsUpdated", "duplicatesSkipped", "duplicatesInFile", "totalKwh", "tsMin", "tsMax", "invalidCount")})
     rows = sorted(
         (r.esiid, r.channel, r.ts.isoformat(), str(r.kwh), r.quality, r.revised_at.isoformat() if r.revised_at else None)

@@ -10,7 +10,7 @@ from django_tables2 import RequestConfig
 
 from config.auth import staff_required
 from config.htmx import HtmxHttpRequest
-from smt import ingest
+from smt import ingest, normalize, storage
 from smt.filters import RawSmtFileFilter
 from smt.models import RawSmtFile
 from smt.tables import RawSmtFileTable
@@ -23,7 +23,7 @@ def raw_file_list(request: HtmxHttpRequest) -> HttpResponse:
     files = RawSmtFileFilter(request.GET, queryset=RawSmtFile.objects.select_related("uploaded_by"))
     table = RawSmtFileTable(files.qs)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    busy = RawSmtFile.objects.filter(status__in=["received", "normalizing"]).exists()
+    busy = RawSmtFile.objects.pending().exists()
     template = "smt/raw_file_list.html"
     if request.htmx:
         template += "#raw-file-table"
@@ -39,7 +39,7 @@ def raw_file_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     template = "smt/raw_file_detail.html"
     if request.htmx:
         template += "#raw-file-status"
-    return render(request, template, {"raw": raw, "busy": raw.status in ("received", "normalizing")})
+    return render(request, template, {"raw": raw, "busy": raw.pending})
 
 
 @require_GET
@@ -47,7 +47,7 @@ def raw_file_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def raw_file_download(request: HttpRequest, pk: int) -> FileResponse:
     raw = get_object_or_404(RawSmtFile, pk=pk)
     stream = default_storage.open(raw.storage_key, "rb")
-    return FileResponse(stream, as_attachment=True, filename=ingest.safe_filename(raw.filename))
+    return FileResponse(stream, as_attachment=True, filename=storage.safe_filename(raw.filename))
 
 
 @require_POST
@@ -55,10 +55,9 @@ def raw_file_download(request: HttpRequest, pk: int) -> FileResponse:
 def raw_file_normalize(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     raw = get_object_or_404(RawSmtFile, pk=pk)
     if request.POST.get("dry_run"):
-        stats = ingest.raw_file_normalize(raw_file=raw, dry_run=True)
+        stats = normalize.raw_file_normalize(raw_file=raw, dry_run=True)
         return render(request, "smt/_dry_run.html", {"raw": raw, "stats": stats})
-    raw.set_status(RawSmtFile.Status.RECEIVED)
-    ingest.raw_file_queue(raw_file=raw)
+    ingest.raw_file_requeue(raw_file=raw)
     messages.success(request, f"Normalization of {raw.filename} queued.")
     if request.htmx:
         return HttpResponseClientRedirect(raw.get_absolute_url())
@@ -72,7 +71,6 @@ def raw_file_normalize_latest(request: HtmxHttpRequest) -> HttpResponse:
     if raw is None:
         messages.error(request, "No raw files yet: upload one first.")
     else:
-        raw.set_status(RawSmtFile.Status.RECEIVED)
-        ingest.raw_file_queue(raw_file=raw)
+        ingest.raw_file_requeue(raw_file=raw)
         messages.success(request, f"Normalization of the latest file, {raw.filename}, queued.")
     return redirect("smt:raw-file-list")

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_POST
 
 from config.auth import admin_token_given, request_identity, token_matches
 from config.errors import json_error
-from ercot.esiids import esiid_warnings
-from smt import ingest, limits, origins, parser
+from smt import ingest, limits, origins, parser, storage
+from smt.esiid_checks import ercot_esiid_warnings
 from smt.models import RawSmtFile
-from smt.uploads import HashingUploadHandler, UploadTooLarge
+from smt.upload_handler import HashingUploadHandler, UploadTooLarge
 
 
 def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
@@ -103,9 +103,9 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
             if existing and existing.official:  # a customer's copy is promoted by raw_file_store
                 return JsonResponse(upload_body(existing, duplicate=True), status=200)
             # Staff and tokens may send SMT's PGP bundles; customers (their own upload page) may not.
-            kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True)
+            kind = storage.raw_file_precheck(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True)
             with quota:
-                stored = ingest.raw_file_store(
+                stored = storage.raw_file_store(
                     fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
                     source=request.POST.get("source", "upload").strip() or "upload",
                     esiid=parser.parse_esiid(esiid) or "", meter=request.POST.get("meter", "").strip(),
@@ -131,7 +131,7 @@ def upload_body(raw: RawSmtFile, *, duplicate: bool) -> dict:
         "url": raw.get_absolute_url(),
     }
     # The file's own ESIIDs once normalized, else the ESIID given with the upload.
-    warnings = raw.stats.get("esiidWarnings") or esiid_warnings([raw.esiid_hint])
+    warnings = raw.stats.get("esiidWarnings") or ercot_esiid_warnings([raw.esiid_hint])
     if warnings:
         body["esiidWarnings"] = warnings
     return body

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from config.auth import token_matches
 from config.errors import json_error
 from ops.models import JobRun
-from smt import mirror, parser, smt_api
+from smt import jwt_client, mirror, parser
 
 log = logging.getLogger(__name__)
 # Senders use different names for the same shared secret; any one of them is accepted.
@@ -64,9 +64,9 @@ def smt_token_proxy(request: HttpRequest) -> JsonResponse:
         return json_error(503, "the token proxy is not configured: set SMT_API_BASE_URL, SMT_USERNAME and SMT_PASSWORD")
     started = time.monotonic()
     try:
-        answer = smt_api.token_request(base_url=settings.SMT_API_BASE_URL, username=settings.SMT_USERNAME,
+        answer = jwt_client.token_request(base_url=settings.SMT_API_BASE_URL, username=settings.SMT_USERNAME,
                                        password=settings.SMT_PASSWORD, timeout=settings.SMT_API_TIMEOUT)
-    except smt_api.SmtApiError as exc:
+    except jwt_client.SmtApiError as exc:
         log.warning("smt token proxy: %s", exc)
         return JsonResponse({"ok": False, "via": "smt-token-proxy", "smtStatusCode": None, "error": str(exc)}, status=502)
     ok = 200 <= answer.status < 300

@@ -18,8 +18,9 @@ from ninja.errors import HttpError
 
 from config.texas import CENTRAL
 from ops.models import JobRun
-from smt import ingest, limits, mirror, origins, parser, usage
+from smt import ingest, limits, mirror, origins, parser, storage, usage
 from smt.models import RawSmtFile
+from smt.normalize import raw_file_normalize
 
 router = Router(tags=["smt"])
 
@@ -39,7 +40,7 @@ def normalize(request: HttpRequest, body: NormalizeIn) -> dict:
     raw = files.filter(pk=body.rawId).first() if body.rawId else files.first()
     if raw is None:
         raise HttpError(404, f"raw file {body.rawId} not found" if body.rawId else "no raw files yet")
-    stats = ingest.raw_file_normalize(raw_file=raw, dry_run=body.dryRun)
+    stats = raw_file_normalize(raw_file=raw, dry_run=body.dryRun)
     raw.refresh_from_db()
     return {"ok": "error" not in stats, **stats, "files": [{"rawId": raw.pk, "status": raw.status, **stats}]}
 
@@ -95,10 +96,10 @@ def pull_inline(request: HttpRequest, body: PullIn):
     if existing and existing.official:  # a customer's copy is promoted by raw_file_store
         return Status(200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status})
     try:
-        kind = ingest.raw_file_precheck(fileobj=io.BytesIO(content), size=len(content))
+        kind = storage.raw_file_precheck(fileobj=io.BytesIO(content), size=len(content))
     except parser.FileRejected as exc:
         raise HttpError(422, f"file refused: {exc}") from None
-    stored = ingest.raw_file_store(
+    stored = storage.raw_file_store(
         fileobj=io.BytesIO(content), sha256=sha, size=len(content), filename=body.filename,
         source=body.source, esiid=esiid, meter=body.meter, kind=kind, uploader=request.auth,
         origin=origins.origin_for_identity(request.auth),

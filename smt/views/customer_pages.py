@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from config.charts import bar_chart
 from config.errors import json_error
-from smt import charts, customers, ingest, limits, parser, usage
+from smt import charts, customers, ingest, limits, parser, storage, usage
 from smt.models import House, RawSmtFile
-from smt.upload import receive_file, upload_body
+from smt.views.upload import receive_file, upload_body
 
 # Refusals that cost the server work (a body streamed past the limit, a file read and refused).
 REFUSALS_COUNTED = (413, 422)
@@ -60,12 +60,12 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         if problem := limits.upload_field_problem({"filename": upload.name or ""}):
             raise parser.FileRejected(problem)
         with upload:
-            kind = ingest.raw_file_precheck(fileobj=upload, size=upload.size)
+            kind = storage.raw_file_precheck(fileobj=upload, size=upload.size)
             esiids = customers.customer_file_check(fileobj=upload, user=request.user,
                                                    budget=limits.content_budget(size=upload.size))
             house = houses.filter(esiid=esiids[0]).first() if len(esiids) == 1 else None
             with customers.customer_quota_taken(user=request.user):
-                stored = ingest.raw_file_store(
+                stored = storage.raw_file_store(
                     fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
                     source="customer-upload", esiid=esiids[0] if len(esiids) == 1 else "",
                     meter=house.meter if house else "", kind=kind, uploaded_by=request.user,

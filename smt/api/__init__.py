@@ -1,0 +1,1 @@
+"""SMT's JSON API (django-ninja): admin.py under /api/admin/, user.py under /api/user/."""
