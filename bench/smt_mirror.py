@@ -49,8 +49,8 @@ def openssh_fetch(server, dest: Path) -> float:
 
 
 def ours_fetch(settings_media: Path) -> tuple[float, dict]:
-    from smt.mirror import mirror_run
     from ops.models import JobRun
+    from smt.mirror import mirror_run
 
     started = time.perf_counter()
     job = mirror_run(trigger=JobRun.Trigger.COMMAND, ingest_files=False)
@@ -75,7 +75,6 @@ def next_ids() -> tuple[int, int]:
     from django.db.models import Max
 
     from ops.models import JobRun
-
     from smt.models import RawSmtFile
 
     return ((RawSmtFile.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,

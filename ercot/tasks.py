@@ -1,9 +1,9 @@
 """django-q2 entry points: thin wrappers around ercot.ingest."""
 
 from ercot import ingest
+from ercot.models import ErcotIngest
 from ops import jobs
 from ops.models import JobRun
-from ercot.models import ErcotIngest
 
 
 def ercot_fetch() -> dict:

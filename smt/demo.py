@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from config.texas import CENTRAL
 from ops.demo import DEMO_ESIIDS
-from smt import ingest
+from smt import normalize, storage
 from smt.models import House, RawSmtFile
 from smt.parser import EXPECTED_HEADER
 
@@ -104,7 +104,7 @@ def smt_demo_load(*, stdout: TextIO, days: int = 365) -> None:
             end = start + timedelta(days=days)
             sha256, size = interval_csv_write(handle, esiids=[esiid], start=start, days=days, seed=int(esiid[-3:]),
                                               skip=functools.partial(_demo_gap, esiid=esiid, end=end))
-            stored = ingest.raw_file_store(
+            stored = storage.raw_file_store(
                 fileobj=handle, sha256=sha256, size=size,
                 filename=f"IntervalData-demo-{esiid}-{start.year}.csv", source="demo", esiid=esiid, meter="DEMO",
                 kind="interval", uploader="demo", origin=RawSmtFile.Origin.COMMAND,
@@ -113,7 +113,7 @@ def smt_demo_load(*, stdout: TextIO, days: int = 365) -> None:
         if stored.duplicate and raw.status == "normalized":
             stdout.write(f"demo data for {esiid}: already loaded (raw file {raw.pk})")
             continue
-        stats = ingest.raw_file_normalize(raw_file=raw)
+        stats = normalize.raw_file_normalize(raw_file=raw)
         stdout.write(f"demo data for {esiid}: {stats['intervalsInserted']} intervals, {stats['totalKwh']:.1f} kWh")
     # A demo customer owning the first meter, so the customer pages have something to show.
     call_command("ensure_admin", username="customer", customer=True, stdout=stdout)

@@ -2,7 +2,6 @@
 
 from django.db import migrations, models
 
-
 LEAN_POSTGRES = """
 ALTER TABLE ercot_esiid_record ALTER COLUMN esiid TYPE varchar(22) COLLATE "C",
                                ALTER COLUMN zipcode TYPE varchar(10) COLLATE "C";

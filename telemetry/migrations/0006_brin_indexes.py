@@ -7,7 +7,6 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-
 INDEXES = [
     ("telemetry_rawevent", "rawevent_received_at", "received_at"),
     ("telemetry_ledgerentry", "ledger_span", "start_ts, end_ts"),
