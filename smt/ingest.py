@@ -161,12 +161,12 @@ def _register(*, key: str, sha256: str, filename: str, **fields) -> StoredFile:
     return StoredFile(raw, duplicate=False)
 
 
-def raw_file_queue(*, raw_file: RawSmtFile) -> str:
+def raw_file_queue(*, raw_file: RawSmtFile, started_by: str = "") -> str:
     """Queue normalization on django-q2 once the row is committed; returns the task id."""
     from django_q.tasks import async_task
 
     return async_task(
-        "smt.tasks.raw_file_normalize", raw_file.pk,
+        "smt.tasks.raw_file_normalize", raw_file.pk, started_by,
         task_name=f"smt-normalize-{raw_file.pk}", group="smt-normalize",
     )
 

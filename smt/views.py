@@ -10,6 +10,7 @@ from django_tables2 import RequestConfig
 
 from config.auth import staff_required
 from config.htmx import HtmxHttpRequest
+from ops.jobs import started_by_staff
 from smt import ingest
 from smt.filters import RawSmtFileFilter
 from smt.models import RawSmtFile
@@ -58,7 +59,7 @@ def raw_file_normalize(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         stats = ingest.raw_file_normalize(raw_file=raw, dry_run=True)
         return render(request, "smt/_dry_run.html", {"raw": raw, "stats": stats})
     raw.set_status(RawSmtFile.Status.RECEIVED)
-    ingest.raw_file_queue(raw_file=raw)
+    ingest.raw_file_queue(raw_file=raw, started_by=started_by_staff(request.user))
     messages.success(request, f"Normalization of {raw.filename} queued.")
     if request.htmx:
         return HttpResponseClientRedirect(raw.get_absolute_url())
@@ -73,6 +74,6 @@ def raw_file_normalize_latest(request: HtmxHttpRequest) -> HttpResponse:
         messages.error(request, "No raw files yet: upload one first.")
     else:
         raw.set_status(RawSmtFile.Status.RECEIVED)
-        ingest.raw_file_queue(raw_file=raw)
+        ingest.raw_file_queue(raw_file=raw, started_by=started_by_staff(request.user))
         messages.success(request, f"Normalization of the latest file, {raw.filename}, queued.")
     return redirect("smt:raw-file-list")
