@@ -9,7 +9,7 @@ import logging
 import time
 from datetime import datetime
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,8 @@ def heartbeat_beat(*, name: str, connected: bool, detail: str = "", now: datetim
 
     now = now or timezone.now()
     try:
-        close_old_connections()  # a long-lived thread's connection may have been dropped while idle
+        if not connection.in_atomic_block:  # inside a transaction (a caller's, a test's) the connection is in use
+            close_old_connections()  # a long-lived thread's connection may have been dropped while idle
         beat, created = Heartbeat.objects.get_or_create(name=name, defaults={"at": now, "since": now, "connected": connected,
                                                                              "detail": detail[:300]})
         if not created:
