@@ -71,15 +71,13 @@ def test_two_gunicorn_workers_counts_are_summed_in_one_scrape(transactional_db, 
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for_url(f"{base}/health")
-        series = 'wattledger_http_requests_total{method="GET",status="200",view="health"}'
-        before = sample_value(scrape(f"{base}/metrics"), series)  # the readiness probes (one or more)
+        wait_for_url(f"{base}/health", seconds=60)  # probes /health; the counted requests go to /login/ alone
         # Concurrent requests, so both sync workers take some.
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: urllib.request.urlopen(f"{base}/health", timeout=10).read(), range(200)))
-        pids = {path.name.split("_")[1] for path in metrics_dir.glob("counter_*.db")}
+            list(pool.map(lambda _: urllib.request.urlopen(f"{base}/login/", timeout=30).read(), range(200)))
+        pids = {path.stem.split("_")[1] for path in metrics_dir.glob("counter_*.db")}
         assert len(pids) == 2, "both workers should have served requests"
-        assert sample_value(scrape(f"{base}/metrics"), series) - before == 200
+        assert sample_value(scrape(f"{base}/metrics"), 'wattledger_http_requests_total{method="GET",status="200",view="login"}') == 200
     finally:
         server.terminate()
         server.wait(20)
