@@ -6,6 +6,7 @@ through ops.registry; ops imports none of them.
 """
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Min
@@ -17,7 +18,9 @@ from ops.registry import Observed, register_kind
 State = Monitor.State
 
 
+@lru_cache(maxsize=4096)
 def when(moment: datetime) -> str:
+    """Cached: thousands of ESIIDs share a newest interval (SMT delivers them in daily batches)."""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
