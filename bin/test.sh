@@ -15,6 +15,7 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 { command -v chromium >/dev/null || [ -x /usr/lib/chromium/chromium ]; } || need+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+command -v prometheus >/dev/null || need+=(prometheus)  # a real server scrapes /metrics in tests/ops/test_metrics.py
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -6,8 +6,8 @@ from ops import jobs
 from ops.models import JobRun
 
 
-def ercot_fetch() -> dict:
-    return jobs.job_run_call(kind=JobRun.Kind.ERCOT_FETCH, trigger=JobRun.Trigger.SCHEDULE, call=_fetch_recorded)
+def ercot_fetch(started_by: str = "") -> dict:
+    return jobs.job_run_call(kind=JobRun.Kind.ERCOT_FETCH, trigger=JobRun.Trigger.SCHEDULE, call=_fetch_recorded, started_by=started_by)
 
 
 def ercot_fetch_if_missing() -> dict | None:

@@ -15,6 +15,8 @@ from ercot import extract
 from ercot.filters import ErcotIngestFilter, esiid_search
 from ercot.models import ErcotIngest, EsiidRecord
 from ercot.tables import ErcotIngestTable, EsiidRecordTable
+from ops.jobs import started_by_staff
+from ops.models import JobRun
 
 STRIP_DAYS = 31
 
@@ -41,7 +43,8 @@ def ingest_list(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate(timezone=extract.CENTRAL)
     context = {"filter": files, "table": table, "strip": day_strip(today=today), "today": today,
                "today_count": ErcotIngest.objects.done().filter(file_date=today).count(),
-               "records": EsiidRecord.objects.estimated_count() if not request.htmx else None}
+               "records": EsiidRecord.objects.estimated_count() if not request.htmx else None,
+               "last_fetch": JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH).first()}
     return render(request, template, context)
 
 
@@ -50,7 +53,7 @@ def ingest_list(request: HtmxHttpRequest) -> HttpResponse:
 def ingest_fetch(request: HttpRequest) -> HttpResponse:
     from django_q.tasks import async_task
 
-    async_task("ercot.tasks.ercot_fetch", task_name="ercot-fetch-now", group="ercot-fetch")
+    async_task("ercot.tasks.ercot_fetch", started_by_staff(request.user), task_name="ercot-fetch-now", group="ercot-fetch")
     messages.success(request, "ERCOT fetch queued: new files appear below as they are stored.")
     return redirect("ercot:ingest-list")
 

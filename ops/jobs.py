@@ -13,6 +13,8 @@ from ops.models import JobRun
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOG_MAX_CHARS = 20_000
+# Counts that say what was looked at, not what was done: they make no run a success.
+NEUTRAL_COUNTS = {"listed", "bytes"}
 SAVE_EVERY_SECONDS = 1.0
 
 
@@ -22,10 +24,14 @@ class JobRecorder:
     def __init__(self, job: JobRun):
         self.job = job
         self.failures = 0
+        self.successes = 0
         self._saved = 0.0
 
     def count(self, name: str, by: int = 1) -> None:
+        """A count for the Jobs page; any count but a failure ("...Failed") or NEUTRAL_COUNTS is a success."""
         self.job.counts[name] = self.job.counts.get(name, 0) + by
+        if by > 0 and "ailed" not in name and name not in NEUTRAL_COUNTS:
+            self.successes += by
         self._save_soon()
 
     def note(self, message: str, *, failed: bool = False) -> None:
@@ -46,14 +52,24 @@ class JobRecorder:
             self.job.save(update_fields=["counts", "log"])
 
 
-def job_run_create(*, kind: str, trigger: str, esiid: str = "") -> JobRun:
-    """A queued run, so a caller has its id before a worker picks it up."""
-    return JobRun.objects.create(kind=kind, trigger=trigger, esiid=esiid)
+def job_run_create(*, kind: str, trigger: str, esiid: str = "", started_by: str = "") -> JobRun:
+    """A queued run, so a caller has its id before a worker picks it up.
+
+    `started_by` names who started it ("staff: admin"); left empty it is the trigger
+    ("schedule", "command", "webhook").
+    """
+    return JobRun.objects.create(kind=kind, trigger=trigger, esiid=esiid, started_by=started_by or trigger)
+
+
+def started_by_staff(user) -> str:
+    """How a run started by a person's click reads on the Jobs pages."""
+    return f"staff: {user.get_username()}"
 
 
 @contextmanager
 def job_run_record(*, job: JobRun) -> Iterator[JobRecorder]:
-    """Mark `job` running; on exit record succeeded, partial (items failed) or failed (raised).
+    """Mark `job` running; on exit record succeeded, partial (some items failed, some did not) or
+    failed (it raised, or items failed and nothing succeeded).
 
     The exception is re-raised after it is recorded, so commands exit non-zero and the
     worker's task shows the failure too.
@@ -68,13 +84,20 @@ def job_run_record(*, job: JobRun) -> Iterator[JobRecorder]:
         _finish(job, JobRun.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}")
         raise
     if job.status == JobRun.Status.RUNNING:
-        _finish(job, JobRun.Status.PARTIAL if recorder.failures else JobRun.Status.SUCCEEDED,
+        _finish(job, job_run_outcome(failures=recorder.failures, successes=recorder.successes),
                 error=f"{recorder.failures} item(s) failed; see the log" if recorder.failures else "")
 
 
-def job_run_call(*, kind: str, trigger: str, call: Callable[[JobRecorder], T]) -> T:
+def job_run_outcome(*, failures: int, successes: int) -> str:
+    """A run in which nothing succeeded failed, however politely it finished."""
+    if not failures:
+        return JobRun.Status.SUCCEEDED
+    return JobRun.Status.PARTIAL if successes else JobRun.Status.FAILED
+
+
+def job_run_call(*, kind: str, trigger: str, call: Callable[[JobRecorder], T], started_by: str = "") -> T:
     """Run `call` as a recorded job: for the scheduled jobs of other apps (ERCOT, telemetry)."""
-    with job_run_record(job=job_run_create(kind=kind, trigger=trigger)) as recorder:
+    with job_run_record(job=job_run_create(kind=kind, trigger=trigger, started_by=started_by)) as recorder:
         return call(recorder)
 
 

@@ -1,62 +1,70 @@
-"""Prometheus metrics read from the database at scrape time, so every gunicorn and q2 worker
-agrees (no per-process counters to merge)."""
+"""Prometheus metrics for /metrics.
 
-from datetime import timedelta
+Two sources. Gauges read from the database at scrape time (ops's own, and those each source
+app registers in its monitors.py through ops.registry), so every gunicorn and q2 worker agrees
+with no per-process counters to merge. And the request counters of ops.middleware, which live
+in each web process: with PROMETHEUS_MULTIPROC_DIR set (gunicorn, docs/OPERATIONS.md) every
+worker writes them to a shared directory and a scrape sums all workers' files.
+"""
 
-from django.conf import settings
-from django.db.models import Count, Max, Q
+import os
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from ops import registry
 from ops.evaluate import oldest_queued_task
-from ops.models import Monitor
+from ops.models import JobRun, Monitor
+
+NORMALIZE_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
 
 class DatabaseCollector:
-    def collect(self):
-        from smt.models import RawSmtFile, SmtInterval
-        from telemetry.models import Device, MalformedMessage, RawEvent
-
+    def collect(self) -> Iterator[Metric]:
         now = timezone.now()
-        yield _gauge("wattledger_smt_intervals_stored", "SMT intervals stored (planner estimate on PostgreSQL)",
-                     [((), _estimated_rows("smt_interval"))])
-        files = RawSmtFile.objects.values_list("status").annotate(n=Count("pk"))
-        yield _gauge("wattledger_smt_raw_files", "Raw SMT files by status", files, ["status"])
         monitors = Monitor.objects.values_list("kind", "state").annotate(n=Count("pk"))
-        yield _gauge("wattledger_monitors", "Monitors by kind and state", monitors, ["kind", "state"])
-        silent = now - timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
-        heard = Device.objects.aggregate(all=Count("pk"), silent=Count("pk", filter=~_seen_after(silent)))
-        yield _gauge("wattledger_devices", "Telemetry devices by health", [(("silent",), heard["silent"]),
-                     (("online",), heard["all"] - heard["silent"])], ["health"])
-        yield _gauge("wattledger_telemetry_messages_stored", "Telemetry readings stored (estimate on PostgreSQL)",
-                     [((), _estimated_rows(RawEvent._meta.db_table))])
-        yield _gauge("wattledger_telemetry_messages_malformed", "Telemetry messages kept as malformed",
-                     [((), MalformedMessage.objects.count())])
+        yield gauge("wattledger_monitors", "Monitors by kind and state", monitors, ["kind", "state"])
         oldest = oldest_queued_task()
-        yield _gauge("wattledger_oldest_queued_task_age_seconds", "Age of the oldest waiting task or overdue schedule",
-                     [((), (now - oldest).total_seconds() if oldest else 0)])
-        newest_ts = SmtInterval.objects.aggregate(t=Max("ts"))["t"]
-        yield _gauge("wattledger_smt_newest_interval_age_seconds", "Age of the newest SMT interval",
-                     [((), (now - newest_ts).total_seconds() if newest_ts else 0)])
+        yield gauge("wattledger_oldest_queued_task_age_seconds", "Age of the oldest waiting task or overdue schedule",
+                    [((), (now - oldest).total_seconds() if oldest else 0)])
+        yield normalize_histogram()
+        yield from registry.metrics_collect(now)
 
 
-def _seen_after(moment) -> Q:
-    return Q(last_seen_at__gte=moment)
+def normalize_histogram() -> HistogramMetricFamily:
+    """Normalize run durations as a histogram, from the runs' own start and finish times: one
+    query at scrape time, the same answer from every process, and no worker has to record it."""
+    buckets = ", ".join(f"count(*) FILTER (WHERE d <= {bound})" for bound in NORMALIZE_BUCKETS)
+    seconds = ("EXTRACT(EPOCH FROM finished_at - started_at)" if connection.vendor == "postgresql"
+               else "(julianday(finished_at) - julianday(started_at)) * 86400")
+    sql = f"""SELECT {buckets}, count(*), COALESCE(sum(d), 0) FROM (
+                SELECT {seconds} AS d FROM {JobRun._meta.db_table}
+                WHERE kind = %s AND started_at IS NOT NULL AND finished_at IS NOT NULL) AS runs"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [JobRun.Kind.NORMALIZE])
+        *counts, total, total_seconds = cursor.fetchone()
+    histogram = HistogramMetricFamily("wattledger_smt_normalize_seconds", "Duration of finished normalize runs")
+    histogram.add_metric([], [(str(float(b)), c) for b, c in zip(NORMALIZE_BUCKETS, counts, strict=True)] + [("+Inf", total)],
+                         float(total_seconds))
+    return histogram
 
 
-def _gauge(name: str, doc: str, rows, labels: list[str] | None = None) -> GaugeMetricFamily:
-    gauge = GaugeMetricFamily(name, doc, labels=labels or [])
+def gauge(name: str, doc: str, rows: Iterable, labels: list[str] | None = None) -> GaugeMetricFamily:
+    """A gauge from (label values..., value) rows, or ((), value) rows when unlabelled."""
+    family = GaugeMetricFamily(name, doc, labels=labels or [])
     for row in rows:
         *values, value = row if labels else (*row[0], row[1])
-        gauge.add_metric([str(v) for v in values], value)
-    return gauge
+        family.add_metric([str(v) for v in values], value)
+    return family
 
 
-def _estimated_rows(table: str) -> int:
+def estimated_rows(table: str) -> int:
     """An exact count of a 100 M-row table takes seconds; PostgreSQL's estimate is free."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE relname = %s", [table])
@@ -67,7 +75,23 @@ def _estimated_rows(table: str) -> int:
         return cursor.fetchone()[0]
 
 
-def metrics_render() -> bytes:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector())
-    return generate_latest(registry)
+class RequestCollector:
+    """This process's request metrics (ops.middleware), when not in multiprocess mode."""
+
+    def collect(self) -> Iterator[Metric]:
+        from ops.middleware import REQUEST_METRICS
+
+        for metric in REQUEST_METRICS:
+            yield from metric.collect()
+
+
+def metrics_render(*, now: datetime | None = None) -> bytes:
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(DatabaseCollector())
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(scrape)
+    else:
+        scrape.register(RequestCollector())
+    return generate_latest(scrape)
+
+

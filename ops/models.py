@@ -156,6 +156,8 @@ class JobRun(models.Model):
     log = models.TextField(blank=True, default="", help_text="The last lines of the run's log.")
     error = models.TextField(blank=True, default="")
     task_id = models.CharField(max_length=64, blank=True, default="")
+    started_by = models.CharField(max_length=160, blank=True, default="",
+                                  help_text='Who started the run: "schedule", "command", "webhook", "staff: <name>".')
 
     objects = JobRunQuerySet.as_manager()
 
@@ -180,6 +182,10 @@ class JobRun(models.Model):
             return None
         return (self.finished_at or timezone.now()) - self.started_at
 
+    def error_lines(self, limit: int = 10) -> list[str]:
+        """The log's per-item failures (the recorder marks them ERROR), newest last."""
+        return [line for line in self.log.splitlines() if " ERROR " in line][-limit:]
+
     def counts_display(self) -> list[tuple[str, str, bool]]:
         """(label, value, is a failure count) in a fixed order, known counts first; bytes humanized."""
         from django.template.defaultfilters import filesizeformat
@@ -195,8 +201,22 @@ class JobRun(models.Model):
 
     def as_json(self) -> dict:
         return {
-            "jobId": self.pk, "kind": self.kind, "trigger": self.trigger, "esiid": self.esiid,
+            "jobId": self.pk, "kind": self.kind, "trigger": self.trigger, "startedBy": self.started_by, "esiid": self.esiid,
             "status": self.status, "startedAt": self.started_at and self.started_at.isoformat(),
             "finishedAt": self.finished_at and self.finished_at.isoformat(), "counts": self.counts,
             "error": self.error, "url": self.get_absolute_url(),
         }
+
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a long-running process (ops.heartbeat)."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    at = models.DateTimeField(help_text="The last beat.")
+    connected = models.BooleanField(default=True)
+    since = models.DateTimeField(help_text="When `connected` last changed.")
+    detail = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

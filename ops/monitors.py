@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ops import alerts, evaluate
+from ops import alerts, evaluate, registry  # noqa: F401 - evaluate registers the workers kind
 from ops.models import KindCheck, Monitor, MonitorEvent
 
 CHUNK = 1000
@@ -30,7 +30,7 @@ def monitors_check(*, now: datetime | None = None, kinds: Iterable[str] | None =
     """Evaluate each kind once; returns the events this process recorded."""
     now = now or timezone.now()
     result = CheckResult()
-    for kind in kinds or evaluate.KINDS:
+    for kind in kinds or list(registry.KINDS):
         started = time.monotonic()
         result.changed += monitor_kind_check(kind=kind, now=now)
         result.seconds[kind] = time.monotonic() - started
@@ -41,13 +41,13 @@ def monitors_check(*, now: datetime | None = None, kinds: Iterable[str] | None =
 
 def monitor_kind_check(*, kind: str, now: datetime) -> list[MonitorEvent]:
     existing = {key: (pk, state) for pk, key, state in Monitor.objects.filter(kind=kind).values_list("pk", "key", "state")}
-    observed = evaluate.KINDS[kind](now=now, watched=set(existing))
+    observed = registry.kind_evaluate(kind, now=now, watched=set(existing))
     new = [Monitor(kind=kind, key=key, subject=o.subject, since=now) for key, o in observed.items() if key not in existing]
     if new:
         Monitor.objects.bulk_create(new, ignore_conflicts=True, batch_size=CHUNK)
         existing.update({key: (pk, state) for pk, key, state in
                          Monitor.objects.filter(kind=kind, key__in=[m.key for m in new]).values_list("pk", "key", "state")})
-    cleared = evaluate.CLEARED.get(kind, "all clear")
+    cleared = registry.kind_cleared(kind)
     changes = []
     for key, (pk, state) in existing.items():
         seen = observed.get(key)
@@ -104,9 +104,9 @@ def monitor_pause(*, monitor: Monitor, reason: str, actor: str) -> bool:
 def monitor_resume(*, monitor: Monitor, reason: str, actor: str) -> MonitorEvent | None:
     """Evaluate the monitor's kind now and take the state it finds; notified unless it is up."""
     now = timezone.now()
-    observed = evaluate.KINDS[monitor.kind](now=now, watched={monitor.key}).get(monitor.key)
+    observed = registry.kind_evaluate(monitor.kind, now=now, watched={monitor.key}).get(monitor.key)
     state = observed.state if observed else Monitor.State.UP
-    evidence = f"resumed ({reason}): " + (observed.evidence if observed else evaluate.CLEARED.get(monitor.kind, "all clear"))
+    evidence = f"resumed ({reason}): " + (observed.evidence if observed else registry.kind_cleared(monitor.kind))
     events = monitors_transition(changes=[(monitor.pk, Monitor.State.PAUSED, state, evidence)], now=now, actor=actor,
                                  notify=state != Monitor.State.UP)
     if events:

@@ -9,6 +9,7 @@ from ops.models import JobRun
 
 class JobRunTable(tables.Table):
     id = tables.Column(verbose_name="Run", linkify=True)
+    started_by = tables.Column(verbose_name="Started by", empty_values=())
     esiid = tables.Column(verbose_name="ESIID")
     created_at = tables.DateTimeColumn(verbose_name="Queued", format="Y-m-d H:i:s")
     duration = tables.Column(orderable=False, empty_values=())
@@ -16,7 +17,7 @@ class JobRunTable(tables.Table):
 
     class Meta:
         model = JobRun
-        fields = ("id", "kind", "trigger", "esiid", "status", "created_at", "duration", "counts", "error")
+        fields = ("id", "kind", "started_by", "esiid", "status", "created_at", "duration", "counts", "error")
         attrs = {"class": "table", "id": "job-runs"}
         row_attrs = {"data-status": lambda record: record.status}
         order_by = "-created_at"
@@ -27,6 +28,9 @@ class JobRunTable(tables.Table):
     def render_status(self, value: str, record: JobRun) -> str:
         spinner = mark_safe(' <span class="spinner" aria-label="running"></span>') if record.active else ""
         return format_html('<span class="badge badge-job-{}">{}</span>{}', record.status, record.status, spinner)
+
+    def render_started_by(self, record: JobRun) -> str:
+        return record.started_by or record.trigger  # the field is empty only on rows no migration filled
 
     def render_duration(self, record: JobRun) -> str:
         seconds = record.duration.total_seconds() if record.duration is not None else None

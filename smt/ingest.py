@@ -24,23 +24,23 @@ HEAD_BYTES = 4096
 _BUNDLE_SUFFIX = re.compile(r"(\.\d+)?\.asc$", re.IGNORECASE)
 
 
-def raw_file_queue(*, raw_file: RawSmtFile) -> str:
+def raw_file_queue(*, raw_file: RawSmtFile, started_by: str = "") -> str:
     """Queue normalization on django-q2 once the row is committed; returns the task id."""
     from django_q.tasks import async_task
 
     return async_task(
-        "smt.tasks.raw_file_normalize", raw_file.pk,
+        "smt.tasks.raw_file_normalize", raw_file.pk, started_by,
         task_name=f"smt-normalize-{raw_file.pk}", group="smt-normalize",
     )
 
 
-def raw_file_requeue(*, raw_file: RawSmtFile, reason: str = "") -> str:
+def raw_file_requeue(*, raw_file: RawSmtFile, reason: str = "", started_by: str = "") -> str:
     """Mark a stored file received again and queue it for a worker; returns the task id.
 
     The worker claims it like any queued file, so a file queued twice is still ingested once.
     """
     raw_file.set_status(RawSmtFile.Status.RECEIVED, error=reason)
-    return raw_file_queue(raw_file=raw_file)
+    return raw_file_queue(raw_file=raw_file, started_by=started_by)
 
 
 def raw_files_requeue_stranded() -> int:

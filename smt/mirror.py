@@ -122,11 +122,11 @@ def _esiid_summary(job: JobRun, recorder: JobRecorder) -> None:
     recorder.note(f"ESIID {job.esiid}: {intervals} intervals and {reads} billing reads from this run")
 
 
-def mirror_queue(*, trigger: str, esiid: str = "") -> JobRun:
+def mirror_queue(*, trigger: str, esiid: str = "", started_by: str = "") -> JobRun:
     """A queued mirror + ingest run (webhook, trigger page); the worker records its progress."""
     from django_q.tasks import async_task
 
-    job = job_run_create(kind=JobRun.Kind.MIRROR, trigger=trigger, esiid=esiid)
+    job = job_run_create(kind=JobRun.Kind.MIRROR, trigger=trigger, esiid=esiid, started_by=started_by)
     task_id = async_task("smt.tasks.sftp_mirror", job.pk, task_name=f"smt-mirror-{job.pk}", group="smt-mirror")
     JobRun.objects.filter(pk=job.pk).update(task_id=task_id or "")
     job.refresh_from_db()

@@ -31,6 +31,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ops.heartbeat import SUBSCRIBER, heartbeat_beat, heartbeat_beat_due
+
 log = logging.getLogger(__name__)
 KINDS = ("telemetry", "status", "heartbeat")
 
@@ -152,6 +154,7 @@ class Subscriber:
         client.subscribe([(f, 1) for f in self.filters])
         log.info("MQTT connected to %s:%s (session present: %s)", self.config.host, self.config.port, flags.session_present)
         self.connected.set()
+        heartbeat_beat(name=SUBSCRIBER, connected=True, detail=f"connected to {self.config.host}:{self.config.port}")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         # paho calls this after a refused connect too, which _on_connect has already explained.
@@ -160,6 +163,7 @@ class Subscriber:
         self.connected.clear()
         if was_connected and not self.stopping.is_set():
             log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
+        heartbeat_beat(name=SUBSCRIBER, connected=False, detail="stopped" if self.stopping.is_set() else f"disconnected: {reason_code}")
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
@@ -268,6 +272,7 @@ class Subscriber:
         self._pool_start()
         self.start()
         while not self.stopping.is_set():
+            heartbeat_beat_due(name=SUBSCRIBER, connected=self.connected.is_set())
             batch = self._take_batch()
             if batch:
                 self._deliver(batch)

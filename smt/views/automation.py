@@ -13,6 +13,7 @@ from django_tables2 import RequestConfig
 
 from config.auth import staff_required
 from config.htmx import HtmxHttpRequest
+from ops.jobs import started_by_staff
 from ops.models import JobRun
 from ops.tables import JobRunTable
 from smt import billing, mirror
@@ -33,7 +34,7 @@ class TriggerForm(forms.Form):
 def smt_trigger(request: HtmxHttpRequest) -> HttpResponse:
     form = TriggerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        job = mirror.mirror_queue(trigger=JobRun.Trigger.MANUAL, esiid=form.cleaned_data["esiid"] or "")
+        job = mirror.mirror_queue(trigger=JobRun.Trigger.MANUAL, esiid=form.cleaned_data["esiid"] or "", started_by=started_by_staff(request.user))
         messages.success(request, f"Mirror run #{job.pk} queued" + (f" for ESIID {job.esiid}" if job.esiid else "") + ".")
         return HttpResponseClientRedirect(job.get_absolute_url()) if request.htmx else redirect(job)
     runs = JobRun.objects.filter(kind=JobRun.Kind.MIRROR)

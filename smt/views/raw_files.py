@@ -10,6 +10,7 @@ from django_tables2 import RequestConfig
 
 from config.auth import staff_required
 from config.htmx import HtmxHttpRequest
+from ops.jobs import started_by_staff
 from smt import ingest, normalize, storage
 from smt.filters import RawSmtFileFilter
 from smt.models import RawSmtFile
@@ -57,7 +58,7 @@ def raw_file_normalize(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("dry_run"):
         stats = normalize.raw_file_normalize(raw_file=raw, dry_run=True)
         return render(request, "smt/_dry_run.html", {"raw": raw, "stats": stats})
-    ingest.raw_file_requeue(raw_file=raw)
+    ingest.raw_file_requeue(raw_file=raw, started_by=started_by_staff(request.user))
     messages.success(request, f"Normalization of {raw.filename} queued.")
     if request.htmx:
         return HttpResponseClientRedirect(raw.get_absolute_url())
@@ -71,6 +72,6 @@ def raw_file_normalize_latest(request: HtmxHttpRequest) -> HttpResponse:
     if raw is None:
         messages.error(request, "No raw files yet: upload one first.")
     else:
-        ingest.raw_file_requeue(raw_file=raw)
+        ingest.raw_file_requeue(raw_file=raw, started_by=started_by_staff(request.user))
         messages.success(request, f"Normalization of the latest file, {raw.filename}, queued.")
     return redirect("smt:raw-file-list")

@@ -38,12 +38,12 @@ def test_retry_poll_fetches_only_while_todays_files_are_missing(mis):
     assert (job.status, job.trigger, job.counts["stored"]) == ("succeeded", "schedule", 1) and "method mis" in job.log
 
 
-def test_a_fetch_that_fails_is_a_partial_job_naming_the_file(mis):
+def test_a_fetch_whose_only_file_fails_is_a_failed_job_naming_the_file(mis):
     today = timezone.localdate(timezone=CENTRAL)
     mis.docs.append(MisDoc("1001", constructed(str(today), "ONCOR_ELEC___DAILY"), b"<html>maintenance</html>"))
     tasks.ercot_fetch()
     job = JobRun.objects.get(kind="ercot-fetch")
-    assert job.status == "partial" and job.counts["failed"] == 1 and "ONCOR_ELEC" in job.log
+    assert job.status == "failed" and job.counts["failed"] == 1 and "ONCOR_ELEC" in job.log
 
 
 def test_command_fetches_one_day_and_prints_the_results(mis):

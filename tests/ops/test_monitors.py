@@ -8,9 +8,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from ops import evaluate, monitors
+from ops import monitors, registry
 from ops.models import Delivery, JobRun, Monitor, MonitorEvent
 from smt.models import House, RawSmtFile, SmtInterval
+from smt.monitors import smt_newest_intervals, smt_newest_intervals_plain
 from telemetry.models import Device, ReviewTicket
 from tests.ops.conftest import state
 
@@ -48,7 +49,7 @@ def test_the_fast_newest_interval_query_agrees_with_the_plain_one():
         interval(esiid, timezone.now() - timedelta(hours=n))
         interval(esiid, timezone.now() - timedelta(days=40 + n))
     assert connection.vendor == "postgresql"
-    assert evaluate.smt_newest_intervals() == evaluate.smt_newest_intervals_plain()
+    assert smt_newest_intervals() == smt_newest_intervals_plain()
 
 
 def test_a_second_check_records_and_sends_nothing_new(check, settings):
@@ -175,14 +176,14 @@ def test_two_concurrent_checks_record_one_change_and_one_notification(settings, 
     SmtInterval.objects.all().delete()
     interval(ESIID, timezone.now() - timedelta(hours=60))
     both_evaluated = threading.Barrier(2, timeout=20)
-    plain = evaluate.KINDS["smt-data"]
+    plain = registry.KINDS["smt-data"]
 
     def evaluate_then_wait(**kwargs):
-        found = plain(**kwargs)
+        found = plain.evaluate(**kwargs)
         both_evaluated.wait()  # both have read "up" and seen "late" before either writes
         return found
 
-    monkeypatch.setitem(evaluate.KINDS, "smt-data", evaluate_then_wait)
+    monkeypatch.setitem(registry.KINDS, "smt-data", registry.Kind(evaluate_then_wait, plain.cleared))
     monkeypatch.setattr("ops.alerts.async_task", lambda *args: None)
     results = []
 

@@ -1,0 +1,86 @@
+"""Telemetry's monitor kinds and metrics, registered with ops (ops.registry): each device, the
+MQTT subscriber process, open reconciliation tickets."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q
+from prometheus_client.core import GaugeMetricFamily
+
+from ops.evaluate import ago, by_age, when
+from ops.heartbeat import BEAT_SECONDS, SUBSCRIBER, heartbeat_read
+from ops.metrics import estimated_rows, gauge
+from ops.models import Monitor
+from ops.registry import Observed, register_kind, register_metrics
+from telemetry.models import Device, MalformedMessage, RawEvent, ReviewTicket
+
+State = Monitor.State
+
+
+def devices(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
+    """Late when silent past TELEMETRY_SILENT_MINUTES, down after four times that."""
+    late = timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
+    result = {}
+    for pk, name, seen, created in Device.objects.values_list("pk", "name", "last_seen_at", "created_at"):
+        heard = seen or created
+        evidence = (f"last heard {when(seen)}, {ago(now, seen)}" if seen else "never heard") + \
+            f"; threshold {settings.TELEMETRY_SILENT_MINUTES} min"
+        result[str(pk)] = Observed(name, by_age(now - heard, late, 4 * late), evidence)
+    return result
+
+
+def subscriber(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
+    """Down when the subscriber process says it is disconnected or stops beating (it writes a
+    heartbeat on connect, on disconnect and every minute); late when connected but no message at
+    all (reading, heartbeat or malformed) arrived for TELEMETRY_SUBSCRIBER_LATE_MINUTES."""
+    if not settings.MQTT_URL:
+        return {}
+    late = timedelta(minutes=settings.TELEMETRY_SUBSCRIBER_LATE_MINUTES)
+    beat = heartbeat_read(name=SUBSCRIBER)
+    alive = ""
+    if beat is not None:
+        if now - beat.at > timedelta(seconds=3 * BEAT_SECONDS):
+            return {"mqtt": Observed("MQTT subscriber", State.DOWN, f"no heartbeat since {when(beat.at)}, {ago(now, beat.at)}: "
+                                     "the subscriber process is not running (manage.py telemetry_subscribe)")}
+        if not beat.connected:
+            return {"mqtt": Observed("MQTT subscriber", by_age(now - beat.since, timedelta(0), late),
+                                     f"disconnected from the broker since {when(beat.since)}: {beat.detail}")}
+        alive = f"connected since {when(beat.since)}, heartbeat {ago(now, beat.at)}; "
+    heard = [t for t in (Device.objects.aggregate(t=Max("last_seen_at"))["t"],
+                         MalformedMessage.objects.aggregate(t=Max("received_at"))["t"]) if t]
+    if not heard:
+        return {"mqtt": Observed("MQTT subscriber", State.LATE, alive + "no message stored yet")}
+    last = max(heard)
+    evidence = f"newest message {when(last)}, {ago(now, last)}; threshold {settings.TELEMETRY_SUBSCRIBER_LATE_MINUTES} min"
+    # A live, connected process that hears nothing is late at most: the devices' own monitors say which are silent.
+    state = by_age(now - last, late, 3 * late) if not alive else State.LATE if now - last > late else State.UP
+    return {"mqtt": Observed("MQTT subscriber", state, alive + evidence)}
+
+
+def tickets(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
+    """Late while reconciliation tickets are open; down once one has waited a day."""
+    found = ReviewTicket.objects.filter(status=ReviewTicket.Status.OPEN).aggregate(n=Count("pk"), oldest=Min("created_at"))
+    if not found["n"]:
+        return {}
+    state = by_age(now - found["oldest"], timedelta(0), timedelta(hours=24))
+    return {"open": Observed("Reconciliation tickets", state,
+                             f"{found['n']} open ticket(s), oldest opened {when(found['oldest'])}")}
+
+
+def telemetry_metrics(now: datetime) -> list[GaugeMetricFamily]:
+    silent = now - timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
+    heard = Device.objects.aggregate(all=Count("pk"), silent=Count("pk", filter=~Q(last_seen_at__gte=silent)))
+    return [
+        gauge("wattledger_devices", "Telemetry devices by health",
+              [(("silent",), heard["silent"]), (("online",), heard["all"] - heard["silent"])], ["health"]),
+        gauge("wattledger_telemetry_messages_stored", "Telemetry readings stored (estimate on PostgreSQL)",
+              [((), estimated_rows(RawEvent._meta.db_table))]),
+        gauge("wattledger_telemetry_messages_malformed", "Telemetry messages kept as malformed",
+              [((), MalformedMessage.objects.count())]),
+    ]
+
+
+register_kind(Monitor.Kind.DEVICE, devices)
+register_kind(Monitor.Kind.SUBSCRIBER, subscriber)
+register_kind(Monitor.Kind.TICKETS, tickets, cleared="no open tickets")
+register_metrics(telemetry_metrics)
