@@ -42,6 +42,7 @@ def test_the_parser_reads_a_scientific_esiid_as_the_expected_one_inside_a_zip():
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w") as archive:
         archive.writestr("usage.csv", (VARIANTS / "v3_excel_scientific_esiid.csv").read_bytes())
+    packed.seek(0)
     stats = ParseStats()
     rows = list(iter_rows(packed, stats, expected_esiid=ESIID))
     assert rows and {row.esiid for row in rows} == {ESIID}
