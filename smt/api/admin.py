@@ -5,6 +5,7 @@ import binascii
 import gzip
 import hashlib
 import io
+import json
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Literal
@@ -18,7 +19,7 @@ from ninja.errors import HttpError
 
 from config.texas import CENTRAL
 from ops.models import JobRun
-from smt import ingest, limits, mirror, origins, parser, storage, usage
+from smt import ingest, interval_rows, limits, mirror, origins, parser, storage, usage
 from smt.models import RawSmtFile
 from smt.normalize import raw_file_normalize
 
@@ -66,6 +67,8 @@ class PullIn(Schema):
     esiid: str = ""
     meter: str = Field("", max_length=64)
     captured_at: str | None = None
+    # Green Button files with several UsagePoints: each UsagePoint path to its ESIID.
+    usage_point_esiids: dict[str, str] = Field(default_factory=dict, max_length=100)
 
 
 @router.post("/smt/pull", response={200: dict, 201: dict})
@@ -96,13 +99,15 @@ def pull_inline(request: HttpRequest, body: PullIn):
     if existing and existing.official:  # a customer's copy is promoted by raw_file_store
         return Status(200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status})
     try:
-        kind = storage.raw_file_precheck(fileobj=io.BytesIO(content), size=len(content))
+        usage_points = interval_rows.usage_point_esiids_parse(json.dumps(body.usage_point_esiids))
+        inspection = storage.raw_file_inspect(fileobj=io.BytesIO(content), size=len(content), expected_esiid=esiid or None,
+                                              usage_points=usage_points)
     except parser.FileRejected as exc:
         raise HttpError(422, f"file refused: {exc}") from None
     stored = storage.raw_file_store(
         fileobj=io.BytesIO(content), sha256=sha, size=len(content), filename=body.filename,
-        source=body.source, esiid=esiid, meter=body.meter, kind=kind, uploader=request.auth,
-        origin=origins.origin_for_identity(request.auth),
+        source=body.source, esiid=esiid, meter=body.meter, kind=inspection.kind, uploader=request.auth,
+        origin=origins.origin_for_identity(request.auth), usage_points=usage_points,
         uploaded_by=request.user if request.user.is_authenticated else None,
     )
     raw = stored.raw_file
@@ -110,6 +115,7 @@ def pull_inline(request: HttpRequest, body: PullIn):
         ingest.raw_file_queue(raw_file=raw)
     return Status(200 if stored.duplicate else 201, {
         "ok": True, "duplicate": stored.duplicate, "rawId": raw.pk, "sha256": sha, "size": len(content), "status": raw.status,
+        "kind": inspection.kind, "notes": inspection.notes,
     })
 
 
