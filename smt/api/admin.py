@@ -12,14 +12,14 @@ from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from config.texas import CENTRAL
 from ops.models import JobRun
-from smt import ingest, interval_rows, limits, mirror, origins, parser, storage, usage
+from smt import greenbutton_export, ingest, interval_rows, limits, mirror, origins, parser, storage, usage
 from smt.models import RawSmtFile
 from smt.normalize import raw_file_normalize
 
@@ -117,6 +117,29 @@ def pull_inline(request: HttpRequest, body: PullIn):
         "ok": True, "duplicate": stored.duplicate, "rawId": raw.pk, "sha256": sha, "size": len(content), "status": raw.status,
         "kind": inspection.kind, "notes": inspection.notes,
     })
+
+
+class GreenButtonQuery(Schema):
+    esiid: str = Field(..., min_length=1)
+    start: str = ""
+    end: str = ""
+
+
+@router.get("/smt/green-button")
+def green_button_export(request: HttpRequest, query: Query[GreenButtonQuery]) -> StreamingHttpResponse:
+    """One ESIID's intervals as Green Button (ESPI XML), streamed: Central days `start`..`end`, `end` included."""
+    esiid = parser.parse_esiid(query.esiid)
+    if esiid is None:
+        raise HttpError(422, f"esiid {query.esiid!r} is not a 17- or 22-digit ESIID")
+    try:
+        first, last = greenbutton_export.greenbutton_export_range(start=query.start, end=query.end)
+    except ValidationError as exc:
+        raise HttpError(400, "; ".join(exc.messages)) from None
+    response = StreamingHttpResponse(greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last),
+                                     content_type="application/atom+xml")
+    name = greenbutton_export.greenbutton_export_filename(esiid=esiid, first=first, last=last)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 # ---------------------------------------------------------------- usage (issue: inspection, deletion, summaries)

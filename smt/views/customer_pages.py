@@ -5,15 +5,15 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.charts import bar_chart
 from config.errors import json_error
-from smt import charts, customers, greenbutton, ingest, interval_rows, limits, parser, storage, usage
+from smt import charts, customers, greenbutton, greenbutton_export, ingest, interval_rows, limits, parser, storage, usage
 from smt.models import House, RawSmtFile
 from smt.views.upload import receive_file, upload_body
 
@@ -102,3 +102,27 @@ def customer_usage(request: HttpRequest) -> HttpResponse:
         days = [usage.DaySummary(**d) for d in summary["days"]]
         cards.append({"house": house, "summary": summary, "bars": bar_chart(days), "heatmap": charts.heatmap(days)})
     return render(request, "smt/customer_usage.html", {"cards": cards, "left": customers.customer_uploads_left(user=request.user)})
+
+
+@require_GET
+@customer_required
+def customer_green_button(request: HttpRequest) -> HttpResponse:
+    """Their own usage as a Green Button file: `esiid` (one of their houses) when they have several."""
+    esiids = sorted(set(House.objects.visible_to(request.user).values_list("esiid", flat=True)))
+    esiid = request.GET.get("esiid", "").strip()
+    if esiid and esiid not in esiids:
+        raise Http404("No house of yours has that ESIID.")
+    if not esiid and len(esiids) != 1:
+        if not esiids:
+            raise Http404("No houses are linked to your account yet.")
+        return HttpResponseBadRequest(f"You have several houses; add esiid= one of {', '.join(esiids)}.", content_type="text/plain")
+    esiid = esiid or esiids[0]
+    try:
+        first, last = greenbutton_export.greenbutton_export_range(start=request.GET.get("start", ""), end=request.GET.get("end", ""))
+    except ValidationError as exc:
+        return HttpResponseBadRequest("; ".join(exc.messages), content_type="text/plain")
+    response = StreamingHttpResponse(greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last),
+                                     content_type="application/atom+xml")
+    name = greenbutton_export.greenbutton_export_filename(esiid=esiid, first=first, last=last)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
