@@ -87,9 +87,10 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
         partitions.interval_partitions_ensure_epochs(ts_min=stats.ts_min, ts_max=stats.ts_max)
     if warnings := ercot_esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
         result["esiidWarnings"] = warnings
-    if not dry_run and raw_file.kind != RawSmtFile.Kind.GREENBUTTON:
-        raw_file.kind = RawSmtFile.Kind.INTERVAL
-        raw_file.save(update_fields=["kind"])
+    if not dry_run:
+        if raw_file.kind != RawSmtFile.Kind.GREENBUTTON:
+            raw_file.kind = RawSmtFile.Kind.INTERVAL
+            raw_file.save(update_fields=["kind"])
         raw_file.set_status(RawSmtFile.Status.NORMALIZED, stats=result)
     log.info("normalized raw file %s: %s inserted, %s updated", raw_file.pk, result["intervalsInserted"], result["intervalsUpdated"])
     return result
