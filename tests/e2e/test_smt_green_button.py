@@ -41,3 +41,20 @@ def test_customer_uploads_a_green_button_file_and_downloads_an_export(page: Page
     assert re.match(rf"green-button-{OWN}-\d{{4}}-\d\d-\d\d-\d{{4}}-\d\d-\d\d\.xml$", download.value.suggested_filename)
     exported = greenbutton_read(saved.open("rb"), esiid=OWN)
     assert len(exported.rows) == 96 and {row.esiid for row in exported.rows} == {OWN}
+
+
+def test_staff_see_conflicting_rows_on_the_raw_file_page_and_a_green_button_link_on_usage(page: Page, live_server, staff_user):
+    from tests.conftest import SMT_SAMPLES
+    from tests.e2e.test_smt_usage import store
+
+    text = (SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_bytes()
+    store(text, "first.csv")
+    second = store(text.replace(b",0.3", b",0.9"), "second.csv")
+    sign_in(page, live_server, "staff", "staff-pass-123")
+    page.goto(f"{live_server.url}{second.get_absolute_url()}")
+    expect(page.locator("#conflicting")).to_contain_text("conflicting row")
+    expect(page.locator("#conflicting table.conflicts tbody tr")).to_have_count(5)
+    screenshot(page, "raw-file-conflicting")
+    page.goto(f"{live_server.url}/smt/usage/?esiid=10443720000000002&start=2025-12-14&end=2025-12-14")
+    expect(page.locator("#green-button-download")).to_have_attribute("href", re.compile(r"/api/admin/smt/green-button\?esiid=10443720000000002"))
+    screenshot(page, "usage-green-button-link")
