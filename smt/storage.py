@@ -4,8 +4,8 @@ failure never loses a file; registered once per sha256; plainly wrong files refu
 import hashlib
 import os
 import uuid
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.conf import settings

@@ -6,8 +6,8 @@ parity tests (tests/smt/test_sqlite_parity.py) hold both to the same answer.
 """
 
 import itertools
-import re
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal

@@ -13,7 +13,18 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from config.charts import bar_chart
 from config.errors import json_error
-from smt import charts, customers, greenbutton, greenbutton_export, ingest, interval_rows, limits, parser, storage, usage
+from smt import (
+    charts,
+    customers,
+    greenbutton,
+    greenbutton_export,
+    ingest,
+    interval_rows,
+    limits,
+    parser,
+    storage,
+    usage,
+)
 from smt.models import House, RawSmtFile
 from smt.views.upload import receive_file, upload_body
 
