@@ -1,6 +1,7 @@
 """Customer workflows: houses added, uploads limited to their own ESIIDs, per-house usage summaries."""
 
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -62,19 +63,37 @@ def customer_quota_taken(*, user):
     )
 
 
-def customer_file_check(*, fileobj, user, budget: parser.ContentBudget | None = None) -> list[str]:
+def customer_file_check(*, fileobj, user, budget: parser.ContentBudget | None = None, expected_esiid: str | None = None,
+                        usage_points: Mapping[str, str] | None = None) -> list[str]:
     """The file's ESIIDs, all of them the customer's. Raises FileRejected naming the line.
 
     Reads the whole file once (customer exports are small) with the reader the worker loads it
     with, so what passes here is exactly what is loaded; nothing is stored before this passes.
+    `expected_esiid` and `usage_points` are the upload's (customer_expected_esiid), stored on
+    the raw file so the worker reads it the same way.
     """
     stats, seen = parser.ParseStats(), set()
-    for row in origins.customer_rows(fileobj, stats, esiids=origins.customer_esiids(user=user), budget=budget):
+    rows = origins.customer_rows(fileobj, stats, esiids=origins.customer_esiids(user=user), budget=budget,
+                                 expected_esiid=expected_esiid, usage_points=usage_points)
+    for row in rows:
         seen.add(row.esiid)
     fileobj.seek(0)
     if not seen:
         raise parser.FileRejected("no valid interval row in the file; expected an SMT interval export")
     return sorted(seen)
+
+
+def customer_expected_esiid(*, user, given: str) -> str | None:
+    """The ESIID a customer's upload names: the form's `esiid` (one of their houses), else their
+    only house's. None when they have several and named none. Raises FileRejected."""
+    esiids = sorted(origins.customer_esiids(user=user))
+    if given.strip():
+        esiid = parser.parse_esiid(given)
+        if esiid is None or esiid not in esiids:
+            raise parser.FileRejected(f"field 'esiid': {given.strip()!r} is not the ESIID of one of your houses "
+                                      f"({', '.join(esiids) or 'none'})")
+        return esiid
+    return esiids[0] if len(esiids) == 1 else None
 
 
 def house_summary(*, house: House, days: int = 90, today: date | None = None) -> dict:

@@ -1,6 +1,6 @@
 """SMT ingest, the entry point: a stored raw file routed by its content to the job it needs.
 
-PGP bundle, interval CSV or DailyMeterUsage CSV; the worker's task (smt.tasks) queued here.
+PGP bundle, interval CSV, Green Button XML or DailyMeterUsage CSV; the worker's task (smt.tasks) queued here.
 
 Bundles (../shared/formats/SMT.md §6) are decrypted with GnuPG into a temporary folder,
 unpacked with the container limits of smt.parser (member names, count, ratio, total size),
@@ -17,7 +17,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from smt import billing, normalize, parser, pgp, storage
+from smt import billing, interval_rows, normalize, parser, pgp, storage
 from smt.models import RawSmtFile
 
 HEAD_BYTES = 4096
@@ -52,15 +52,17 @@ def raw_files_requeue_stranded() -> int:
     return count
 
 
-def raw_file_classify(*, fileobj: BinaryIO, filename: str) -> str:
-    """bundle, interval or billing, from the bytes (not the name). Raises FileRejected."""
+def raw_file_classify(*, fileobj: BinaryIO, filename: str, expected_esiid: str | None = None) -> str:
+    """bundle, Green Button, interval or billing, from the bytes (not the name). Raises FileRejected."""
     head = fileobj.read(HEAD_BYTES)
     fileobj.seek(0)
     if pgp.is_armored(filename=filename, head=head):
         return RawSmtFile.Kind.BUNDLE
+    if interval_rows.fileobj_is_greenbutton(fileobj):
+        return RawSmtFile.Kind.GREENBUTTON
     interval_problem, kind = "", None
     try:
-        kind = parser.sniff(fileobj)
+        kind = parser.sniff(fileobj, expected_esiid=expected_esiid)
     except parser.FileRejected as exc:
         interval_problem = str(exc)
     fileobj.seek(0)
@@ -81,20 +83,22 @@ def raw_file_ingest(*, raw_file: RawSmtFile, allow_bundle: bool = True) -> dict:
     """Process one stored file whatever it holds; returns its stats (with `error` when it failed).
 
     The raw file ends `normalized` or `failed` with the reason; nothing raises for bad content.
-    A customer's file is never classified: it can only ever be interval rows (smt.origins).
+    A customer's file is never classified: it can only ever be interval rows, CSV or Green
+    Button (smt.origins).
     """
     if not raw_file.official:
-        return {"kind": RawSmtFile.Kind.INTERVAL, **normalize.raw_file_normalize(raw_file=raw_file)}
+        kind = RawSmtFile.Kind.GREENBUTTON if raw_file.kind == RawSmtFile.Kind.GREENBUTTON else RawSmtFile.Kind.INTERVAL
+        return {"kind": kind, **normalize.raw_file_normalize(raw_file=raw_file)}
     try:
         with default_storage.open(raw_file.storage_key, "rb") as handle:
-            kind = raw_file_classify(fileobj=handle, filename=raw_file.filename)
+            kind = raw_file_classify(fileobj=handle, filename=raw_file.filename, expected_esiid=raw_file.esiid_hint or None)
     except parser.FileRejected as exc:
         raw_file.set_status(RawSmtFile.Status.FAILED, error=str(exc), stats={"error": str(exc)})
         return {"error": str(exc), "kind": RawSmtFile.Kind.UNKNOWN}
     if kind != raw_file.kind:
         raw_file.kind = kind
         raw_file.save(update_fields=["kind"])
-    if kind == RawSmtFile.Kind.INTERVAL:
+    if kind in (RawSmtFile.Kind.INTERVAL, RawSmtFile.Kind.GREENBUTTON):
         return {"kind": kind, **normalize.raw_file_normalize(raw_file=raw_file)}
     if kind == RawSmtFile.Kind.BUNDLE and not allow_bundle:
         return _fail(raw_file, kind, "a PGP bundle inside a bundle is not unpacked")

@@ -35,6 +35,7 @@ class RawSmtFile(models.Model):
         INTERVAL = "interval"
         BILLING = "billing"
         BUNDLE = "bundle"
+        GREENBUTTON = "greenbutton", "Green Button (ESPI XML)"
         UNKNOWN = "unknown"
 
     class Origin(models.TextChoices):
@@ -60,6 +61,9 @@ class RawSmtFile(models.Model):
     source = models.CharField(max_length=64, blank=True, default="")
     esiid_hint = models.CharField(max_length=22, blank=True, default="")
     meter_hint = models.CharField(max_length=64, blank=True, default="")
+    # Green Button files: the ESIID of each UsagePoint (its link path), as given with the upload,
+    # so the worker reads the file with the same mapping the upload was checked with.
+    usage_point_esiids = models.JSONField(default=dict, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.UNKNOWN)
     # The least trusted origin by default: a row created without saying where it came from gets
     # a customer's limits (plain CSV, the uploader's own ESIIDs, never above SMT's data).

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from smt import origins, parser, partitions, upsert
+from smt import interval_rows, origins, parser, partitions, upsert
 from smt.esiid_checks import ercot_esiid_warnings
 from smt.models import RawSmtFile
 
@@ -38,6 +38,10 @@ def _stats_json(stats: parser.ParseStats, counts: dict, dry_run: bool) -> dict:
         "tsMin": parser.epoch_iso(stats.ts_min),
         "tsMax": parser.epoch_iso(stats.ts_max),
         "dryRun": dry_run,
+        # Stored rows of the same REVISION_DATE whose values this file contradicts: kept (docs/SMT.md).
+        "conflicting": counts.get("conflicting", 0),
+        "conflictExamples": counts.get("conflictExamples", []),
+        "notes": stats.notes_all(),
     }
 
 
@@ -58,7 +62,9 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
         """One pass over the stored file; the fast path may need a second one."""
         stats.reset()
         with default_storage.open(raw_file.storage_key, "rb") as fileobj:
-            read = parser.iter_rows(fileobj, stats) if allowed is None else origins.customer_rows(fileobj, stats, esiids=allowed)
+            hints = {"expected_esiid": raw_file.esiid_hint or None, "usage_points": raw_file.usage_point_esiids or None}
+            read = (interval_rows.file_rows(fileobj, stats, **hints) if allowed is None
+                    else origins.customer_rows(fileobj, stats, esiids=allowed, **hints))
             for row in read:
                 esiids.add(row.esiid)
                 yield row
@@ -82,8 +88,9 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
     if warnings := ercot_esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
         result["esiidWarnings"] = warnings
     if not dry_run:
-        raw_file.kind = RawSmtFile.Kind.INTERVAL
-        raw_file.save(update_fields=["kind"])
+        if raw_file.kind != RawSmtFile.Kind.GREENBUTTON:
+            raw_file.kind = RawSmtFile.Kind.INTERVAL
+            raw_file.save(update_fields=["kind"])
         raw_file.set_status(RawSmtFile.Status.NORMALIZED, stats=result)
     log.info("normalized raw file %s: %s inserted, %s updated", raw_file.pk, result["intervalsInserted"], result["intervalsUpdated"])
     return result

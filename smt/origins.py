@@ -6,10 +6,10 @@ Customer files are read here only: one reader for the upload check and for the w
 rows checked at upload are the rows loaded. See docs/SECURITY.md, "Trust boundaries".
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
-from smt import parser
+from smt import interval_rows, parser
 from smt.models import House, RawSmtFile
 
 # Any armour, not only a message: a customer sends their own CSV export, never SMT's encrypted
@@ -34,8 +34,12 @@ def customer_esiids(*, user) -> set[str]:
 
 
 def customer_rows(fileobj: BinaryIO, stats: parser.ParseStats, *, esiids: set[str],
-                  budget: parser.ContentBudget | None = None) -> Iterator[parser.Row]:
+                  budget: parser.ContentBudget | None = None, expected_esiid: str | None = None,
+                  usage_points: Mapping[str, str] | None = None) -> Iterator[parser.Row]:
     """The interval rows of a customer file, each for one of `esiids`. Raises FileRejected.
+
+    The file is an SMT CSV or a Green Button file, read by smt.interval_rows.file_rows with the
+    upload's `expected_esiid` and `usage_points` (stored on the raw file for the worker).
 
     Refused whole, naming the line: PGP armour, a billing file, a row for an ESIID not in
     `esiids`, and rows with an implausible USAGE_DATE or REVISION_DATE (those are dropped with
@@ -48,7 +52,8 @@ def customer_rows(fileobj: BinaryIO, stats: parser.ParseStats, *, esiids: set[st
     if head.lstrip().startswith(_ARMOR_PREFIX):
         raise parser.FileRejected("PGP-armoured files are not accepted from customers; upload the CSV export "
                                   "from smartmetertexas.com as it was downloaded")
-    for row in parser.iter_rows(fileobj, stats, budget):
+    rows = interval_rows.file_rows(fileobj, stats, budget, expected_esiid=expected_esiid, usage_points=usage_points)
+    for row in rows:
         if row.esiid not in esiids:
             raise parser.FileRejected(
                 f"line {row.row}: ESIID {row.esiid} is not yours; the file may only hold rows for your houses' "

@@ -73,6 +73,9 @@ class ParseStats:
     ts_min: int | None = None
     ts_max: int | None = None
     invalid: dict = field(default_factory=dict)
+    # What was undone or decided on the way (smt.spreadsheet fixes, Green Button notes), in words.
+    spreadsheet_fixes: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def add_error(self, kind: str, row: str, message: str) -> None:
         entry = self.invalid.setdefault(kind, {"count": 0, "rows": [], "messages": []})
@@ -84,6 +87,13 @@ class ParseStats:
     def reset(self) -> None:
         """Back to zero, for a second pass over the same file."""
         self.__dict__.update(ParseStats().__dict__)
+
+    def notes_all(self) -> list[str]:
+        """The notes for the result: Green Button decisions, then each member's spreadsheet fixes."""
+        said = list(self.notes)
+        for fixes in self.spreadsheet_fixes:
+            said.extend(message for message in fixes.messages() if message not in said)
+        return said
 
     @property
     def invalid_count(self) -> int:
@@ -226,6 +236,61 @@ def open_members(fileobj: BinaryIO, budget: ContentBudget | None = None) -> Iter
         yield "", io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=fileobj), CONTAINER_MAX_BYTES, "gzip body", budget))
     else:
         yield "", io.BufferedReader(_KeepOpen(fileobj, budget))
+
+
+class _HeadThen(io.RawIOBase):
+    """A member stream with its first bytes read ahead, rewindable to the start while nothing
+    past them has been read: smt.spreadsheet looks at the head, then reads from the start."""
+
+    def __init__(self, head: bytes, inner: BinaryIO):
+        self.head, self.inner, self.position = head, inner, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if (offset, whence) == (0, io.SEEK_CUR):
+            return self.position
+        if (offset, whence) != (0, io.SEEK_SET) or self.position > len(self.head):
+            raise io.UnsupportedOperation("a member stream can only be rewound within its first bytes")
+        self.position = 0
+        return 0
+
+    def readinto(self, buffer) -> int:
+        if self.position < len(self.head):
+            data = self.head[self.position:self.position + len(buffer)]
+        else:
+            data = self.inner.read(len(buffer))
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+
+def csv_members(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None, *,
+                expected_esiid: str | None = None) -> Iterator[tuple[str, BinaryIO]]:
+    """open_members, each member read as UTF-8 with commas whatever a spreadsheet saved it as.
+
+    UTF-16 and tab-separated members are rewritten as they stream, and an ESIID in scientific
+    notation is read as `expected_esiid` when its digits agree (smt.spreadsheet); what was
+    undone is kept in `stats.spreadsheet_fixes` for the result. Raises FileRejected.
+    """
+    # Imported here: smt.spreadsheet imports FileRejected from this module.
+    from smt.spreadsheet import HEAD_BYTES, spreadsheet_open
+
+    for member, stream in open_members(fileobj, budget):
+        raw = _HeadThen(stream.read(HEAD_BYTES), stream)
+        opened, fixes = spreadsheet_open(raw, expected_esiid=expected_esiid)
+        if opened is raw:
+            yield member, io.BufferedReader(raw)
+            continue
+        stats.spreadsheet_fixes.append(fixes)
+        yield member, opened
 
 
 def text_lines(stream: BinaryIO, member: str) -> Iterator[str]:
@@ -521,10 +586,15 @@ class IntervalReader:
         return day.epoch(end - 15, fold=1 if repeat else 0)
 
 
-def iter_rows(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None) -> Iterator[Row]:
-    """Every valid interval row of a raw SMT file, in file order. Raises FileRejected."""
+def iter_rows(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None, *,
+              expected_esiid: str | None = None) -> Iterator[Row]:
+    """Every valid interval row of a raw SMT file, in file order. Raises FileRejected.
+
+    `expected_esiid` is the ESIID named with the upload: the only one a spreadsheet's
+    scientific-notation ESIID may be read as (csv_members).
+    """
     found = False
-    for member, stream in open_members(fileobj, budget):
+    for member, stream in csv_members(fileobj, stats, budget, expected_esiid=expected_esiid):
         lines = text_lines(stream, member)
         try:
             header = find_header(lines, member)
@@ -550,10 +620,10 @@ def iter_rows(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None
         raise FileRejected(f"no member with an SMT interval header; expected {EXPECTED_HEADER}")
 
 
-def sniff(fileobj: BinaryIO) -> str:
+def sniff(fileobj: BinaryIO, *, expected_esiid: str | None = None) -> str:
     """Check container and header without reading the body; return the kind. Raises FileRejected."""
     kind = None
-    for member, stream in open_members(fileobj):
+    for member, stream in csv_members(fileobj, ParseStats(), expected_esiid=expected_esiid):
         try:
             kind = kind or find_header(text_lines(stream, member), member).kind
         except FileDamaged:

@@ -4,6 +4,7 @@ failure never loses a file; registered once per sha256; plainly wrong files refu
 import hashlib
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -14,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from smt import limits, parser, pgp
+from smt import interval_rows, limits, parser, pgp
 from smt.models import RawSmtFile
 
 
@@ -53,6 +54,7 @@ def raw_file_store(
     uploaded_by=None,
     uploader: str = "",
     parent: RawSmtFile | None = None,
+    usage_points: Mapping[str, str] | None = None,
 ) -> StoredFile:
     """Store the bytes once per sha256 and register them. A known sha256 stores nothing.
 
@@ -68,7 +70,7 @@ def raw_file_store(
     try:
         return _register(key=key, sha256=sha256, size_bytes=size, filename=filename, source=source[:64], esiid_hint=esiid[:22],
                          meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent,
-                         origin=origin)
+                         origin=origin, usage_point_esiids=dict(usage_points or {}))
     except BaseException:
         # Stored bytes with no raw-file row are an orphan nobody lists or deletes.
         default_storage.delete(key)
@@ -146,26 +148,48 @@ def _register(*, key: str, sha256: str, filename: str, **fields) -> StoredFile:
     return StoredFile(raw, duplicate=False)
 
 
-def raw_file_precheck(*, fileobj: BinaryIO, size: int, filename: str = "", bundles: bool = False) -> str:
+def raw_file_precheck(*, fileobj: BinaryIO, size: int, filename: str = "", bundles: bool = False,
+                      expected_esiid: str | None = None, usage_points: Mapping[str, str] | None = None) -> str:
     """Refuse what is plainly not SMT data before it is stored; return the file kind.
+
+    See raw_file_inspect, which also says what was undone on the way.
+    """
+    return raw_file_inspect(fileobj=fileobj, size=size, filename=filename, bundles=bundles,
+                            expected_esiid=expected_esiid, usage_points=usage_points).kind
+
+
+@dataclass(frozen=True)
+class Inspection:
+    kind: str
+    notes: list[str]  # spreadsheet fixes and Green Button decisions, for the upload's answer
+
+
+def raw_file_inspect(*, fileobj: BinaryIO, size: int, filename: str = "", bundles: bool = False,
+                     expected_esiid: str | None = None, usage_points: Mapping[str, str] | None = None) -> Inspection:
+    """Refuse what is plainly not SMT data before it is stored; its kind and what was undone.
 
     Small files are parsed whole, so a file without one valid row is refused here with its row
     errors instead of being stored only to fail. With `bundles`, a PGP-armored `.asc` file is
-    accepted as a bundle (it can only be checked once decrypted). Raises parser.FileRejected.
+    accepted as a bundle (it can only be checked once decrypted). A Green Button file is read
+    with `expected_esiid` / `usage_points`: one whose UsagePoints are not all mapped is refused
+    naming them. Raises parser.FileRejected.
     """
     if size == 0:
         raise parser.FileRejected(f"file is empty; expected a CSV with header {parser.EXPECTED_HEADER}")
     if bundles and pgp.is_armored(filename=filename, head=fileobj.read(4096)):
         fileobj.seek(0)
-        return RawSmtFile.Kind.BUNDLE
+        return Inspection(RawSmtFile.Kind.BUNDLE, [])
     fileobj.seek(0)
-    kind = parser.sniff(fileobj)
-    if kind == "interval" and size <= settings.SMT_PRECHECK_FULL_BYTES:
+    greenbutton = interval_rows.fileobj_is_greenbutton(fileobj)
+    kind = RawSmtFile.Kind.GREENBUTTON if greenbutton else parser.sniff(fileobj, expected_esiid=expected_esiid)
+    stats = parser.ParseStats()
+    if kind != "billing" and size <= settings.SMT_PRECHECK_FULL_BYTES:
         # Read to the end: a damaged container or an unclosed quote shows only there and is
         # better refused now than stored to fail in the worker. The budget bounds the work.
-        stats = parser.ParseStats()
-        valid = sum(1 for _ in parser.iter_rows(fileobj, stats, limits.content_budget(size=size)))
+        rows = interval_rows.file_rows(fileobj, stats, limits.content_budget(size=size),
+                                       expected_esiid=expected_esiid, usage_points=usage_points)
+        valid = sum(1 for _ in rows)
         fileobj.seek(0)
         if not valid:
             raise parser.FileRejected(stats.no_rows_message())
-    return kind
+    return Inspection(kind, stats.notes_all())

@@ -7,8 +7,10 @@ parity tests (tests/smt/test_sqlite_parity.py) hold both to the same answer.
 
 import itertools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
@@ -141,6 +143,36 @@ def _replaces(*, customer: bool, incoming: str, current: str) -> str:
     return f"({newer} AND {current_customer})" if customer else f"({newer} OR {current_customer})"
 
 
+CONFLICT_EXAMPLES = 5
+
+
+def _conflicts_sql(*, customer: bool, placeholder: str, epoch_to_ts: str) -> str:
+    """SQL: the winners that contradict a stored row of the same REVISION_DATE and do not replace it.
+
+    Equal revisions are a re-delivery, so the stored row is kept (docs/SMT.md); one whose
+    values differ is counted as `conflicting` and a few are shown on the raw file's page.
+    Reads `winners`; `placeholder` is the meter parameter. Both databases run it.
+    """
+    replaces = _replaces(customer=customer, incoming="w", current="c")
+    return (
+        "SELECT w.esiid, w.channel, w.ts_epoch, w.row_number, w.wh AS file_wh, w.quality AS file_quality, "
+        "c.kwh AS kept_kwh, c.quality AS kept_quality "
+        f"FROM (SELECT *, {epoch_to_ts}(revised_epoch) AS revised_at FROM winners) w "
+        f"JOIN smt_interval c ON c.esiid = w.esiid AND c.meter = {placeholder} AND c.channel = w.channel "
+        f"AND c.ts = {epoch_to_ts}(w.ts_epoch) "
+        "WHERE ((c.revised_at IS NULL AND w.revised_at IS NULL) OR c.revised_at = w.revised_at) "
+        "AND (round(c.kwh * 1000) <> w.wh OR c.quality <> w.quality) "
+        f"AND NOT {replaces}"
+    )
+
+
+def _examples(rows: list[dict]) -> list[dict]:
+    """What the raw file's page shows of each conflict: where, what was kept, what differed."""
+    return [{"esiid": r["esiid"], "channel": r["channel"], "ts": parser.epoch_iso(int(r["ts_epoch"])), "row": r["row_number"],
+             "keptKwh": f"{Decimal(str(r['kept_kwh'])):.3f}", "keptQuality": r["kept_quality"],
+             "fileKwh": f"{int(r['file_wh']) / 1000:.3f}", "fileQuality": r["file_quality"]} for r in rows]
+
+
 def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int, customer: bool) -> dict:
     # Dropped explicitly too: inside an outer transaction (tests, batch jobs) COMMIT comes late.
     cursor.execute("DROP TABLE IF EXISTS smt_stage")
@@ -163,6 +195,7 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
     cursor.execute(
         f"""
         WITH winners AS MATERIALIZED ({winners}),
+        conflicts AS MATERIALIZED ({_conflicts_sql(customer=customer, placeholder="%s", epoch_to_ts="to_timestamp")}),
         changed AS MATERIALIZED (
             SELECT w.*, c.ts IS NOT NULL AS existed
             FROM (SELECT *, to_timestamp(revised_epoch) AS revised_at FROM winners) w
@@ -181,14 +214,17 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
             RETURNING esiid, channel, ts
         )
         SELECT (SELECT count(*) FROM winners),
-               count(*) FILTER (WHERE NOT ch.existed), count(*) FILTER (WHERE ch.existed)
+               count(*) FILTER (WHERE NOT ch.existed), count(*) FILTER (WHERE ch.existed),
+               (SELECT count(*) FROM conflicts),
+               (SELECT json_agg(e) FROM (SELECT * FROM conflicts ORDER BY esiid, channel, ts_epoch LIMIT {CONFLICT_EXAMPLES}) e)
         FROM upserted u JOIN changed ch ON ch.esiid = u.esiid AND ch.channel = u.channel AND to_timestamp(ch.ts_epoch) = u.ts
         """,
-        [meter, meter, raw_id],
+        [meter, meter, meter, raw_id],
     )
-    distinct, inserted, updated = cursor.fetchone()
+    distinct, inserted, updated, conflicting, examples = cursor.fetchone()
     cursor.execute("DROP TABLE smt_stage")
-    return {"distinct": distinct, "inserted": inserted, "updated": updated}
+    return {"distinct": distinct, "inserted": inserted, "updated": updated,
+            "conflicting": conflicting, "conflictExamples": _examples(examples or [])}
 
 
 def _copy_stage(cursor, rows: Iterator[parser.Row]) -> bool:
@@ -237,6 +273,7 @@ def _apply_generic(rows, *, meter: str, raw_id: int, customer: bool) -> dict:
         )
         cursor.execute("SELECT count(*) FROM smt_winners")
         distinct = cursor.fetchone()[0]
+        conflicting, examples = _sqlite_conflicts(cursor, meter=meter, customer=customer)
         cursor.execute(
             "SELECT count(*) FROM smt_winners w WHERE NOT EXISTS (SELECT 1 FROM smt_interval c WHERE "
             "c.esiid = w.esiid AND c.meter = %s AND c.channel = w.channel AND c.ts = w.ts)",
@@ -262,4 +299,17 @@ def _apply_generic(rows, *, meter: str, raw_id: int, customer: bool) -> dict:
         changed = cursor.fetchone()[0]
         cursor.execute("DROP TABLE smt_winners")
         cursor.execute("DELETE FROM smt_stage")
-    return {"distinct": distinct, "inserted": inserted, "updated": changed - inserted}
+    return {"distinct": distinct, "inserted": inserted, "updated": changed - inserted,
+            "conflicting": conflicting, "conflictExamples": examples}
+
+
+def _sqlite_conflicts(cursor, *, meter: str, customer: bool) -> tuple[int, list[dict]]:
+    """_conflicts_sql on SQLite, where smt_interval keeps instants as 'YYYY-MM-DD HH:MM:SS' text."""
+    sql = _conflicts_sql(customer=customer, placeholder="%s", epoch_to_ts="_sqlite_ts").replace("winners", "smt_winners")
+    # SQLite has no to_timestamp: the same text the upsert below writes, inlined per use.
+    sql = re.sub(r"_sqlite_ts\(([\w.]+)\)", r"strftime('%%Y-%%m-%%d %%H:%%M:%%S', \1, 'unixepoch')", sql)
+    cursor.execute(f"SELECT count(*) FROM ({sql})", [meter])
+    count = cursor.fetchone()[0]
+    cursor.execute(f"SELECT * FROM ({sql}) ORDER BY esiid, channel, ts_epoch LIMIT {CONFLICT_EXAMPLES}", [meter])
+    names = [column[0] for column in cursor.description]
+    return count, _examples([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])

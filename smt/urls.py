@@ -35,6 +35,7 @@ urlpatterns = [
     path("smt/billing-reads/", automation.billing_read_list, name="billing-read-list"),
     path("customer/smt-upload", customer_pages.customer_upload, name="customer-upload"),
     path("customer/usage", customer_pages.customer_usage, name="customer-usage"),
+    path("customer/usage/green-button.xml", customer_pages.customer_green_button, name="customer-green-button"),
     path("trigger/smt-now", hooks.smt_trigger_webhook, name="trigger-webhook"),
     path("admin/smt/token", hooks.smt_token_proxy, name="token-proxy"),
     path("admin/smt/trigger", automation.smt_trigger, name="trigger"),

@@ -5,20 +5,21 @@ import binascii
 import gzip
 import hashlib
 import io
+import json
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from config.texas import CENTRAL
 from ops.models import JobRun
-from smt import ingest, limits, mirror, origins, parser, storage, usage
+from smt import greenbutton_export, ingest, interval_rows, limits, mirror, origins, parser, storage, usage
 from smt.models import RawSmtFile
 from smt.normalize import raw_file_normalize
 
@@ -66,6 +67,8 @@ class PullIn(Schema):
     esiid: str = ""
     meter: str = Field("", max_length=64)
     captured_at: str | None = None
+    # Green Button files with several UsagePoints: each UsagePoint path to its ESIID.
+    usage_point_esiids: dict[str, str] = Field(default_factory=dict, max_length=100)
 
 
 @router.post("/smt/pull", response={200: dict, 201: dict})
@@ -96,13 +99,15 @@ def pull_inline(request: HttpRequest, body: PullIn):
     if existing and existing.official:  # a customer's copy is promoted by raw_file_store
         return Status(200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status})
     try:
-        kind = storage.raw_file_precheck(fileobj=io.BytesIO(content), size=len(content))
+        usage_points = interval_rows.usage_point_esiids_parse(json.dumps(body.usage_point_esiids))
+        inspection = storage.raw_file_inspect(fileobj=io.BytesIO(content), size=len(content), expected_esiid=esiid or None,
+                                              usage_points=usage_points)
     except parser.FileRejected as exc:
         raise HttpError(422, f"file refused: {exc}") from None
     stored = storage.raw_file_store(
         fileobj=io.BytesIO(content), sha256=sha, size=len(content), filename=body.filename,
-        source=body.source, esiid=esiid, meter=body.meter, kind=kind, uploader=request.auth,
-        origin=origins.origin_for_identity(request.auth),
+        source=body.source, esiid=esiid, meter=body.meter, kind=inspection.kind, uploader=request.auth,
+        origin=origins.origin_for_identity(request.auth), usage_points=usage_points,
         uploaded_by=request.user if request.user.is_authenticated else None,
     )
     raw = stored.raw_file
@@ -110,7 +115,31 @@ def pull_inline(request: HttpRequest, body: PullIn):
         ingest.raw_file_queue(raw_file=raw)
     return Status(200 if stored.duplicate else 201, {
         "ok": True, "duplicate": stored.duplicate, "rawId": raw.pk, "sha256": sha, "size": len(content), "status": raw.status,
+        "kind": inspection.kind, "notes": inspection.notes,
     })
+
+
+class GreenButtonQuery(Schema):
+    esiid: str = Field(..., min_length=1)
+    start: str = ""
+    end: str = ""
+
+
+@router.get("/smt/green-button")
+def green_button_export(request: HttpRequest, query: Query[GreenButtonQuery]) -> StreamingHttpResponse:
+    """One ESIID's intervals as Green Button (ESPI XML), streamed: Central days `start`..`end`, `end` included."""
+    esiid = parser.parse_esiid(query.esiid)
+    if esiid is None:
+        raise HttpError(422, f"esiid {query.esiid!r} is not a 17- or 22-digit ESIID")
+    try:
+        first, last = greenbutton_export.greenbutton_export_range(start=query.start, end=query.end)
+    except ValidationError as exc:
+        raise HttpError(400, "; ".join(exc.messages)) from None
+    response = StreamingHttpResponse(greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last),
+                                     content_type="application/atom+xml")
+    name = greenbutton_export.greenbutton_export_filename(esiid=esiid, first=first, last=last)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 # ---------------------------------------------------------------- usage (issue: inspection, deletion, summaries)

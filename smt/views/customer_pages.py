@@ -5,15 +5,26 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.charts import bar_chart
 from config.errors import json_error
-from smt import charts, customers, ingest, limits, parser, storage, usage
+from smt import (
+    charts,
+    customers,
+    greenbutton,
+    greenbutton_export,
+    ingest,
+    interval_rows,
+    limits,
+    parser,
+    storage,
+    usage,
+)
 from smt.models import House, RawSmtFile
 from smt.views.upload import receive_file, upload_body
 
@@ -59,30 +70,38 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
     try:
         if problem := limits.upload_field_problem({"filename": upload.name or ""}):
             raise parser.FileRejected(problem)
+        expected = customers.customer_expected_esiid(user=request.user, given=request.POST.get("esiid", ""))
+        usage_points = interval_rows.usage_point_esiids_parse(request.POST.get("usage_point_esiids", ""))
         with upload:
-            kind = storage.raw_file_precheck(fileobj=upload, size=upload.size)
-            esiids = customers.customer_file_check(fileobj=upload, user=request.user,
-                                                   budget=limits.content_budget(size=upload.size))
+            inspection = storage.raw_file_inspect(fileobj=upload, size=upload.size, expected_esiid=expected,
+                                                  usage_points=usage_points)
+            esiids = customers.customer_file_check(fileobj=upload, user=request.user, budget=limits.content_budget(size=upload.size),
+                                                   expected_esiid=expected, usage_points=usage_points)
             house = houses.filter(esiid=esiids[0]).first() if len(esiids) == 1 else None
             with customers.customer_quota_taken(user=request.user):
                 stored = storage.raw_file_store(
                     fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
-                    source="customer-upload", esiid=esiids[0] if len(esiids) == 1 else "",
-                    meter=house.meter if house else "", kind=kind, uploaded_by=request.user,
-                    uploader=uploader, origin=RawSmtFile.Origin.CUSTOMER,
+                    source="customer-upload", esiid=expected or (esiids[0] if len(esiids) == 1 else ""),
+                    meter=house.meter if house else "", kind=inspection.kind, uploaded_by=request.user,
+                    uploader=uploader, origin=RawSmtFile.Origin.CUSTOMER, usage_points=usage_points,
                 )
     except parser.FileRejected as exc:
         upload.close()
         limits.upload_refusal_record(uploader=uploader, reason=str(exc))
-        return json_error(422, f"file refused: {exc}")
+        return json_error(422, f"file refused: {exc}", **_usage_points_named(exc))
     except limits.LimitReached as exc:
         return json_error(429, str(exc), remaining=0)
     if not stored.duplicate:
         ingest.raw_file_queue(raw_file=stored.raw_file)
-    body = upload_body(stored.raw_file, duplicate=stored.duplicate)
+    body = upload_body(stored.raw_file, duplicate=stored.duplicate, notes=inspection.notes)
     body["url"] = "/customer/usage"
     body["remaining"] = customers.customer_uploads_left(user=request.user)
     return JsonResponse(body, status=200 if stored.duplicate else 201)
+
+
+def _usage_points_named(exc: parser.FileRejected) -> dict:
+    """A Green Button refusal names the UsagePoints that need an ESIID, for the form to ask."""
+    return {"usagePoints": exc.usage_points} if isinstance(exc, greenbutton.UsagePointsUnmapped) else {}
 
 
 @require_GET
@@ -94,3 +113,27 @@ def customer_usage(request: HttpRequest) -> HttpResponse:
         days = [usage.DaySummary(**d) for d in summary["days"]]
         cards.append({"house": house, "summary": summary, "bars": bar_chart(days), "heatmap": charts.heatmap(days)})
     return render(request, "smt/customer_usage.html", {"cards": cards, "left": customers.customer_uploads_left(user=request.user)})
+
+
+@require_GET
+@customer_required
+def customer_green_button(request: HttpRequest) -> HttpResponse:
+    """Their own usage as a Green Button file: `esiid` (one of their houses) when they have several."""
+    esiids = sorted(set(House.objects.visible_to(request.user).values_list("esiid", flat=True)))
+    esiid = request.GET.get("esiid", "").strip()
+    if esiid and esiid not in esiids:
+        raise Http404("No house of yours has that ESIID.")
+    if not esiid and len(esiids) != 1:
+        if not esiids:
+            raise Http404("No houses are linked to your account yet.")
+        return HttpResponseBadRequest(f"You have several houses; add esiid= one of {', '.join(esiids)}.", content_type="text/plain")
+    esiid = esiid or esiids[0]
+    try:
+        first, last = greenbutton_export.greenbutton_export_range(start=request.GET.get("start", ""), end=request.GET.get("end", ""))
+    except ValidationError as exc:
+        return HttpResponseBadRequest("; ".join(exc.messages), content_type="text/plain")
+    response = StreamingHttpResponse(greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last),
+                                     content_type="application/atom+xml")
+    name = greenbutton_export.greenbutton_export_filename(esiid=esiid, first=first, last=last)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

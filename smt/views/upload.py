@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from config.auth import admin_token_given, request_identity, token_matches
 from config.errors import json_error
-from smt import ingest, limits, origins, parser, storage
+from smt import greenbutton, ingest, interval_rows, limits, origins, parser, storage
 from smt.esiid_checks import ercot_esiid_warnings
 from smt.models import RawSmtFile
 from smt.upload_handler import HashingUploadHandler, UploadTooLarge
@@ -95,6 +95,11 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
     if problem := limits.upload_field_problem(fields):
         upload.close()
         return json_error(422, f"{problem}; nothing was stored")
+    try:
+        usage_points = interval_rows.usage_point_esiids_parse(request.POST.get("usage_point_esiids", ""))
+    except parser.FileRejected as exc:
+        upload.close()
+        return json_error(422, f"{exc}; nothing was stored")
     quota = limits.upload_quota_taken(uploader=identity, since=timezone.now() - timedelta(days=1),
                                       allowed=settings.SMT_UPLOADS_PER_DAY, message=_daily_limit_message(identity))
     try:
@@ -103,15 +108,18 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
             if existing and existing.official:  # a customer's copy is promoted by raw_file_store
                 return JsonResponse(upload_body(existing, duplicate=True), status=200)
             # Staff and tokens may send SMT's PGP bundles; customers (their own upload page) may not.
-            kind = storage.raw_file_precheck(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True)
+            inspection = storage.raw_file_inspect(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True,
+                                                  expected_esiid=esiid or None, usage_points=usage_points)
             with quota:
                 stored = storage.raw_file_store(
                     fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
                     source=request.POST.get("source", "upload").strip() or "upload",
                     esiid=parser.parse_esiid(esiid) or "", meter=request.POST.get("meter", "").strip(),
-                    kind=kind, uploaded_by=request.user if request.user.is_authenticated else None,
-                    uploader=identity, origin=origins.origin_for_identity(identity),
+                    kind=inspection.kind, uploaded_by=request.user if request.user.is_authenticated else None,
+                    uploader=identity, origin=origins.origin_for_identity(identity), usage_points=usage_points,
                 )
+    except greenbutton.UsagePointsUnmapped as exc:
+        return json_error(422, f"file refused: {exc}", usagePoints=exc.usage_points)
     except parser.FileRejected as exc:
         return json_error(422, f"file refused: {exc}")
     except limits.LimitReached as exc:
@@ -120,15 +128,17 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
     if stored.duplicate:
         return JsonResponse(upload_body(raw, duplicate=True), status=200)
     ingest.raw_file_queue(raw_file=raw)
-    return JsonResponse(upload_body(raw, duplicate=False), status=201)
+    return JsonResponse(upload_body(raw, duplicate=False, notes=inspection.notes), status=201)
 
 
-def upload_body(raw: RawSmtFile, *, duplicate: bool) -> dict:
-    raw.refresh_from_db(fields=["status", "stats"])
+def upload_body(raw: RawSmtFile, *, duplicate: bool, notes: list[str] | None = None) -> dict:
+    raw.refresh_from_db(fields=["status", "stats", "kind"])
     body = {
         "ok": True, "duplicate": duplicate, "rawId": raw.pk, "sha256": raw.sha256,
         "size": raw.size_bytes, "status": raw.status, "filename": raw.filename,
-        "url": raw.get_absolute_url(),
+        "url": raw.get_absolute_url(), "kind": raw.kind,
+        # What was undone or decided reading it (a spreadsheet's UTF-16, a scientific ESIID, ...).
+        "notes": raw.stats.get("notes") or notes or [],
     }
     # The file's own ESIIDs once normalized, else the ESIID given with the upload.
     warnings = raw.stats.get("esiidWarnings") or ercot_esiid_warnings([raw.esiid_hint])

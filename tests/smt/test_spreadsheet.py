@@ -29,9 +29,24 @@ def test_the_utf16_export_reads_like_utf8_and_says_so():
     assert said == ["read as UTF-16 text (a spreadsheet's Unicode save)"]
 
 
-def test_the_raw_parser_refuses_utf16_so_the_wrapper_is_what_reads_it():
-    with pytest.raises(FileRejected, match="non-UTF-8"):
-        list(iter_rows((VARIANTS / "v4_utf16.csv").open("rb"), ParseStats()))
+def test_the_parser_reads_utf16_itself_and_keeps_the_fix_for_the_result():
+    stats = ParseStats()
+    rows = list(iter_rows((VARIANTS / "v4_utf16.csv").open("rb"), stats))
+    assert key(rows) == key(parsed((VARIANTS / "v4_utf16.csv").open("rb"))[0])
+    assert stats.notes_all() == ["read as UTF-16 text (a spreadsheet's Unicode save)"]
+
+
+def test_the_parser_reads_a_scientific_esiid_as_the_expected_one_inside_a_zip():
+    import zipfile
+
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("usage.csv", (VARIANTS / "v3_excel_scientific_esiid.csv").read_bytes())
+    packed.seek(0)
+    stats = ParseStats()
+    rows = list(iter_rows(packed, stats, expected_esiid=ESIID))
+    assert rows and {row.esiid for row in rows} == {ESIID}
+    assert f"was read as {ESIID}" in stats.notes_all()[0]
 
 
 def test_excels_unicode_text_save_utf16_with_tabs_gives_the_same_rows():

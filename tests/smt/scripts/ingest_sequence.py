@@ -24,7 +24,8 @@ def run(paths: list[str]) -> dict:
                                        filename=path.rsplit("/", 1)[-1], origin="customer" if customer else "staff",
                                        uploaded_by=_customer() if customer else None)
         stats = normalize.raw_file_normalize(raw_file=stored.raw_file)
-        results.append({k: stats[k] for k in ("intervalsInserted", "intervalsUpdated", "duplicatesSkipped", "duplicatesInFile", "totalKwh", "tsMin", "tsMax", "invalidCount")})
+        results.append({k: stats[k] for k in ("intervalsInserted", "intervalsUpdated", "duplicatesSkipped", "duplicatesInFile", "totalKwh", "tsMin", "tsMax", "invalidCount",
+                                          "conflicting", "conflictExamples")})
     rows = sorted(
         (r.esiid, r.channel, r.ts.isoformat(), str(r.kwh), r.quality, r.revised_at.isoformat() if r.revised_at else None)
         for r in SmtInterval.objects.all()
