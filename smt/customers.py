@@ -91,7 +91,7 @@ def house_summary(*, house: House, days: int = 90, today: date | None = None,
     summaries = usage.daily_summary(esiid=house.esiid, meter=house.meter or None, start=start, end=end)
     counted = usage.counted_days(summaries, first_day=usage.first_data_day(esiid=house.esiid), today=today)
     found, expected = sum(d.found for d in counted), sum(d.expected for d in counted)
-    last_upload = RawSmtFile.objects.filter(uploader__startswith="customer:", uploaded_by=house.customer).first()
+    last_upload = RawSmtFile.objects.filter(origin=RawSmtFile.Origin.CUSTOMER, uploaded_by=house.customer).first()
     return {
         "houseId": house.pk, "name": house.name, "esiid": house.esiid,
         "dateStart": start.isoformat(), "dateEnd": end.isoformat(),

@@ -112,6 +112,7 @@ def _house_card(house: House, **window) -> dict:
     day = lambda key: date.fromisoformat(summary[key]) if summary[key] else None  # noqa: E731 (templates format dates)
     return {"house": house, "summary": summary, "has_data": has_data, "months": customers.house_months(house=house),
             "in_range": any(d.found for d in days), "start": day("dateStart"), "end": day("dateEnd"),
+            "range_label": customer_uploads.days_label(day("dateStart"), day("dateEnd")),
             "latest_day": day("latestDay"), "last_upload_day": day("lastUploadDay"),
             "bars": bar_chart(days) if has_data else "", "heatmap": charts.heatmap(days) if has_data else ""}
 
