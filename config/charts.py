@@ -28,7 +28,8 @@ def bar_chart(days: Sequence[DayBar], *, height: int = 180) -> SafeString:
     for fraction in (0, 0.5, 1):
         y = 8 + plot * (1 - fraction)
         parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{peak * fraction:.0f}</text>')
+        label = f"{peak * fraction:.0f}" if peak >= 10 else f"{peak * fraction:.1f}"  # a 1.4 kWh peak: 0.0/0.7/1.4, not 0/1/1
+        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{label}</text>')
     for index, summary in enumerate(days):
         h = plot * summary.kwh / peak
         x = left + index * (bar + 1)

@@ -6,7 +6,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from smt.templatetags.smt_format import percent
-from smt.usage import DaySummary
+from smt.usage import DaySummary, gap_label
 
 CELL = 14
 GAP = 3
@@ -64,7 +64,7 @@ def day_rows(days: list[DaySummary]) -> SafeString:
     """
     rows = []
     for d in reversed(days):
-        gaps = ", ".join(f"{g['start'][11:16]}–{g['end'][11:16]} ({g['intervals']})" for g in d.gaps) or "–"
+        gaps = ", ".join(gap_label(g, expected=d.expected) for g in d.gaps) or "–"
         rows.append(
             f'<tr class="{"incomplete" if d.completeness < 1 else ""}"><td>{escape(d.date)}</td>'
             f'<td class="num">{d.expected}</td><td class="num">{d.found}</td>'

@@ -96,10 +96,39 @@ def customer_expected_esiid(*, user, given: str) -> str | None:
     return esiids[0] if len(esiids) == 1 else None
 
 
-def house_summary(*, house: House, days: int = 90, today: date | None = None) -> dict:
-    """Daily usage and completeness of one house over its last `days` local days."""
+def house_summary(*, house: House, days: int = 90, today: date | None = None,
+                  start: date | None = None, end: date | None = None) -> dict:
+    """Daily usage and completeness of one house over its last `days` local days, or start..end.
+
+    Completeness counts only the days from the meter's first reading to yesterday
+    (usage.counted_days); `incompleteDays` is how many of those miss readings.
+    """
     today = today or timezone.localdate(timezone=CENTRAL)
     latest = SmtInterval.objects.filter(esiid=house.esiid).order_by("-ts").values_list("ts", flat=True).first()
+    if start is None or end is None:
+        start, end = _latest_window(house=house, days=days, today=today, latest=latest)
+    summaries = usage.daily_summary(esiid=house.esiid, meter=house.meter or None, start=start, end=end)
+    counted = usage.counted_days(summaries, first_day=usage.first_data_day(esiid=house.esiid), today=today)
+    found, expected = sum(d.found for d in counted), sum(d.expected for d in counted)
+    last_upload = RawSmtFile.objects.filter(origin=RawSmtFile.Origin.CUSTOMER, uploaded_by=house.customer).first()
+    return {
+        "houseId": house.pk, "name": house.name, "esiid": house.esiid,
+        "dateStart": start.isoformat(), "dateEnd": end.isoformat(),
+        "kwh": round(sum(d.kwh for d in summaries), 3),
+        "completeness": round(found / expected, 4) if expected else 0.0,
+        "found": found, "expected": expected,
+        "countedDays": len(counted), "incompleteDays": sum(1 for d in counted if d.completeness < 1),
+        "estimatedDays": sum(1 for d in summaries if d.estimated),
+        "lastUpload": last_upload.received_at.isoformat() if last_upload else None,
+        "lastUploadDay": last_upload.received_at.astimezone(CENTRAL).date().isoformat() if last_upload else None,
+        "latestInterval": latest.isoformat() if latest else None,
+        "latestDay": latest.astimezone(CENTRAL).date().isoformat() if latest else None,
+        "days": [d.as_json() for d in summaries],
+    }
+
+
+def _latest_window(*, house: House, days: int, today: date, latest: datetime | None) -> tuple[date, date]:
+    """The default range: the last `days` local days up to the newest data, from its first day."""
     # The window ends yesterday, or at the newest data when an older export is all we have:
     # a customer who uploads last year's file should see last year's chart, not 90 empty days.
     end = today - timedelta(days=1)
@@ -111,17 +140,10 @@ def house_summary(*, house: House, days: int = 90, today: date | None = None) ->
     first = SmtInterval.objects.filter(esiid=house.esiid, ts__gte=usage.day_bounds(start, start)[0]).order_by("ts").values_list("ts", flat=True).first()
     if first is not None:
         start = max(start, min(end, first.astimezone(CENTRAL).date()))
-    summaries = usage.daily_summary(esiid=house.esiid, meter=house.meter or None, start=start, end=end)
-    found, expected = sum(d.found for d in summaries), sum(d.expected for d in summaries)
-    last_upload = RawSmtFile.objects.filter(uploader__startswith="customer:", uploaded_by=house.customer).first()
-    return {
-        "houseId": house.pk, "name": house.name, "esiid": house.esiid,
-        "dateStart": start.isoformat(), "dateEnd": end.isoformat(),
-        "kwh": round(sum(d.kwh for d in summaries), 3),
-        "completeness": round(found / expected, 4) if expected else 0.0,
-        "found": found, "expected": expected,
-        "lastUpload": last_upload.received_at.isoformat() if last_upload else None,
-        "latestInterval": latest.isoformat() if latest else None,
-        "latestDay": latest.astimezone(CENTRAL).date().isoformat() if latest else None,
-        "days": [d.as_json() for d in summaries],
-    }
+    return start, end
+
+
+def house_months(*, house: House) -> list[date]:
+    """The first day of every Central month holding readings for this house, newest first."""
+    months = SmtInterval.objects.filter(esiid=house.esiid).datetimes("ts", "month", order="DESC", tzinfo=CENTRAL)
+    return [m.date() for m in months]

@@ -34,6 +34,24 @@ class UsageForm(forms.Form):
         return data
 
 
+class CustomerRangeForm(forms.Form):
+    """The customer usage page's date range; both empty means the house's latest 90 days."""
+
+    start = forms.DateField(label="From", required=False, widget=DateInput)
+    end = forms.DateField(label="To", required=False, widget=DateInput)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if bool(start) != bool(end):
+            raise forms.ValidationError("Choose both a 'From' and a 'To' day, or neither.")
+        if start and start > end:
+            raise forms.ValidationError("'From' must not be after 'To'.")
+        if start and (end - start).days > 366:
+            raise forms.ValidationError("Choose at most a year at a time.")
+        return data
+
+
 class DeleteForm(forms.Form):
     esiid = EsiidField(label="ESIID", max_length=23)
     meter = forms.CharField(max_length=64, initial="unknown")

@@ -53,6 +53,39 @@ class DaySummary:
         return asdict(self)
 
 
+def first_data_day(*, esiid: str, meter: str | None = None) -> date | None:
+    """The Central day of the first stored consumption interval (index on esiid, ts), or None."""
+    rows = intervals_for(esiid=esiid, meter=meter).filter(channel=SmtInterval.Channel.CONSUMPTION)
+    first = rows.order_by("ts").values_list("ts", flat=True).first()
+    return first.astimezone(CENTRAL).date() if first else None
+
+
+def counted_days(days: list[DaySummary], *, first_day: date | None, today: date) -> list[DaySummary]:
+    """The days completeness is judged on: from the meter's first data up to yesterday.
+
+    Days before the first reading are not missing, they are before the data begins; today is
+    still in progress and will not be complete until midnight.
+    """
+    if first_day is None:
+        return []
+    return [d for d in days if first_day <= date.fromisoformat(d.date) < today]
+
+
+def gap_label(gap: dict, *, expected: int) -> str:
+    """A missing span in the day's own Central time: "18:00–22:00 (16)", "whole day (96)".
+
+    The zone is named only where the span crosses a clock change (01:00 CDT–01:00 CST).
+    """
+    if gap["intervals"] >= expected:
+        return f"whole day ({gap['intervals']})"
+    start = datetime.fromisoformat(gap["start"].replace("Z", "+00:00")).astimezone(CENTRAL)
+    end = datetime.fromisoformat(gap["end"].replace("Z", "+00:00")).astimezone(CENTRAL)
+    end_text = "24:00" if end.time() == datetime.min.time() and end.date() > start.date() else f"{end:%H:%M}"
+    if start.tzname() != end.tzname():
+        return f"{start:%H:%M %Z}–{end_text} {end:%Z} ({gap['intervals']})"
+    return f"{start:%H:%M}–{end_text} ({gap['intervals']})"
+
+
 def _reading():
     """The connection raw reads use: the replica where the router sends reads (config/replica.py)."""
     return connections[router.db_for_read(SmtInterval)]

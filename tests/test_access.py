@@ -54,6 +54,9 @@ EXPECTED = {
                                   {"anon": LOGIN, "customer": 200, "other": 404, "staff": 403}),
     "api:green_button_export": ("get", "/api/admin/smt/green-button?esiid=10443720000000001",
                                 {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "smt:customer-upload-list": ("get", "/customer/uploads/", {"anon": LOGIN, "customer": 200, "staff": 403}),
+    # {craw} is the customer's own upload: another customer gets 404, as for any object not theirs.
+    "smt:customer-upload-detail": ("get", "/customer/uploads/{craw}/", {"anon": LOGIN, "customer": 200, "other": 404, "staff": 403}),
     "api:intervals_list": ("get", "/api/admin/debug/smt/intervals?esiid=10443720000000001", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
     "api:daily_summary": ("get", "/api/admin/analysis/daily-summary?esiid=10443720000000001", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
     "api:backfill_usage": ("post", "/api/admin/smt/backfill-usage", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
@@ -151,6 +154,9 @@ def objects(db):
     data = b"ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL\n'10443720000000001,01/02/2025,00:00,00:15,1,A\n"
     raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv", origin="staff").raw_file
     customer = get_user_model().objects.get(username="customer")
+    own = data.replace(b"00:15,1,A", b"00:15,2,A")
+    craw = storage.raw_file_store(fileobj=io.BytesIO(own), sha256=hashlib.sha256(own).hexdigest(), size=len(own), filename="mine.csv",
+                                  origin="customer", uploaded_by=customer).raw_file
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
 
     key = default_storage.save("ercot/2026-06-03/ext.zip", ContentFile(b"PK"))
@@ -163,7 +169,7 @@ def objects(db):
     ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
     job = JobRun.objects.create(kind="mirror", trigger="manual")
     monitor = Monitor.objects.create(kind="workers", key="cluster", subject="Task cluster")
-    return {"monitor": monitor.pk, "raw": raw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
+    return {"monitor": monitor.pk, "raw": raw.pk, "craw": craw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
             "ticket": ticket.pk, "job": job.pk}
 
 

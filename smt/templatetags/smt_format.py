@@ -1,4 +1,5 @@
 import math
+from datetime import date, timedelta
 
 from django import template
 
@@ -13,3 +14,9 @@ def percent(fraction) -> str:
     except (TypeError, ValueError):
         return "–"
     return f"{value:.0f}%" if value == int(value) else f"{value:.1f}%"
+
+
+@register.filter
+def month_end(first: date) -> date:
+    """The last day of the month that `first` is in (for month links on the customer usage page)."""
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

@@ -1,20 +1,25 @@
 """Pages and endpoints for customers: their own uploads and usage."""
 
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from config.charts import bar_chart
 from config.errors import json_error
+from config.htmx import HtmxHttpRequest
 from smt import (
     charts,
+    customer_uploads,
     customers,
     greenbutton,
     greenbutton_export,
@@ -25,6 +30,7 @@ from smt import (
     storage,
     usage,
 )
+from smt.forms import CustomerRangeForm
 from smt.models import House, RawSmtFile
 from smt.views.upload import receive_file, upload_body
 
@@ -95,6 +101,8 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         ingest.raw_file_queue(raw_file=stored.raw_file)
     body = upload_body(stored.raw_file, duplicate=stored.duplicate, notes=inspection.notes)
     body["url"] = "/customer/usage"
+    if stored.raw_file.uploaded_by_id == request.user.pk:  # a duplicate may be someone else's file
+        body["statusUrl"] = reverse("smt:customer-upload-detail", args=[stored.raw_file.pk])  # polled until done
     body["remaining"] = customers.customer_uploads_left(user=request.user)
     return JsonResponse(body, status=200 if stored.duplicate else 201)
 
@@ -107,12 +115,26 @@ def _usage_points_named(exc: parser.FileRejected) -> dict:
 @require_GET
 @customer_required
 def customer_usage(request: HttpRequest) -> HttpResponse:
-    cards = []
-    for house in House.objects.visible_to(request.user):
-        summary = customers.house_summary(house=house)
-        days = [usage.DaySummary(**d) for d in summary["days"]]
-        cards.append({"house": house, "summary": summary, "bars": bar_chart(days), "heatmap": charts.heatmap(days)})
-    return render(request, "smt/customer_usage.html", {"cards": cards, "left": customers.customer_uploads_left(user=request.user)})
+    form = CustomerRangeForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        status, chosen = 400, {}
+    else:
+        status, chosen = 200, {k: v for k, v in (form.cleaned_data if form.is_bound else {}).items() if v}
+    cards = [_house_card(house, **chosen) for house in House.objects.visible_to(request.user)]
+    context = {"cards": cards, "form": form, "left": customers.customer_uploads_left(user=request.user)}
+    return render(request, "smt/customer_usage.html", context, status=status)
+
+
+def _house_card(house: House, **window) -> dict:
+    summary = customers.house_summary(house=house, **window)
+    days = [usage.DaySummary(**d) for d in summary["days"]]
+    has_data = summary["latestDay"] is not None
+    day = lambda key: date.fromisoformat(summary[key]) if summary[key] else None  # noqa: E731 (templates format dates)
+    return {"house": house, "summary": summary, "has_data": has_data, "months": customers.house_months(house=house),
+            "in_range": any(d.found for d in days), "start": day("dateStart"), "end": day("dateEnd"),
+            "range_label": customer_uploads.days_label(day("dateStart"), day("dateEnd")),
+            "latest_day": day("latestDay"), "last_upload_day": day("lastUploadDay"),
+            "bars": bar_chart(days) if has_data else "", "heatmap": charts.heatmap(days) if has_data else ""}
 
 
 @require_GET
@@ -137,3 +159,30 @@ def customer_green_button(request: HttpRequest) -> HttpResponse:
     name = greenbutton_export.greenbutton_export_filename(esiid=esiid, first=first, last=last)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@require_GET
+@customer_required
+def customer_upload_list(request: HtmxHttpRequest) -> HttpResponse:
+    raw_files = customer_uploads.customer_raw_files(user=request.user)[:100]
+    rows = [_upload_row(raw) for raw in raw_files]
+    return render(request, "smt/customer_upload_list.html", {"rows": rows})
+
+
+@require_GET
+@customer_required
+@vary_on_headers("HX-Request")
+def customer_upload_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One of the customer's own uploads; htmx polls its outcome fragment until the worker is done."""
+    raw = get_object_or_404(customer_uploads.customer_raw_files(user=request.user), pk=pk)
+    template = "smt/customer_upload_detail.html"
+    if request.htmx:
+        template += "#upload-outcome"
+    return render(request, template, {"row": _upload_row(raw)})
+
+
+def _upload_row(raw: RawSmtFile) -> dict:
+    outcome = customer_uploads.upload_outcome(raw)
+    window = customer_uploads.upload_usage_range(outcome)
+    usage_url = f"{reverse('smt:customer-usage')}?start={window[0]}&end={window[1]}" if window else ""
+    return {"raw": raw, "outcome": outcome, "usage_url": usage_url}

@@ -27,18 +27,21 @@ def _summary_section(*, esiid: str, meter: str | None, start, end) -> dict:
     The key carries usage.intervals_version(), which moves with every normalized file and
     every deletion, so a cached section is never older than the data (SMT_USAGE_CACHE_SECONDS).
     """
-    key = f"smt-usage-summary:{usage.intervals_version()}:{esiid}:{meter}:{start}:{end}"
+    today = timezone.localdate(timezone=CENTRAL)  # in the key: today leaves the counted days at midnight
+    key = f"smt-usage-summary:{usage.intervals_version()}:{esiid}:{meter}:{start}:{end}:{today}"
     section = cache.get(key)
     if section is None:
         days = usage.daily_summary(esiid=esiid, meter=meter, start=start, end=end)
-        found, expected = sum(d.found for d in days), sum(d.expected for d in days)
+        counted = usage.counted_days(days, first_day=usage.first_data_day(esiid=esiid, meter=meter), today=today)
+        found, expected = sum(d.found for d in counted), sum(d.expected for d in counted)
         # Rendered strings and totals only: unpickling 366 DaySummary objects cost half a cached view.
         section = {
             "heatmap": charts.heatmap(days), "bars": bar_chart(days), "day_rows": charts.day_rows(days),
-            "incomplete_rows": charts.day_rows([d for d in days if d.completeness < 1]),
+            "incomplete_rows": charts.day_rows([d for d in counted if d.completeness < 1]),
             "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
                        "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),
-                       "incomplete": sum(1 for d in days if d.completeness < 1), "days": len(days)},
+                       "incomplete": sum(1 for d in counted if d.completeness < 1), "days": len(days),
+                       "counted": len(counted)},
         }
         cache.set(key, section, settings.SMT_USAGE_CACHE_SECONDS)
     return section

@@ -42,6 +42,13 @@
         const what = body.duplicate ? "Already stored (same sha256)" : "Stored";
         show("ok", what + ": <a href=\"" + escape(body.url) + "\">" + escape(body.filename) +
           "</a> · raw file #" + escape(body.rawId) + " · status <b id=\"upload-status\">" + escape(body.status) + "</b>");
+        if (body.statusUrl && window.htmx) {
+          // The worker reads the file after the response: the outcome fragment polls until it is done.
+          const before = body.duplicate ? "<p class=\"result ok\">You sent this file before; nothing new was added.</p>" : "";
+          result.className = "";
+          result.innerHTML = before + "<span hx-get=\"" + escape(body.statusUrl) + "\" hx-trigger=\"load\" hx-swap=\"outerHTML\"></span>";
+          htmx.process(result);
+        }
         form.reset();
         const left = document.getElementById("uploads-left");
         if (left && body.remaining !== undefined) left.textContent = body.remaining;
