@@ -76,6 +76,11 @@ def topic_filters(prefix: str, shared_group: str = "") -> list[str]:
     return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else filters
 
 
+def filters_shared(filters: list[str], shared_group: str = "") -> list[str]:
+    """Any filters (every enabled adapter's: telemetry/routes.py), as `$share/<group>/...` when a group is set."""
+    return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else list(filters)
+
+
 # What the network thread keeps of a message: (topic, payload, received_at, mid, qos, generation,
 # part); generation is the connection it came on, since an ack is only valid on that connection;
 # part is the writer that stores it. A plain tuple, cheaper than a dataclass for every message.

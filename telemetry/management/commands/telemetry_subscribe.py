@@ -5,16 +5,17 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telemetry import mqtt, writer
+from telemetry import mqtt, routes, writer
 
 
 class Command(BaseCommand):
-    help = "Subscribe to <MQTT_TOPIC_PREFIX>/+/(telemetry|status|heartbeat) and store what arrives, until SIGTERM."
+    help = ("Subscribe to <MQTT_TOPIC_PREFIX>/+/(telemetry|status|heartbeat) and the topics of the other "
+            "TELEMETRY_ADAPTERS, and store what arrives, until SIGTERM.")
 
     def subscriber(self) -> mqtt.Subscriber:
         if not settings.MQTT_URL:
             raise CommandError("MQTT_URL is not set (e.g. mqtt://127.0.0.1:1883)")
-        filters = mqtt.topic_filters(settings.MQTT_TOPIC_PREFIX, settings.MQTT_SHARED_GROUP)
+        filters = mqtt.filters_shared(routes.subscription_filters(routes.routes_configured()), settings.MQTT_SHARED_GROUP)
         try:
             config = mqtt.broker_config(settings.MQTT_URL, client_id=settings.MQTT_CLIENT_ID, ca_file=settings.MQTT_CA_FILE,
                                         session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS, protocol=settings.MQTT_PROTOCOL)
