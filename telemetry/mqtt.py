@@ -107,8 +107,10 @@ class Subscriber:
 
     def __init__(self, config: BrokerConfig, filters: list[str], handle: Callable[[list[Message]], object],
                  *, writers: int = 0, initializer: Callable[[], None] | None = None,
-                 batch_size: int = 2000, batch_seconds: float = 0.2) -> None:
+                 batch_size: int = 2000, batch_seconds: float = 0.2, key: Callable[[str], str] = device_key) -> None:
         self.config, self.filters, self.handle = config, filters, handle
+        # Topic -> device: which writer a message goes to (vendors put the device at other levels).
+        self.key = key
         self.writers, self.initializer = writers, initializer
         self.pool: ProcessPoolExecutor | None = None
         # Called in this process with each stored part (the bench times them here).
@@ -168,7 +170,7 @@ class Subscriber:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
-        part = hash(device_key(topic)) % self.writers if self.writers > 1 else 0
+        part = hash(self.key(topic)) % self.writers if self.writers > 1 else 0
         self.inbox.append((topic, message.payload, datetime.now(timezone.utc), message.mid, message.qos, self.generation, part))
         if not self.arrived.is_set():
             self.arrived.set()

@@ -144,3 +144,16 @@ def _off_topic(message: tuple[str, bytes, datetime], routes: list[Route]) -> Mal
         if isinstance(prepared, MalformedIn):
             return prepared
     return MalformedIn(*message, "the topic matches none of the TELEMETRY_ADAPTERS topics")
+
+
+def partition_key(routes: Iterable[Route]) -> Callable[[str], str]:
+    """Topic -> the device it is about, cheaply (the subscriber's network thread calls it for every
+    message), so that a device's readings and statuses go to the same writer, in order: the second
+    level under a fixed first level (`<prefix>/<device>/...`, `tele/<topic>/...`), else the first
+    (`<shelly id>/...`, `<esphome node>/...`)."""
+    fixed = {p.split("/")[0] for route in routes for p in route.patterns if "+" not in p.split("/")[0]}
+
+    def key(topic: str) -> str:
+        first, _, rest = topic.partition("/")
+        return f"{first}/{rest.partition('/')[0]}" if first in fixed else first
+    return key

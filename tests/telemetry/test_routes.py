@@ -97,3 +97,13 @@ def test_an_unknown_adapter_or_esphome_unit_is_refused_naming_the_variable():
     assert result.returncode != 0 and "TELEMETRY_ADAPTERS takes autovolt, tasmota, shelly, esphome; got zigbee" in result.stderr
     result = load_settings(TELEMETRY_ESPHOME_UNITS="energy=MWh")
     assert result.returncode != 0 and "TELEMETRY_ESPHOME_UNITS takes sensor=Wh, sensor=kWh or sensor=W; got energy=MWh" in result.stderr
+
+
+def test_a_devices_messages_share_one_writer_key_whatever_level_the_vendor_puts_it_at():
+    from telemetry.routes import partition_key
+
+    key = partition_key(ALL)
+    assert key("autovolt/m1/telemetry") == key("autovolt/m1/status") == "autovolt/m1"
+    assert key("tele/plug/SENSOR") == key("tele/plug/LWT") == "tele/plug"
+    assert key("shelly-1/status/switch:0") == key("shelly-1/online") == "shelly-1"
+    assert key("node/sensor/total_energy/state") == key("node/sensor/power/state") == key("node/status") == "node"

@@ -15,13 +15,14 @@ class Command(BaseCommand):
     def subscriber(self) -> mqtt.Subscriber:
         if not settings.MQTT_URL:
             raise CommandError("MQTT_URL is not set (e.g. mqtt://127.0.0.1:1883)")
-        filters = mqtt.filters_shared(routes.subscription_filters(routes.routes_configured()), settings.MQTT_SHARED_GROUP)
+        configured = routes.routes_configured()
+        filters = mqtt.filters_shared(routes.subscription_filters(configured), settings.MQTT_SHARED_GROUP)
         try:
             config = mqtt.broker_config(settings.MQTT_URL, client_id=settings.MQTT_CLIENT_ID, ca_file=settings.MQTT_CA_FILE,
                                         session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS, protocol=settings.MQTT_PROTOCOL)
             return mqtt.Subscriber(config, filters, writer.batch_store, writers=settings.TELEMETRY_WRITERS,
                                    initializer=writer.writer_init, batch_size=settings.TELEMETRY_BATCH_SIZE,
-                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
+                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS, key=routes.partition_key(configured))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
