@@ -13,6 +13,7 @@ also publishes `<id>/status/sys`, `/wifi`, ... there, every minute) is none of o
 A message that matches a pattern and that no adapter can read is always kept as malformed.
 """
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -24,6 +25,7 @@ from django.conf import settings
 from telemetry import adapters, messages
 from telemetry.messages import MalformedIn, ReadingIn, StatusIn
 
+log = logging.getLogger(__name__)
 Prepared = ReadingIn | StatusIn | MalformedIn
 
 
@@ -109,6 +111,7 @@ def _adapt(name: str, topic: str, payload: bytes, received_at: datetime, profile
             return read(topic, payload, received_at=received_at, units=settings.TELEMETRY_ESPHOME_UNITS)
         return read(topic, payload, received_at=received_at)
     except Exception as exc:  # a case the adapter did not foresee: kept as malformed, never fatal
+        log.exception("telemetry message on %s could not be read by the %s adapter", topic[:255], name)
         return adapters.Refusal("", f"unreadable by the {name} adapter ({type(exc).__name__})")
 
 
