@@ -41,7 +41,7 @@ def test_tasmota_readings_land_in_the_ledger_in_exact_wh_at_the_devices_zone_and
     broker.pub("tele/tasmota_891E97/LWT", "Online")
     broker.pub("tele/tasmota_891E97/SENSOR", real("tasmota_sensor.json").decode())
     broker.pub("tele/tasmota_891E97/SENSOR", json.dumps(later))
-    wait_until(lambda: entries("tasmota_891E97"), what="the Tasmota ledger entry")
+    wait_until(lambda: entries("tasmota_891E97"), seconds=40, what="the Tasmota ledger entry")
     assert entries("tasmota_891E97") == [(17, "normal")]
     first_event = RawEvent.objects.filter(device__name="tasmota_891E97").order_by("ts").first()
     assert (first_event.energy_wh, first_event.ts, first_event.power_w) == (4, datetime(2023, 2, 27, 15, 45, 7, tzinfo=UTC), 34.0)
@@ -59,7 +59,7 @@ def test_shelly_switch_and_pro_3em_readings_land_in_the_ledger_and_online_false_
     broker.pub("shellypro3em-1234567890ab/status/emdata:0", json.dumps(emdata))
     broker.pub("shellypro3em-1234567890ab/status/sys", '{"uptime": 100}')  # not ours: skipped
     broker.pub("shellypro3em-1234567890ab/status/emdata:0", json.dumps({**emdata, "total_act": 26389.57}))
-    wait_until(lambda: entries("shelly1pm-abc") and entries("shellypro3em-1234567890ab"), what="both Shelly ledger entries")
+    wait_until(lambda: entries("shelly1pm-abc") and entries("shellypro3em-1234567890ab"), seconds=40, what="both Shelly ledger entries")
     assert entries("shelly1pm-abc") == [(100, "normal")]
     assert entries("shellypro3em-1234567890ab") == [(100, "normal")]
     switch_event = RawEvent.objects.filter(device__name="shelly1pm-abc").order_by("ts").first()
@@ -75,7 +75,7 @@ def test_esphome_bare_numbers_land_in_the_ledger_in_the_sensors_unit_and_status_
     broker.pub("athom-plug/status", "online")
     broker.pub(topic, real("esphome_total_energy_state.txt").decode())  # 1.234 kWh
     broker.pub(topic, "1.250")
-    wait_until(lambda: entries("athom-plug"), what="the ESPHome ledger entry")
+    wait_until(lambda: entries("athom-plug"), seconds=40, what="the ESPHome ledger entry")
     assert entries("athom-plug") == [(16, "normal")]
     assert sorted(RawEvent.objects.filter(device__name="athom-plug").values_list("energy_wh", flat=True)) == [1234, 1250]
     before = Device.objects.get(name="athom-plug").last_seen_at
@@ -91,7 +91,7 @@ def test_unreadable_messages_on_vendor_topics_are_kept_as_malformed_with_the_rea
     broker.pub("shelly1pm-x/status/switch:0", "not json")
     broker.pub("node-1/sensor/temperature/state", "21.5")
     broker.pub("tele/plug/LWT", "Maybe")
-    wait_until(lambda: MalformedMessage.objects.count() == 4, what="four malformed messages")
+    wait_until(lambda: MalformedMessage.objects.count() == 4, seconds=40, what="four malformed messages")
     kept = dict(MalformedMessage.objects.values_list("topic", "error"))
     assert kept == {
         "tele/thermo/SENSOR": "no ENERGY.Total in the SENSOR message (is the device an energy meter?)",
@@ -106,5 +106,5 @@ def test_our_own_format_still_arrives_beside_the_vendors(vendors, broker, prefix
     now = datetime.now(UTC).replace(microsecond=0)
     broker.pub(f"{prefix}/own-1/telemetry", json.dumps({"energy_kwh_total": 1.5, "ts": (now - timedelta(minutes=2)).isoformat()}))
     broker.pub(f"{prefix}/own-1/telemetry", json.dumps({"energy_wh_total": 1512, "ts": now.isoformat()}))
-    wait_until(lambda: entries("own-1"), what="the native ledger entry")
+    wait_until(lambda: entries("own-1"), seconds=40, what="the native ledger entry")
     assert entries("own-1") == [(12, "normal")]
