@@ -158,9 +158,10 @@ def energy_total_wh(data: dict, counter_unit: str = "Wh") -> int:
     name = "energy_wh_total" if "energy_wh_total" in data else "energy_kwh_total"
     value = _number(data[name], name)
     unit = "kWh" if name == "energy_kwh_total" else counter_unit
-    # JSON numbers arrive as floats; repr gives back the digits sent (up to 15 significant ones).
-    wh = Decimal(repr(value)) * (1000 if unit == "kWh" else 1)
-    if wh != wh.to_integral_value():
+    # Whole Wh (nearly every message) skip Decimal. Other JSON numbers arrive as floats; repr
+    # gives back the digits sent (up to 15 significant ones), read exactly.
+    wh = value if unit == "Wh" and isinstance(value, int) else Decimal(repr(value)) * (1000 if unit == "kWh" else 1)
+    if wh != int(wh):
         if unit == "Wh":
             raise MessageError(f"energy_wh_total must be whole Wh, got {value!r}: a kWh counter goes in energy_kwh_total "
                                "(or set the device's counter unit to kWh)")
