@@ -349,6 +349,23 @@ TELEMETRY_BATCH_SECONDS = float(envint("TELEMETRY_BATCH_MS", "200")) / 1000
 TELEMETRY_WRITERS = envint("TELEMETRY_WRITERS", "2")
 if TELEMETRY_WRITERS < 0:
     raise ImproperlyConfigured(f"TELEMETRY_WRITERS must be 0 or more, got {TELEMETRY_WRITERS}")
+# A step implying more than this power between two readings is a ledger glitch, not consumption.
+TELEMETRY_MAX_POWER_W = envint("TELEMETRY_MAX_POWER_W", "25000")
+if TELEMETRY_MAX_POWER_W <= 0:
+    raise ImproperlyConfigured(f"TELEMETRY_MAX_POWER_W must be more than 0, got {TELEMETRY_MAX_POWER_W}")
+# Device formats the one subscriber reads (telemetry/routes.py): autovolt is ours, under
+# MQTT_TOPIC_PREFIX; the others are off-the-shelf firmware on the vendors' default topics. A `+`
+# inside a level (`switch:+`) matches within it; MQTT itself only has whole-level wildcards.
+TELEMETRY_ADAPTERS = envlist("TELEMETRY_ADAPTERS", "autovolt")
+if unknown := sorted(set(TELEMETRY_ADAPTERS) - {"autovolt", "tasmota", "shelly", "esphome"}):
+    raise ImproperlyConfigured(f"TELEMETRY_ADAPTERS takes autovolt, tasmota, shelly, esphome; got {', '.join(unknown)}")
+TELEMETRY_TASMOTA_TOPICS = envlist("TELEMETRY_TASMOTA_TOPICS", "tele/+/SENSOR,tele/+/LWT")
+TELEMETRY_SHELLY_TOPICS = envlist("TELEMETRY_SHELLY_TOPICS", "+/status/switch:+,+/status/em:+,+/status/emdata:+,+/online")
+TELEMETRY_ESPHOME_TOPICS = envlist("TELEMETRY_ESPHOME_TOPICS", "+/sensor/+/state,+/status")
+# ESPHome states are bare numbers: the unit of each sensor, as its YAML sets it (name=unit, ...).
+TELEMETRY_ESPHOME_UNITS = dict(item.partition("=")[::2] for item in envlist("TELEMETRY_ESPHOME_UNITS", "total_energy=kWh,power=W"))
+if bad := sorted(f"{k}={v}" for k, v in TELEMETRY_ESPHOME_UNITS.items() if v.strip().lower() not in ("wh", "kwh", "w")):
+    raise ImproperlyConfigured(f"TELEMETRY_ESPHOME_UNITS takes sensor=Wh, sensor=kWh or sensor=W; got {', '.join(bad)}")
 
 
 # ==================== Ops: monitors, alerts, metrics =============================================

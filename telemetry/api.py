@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from config.auth import admin_token_given, request_identity
-from telemetry import ingest, messages, reports, totals
+from telemetry import ingest, messages, reports, routes, totals
 from telemetry.models import CostVersion, Device, Location
 
 router = Router(tags=["power-analytics"])
@@ -45,20 +45,32 @@ def _readings(data) -> list[messages.ReadingIn]:
     if not items or len(items) > MAX_READINGS or not all(isinstance(i, dict) for i in items):
         raise HttpError(422, f"send one reading object or a list of 1 to {MAX_READINGS} of them")
     now, readings = timezone.now(), []
+    # Each device's own zone (for times without an offset) and counter unit, as over MQTT.
+    profiles = ingest.device_profiles({name for i in items if (name := _queryable(i.get("device")))})
     for index, item in enumerate(items):
         device = item.get("device")
         if not isinstance(device, str) or not device.strip() or len(device) > 120 or "/" in device:
             raise HttpError(422, f"readings[{index}].device: a device name (1-120 characters, no '/') is required")
         try:
-            readings.append(messages.reading_from_json(device.strip(), item, now))
+            profile = profiles.get(device.strip()) or routes.DeviceProfile()
+            readings.append(messages.reading_from_json(device.strip(), item, now, time_zone=profile.time_zone,
+                                                       counter_unit=profile.counter_unit))
         except messages.MessageError as exc:
             raise HttpError(422, f"readings[{index}]: {exc}") from None
     return readings
 
 
+def _queryable(device) -> str:
+    """The device name if a query may hold it (the loop below refuses the others, naming why)."""
+    try:
+        return messages.text_field(device.strip(), "device", 120) if isinstance(device, str) else ""
+    except messages.MessageError:
+        return ""
+
+
 @router.post("/telemetry", auth=None)
 def power_telemetry(request: HttpRequest) -> dict:
-    """One reading `{device, energy_wh_total, ts?, power_w?, switch_state?, seq?, boot_id?}` or a list."""
+    """One reading `{device, energy_wh_total | energy_kwh_total, ts?, power_w?, switch_state?, seq?, boot_id?}` or a list."""
     try:
         data, problem = messages.json_load(request.body or b"null"), ""
     except messages.MessageError as exc:

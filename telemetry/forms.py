@@ -1,11 +1,11 @@
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 
 from config.widgets import DateInput
-from telemetry.models import Location
+from telemetry.models import Device, Location
 
 
 class LocationForm(forms.ModelForm):
@@ -19,6 +19,22 @@ class AssignForm(forms.Form):
     effective_from = forms.DateField(required=False, widget=DateInput, label="From (local date)",
                                      help_text="Empty: today. A device's first assignment covers all its history.")
     note = forms.CharField(required=False, max_length=200)
+
+
+class DeviceReadingForm(forms.ModelForm):
+    """How the device's messages are read: its zone for times without an offset, its counter unit."""
+
+    class Meta:
+        model = Device
+        fields = ["time_zone", "counter_unit"]
+        labels = {"time_zone": "Time zone", "counter_unit": "Counter unit"}
+        widgets = {"time_zone": forms.TextInput(attrs={"placeholder": "e.g. America/Chicago"})}
+
+    def clean_time_zone(self) -> str:
+        zone = self.cleaned_data["time_zone"].strip()
+        if zone and zone not in available_timezones():
+            raise forms.ValidationError(f"{zone[:64]!r} is not an IANA time zone (like America/Chicago); empty: the default.")
+        return zone
 
 
 class CostVersionForm(forms.Form):

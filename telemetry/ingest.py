@@ -14,8 +14,8 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, tran
 from django.db.models import F
 from django.utils import timezone
 
-from telemetry import bulk, ledger
-from telemetry.messages import MalformedIn, ReadingIn, StatusIn, message_prepare
+from telemetry import bulk, ledger, routes
+from telemetry.messages import MalformedIn, ReadingIn, StatusIn
 from telemetry.models import Device, MalformedMessage, RawEvent
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,17 @@ def malformed_keep(malformed: list[MalformedIn]) -> None:
 
 
 def messages_record(messages: list[tuple[str, bytes, datetime]]) -> RecordResult:
-    """A batch of (topic, payload, received_at), stored in one go."""
-    return prepared_record([message_prepare(topic, payload, received_at) for topic, payload, received_at in messages], messages)
+    """A batch of (topic, payload, received_at), stored in one go, each read by the adapter its
+    topic routes to (telemetry/routes.py) with its device's time zone and counter unit."""
+    routed = routes.messages_route(messages, routes=routes.routes_configured(), profiles=device_profiles)
+    return prepared_record([item for item, _ in routed], [message for _, message in routed])
+
+
+def device_profiles(names: set[str]) -> dict[str, routes.DeviceProfile]:
+    """The devices among `names` whose messages are read otherwise than by default."""
+    rows = (Device.objects.filter(name__in=names).exclude(time_zone="", counter_unit="Wh")
+            .values_list("name", "time_zone", "counter_unit"))
+    return {name: routes.DeviceProfile(zone, unit) for name, zone, unit in rows}
 
 
 def reading_record(*, topic: str, payload: bytes, received_at: datetime | None = None) -> RecordResult:

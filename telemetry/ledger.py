@@ -10,6 +10,10 @@ The rules (docs/TELEMETRY.md states them for people):
   n >= base: the low reading was a glitch (a zero entry recording it, excluded); base stays.
   otherwise n >= low reading: a reset at the low reading (the counter keeps climbing from there).
   otherwise: the low reading was a glitch and n is the new candidate.
+- counter > base by more than TELEMETRY_MAX_POWER_W could draw in the time between them: a high
+  reading, undecided until the next reading n. n climbs plausibly from it: the counter jumped
+  (a glitch entry carrying no consumption records the step; the high reading becomes the base).
+  Otherwise the high reading was a single spike: a glitch entry excludes it and base stays.
 - The ledger is append-only: new readings re-derive the entries from an anchor before them;
   entries that changed are superseded (never edited) by the newly derived ones.
 """
@@ -74,22 +78,44 @@ def _glitch_entry(base: Reading, low: Reading, why: str) -> Derived:
     return Derived(base, low, 0, "glitch", "low", reason)
 
 
+def _implausible(base: Reading, reading: Reading, max_power_w: float | None) -> bool:
+    """More energy than max_power_w could deliver between the two readings (Wh * 3600 = W * s)."""
+    if max_power_w is None:
+        return False
+    return (reading.energy_wh - base.energy_wh) * 3600 > max_power_w * (reading.ts - base.ts).total_seconds()
+
+
+def _step_glitch_entry(base: Reading, high: Reading, max_power_w: float, why: str) -> Derived:
+    reason = (f"counter rose {high.energy_wh - base.energy_wh} Wh in {high.ts - base.ts}, more than {max_power_w:g} W "
+              f"could draw ({why}); not counted")
+    return Derived(base, high, 0, "glitch", "low", reason)
+
+
 def _boot_changed(a: Reading, b: Reading) -> bool:
     return bool(a.boot_id and b.boot_id and a.boot_id != b.boot_id)
 
 
-def ledger_derive(readings: list[Reading], *, gap_seconds: int) -> tuple[list[Derived], Reading | None]:
+def ledger_derive(readings: list[Reading], *, gap_seconds: int,
+                  max_power_w: float | None = None) -> tuple[list[Derived], Reading | None]:
     """Entries for readings already in order, the first being an accepted base. Readings are
-    anything with Reading's fields (the stored events are passed as they were read).
+    anything with Reading's fields (the stored events are passed as they were read). Steps
+    implying more than `max_power_w` are glitches (None: no power check).
 
-    Returns the entries and the trailing low reading still waiting for its next reading (or None).
+    Returns the entries and the trailing low or high reading still waiting for its next reading (or None).
     """
     gap = timedelta(seconds=gap_seconds)
     out: list[Derived] = []
     if not readings:
         return out, None
-    base, pending = readings[0], None
+    base, pending, high = readings[0], None, None
     for reading in readings[1:]:
+        if high is not None:
+            if reading.energy_wh >= high.energy_wh and not _implausible(high, reading, max_power_w):
+                out.append(_step_glitch_entry(base, high, max_power_w, "the counter went on from there"))
+                base = high
+            else:
+                out.append(_step_glitch_entry(base, high, max_power_w, "a single spike: the next reading did not follow it"))
+            high = None
         if pending is not None:
             if reading.energy_wh >= base.energy_wh:
                 out.append(_glitch_entry(base, pending, "the next reading returned to the base"))
@@ -99,7 +125,9 @@ def ledger_derive(readings: list[Reading], *, gap_seconds: int) -> tuple[list[De
             else:
                 out.append(_glitch_entry(base, pending, "the next reading fell further"))
             pending = None
-        if reading.energy_wh >= base.energy_wh:
+        if reading.energy_wh >= base.energy_wh and _implausible(base, reading, max_power_w):
+            high = reading
+        elif reading.energy_wh >= base.energy_wh:
             out.append(_span_entry(base, reading, gap))
             base = reading
         elif _boot_changed(base, reading):
@@ -107,7 +135,7 @@ def ledger_derive(readings: list[Reading], *, gap_seconds: int) -> tuple[list[De
             base = reading
         else:
             pending = reading
-    return out, pending
+    return out, pending or high
 
 
 @dataclass
@@ -285,7 +313,8 @@ def _device_rederive(row: dict, events: list, current: list, now) -> tuple[list,
     if row["anchor_id"] is not None:
         start = next((i for i, e in enumerate(events) if e.id == row["anchor_id"]), 0)
         events = events[start:]
-    derived, _pending = ledger_derive(events, gap_seconds=settings.TELEMETRY_GAP_SECONDS)
+    derived, _pending = ledger_derive(events, gap_seconds=settings.TELEMETRY_GAP_SECONDS,
+                                      max_power_w=settings.TELEMETRY_MAX_POWER_W)
     existing = {(e.start_event_id, e.end_event_id, e.kind, e.delta_wh, e.confidence): e for e in current}
     wanted = {d.key() for d in derived}
     new = [

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -93,13 +94,13 @@ def json_load(data: bytes | str):
         raise MessageError("not JSON") from None
 
 
-def ts_parse(value, received_at: datetime) -> datetime:
-    """ISO 8601 or epoch seconds (milliseconds when it is that large); naive times are local.
-    Only from MIN_TS to a day after `received_at`."""
+def ts_parse(value, received_at: datetime, time_zone: str = "") -> datetime:
+    """ISO 8601 or epoch seconds (milliseconds when it is that large); naive times are wall time in
+    `time_zone` (the device's; empty: TELEMETRY_TIME_ZONE). Only from MIN_TS to a day after `received_at`."""
     if value is None:
         return received_at
     try:
-        parsed = _ts_read(value)
+        parsed = _ts_read(value, time_zone)
         if parsed < MIN_TS:
             raise MessageError(f"ts {parsed.isoformat()} is before {MIN_TS:%Y-%m-%d}: the device clock is not set")
         if parsed > received_at + MAX_FUTURE:
@@ -109,14 +110,14 @@ def ts_parse(value, received_at: datetime) -> datetime:
         raise MessageError(f"ts out of range: {str(value)[:40]!r}") from None
 
 
-def _ts_read(value) -> datetime:
+def _ts_read(value, time_zone: str = "") -> datetime:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise MessageError(f"ts is not ISO 8601 or epoch seconds: {value[:40]!r}") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=ZoneInfo(settings.TELEMETRY_TIME_ZONE))
+            parsed = parsed.replace(tzinfo=ZoneInfo(time_zone or settings.TELEMETRY_TIME_ZONE))
     else:
         seconds = _number(value, "ts")
         if seconds > 1e11:
@@ -128,16 +129,11 @@ def _ts_read(value) -> datetime:
     return parsed
 
 
-def reading_from_json(device: str, data, received_at: datetime) -> ReadingIn:
+def reading_from_json(device: str, data, received_at: datetime, *, time_zone: str = "", counter_unit: str = "Wh") -> ReadingIn:
+    """The native reading; `time_zone` and `counter_unit` are the device's (Device fields)."""
     if not isinstance(data, dict):
         raise MessageError("telemetry must be a JSON object")
-    if "energy_wh_total" not in data:
-        raise MessageError("energy_wh_total is required")
-    energy = _number(data["energy_wh_total"], "energy_wh_total")
-    if energy < 0:
-        raise MessageError("energy_wh_total must not be negative")
-    if energy > MAX_ENERGY_WH:  # refused here: in the batch insert it would fail every message with it
-        raise MessageError(f"energy_wh_total is too large (at most {MAX_ENERGY_WH} Wh)")
+    energy = energy_total_wh(data, counter_unit)
     seq = data.get("seq")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise MessageError(f"seq must be an integer, got {seq!r}")
@@ -145,11 +141,36 @@ def reading_from_json(device: str, data, received_at: datetime) -> ReadingIn:
         raise MessageError("seq is out of range")
     power = data.get("power_w")
     return ReadingIn(
-        device=text_field(device, "device", 120), ts=ts_parse(data.get("ts"), received_at), received_at=received_at,
-        energy_wh=round(energy), power_w=None if power is None else float(_number(power, "power_w")),
+        device=text_field(device, "device", 120), ts=ts_parse(data.get("ts"), received_at, time_zone), received_at=received_at,
+        energy_wh=energy, power_w=None if power is None else float(_number(power, "power_w")),
         switch_state=text_field(data.get("switch_state"), "switch_state", 16), seq=seq,
         boot_id=text_field(data.get("boot_id"), "boot_id", 64),
     )
+
+
+def energy_total_wh(data: dict, counter_unit: str = "Wh") -> int:
+    """The counter as exact whole Wh, from `energy_wh_total` (in the device's counter unit) or
+    `energy_kwh_total`. A fraction of a Wh is refused, never rounded: a kWh counter sent as Wh
+    (Tasmota's Total of 14.834) used to become 15 Wh, a thousandth of the truth, without a word."""
+    if ("energy_wh_total" in data) == ("energy_kwh_total" in data):
+        raise MessageError("energy_wh_total is required" if "energy_wh_total" not in data
+                           else "send energy_wh_total or energy_kwh_total, not both")
+    name = "energy_wh_total" if "energy_wh_total" in data else "energy_kwh_total"
+    value = _number(data[name], name)
+    unit = "kWh" if name == "energy_kwh_total" else counter_unit
+    # Whole Wh (nearly every message) skip Decimal. Other JSON numbers arrive as floats; repr
+    # gives back the digits sent (up to 15 significant ones), read exactly.
+    wh = value if unit == "Wh" and isinstance(value, int) else Decimal(repr(value)) * (1000 if unit == "kWh" else 1)
+    if wh != int(wh):
+        if unit == "Wh":
+            raise MessageError(f"energy_wh_total must be whole Wh, got {value!r}: a kWh counter goes in energy_kwh_total "
+                               "(or set the device's counter unit to kWh)")
+        raise MessageError(f"{name} {value!r} kWh is not a whole number of Wh")
+    if wh < 0:
+        raise MessageError(f"{name} must not be negative")
+    if wh > MAX_ENERGY_WH:  # refused here: in the batch insert it would fail every message with it
+        raise MessageError(f"{name} is too large (at most {MAX_ENERGY_WH} Wh)")
+    return int(wh)
 
 
 def status_from_payload(payload: bytes) -> str:
@@ -164,7 +185,8 @@ def status_from_payload(payload: bytes) -> str:
     return value.strip().lower()
 
 
-def message_parse(*, topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn:
+def message_parse(*, topic: str, payload: bytes, received_at: datetime, time_zone: str = "",
+                  counter_unit: str = "Wh") -> ReadingIn | StatusIn:
     """One MQTT message as a reading or a status; MessageError when it cannot be read."""
     device, kind = topic_parse(topic)
     if len(device) > 120:
@@ -178,7 +200,7 @@ def message_parse(*, topic: str, payload: bytes, received_at: datetime) -> Readi
         raise MessageError(f"{kind} payload is {exc}") from None
     if kind == "heartbeat":
         return StatusIn(device, received_at, None)
-    return reading_from_json(device, data, received_at)
+    return reading_from_json(device, data, received_at, time_zone=time_zone, counter_unit=counter_unit)
 
 
 class MalformedIn(NamedTuple):
@@ -190,11 +212,13 @@ class MalformedIn(NamedTuple):
     error: str
 
 
-def message_prepare(topic: str, payload: bytes, received_at: datetime) -> ReadingIn | StatusIn | MalformedIn:
+def message_prepare(topic: str, payload: bytes, received_at: datetime, *, time_zone: str = "",
+                    counter_unit: str = "Wh") -> ReadingIn | StatusIn | MalformedIn:
     """One message read without touching the database. Never raises: one message that fails in
     an unforeseen way is kept as malformed instead of failing its whole batch for ever."""
     try:
-        return message_parse(topic=topic, payload=payload, received_at=received_at)
+        return message_parse(topic=topic, payload=payload, received_at=received_at, time_zone=time_zone,
+                             counter_unit=counter_unit)
     except MessageError as exc:
         return MalformedIn(topic, payload, received_at, str(exc))
     except Exception as exc:  # a case the rules above did not foresee: kept, never fatal

@@ -58,6 +58,13 @@ class Device(models.Model):
     # sha256 of the per-device API token; the token itself is shown once and never stored.
     token_sha256 = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # How the device's own messages are read (telemetry/routes.py): a device time without an
+    # offset is wall time in `time_zone` (empty: TELEMETRY_TIME_ZONE), and the native format's
+    # counter is in `counter_unit` (firmware that counts kWh, like Tasmota, sent natively).
+    time_zone = models.CharField(max_length=64, blank=True, default="",
+                                 help_text="For device times without an offset; empty: TELEMETRY_TIME_ZONE.")
+    counter_unit = models.CharField(max_length=3, choices=[("Wh", "Wh"), ("kWh", "kWh")], default="Wh",
+                                    help_text="Unit of energy_wh_total in the device's native messages.")
 
     objects = DeviceQuerySet.as_manager()
 

@@ -78,6 +78,11 @@ def topic_filters(prefix: str, shared_group: str = "") -> list[str]:
     return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else filters
 
 
+def filters_shared(filters: list[str], shared_group: str = "") -> list[str]:
+    """Any filters (every enabled adapter's: telemetry/routes.py), as `$share/<group>/...` when a group is set."""
+    return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else list(filters)
+
+
 # What the network thread keeps of a message: (topic, payload, received_at, mid, qos, generation,
 # part); generation is the connection it came on, since an ack is only valid on that connection;
 # part is the writer that stores it. A plain tuple, cheaper than a dataclass for every message.
@@ -104,8 +109,10 @@ class Subscriber:
 
     def __init__(self, config: BrokerConfig, filters: list[str], handle: Callable[[list[Message]], object],
                  *, writers: int = 0, initializer: Callable[[], None] | None = None,
-                 batch_size: int = 2000, batch_seconds: float = 0.2) -> None:
+                 batch_size: int = 2000, batch_seconds: float = 0.2, key: Callable[[str], str] = device_key) -> None:
         self.config, self.filters, self.handle = config, filters, handle
+        # Topic -> device: which writer a message goes to (vendors put the device at other levels).
+        self.key = key
         self.writers, self.initializer = writers, initializer
         self.pool: ProcessPoolExecutor | None = None
         # Called in this process with each stored part (the bench times them here).
@@ -167,7 +174,7 @@ class Subscriber:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
-        part = hash(device_key(topic)) % self.writers if self.writers > 1 else 0
+        part = hash(self.key(topic)) % self.writers if self.writers > 1 else 0
         self.inbox.append((topic, message.payload, datetime.now(timezone.utc), message.mid, message.qos, self.generation, part))
         if not self.arrived.is_set():
             self.arrived.set()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("devices/<int:pk>/", views.device_detail, name="device-detail"),
     path("devices/<int:pk>/assign", views.device_assign, name="device-assign"),
     path("devices/<int:pk>/token", views.device_token, name="device-token"),
+    path("devices/<int:pk>/reading", views.device_reading, name="device-reading"),
     path("locations/", views.location_list, name="location-list"),
     path("locations/<int:pk>/", views.location_detail, name="location-detail"),
     path("costs/", views.cost_version_list, name="cost-version-list"),

@@ -16,7 +16,7 @@ from django_tables2 import RequestConfig
 from config.auth import request_identity, staff_required
 from config.htmx import HtmxHttpRequest
 from telemetry import assign, charts, reconcile, reports, totals
-from telemetry.forms import AssignForm, CostVersionForm, DayRangeForm, LocationForm
+from telemetry.forms import AssignForm, CostVersionForm, DayRangeForm, DeviceReadingForm, LocationForm
 from telemetry.models import CostVersion, Device, Location, MalformedMessage, ReviewTicket, Stay
 from telemetry.tables import MalformedTable, ReviewTicketTable
 
@@ -49,9 +49,11 @@ def device_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _device_page(request, device, AssignForm(initial={"location": device.location_id}))
 
 
-def _device_page(request: HtmxHttpRequest, device: Device, form: AssignForm, status: int = 200) -> HttpResponse:
+def _device_page(request: HtmxHttpRequest, device: Device, form: AssignForm, status: int = 200,
+                 reading_form: DeviceReadingForm | None = None) -> HttpResponse:
     stays = device.stays()[::-1]  # newest first
-    context = {"device": device, "form": form, "stays": stays, "zone": settings.TELEMETRY_TIME_ZONE}
+    context = {"device": device, "form": form, "stays": stays, "zone": settings.TELEMETRY_TIME_ZONE,
+               "reading_form": reading_form or DeviceReadingForm(instance=device)}
     return render(request, "telemetry/device_detail.html", context, status=status)
 
 
@@ -76,6 +78,21 @@ def device_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("back") == "device":
         return redirect("telemetry:device-detail", pk=device.pk)
     return redirect("telemetry:device-health")
+
+
+@require_POST
+@staff_required
+def device_reading(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The device's time zone and counter unit; bad input re-shows the device page (400), unchanged."""
+    device = get_object_or_404(Device, pk=pk)
+    form = DeviceReadingForm(request.POST, instance=device)
+    if not form.is_valid():
+        device.refresh_from_db()
+        return _device_page(request, device, AssignForm(initial={"location": device.location_id}), 400, form)
+    form.save()
+    messages.success(request, f"{device.name}: times without an offset read in {device.time_zone or settings.TELEMETRY_TIME_ZONE}, "
+                              f"its counter in {device.counter_unit}.")
+    return redirect("telemetry:device-detail", pk=device.pk)
 
 
 @require_POST

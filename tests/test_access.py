@@ -89,6 +89,8 @@ EXPECTED = {
     # The empty form moves the device to "unassigned" from today.
     "telemetry:device-assign": ("post", "/telemetry/devices/{device}/assign", {"anon": LOGIN, "customer": 403, "staff": 302}),
     "telemetry:device-token": ("post", "/telemetry/devices/{device}/token", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    # The empty form lacks the counter unit: the device page again, saying so.
+    "telemetry:device-reading": ("post", "/telemetry/devices/{device}/reading", {"anon": LOGIN, "customer": 403, "staff": 400}),
     "telemetry:location-list": ("get", "/telemetry/locations/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "telemetry:location-detail": ("get", "/telemetry/locations/{location}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "telemetry:cost-version-list": ("get", "/telemetry/costs/", {"anon": LOGIN, "customer": 403, "staff": 200}),

@@ -89,8 +89,10 @@ def test_each_bad_body_gets_400_naming_it(client, stored, body, reason):
     assert list(RawEvent.objects.values_list("id", "energy_wh")) == stored
 
 
-def test_readings_the_database_refuses_get_422_with_its_reason_and_nothing_is_stored(client, stored):
-    # Two jumps of 10^12 Wh in a day at an absurd price cost more than the daily total's column holds.
+def test_readings_the_database_refuses_get_422_with_its_reason_and_nothing_is_stored(client, stored, settings):
+    # Two jumps of 10^12 Wh in a day at an absurd price cost more than the daily total's column holds
+    # (counted as consumption only with the plausible power raised past them).
+    settings.TELEMETRY_MAX_POWER_W = 10**18
     CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
     body = [{"device": "huge", "energy_wh_total": wh, "boot_id": boot, "ts": f"2026-03-01T06:0{minute}:00Z"}
             for minute, (wh, boot) in enumerate([(0, "a"), (10**12, "a"), (0, "b"), (10**12, "b")])]

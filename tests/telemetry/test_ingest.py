@@ -114,9 +114,11 @@ def reading_message(device: str, minute: int, wh: int, **fields) -> tuple[str, b
     return message(device, energy_wh_total=wh, ts=(AT + timedelta(minutes=minute)).isoformat(), **fields)
 
 
-def test_a_batch_the_database_refuses_is_stored_one_by_one_and_the_refused_message_kept_with_its_reason(db):
+def test_a_batch_the_database_refuses_is_stored_one_by_one_and_the_refused_message_kept_with_its_reason(db, settings):
     # At an absurd price two counter jumps of 10^12 Wh in one day cost 2 x 10^15, past the daily
     # total's numeric(24, 9): the batch insert fails in PostgreSQL, after every check at reading.
+    # The jumps must count as consumption for that, so the plausible power is raised past them.
+    settings.TELEMETRY_MAX_POWER_W = 10**18
     CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=AT - timedelta(days=30))
     batch = [
         reading_message("good", 0, 100), reading_message("huge", 0, 0, boot_id="a"),

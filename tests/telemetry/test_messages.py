@@ -24,7 +24,7 @@ def parse(topic: str, payload: bytes | dict) -> ReadingIn | StatusIn:
 
 
 def test_a_telemetry_message_becomes_a_reading_with_every_field():
-    reading = parse("autovolt/lab-1/telemetry", {"energy_wh_total": 1234.6, "power_w": 40, "ts": "2026-03-01T05:59:00Z",
+    reading = parse("autovolt/lab-1/telemetry", {"energy_wh_total": 1235.0, "power_w": 40, "ts": "2026-03-01T05:59:00Z",
                                                  "seq": 7, "boot_id": "b1", "switch_state": "on"})
     assert reading == ReadingIn(device="lab-1", ts=AT - timedelta(minutes=1), received_at=AT, energy_wh=1235,
                                 power_w=40.0, switch_state="on", seq=7, boot_id="b1")

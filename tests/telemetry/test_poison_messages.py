@@ -24,8 +24,10 @@ from tests.telemetry.corpus import BAD_PAYLOADS, BAD_READINGS
 
 @pytest.fixture
 def slow_subscriber(transactional_db, broker, prefix, tmp_path):
-    """A subscriber whose batches wait 1.5 s: what a test publishes at once lands in one batch."""
-    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log", TELEMETRY_BATCH_MS="1500") as sub:
+    """A subscriber whose batches wait 1.5 s: what a test publishes at once lands in one batch. The
+    plausible power is raised so that counter jumps of 10^12 Wh a minute count (and overflow)."""
+    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log", TELEMETRY_BATCH_MS="1500",
+                            TELEMETRY_MAX_POWER_W=str(10**18)) as sub:
         connected(sub)
         yield sub
 

@@ -5,22 +5,24 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telemetry import mqtt, writer
+from telemetry import mqtt, routes, writer
 
 
 class Command(BaseCommand):
-    help = "Subscribe to <MQTT_TOPIC_PREFIX>/+/(telemetry|status|heartbeat) and store what arrives, until SIGTERM."
+    help = ("Subscribe to <MQTT_TOPIC_PREFIX>/+/(telemetry|status|heartbeat) and the topics of the other "
+            "TELEMETRY_ADAPTERS, and store what arrives, until SIGTERM.")
 
     def subscriber(self) -> mqtt.Subscriber:
         if not settings.MQTT_URL:
             raise CommandError("MQTT_URL is not set (e.g. mqtt://127.0.0.1:1883)")
-        filters = mqtt.topic_filters(settings.MQTT_TOPIC_PREFIX, settings.MQTT_SHARED_GROUP)
+        configured = routes.routes_configured()
+        filters = mqtt.filters_shared(routes.subscription_filters(configured), settings.MQTT_SHARED_GROUP)
         try:
             config = mqtt.broker_config(settings.MQTT_URL, client_id=settings.MQTT_CLIENT_ID, ca_file=settings.MQTT_CA_FILE,
                                         session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS, protocol=settings.MQTT_PROTOCOL)
             return mqtt.Subscriber(config, filters, writer.batch_store, writers=settings.TELEMETRY_WRITERS,
                                    initializer=writer.writer_init, batch_size=settings.TELEMETRY_BATCH_SIZE,
-                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS)
+                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS, key=routes.partition_key(configured))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
