@@ -25,10 +25,10 @@ from _common import django_setup, log, median_ms, table, timed, verdict  # noqa:
 django_setup()
 
 from django.db import connection, transaction  # noqa: E402
+from smt_usage import staff_client  # noqa: E402
 
 from smt import partitions, usage  # noqa: E402
 from smt.usage import local_midnight  # noqa: E402
-from smt_usage import staff_client  # noqa: E402
 
 YEAR = 2024
 PER_ESIID_YEAR = 35_136 - 12  # 366 days x 96, less the missing hours (about one day in 29)

@@ -37,9 +37,9 @@ def subscribers(count: int, port: int, prefix: str, folder: Path) -> list[subpro
     procs = []
     for n in range(count):
         env["MQTT_CLIENT_ID"] = f"{prefix}-sub-{n}"
-        out = open(folder / f"{prefix}-sub-{n}.log", "a")
-        procs.append(subprocess.Popen([sys.executable, "manage.py", "telemetry_subscribe"], cwd=ROOT, env=dict(env),
-                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        with open(folder / f"{prefix}-sub-{n}.log", "a") as out:  # the child keeps its own copy of the descriptor
+            procs.append(subprocess.Popen([sys.executable, "manage.py", "telemetry_subscribe"], cwd=ROOT, env=dict(env),
+                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
     return procs
 
 

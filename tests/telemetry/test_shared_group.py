@@ -6,7 +6,7 @@ one subscriber makes them from the same stream."""
 import json
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -18,7 +18,7 @@ DEVICES = 30
 READINGS = 40
 # 23:00 in Asia/Kolkata (the subscribers' TELEMETRY_TIME_ZONE): each device's readings cross a
 # local midnight, so every device has two daily totals that the ledger entries must split right.
-START = datetime(2026, 3, 1, 17, 30, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)
 
 
 def stream(run: str) -> list[tuple[str, dict]]:
