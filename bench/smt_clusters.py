@@ -63,10 +63,16 @@ def clusters_start(count: int, workers: int, folder: Path, n: int) -> list[subpr
 
 
 def clusters_stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to each cluster's group, SIGKILL after 20 s (an idle qcluster can take longer to
+    stop than a round takes; its work is done by then)."""
     for proc in procs:
         os.killpg(proc.pid, signal.SIGTERM)
     for proc in procs:
-        proc.wait(60)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
 
 def reset(raws: list[RawSmtFile]) -> None:
