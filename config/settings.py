@@ -53,7 +53,7 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ReadOnlyAdminConfig",  # django.contrib.admin, every model view-only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

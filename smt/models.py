@@ -84,6 +84,7 @@ class RawSmtFile(models.Model):
     PENDING_STATUSES = (Status.RECEIVED, Status.NORMALIZING)
 
     class Meta:
+        verbose_name = "raw SMT file"
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["uploader", "received_at"])]
 
@@ -155,6 +156,7 @@ class SmtInterval(models.Model):
     row_number = models.IntegerField(help_text="Line number in the raw file (header = 1).")
 
     class Meta:
+        verbose_name = "SMT interval"
         db_table = "smt_interval"
         constraints = [
             models.UniqueConstraint(
@@ -235,6 +237,7 @@ class SmtBillingRead(models.Model):
     row_number = models.IntegerField(help_text="Line number in the raw file (header = 1).")
 
     class Meta:
+        verbose_name = "SMT billing read"
         ordering = ["esiid", "-read_date"]
         constraints = [models.UniqueConstraint(fields=["esiid", "meter", "read_date"], name="smt_billing_read_key")]
 

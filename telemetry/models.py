@@ -242,6 +242,7 @@ class LedgerEntry(models.Model):
     objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         ordering = ["device_id", "end_ts", "id"]
         indexes = [
             models.Index(fields=["device", "end_ts"], condition=models.Q(superseded_at__isnull=True), name="ledger_current_end"),
