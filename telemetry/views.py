@@ -29,7 +29,7 @@ def device_health(request: HtmxHttpRequest) -> HttpResponse:
     silent_after = timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
     devices = list(Device.objects.select_related("location").order_by("location__name", "name"))
     per_hour = reports.readings_per_device(now - timedelta(hours=1))
-    rows = [{"device": d, "silent": d.last_seen_at is None or now - d.last_seen_at > silent_after, "events_hour": per_hour.get(d.pk, 0)}
+    rows = [{"device": d, "silent": d.is_silent(now=now, after=silent_after), "events_hour": per_hour.get(d.pk, 0)}
             for d in devices]
     context = {
         "rows": rows, "now": now, "silent_minutes": settings.TELEMETRY_SILENT_MINUTES, "locations": Location.objects.all(),

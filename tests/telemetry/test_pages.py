@@ -98,3 +98,23 @@ def test_malformed_messages_are_listed(staff_client, db):
     assert MalformedMessage.objects.count() == 2
     html = staff_client.get("/telemetry/malformed/").content.decode()
     assert "telemetry payload is not JSON" in html and "topic is not autovolt" in html
+
+
+def test_a_device_17_minutes_past_its_last_reading_is_silent_though_a_status_message_came_since(staff_client, db):
+    now = dj_timezone.now()
+    Device.objects.create(name="talker", status="online", status_at=now, last_seen_at=now,
+                          last_reading_at=now - timedelta(minutes=17), last_heartbeat_at=now - timedelta(minutes=20))
+    Device.objects.create(name="beating", status="online", last_seen_at=now, last_reading_at=now - timedelta(hours=1),
+                          last_heartbeat_at=now - timedelta(minutes=1))
+    html = staff_client.get("/telemetry/devices/").content.decode()
+    assert 'id="device-talker" class="silent"' in html
+    assert 'id="device-beating" class=""' in html
+
+
+def test_a_new_token_lands_in_the_panel_outside_the_refreshing_table(staff_client, devices):
+    html = staff_client.get("/telemetry/devices/").content.decode()
+    panel, refreshing = html.index('id="token-panel"'), html.index('id="device-health"')
+    assert panel < refreshing and 'hx-target="#token-panel"' in html
+    device = Device.objects.get(name="fresh")
+    fragment = staff_client.post(f"/telemetry/devices/{device.pk}/token", **HX).content.decode()
+    assert 'id="dismiss-token"' in fragment and 'id="copy-token"' in fragment
