@@ -100,6 +100,12 @@ class RawSmtFile(models.Model):
         return self.status in self.PENDING_STATUSES
 
     @property
+    def esiids(self) -> list[str]:
+        """The ESIIDs the file holds once normalized, else the one given at upload (if any)."""
+        found = (self.stats or {}).get("esiids") or []
+        return found or ([self.esiid_hint] if self.esiid_hint else [])
+
+    @property
     def official(self) -> bool:
         """Came through one of SMT's own channels (SFTP, staff, tokens, the command line, a bundle)."""
         return self.origin != self.Origin.CUSTOMER

@@ -12,18 +12,26 @@ from smt.models import IntervalDeletion, RawSmtFile, SmtBillingRead, SmtInterval
 
 class RawSmtFileTable(tables.Table):
     filename = tables.Column(linkify=True, attrs={"td": {"class": "filename"}})
-    esiid_hint = tables.Column(verbose_name="ESIID")
+    esiid_hint = tables.Column(verbose_name="ESIID", empty_values=())
     size_bytes = tables.Column(verbose_name="Size")
-    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i")
+    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i T")
     status = tables.Column()
     inserted = tables.Column(verbose_name="Inserted", accessor="stats__intervalsInserted", orderable=False, default="–")
+    updated = tables.Column(verbose_name="Updated", accessor="stats__intervalsUpdated", orderable=False, default="–")
     errors = tables.Column(verbose_name="Errors", accessor="stats__invalidCount", orderable=False, default="–")
 
     class Meta:
         model = RawSmtFile
-        fields = ("filename", "source", "esiid_hint", "size_bytes", "received_at", "status", "inserted", "errors")
+        fields = ("filename", "source", "esiid_hint", "size_bytes", "received_at", "status", "inserted", "updated", "errors")
         attrs = {"class": "table", "id": "raw-files"}
         order_by = "-received_at"
+
+    def render_esiid_hint(self, record: RawSmtFile) -> str:
+        esiids = record.esiids
+        if not esiids:
+            return "—"
+        more = f" +{len(esiids) - 1} more" if len(esiids) > 1 else ""
+        return format_html('<span title="{}">{}{}</span>', ", ".join(esiids[:50]), esiids[0], more)
 
     def render_size_bytes(self, value: int) -> str:
         return filesizeformat(value)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from telemetry.models import Device, Location
+from tests.conftest import SMT_SAMPLES
 from tests.e2e.test_smt_raw_files import sign_in
 
 pytestmark = [pytest.mark.e2e]
@@ -42,3 +43,13 @@ def test_a_device_heard_only_through_status_messages_shows_silent(page: Page, li
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/telemetry/devices/")
     expect(page.locator("#device-esp-quiet .badge-silent")).to_have_text(re.compile("silent"))
+
+
+def test_the_upload_banner_follows_the_file_to_normalized_without_a_reload(page: Page, live_server, staff_user, qcluster):
+    sign_in(page, live_server, "staff", "staff-pass-123")
+    page.set_input_files("input[name=file]", str(SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv"))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-result")).to_contain_text("Stored")
+    expect(page.locator("#upload-status")).to_have_text("normalized", timeout=30_000)
+    row = page.locator("#raw-files tbody tr").first
+    expect(row).to_contain_text("10443720000000002")  # from the file: the upload gave no ESIID
