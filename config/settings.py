@@ -342,6 +342,8 @@ try:
     zoneinfo.ZoneInfo(TELEMETRY_TIME_ZONE)
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TELEMETRY_TIME_ZONE must be an IANA zone, got {TELEMETRY_TIME_ZONE!r}") from None
+# The currency telemetry costs are shown in (prices carry no unit); INR matches the default zone.
+TELEMETRY_CURRENCY = env("TELEMETRY_CURRENCY", "INR")
 TELEMETRY_GAP_SECONDS = envint("TELEMETRY_GAP_SECONDS", "900")
 TELEMETRY_RETENTION_DAYS = envint("TELEMETRY_RETENTION_DAYS", "730")
 TELEMETRY_SILENT_MINUTES = envint("TELEMETRY_SILENT_MINUTES", "15")
