@@ -1,6 +1,6 @@
-import django_tables2 as tables
 from urllib.parse import urlencode
 
+import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join

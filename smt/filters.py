@@ -1,10 +1,10 @@
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 import django_filters
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
-from django.db.models import Q
 
 from config.widgets import DateInput
 from smt.models import RawSmtFile, SmtBillingRead, SmtInterval
@@ -35,7 +35,7 @@ class UtcDateTimeField(IsoDateTimeField):
     """A time without an offset is UTC, as the label says (not the site's Central time)."""
 
     def to_python(self, value):
-        with timezone.override(dt_timezone.utc):
+        with timezone.override(UTC):
             return super().to_python(value)
 
 

@@ -4,6 +4,9 @@ The paths are what people, scripts and SMT's webhook use: they stay as they are;
 names moved into the namespace.
 """
 
+from collections.abc import Callable
+
+from django.http import HttpResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
@@ -11,8 +14,7 @@ from ops import views as ops_views
 from smt.views import automation, customer_pages, customers, hooks, intervals, raw_files, upload, usage
 
 
-
-def _moved(pattern_name: str) -> RedirectView:
+def _moved(pattern_name: str) -> Callable[..., HttpResponse]:
     return RedirectView.as_view(pattern_name=pattern_name, permanent=True, query_string=True, http_method_names=["get", "head"])
 
 
