@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint bench check-deploy clean
+.PHONY: setup run test lint bench check-deploy clean screenshots
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ test: setup
 lint: setup
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+
+# Every page (staff and customer, 1400 px and 390 px) of a throwaway demo site into var/screenshots/.
+screenshots: setup
+	@$(PY) bin/screenshots.py
 
 bench: setup
 	@bin/bench.sh

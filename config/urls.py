@@ -8,7 +8,6 @@ from config.api import api
 from config.throttle import ThrottledAdminAuthenticationForm, ThrottledLoginView
 from ops import views as ops_views
 
-admin.site.site_header = "Wattledger database (read-only)"
 admin.site.site_url = "/"
 admin.site.login_form = ThrottledAdminAuthenticationForm
 

@@ -60,6 +60,7 @@ class ErcotIngest(models.Model):
     objects = ErcotIngestQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "ERCOT ingest"
         ordering = ["-posted_at", "-doc_id"]
 
     def __str__(self) -> str:
@@ -127,6 +128,7 @@ class EsiidRecord(models.Model):
     objects = EsiidRecordQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "ESIID record"
         db_table = "ercot_esiid_record"
         ordering = ["esiid"]
         indexes = [models.Index(fields=["zipcode"], name="ercot_esiid_zipcode")]

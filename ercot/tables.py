@@ -1,5 +1,8 @@
+from urllib.parse import urlencode
+
 import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -54,3 +57,7 @@ class EsiidRecordTable(tables.Table):
 
     def render_status(self, value: str) -> str:
         return format_html('<span class="badge badge-esiid-{}">{}</span>', value.lower(), value)
+
+    def render_esiid(self, value: str) -> str:
+        # By URL name only: the usage page is SMT's, and ercot imports nothing of smt.
+        return format_html('<a href="{}?{}" title="Usage of this ESIID">{}</a>', reverse("smt:usage-summary"), urlencode({"esiid": value}), value)

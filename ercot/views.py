@@ -27,7 +27,18 @@ def day_strip(*, today, days: int = STRIP_DAYS) -> dict:
     dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
     rows = [{"tdsp": tdsp, "cells": [{"day": d, "kind": by_day.get(d, "")} for d in dates]}
             for tdsp, by_day in sorted(presence.items())]
-    return {"dates": dates, "rows": rows}
+    return {"dates": dates, "rows": rows, "months": _month_spans(dates)}
+
+
+def _month_spans(dates: list) -> list[dict]:
+    """The strip's month labels: one per month shown, spanning its days ("Nov 2026" over 1 to 30)."""
+    spans: list[dict] = []
+    for d in dates:
+        if spans and spans[-1]["month"] == (d.year, d.month):
+            spans[-1]["span"] += 1
+        else:
+            spans.append({"month": (d.year, d.month), "label": d.strftime("%b %Y"), "span": 1})
+    return spans
 
 
 @require_GET

@@ -36,5 +36,9 @@ class JobRunTable(tables.Table):
         seconds = record.duration.total_seconds() if record.duration is not None else None
         return "–" if seconds is None else f"{seconds:.1f} s"
 
+    def render_error(self, value: str) -> str:
+        # Only a real error is red; an empty one is the ordinary muted dash (render_* is skipped for it).
+        return format_html('<span class="job-error">{}</span>', value)
+
     def render_counts(self, record: JobRun) -> str:
         return ", ".join(f"{label} {value}" for label, value, _ in record.counts_display()) or "–"

@@ -88,6 +88,7 @@ class RawSmtFile(models.Model):
     PENDING_STATUSES = (Status.RECEIVED, Status.NORMALIZING)
 
     class Meta:
+        verbose_name = "raw SMT file"
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["uploader", "received_at"])]
 
@@ -101,6 +102,12 @@ class RawSmtFile(models.Model):
     def pending(self) -> bool:
         """Queued for a worker or being normalized now."""
         return self.status in self.PENDING_STATUSES
+
+    @property
+    def esiids(self) -> list[str]:
+        """The ESIIDs the file holds once normalized, else the one given at upload (if any)."""
+        found = (self.stats or {}).get("esiids") or []
+        return found or ([self.esiid_hint] if self.esiid_hint else [])
 
     @property
     def official(self) -> bool:
@@ -159,6 +166,7 @@ class SmtInterval(models.Model):
     row_number = models.IntegerField(help_text="Line number in the raw file (header = 1).")
 
     class Meta:
+        verbose_name = "SMT interval"
         db_table = "smt_interval"
         constraints = [
             models.UniqueConstraint(
@@ -239,6 +247,7 @@ class SmtBillingRead(models.Model):
     row_number = models.IntegerField(help_text="Line number in the raw file (header = 1).")
 
     class Meta:
+        verbose_name = "SMT billing read"
         ordering = ["esiid", "-read_date"]
         constraints = [models.UniqueConstraint(fields=["esiid", "meter", "read_date"], name="smt_billing_read_key")]
 

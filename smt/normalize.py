@@ -85,6 +85,7 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
     result = _stats_json(stats, counts, dry_run)
     if not dry_run:  # months with no partition yet (an old export) landed in the default one: give them theirs
         partitions.interval_partitions_ensure_epochs(ts_min=stats.ts_min, ts_max=stats.ts_max)
+    result["esiids"] = sorted(esiids)  # the raw-file list shows and filters by them when no ESIID was given
     if warnings := ercot_esiid_warnings(esiids):  # unknown to ERCOT's extract, or not Active
         result["esiidWarnings"] = warnings
     if not dry_run:

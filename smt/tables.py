@@ -1,7 +1,6 @@
 import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import dateformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
@@ -12,18 +11,26 @@ from smt.models import IntervalDeletion, RawSmtFile, SmtBillingRead, SmtInterval
 
 class RawSmtFileTable(tables.Table):
     filename = tables.Column(linkify=True, attrs={"td": {"class": "filename"}})
-    esiid_hint = tables.Column(verbose_name="ESIID")
+    esiid_hint = tables.Column(verbose_name="ESIID", empty_values=())
     size_bytes = tables.Column(verbose_name="Size")
-    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i")
+    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i T")
     status = tables.Column()
     inserted = tables.Column(verbose_name="Inserted", accessor="stats__intervalsInserted", orderable=False, default="–")
+    updated = tables.Column(verbose_name="Updated", accessor="stats__intervalsUpdated", orderable=False, default="–")
     errors = tables.Column(verbose_name="Errors", accessor="stats__invalidCount", orderable=False, default="–")
 
     class Meta:
         model = RawSmtFile
-        fields = ("filename", "source", "esiid_hint", "size_bytes", "received_at", "status", "inserted", "errors")
+        fields = ("filename", "source", "esiid_hint", "size_bytes", "received_at", "status", "inserted", "updated", "errors")
         attrs = {"class": "table", "id": "raw-files"}
         order_by = "-received_at"
+
+    def render_esiid_hint(self, record: RawSmtFile) -> str:
+        esiids = record.esiids
+        if not esiids:
+            return "—"
+        more = f" +{len(esiids) - 1} more" if len(esiids) > 1 else ""
+        return format_html('<span title="{}">{}{}</span>', ", ".join(esiids[:50]), esiids[0], more)
 
     def render_size_bytes(self, value: int) -> str:
         return filesizeformat(value)
@@ -33,11 +40,11 @@ class RawSmtFileTable(tables.Table):
 
 
 class IntervalTable(tables.Table):
-    local = tables.Column(accessor="ts", verbose_name="Local (Central)", orderable=False)
-    ts = tables.Column(verbose_name="UTC", orderable=False)
-    kwh = tables.Column(verbose_name="kWh", orderable=False, attrs={"td": {"class": "num"}})
-    quality = tables.Column(orderable=False)
-    revised_at = tables.DateTimeColumn(verbose_name="Revision", format="Y-m-d H:i", orderable=False)
+    local = tables.Column(accessor="ts", verbose_name="Local (Central)", order_by=("ts", "esiid", "channel"))
+    ts = tables.Column(verbose_name="UTC", order_by=("ts", "esiid", "channel"))
+    kwh = tables.Column(verbose_name="kWh", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
+    quality = tables.Column()
+    revised_at = tables.DateTimeColumn(verbose_name="Revision (Central)", format="Y-m-d H:i T")
     source = tables.Column(accessor="raw_file_id", verbose_name="Source row", orderable=False)
 
     class Meta:
@@ -45,7 +52,6 @@ class IntervalTable(tables.Table):
         fields = ("esiid", "meter", "channel", "local", "ts", "kwh", "quality", "revised_at", "source")
         attrs = {"class": "table", "id": "intervals"}
         row_attrs = {"class": lambda record: "estimated" if record.quality == "estimated" else ""}
-        orderable = False
         template_name = "smt/_interval_table.html"  # rows from body_html()
 
     def render_local(self, value) -> str:
@@ -70,7 +76,7 @@ class IntervalTable(tables.Table):
         rows = []
         for index, bound in enumerate(self.page.object_list):
             r, parity = bound.record, "odd" if index % 2 else "even"
-            revised = dateformat.format(localtime(r.revised_at), "Y-m-d H:i") if r.revised_at else "—"
+            revised = localtime(r.revised_at, CENTRAL).strftime("%Y-%m-%d %H:%M %Z") if r.revised_at else "—"
             rows.append(format_html(
                 '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td>'
                 "<td>{}</td><td>{}</td><td>{}</td></tr>",

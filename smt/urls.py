@@ -4,11 +4,19 @@ The paths are what people, scripts and SMT's webhook use: they stay as they are;
 names moved into the namespace.
 """
 
+from collections.abc import Callable
+
+from django.http import HttpResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
 from ops import views as ops_views
 from smt.views import automation, customer_pages, customers, hooks, intervals, raw_files, upload, usage
+
+
+def _moved(pattern_name: str) -> Callable[..., HttpResponse]:
+    return RedirectView.as_view(pattern_name=pattern_name, permanent=True, query_string=True, http_method_names=["get", "head"])
+
 
 app_name = "smt"
 urlpatterns = [
@@ -41,4 +49,9 @@ urlpatterns = [
     path("trigger/smt-now", hooks.smt_trigger_webhook, name="trigger-webhook"),
     path("admin/smt/token", hooks.smt_token_proxy, name="token-proxy"),
     path("admin/smt/trigger", automation.smt_trigger, name="trigger"),
+    # The previous system's addresses, still in bookmarks and scripts: sent to their new places.
+    # GET only, so a script's POST is not silently turned into a GET by the redirect.
+    path("admin/smt/raw", _moved("smt:raw-file-list"), name="old-raw"),
+    path("admin/smt/normalize", _moved("smt:raw-file-list"), name="old-normalize"),
+    path("api/admin/smt/raw", _moved("api:raw_files"), name="old-api-raw"),
 ]

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -73,6 +73,15 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def last_contact_at(self) -> datetime | None:
+        """The last reading or heartbeat. A status message ("online", a last will) is not contact:
+        a device that says "online" and then sends nothing is silent all the same."""
+        return max(filter(None, (self.last_reading_at, self.last_heartbeat_at)), default=None)
+
+    def is_silent(self, *, now: datetime, after: timedelta) -> bool:
+        return self.last_contact_at is None or now - self.last_contact_at > after
 
     def token_issue(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -249,6 +258,7 @@ class LedgerEntry(models.Model):
     objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         ordering = ["device_id", "end_ts", "id"]
         indexes = [
             models.Index(fields=["device", "end_ts"], condition=models.Q(superseded_at__isnull=True), name="ledger_current_end"),

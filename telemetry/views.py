@@ -1,6 +1,7 @@
 """Staff pages: device health, locations with charts, cost versions, review tickets, malformed messages."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -29,7 +30,7 @@ def device_health(request: HtmxHttpRequest) -> HttpResponse:
     silent_after = timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
     devices = list(Device.objects.select_related("location").order_by("location__name", "name"))
     per_hour = reports.readings_per_device(now - timedelta(hours=1))
-    rows = [{"device": d, "silent": d.last_seen_at is None or now - d.last_seen_at > silent_after, "events_hour": per_hour.get(d.pk, 0)}
+    rows = [{"device": d, "silent": d.is_silent(now=now, after=silent_after), "events_hour": per_hour.get(d.pk, 0)}
             for d in devices]
     context = {
         "rows": rows, "now": now, "silent_minutes": settings.TELEMETRY_SILENT_MINUTES, "locations": Location.objects.all(),
@@ -179,7 +180,10 @@ def cost_version_list(request: HtmxHttpRequest) -> HttpResponse:
 @staff_required
 def cost_version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(CostVersion, pk=pk)
-    context = {"version": version, "result": version.recalculation, "zone": settings.TELEMETRY_TIME_ZONE}
+    result = version.recalculation or {}
+    days = [d | {"change": Decimal(d["new_cost"]) - Decimal(d["old_cost"])} for d in result.get("days_changed", [])]
+    change = Decimal(result.get("new_cost") or 0) - Decimal(result.get("old_cost") or 0)
+    context = {"version": version, "result": result, "days": days, "change": change, "zone": settings.TELEMETRY_TIME_ZONE}
     return render(request, "telemetry/cost_version_detail.html", context)
 
 

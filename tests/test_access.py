@@ -115,6 +115,10 @@ EXPECTED = {
     "ops:monitor-resume": ("post", "/ops/monitors/{monitor}/resume", {"anon": LOGIN, "customer": 403, "staff": 400}),
     "metrics": ("get", "/metrics", {"anon": 403, "customer": 403, "staff": 200}),
     "api:mirror_queue": ("post", "/api/admin/smt/mirror", {"anon": 401, "customer": 401, "staff": 202, "token": 202}),
+    # The previous system's addresses redirect everyone; the new place checks access.
+    "smt:old-raw": ("get", "/admin/smt/raw", {"anon": 301, "customer": 301, "staff": 301, "token": 301}),
+    "smt:old-normalize": ("get", "/admin/smt/normalize", {"anon": 301, "customer": 301, "staff": 301, "token": 301}),
+    "smt:old-api-raw": ("get", "/api/admin/smt/raw", {"anon": 301, "customer": 301, "staff": 301, "token": 301}),
 }
 # Django's admin app brings its own URLs; its own access rules (staff only) cover them.
 IGNORED_PREFIXES = ("admin:",)

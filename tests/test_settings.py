@@ -44,3 +44,11 @@ def test_secrets_can_come_from_files(tmp_path):
     result = load_settings(SMT_UPLOAD_MAX_BYTES_FILE=str(limit))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "1234"
+
+
+def test_manage_py_check_on_sqlite_prints_no_covering_index_warning():
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DEBUG": "true"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+    assert "W040" not in result.stdout + result.stderr

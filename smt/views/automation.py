@@ -54,6 +54,7 @@ def _mirror_config() -> dict:
         "remote_dir": settings.SMT_REMOTE_DIR,
         "known_hosts": bool(settings.SMT_KNOWN_HOSTS),
         "keyring": bool(settings.SMT_GNUPG_HOME),
+        "missing": mirror.mirror_missing_settings(),
     }
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from config.auth import staff_required
 from smt import customers
+from smt.esiid_checks import ercot_esiid_warnings
 from smt.forms import HouseForm
 from smt.models import House
 
@@ -24,9 +25,18 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            if password:
-                messages.info(request, f"Customer {house.customer.username} created with password {password} (shown once).")
             messages.success(request, f"House {house.name} ({house.esiid}) added for {house.customer.username}.")
-            return redirect("smt:customer-list")
+            for warning in ercot_esiid_warnings([house.esiid]):  # de-energized, inactive or unknown to ERCOT
+                messages.warning(request, f"ESIID {warning['esiid']}: {warning['problem']}")
+            if not password:
+                return redirect("smt:customer-list")
+            # A new account's password goes in this response alone: a flash message would keep it
+            # in the session store (or a cookie) until the next page is read.
+            return _customer_page(request, HouseForm(), new_account={"username": house.customer.username, "password": password})
+    return _customer_page(request, form)
+
+
+def _customer_page(request: HttpRequest, form: HouseForm, new_account: dict | None = None) -> HttpResponse:
     houses = House.objects.select_related("customer").order_by("customer__username", "name")
-    return render(request, "smt/customer_list.html", {"form": form, "houses": houses})
+    context = {"form": form, "houses": houses, "new_account": new_account}
+    return render(request, "smt/customer_list.html", context, status=400 if form.errors else 200)

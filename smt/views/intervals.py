@@ -1,10 +1,14 @@
 """Staff pages for stored intervals: inspection, CSV export, audited deletion and its record."""
 
 import csv
+from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_tables2 import LazyPaginator, RequestConfig
@@ -21,10 +25,25 @@ from smt.tables import DeletionTable, IntervalTable
 
 def _interval_rows(request: HttpRequest) -> tuple[IntervalFilter, object]:
     filters = IntervalFilter(request.GET, queryset=SmtInterval.objects.all())
-    rows = filters.qs
-    # Both orders are index-backed: (esiid, ts) with an ESIID, the primary key without one.
-    rows = rows.order_by("ts", "channel") if filters.form.is_valid() and filters.form.cleaned_data.get("esiid") else rows.order_by("-id")
-    return filters, rows
+    # One order, filtered or not: the newest interval first (the (esiid, ts) index read backwards
+    # with an ESIID). The column headers sort by anything else.
+    return filters, filters.qs.order_by("-ts", "esiid", "channel")
+
+
+def _filter_values(filters: IntervalFilter) -> dict:
+    return {k: v for k, v in filters.form.cleaned_data.items() if v not in (None, "")} if filters.form.is_valid() else {}
+
+
+def _delete_link(filters: IntervalFilter) -> str:
+    """The "Delete a range…" form pre-filled from this filter (a person still previews, then confirms)."""
+    values = _filter_values(filters)
+    query = {"prefill": "1"} | {k: values[k] for k in ("esiid", "meter") if k in values}
+    if "esiid" in values and "meter" not in values and len(meters := usage.esiid_meters(esiid=values["esiid"])) == 1:
+        query["meter"] = meters[0]
+    start = values.get("local_from") or (values["utc_from"].astimezone(CENTRAL).date() if "utc_from" in values else None)
+    end = values.get("local_to") or ((values["utc_to"] - timedelta(microseconds=1)).astimezone(CENTRAL).date() if "utc_to" in values else None)
+    query |= {k: v.isoformat() for k, v in (("start", start), ("end", end)) if v}
+    return f"{reverse('smt:interval-delete')}?{urlencode(query)}"
 
 
 @require_GET
@@ -35,10 +54,13 @@ def interval_list(request: HtmxHttpRequest) -> HttpResponse:
     table = IntervalTable(rows)
     # LazyPaginator never counts the whole table: tens of millions of rows stay fast.
     RequestConfig(request, paginate={"per_page": 100, "paginator_class": LazyPaginator}).configure(table)
+    # Count and sum only a filtered set: over the whole table they would scan every partition.
+    totals = rows.aggregate(count=Count("id"), kwh=Sum("kwh")) if _filter_values(filters) else None
     template = "smt/interval_list.html"
     if request.htmx:
         template += "#interval-table"
-    return render(request, template, {"filter": filters, "table": table, "query": request.GET.urlencode()})
+    context = {"filter": filters, "table": table, "query": request.GET.urlencode(), "totals": totals, "delete_link": _delete_link(filters)}
+    return render(request, template, context)
 
 
 class _Echo:
@@ -49,7 +71,9 @@ class _Echo:
 @require_GET
 @staff_required
 def interval_export(request: HttpRequest) -> StreamingHttpResponse:
-    _, rows = _interval_rows(request)
+    filters, rows = _interval_rows(request)
+    # A file reads oldest first; without an ESIID, the primary key keeps a huge export index-backed.
+    rows = rows.order_by("ts", "channel") if _filter_values(filters).get("esiid") else rows.order_by("-id")
     writer = csv.writer(_Echo())
 
     def lines():
@@ -68,7 +92,9 @@ def interval_export(request: HttpRequest) -> StreamingHttpResponse:
 def interval_delete(request: HttpRequest) -> HttpResponse:
     """GET shows the form; a valid GET previews the count; POST with confirm deletes and records."""
     data = request.POST if request.method == "POST" else (request.GET or None)
-    form = DeleteForm(data)
+    if request.method == "GET" and request.GET.get("prefill"):  # from the intervals list: fill in, do not preview yet
+        data = None
+    form = DeleteForm(data, initial=request.GET.dict() if data is None else None)
     context = {"form": form}
     if data is not None and form.is_valid():
         start, end = usage.day_bounds(form.cleaned_data["start"], form.cleaned_data["end"])

@@ -1,8 +1,12 @@
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -10,6 +14,7 @@ from django_tables2 import RequestConfig
 
 from config.auth import staff_required
 from config.htmx import HtmxHttpRequest
+from config.texas import CENTRAL
 from ops.jobs import started_by_staff
 from smt import ingest, normalize, storage
 from smt.filters import RawSmtFileFilter
@@ -40,7 +45,21 @@ def raw_file_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     template = "smt/raw_file_detail.html"
     if request.htmx:
         template += "#raw-file-status"
-    return render(request, template, {"raw": raw, "busy": raw.pending})
+    return render(request, template, {"raw": raw, "busy": raw.pending, "data_links": _data_links(raw)})
+
+
+def _data_links(raw: RawSmtFile) -> list[dict]:
+    """Per ESIID in a normalized file: its intervals over the file's span and its usage by local day."""
+    first, last = (raw.stats or {}).get("tsMin"), (raw.stats or {}).get("tsMax")
+    if raw.status != RawSmtFile.Status.NORMALIZED or not (first and last):
+        return []
+    start, last_start = datetime.fromisoformat(first), datetime.fromisoformat(last)
+    end = last_start + timedelta(minutes=15)  # the intervals filter's "to" is exclusive
+    days = {"start": start.astimezone(CENTRAL).date().isoformat(), "end": last_start.astimezone(CENTRAL).date().isoformat()}
+    span = {"utc_from": start.strftime("%Y-%m-%dT%H:%M"), "utc_to": end.strftime("%Y-%m-%dT%H:%M")}
+    return [{"esiid": esiid, "intervals": f"{reverse('smt:interval-list')}?{urlencode({'esiid': esiid} | span)}",
+             "usage": f"{reverse('smt:usage-summary')}?{urlencode({'esiid': esiid} | days)}"}
+            for esiid in raw.esiids[:20]]
 
 
 @require_GET

@@ -17,6 +17,25 @@
     return div.innerHTML;
   }
 
+  // The banner follows the file until a worker has finished with it: the raw file page's status
+  // fragment (the same one that page polls) says where it is. Pages the user may not open
+  // (a customer's) answer 403 and the banner keeps the status it had.
+  const PENDING = ["received", "normalizing"];
+  function follow(url, element) {
+    fetch(url, {headers: {"HX-Request": "true"}, credentials: "same-origin"}).then(function (response) {
+      if (!response.ok) return;
+      return response.text().then(function (html) {
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const status = doc.getElementById("status");
+        if (!status || !element.isConnected) return;
+        const value = status.textContent.trim();
+        element.textContent = value;
+        element.className = "badge badge-" + value;
+        if (PENDING.indexOf(value) >= 0) setTimeout(function () { follow(url, element); }, 2000);
+      });
+    });
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     const data = new FormData(form);
@@ -50,6 +69,7 @@
           htmx.process(result);
         }
         form.reset();
+        if (PENDING.indexOf(body.status) >= 0) follow(body.url, document.getElementById("upload-status"));
         const left = document.getElementById("uploads-left");
         if (left && body.remaining !== undefined) left.textContent = body.remaining;
         document.body.dispatchEvent(new CustomEvent("upload-done"));

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ops.models import Monitor, MonitorEvent
+from ops.models import JobRun, Monitor, MonitorEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +78,11 @@ def test_metrics_need_staff_the_bearer_token_or_an_allowed_address(client, staff
     settings.METRICS_ALLOWED_IPS = []
     client.force_login(staff_user)
     assert client.get("/metrics").status_code == 200
+
+
+def test_only_a_failed_runs_error_is_marked_as_an_error_in_the_jobs_list(staff_client):
+    JobRun.objects.create(kind="mirror", trigger="manual", status="succeeded")
+    JobRun.objects.create(kind="mirror", trigger="manual", status="failed", error="SFTP refused the key")
+    html = staff_client.get("/ops/jobs/").content.decode()
+    assert html.count('class="job-error"') == 1
+    assert '<span class="job-error">SFTP refused the key</span>' in html

@@ -141,3 +141,13 @@ def test_bundle_page_lists_its_members_and_a_member_links_back(staff_client, tmp
     member = bundle.members.get(kind="billing")
     html = staff_client.get(f"/smt/raw-files/{member.pk}/").content.decode()
     assert f'href="/smt/raw-files/{bundle.pk}/"' in html and 'id="billing-stats"' in html
+
+
+def test_run_mirror_now_is_disabled_with_the_reason_while_the_mirror_is_not_configured(staff_client, settings):
+    settings.SMT_HOST, settings.SMT_KEY = "", "/secret/key/path"
+    html = staff_client.get("/admin/smt/trigger").content.decode()
+    assert 'id="trigger-button" disabled' in html
+    assert "The mirror is not configured: set SMT_HOST" in html
+    settings.SMT_HOST, settings.SMT_USER, settings.SMT_KNOWN_HOSTS = "sftp.example.test", "csp", "/etc/known"
+    html = staff_client.get("/admin/smt/trigger").content.decode()
+    assert 'id="trigger-button" disabled' not in html and "mirror-not-configured" not in html

@@ -80,20 +80,20 @@ def test_usage_refresh_returns_the_house_summary_and_404s_for_others(customer_cl
 
 def test_staff_add_a_customer_house(staff_client):
     response = staff_client.post("/smt/customers/", {"username": "newcust", "email": "n@example.test", "name": "Elm St", "esiid": "'10443720000000009", "meter": ""})
-    assert response.status_code == 302
+    assert response.status_code == 200 and b'id="new-password"' in response.content  # a new account: its password, once
     house = House.objects.get()
     assert house.customer.username == "newcust" and house.esiid == "10443720000000009" and not house.customer.is_staff
     bad = staff_client.post("/smt/customers/", {"username": "x", "name": "y", "esiid": "123"})
-    assert bad.status_code == 200 and b"17 or 22 digits" in bad.content and House.objects.count() == 1
+    assert bad.status_code == 400 and b"17 or 22 digits" in bad.content and House.objects.count() == 1
 
 
 def test_a_house_for_a_staff_account_or_a_second_house_with_the_same_esiid_is_refused_on_the_page(staff_client, staff_user):
     staff = staff_client.post("/smt/customers/", {"username": staff_user.username, "email": "", "name": "Oak", "esiid": "10443720000000009"})
-    assert staff.status_code == 200 and b"That is a staff account" in staff.content and House.objects.count() == 0
+    assert staff.status_code == 400 and b"That is a staff account" in staff.content and House.objects.count() == 0
     form = {"username": "newcust", "email": "", "name": "Elm St", "esiid": "10443720000000009", "meter": ""}
-    assert staff_client.post("/smt/customers/", form).status_code == 302
+    assert staff_client.post("/smt/customers/", form).status_code == 200
     again = staff_client.post("/smt/customers/", form | {"name": "Elm St again"})
-    assert again.status_code == 200 and b"already has a house with that ESIID" in again.content and House.objects.count() == 1
+    assert again.status_code == 400 and b"already has a house with that ESIID" in again.content and House.objects.count() == 1
 
 
 def test_house_create_gives_a_new_customer_a_one_time_password_and_an_existing_one_none(db):
@@ -101,3 +101,23 @@ def test_house_create_gives_a_new_customer_a_one_time_password_and_an_existing_o
     assert password and house.customer.check_password(password) and not house.customer.is_staff
     second, again = customers.house_create(username="newcust", email="", name="Oak", esiid="10443720000000010", meter="M1")
     assert again == "" and second.customer == house.customer and House.objects.count() == 2
+
+
+def test_a_new_customers_password_is_shown_in_the_page_once_and_never_stored_in_a_message(staff_client):
+    form = {"username": "newcust", "email": "", "name": "Elm St", "esiid": "10443720000000009", "meter": ""}
+    response = staff_client.post("/smt/customers/", form)
+    password = response.content.decode().split('id="new-password">')[1].split("<")[0]
+    assert House.objects.get().customer.check_password(password)
+    assert password not in str([str(m) for m in response.context["messages"]])
+    assert "added for newcust" in response.content.decode()
+    assert password not in staff_client.get("/smt/customers/").content.decode()
+
+
+def test_adding_a_house_for_a_de_energized_esiid_warns(staff_client):
+    from ercot.models import EsiidRecord
+
+    EsiidRecord.objects.create(esiid="10443720000000009", address="1 ELM ST", tdsp="ONCOR_ELEC", status="De-Energized",
+                               posted_at="2026-06-03T10:52:00Z")
+    page = staff_client.post("/smt/customers/", {"username": "newcust", "email": "", "name": "Elm St", "esiid": "10443720000000009", "meter": ""})
+    page = page.content.decode()
+    assert 'class="msg-warning">ESIID 10443720000000009:' in page and "De-Energized" in page

@@ -72,7 +72,7 @@ def test_cost_version_form_recalculates_and_shows_the_result(staff_client, db):
     assert version.effective_from == datetime(2025, 12, 31, 18, 30, tzinfo=timezone.utc)  # Kolkata wall time
     assert version.created_by == "user:staff"
     html = staff_client.get(f"/telemetry/costs/{version.pk}/").content.decode()
-    assert "2026-03-01" in html and "<td class=\"num\">1</td>" in html
+    assert "2026-03-01" in html and "<td class=\"num\">INR 1.00</td>" in html
     assert DailyTotal.objects.get().cost == Decimal(1)
     bad = staff_client.post("/telemetry/costs/", {"cost_per_kwh": "-2", "effective_from": "soon"})
     assert bad.status_code == 400 and "Give a date and time" in bad.content.decode()
@@ -98,3 +98,37 @@ def test_malformed_messages_are_listed(staff_client, db):
     assert MalformedMessage.objects.count() == 2
     html = staff_client.get("/telemetry/malformed/").content.decode()
     assert "telemetry payload is not JSON" in html and "topic is not autovolt" in html
+
+
+def test_a_device_17_minutes_past_its_last_reading_is_silent_though_a_status_message_came_since(staff_client, db):
+    now = dj_timezone.now()
+    Device.objects.create(name="talker", status="online", status_at=now, last_seen_at=now,
+                          last_reading_at=now - timedelta(minutes=17), last_heartbeat_at=now - timedelta(minutes=20))
+    Device.objects.create(name="beating", status="online", last_seen_at=now, last_reading_at=now - timedelta(hours=1),
+                          last_heartbeat_at=now - timedelta(minutes=1))
+    html = staff_client.get("/telemetry/devices/").content.decode()
+    assert 'id="device-talker" class="silent"' in html
+    assert 'id="device-beating" class=""' in html
+
+
+def test_a_new_token_lands_in_the_panel_outside_the_refreshing_table(staff_client, devices):
+    html = staff_client.get("/telemetry/devices/").content.decode()
+    panel, refreshing = html.index('id="token-panel"'), html.index('id="device-health"')
+    assert panel < refreshing and 'hx-target="#token-panel"' in html
+    device = Device.objects.get(name="fresh")
+    fragment = staff_client.post(f"/telemetry/devices/{device.pk}/token", **HX).content.decode()
+    assert 'id="dismiss-token"' in fragment and 'id="copy-token"' in fragment
+
+
+def test_costs_show_the_currency_two_decimals_thousands_and_the_change_per_day(staff_client, settings, db):
+    settings.TELEMETRY_CURRENCY = "INR"
+    feed("m1", (0, 0), (60, 2_000_000))  # 2,000 kWh on one day
+    staff_client.post("/telemetry/costs/", {"cost_per_kwh": "0.5", "effective_from": "2026-01-01T00:00", "notes": "first"})
+    staff_client.post("/telemetry/costs/", {"cost_per_kwh": "0.5225", "effective_from": "2026-02-01T00:00", "notes": "rise"})
+    rise = CostVersion.objects.get(notes="rise")
+    html = staff_client.get(f"/telemetry/costs/{rise.pk}/").content.decode()
+    assert "INR 0.5225 per kWh" in html
+    assert '<dd id="cost-change">INR 1,000.00 → INR 1,045.00 (INR +45.00)</dd>' in html
+    assert '<td class="num">INR 1,000.00</td><td class="num">INR 1,045.00</td><td class="num">INR +45.00</td>' in html
+    listing = staff_client.get("/telemetry/costs/").content.decode()
+    assert '<td class="num">INR 0.50</td>' in listing and "0.500000" not in listing
