@@ -169,3 +169,43 @@ def test_the_migration_moves_existing_rows_with_their_ids_and_day_totals():
                                        kwh=1, quality="actual", row_number=2)
     assert added.id == last_id + 1  # the sequence goes on after the moved rows
     assert usage.daily_summary(esiid=ESIID, start=date(2024, 6, 1), end=date(2024, 6, 1))[0].found == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_creating_the_same_missing_month_both_succeed_and_keep_every_row():
+    """Old exports normalized in parallel each ask for their month's partition at once."""
+    import threading
+
+    from django.db import connections
+
+    month = date(2015, 1, 1)
+    name = partitions.LAYOUT.name(month)
+    assert not exists(name)
+    with connection.cursor() as cursor:  # rows of that month wait in the default partition
+        cursor.execute(
+            "INSERT INTO smt_interval (esiid, meter, channel, ts, kwh, quality, row_number)"
+            " SELECT %s, 'M', 'consumption', %s::timestamptz + n * interval '15 minutes', 0.25, 'actual', n"
+            " FROM generate_series(0, 95) AS n",
+            [ESIID, datetime(2015, 1, 10, 6, tzinfo=ZoneInfo("UTC"))],
+        )
+    start = threading.Barrier(4)
+    errors, created = [], []
+
+    def create() -> None:
+        try:
+            start.wait()
+            created.extend(partitions.interval_partitions_ensure(start=datetime(2015, 1, 5, tzinfo=CENTRAL),
+                                                                 end=datetime(2015, 1, 20, tzinfo=CENTRAL)))
+        except Exception as exc:  # the assertion below names what went wrong
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert created == [name]
+    assert rows_in(name) == 96 and rows_in(partitions.LAYOUT.default) == 0
