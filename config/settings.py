@@ -5,6 +5,7 @@ the django-q2 ORM broker. Variables switch on PostgreSQL, S3 and Redis.
 
 One section per app, each headed `# ==== <name> ====` (core, storage, SMT, ERCOT, telemetry,
 ops, workers): a new setting goes in its app's section, read once with the helpers below.
+Over 350 lines because it is the only settings module (docs/ARCHITECTURE.md), by design.
 """
 
 import os
