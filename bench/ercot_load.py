@@ -24,7 +24,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +137,7 @@ def main() -> None:
             size = generate(path, args.rows, duplicates=duplicates)
             from ercot.models import EsiidRecord
 
-            june, july = datetime(2026, 6, 1, 23, tzinfo=timezone.utc), datetime(2026, 7, 1, 23, tzinfo=timezone.utc)
+            june, july = datetime(2026, 6, 1, 23, tzinfo=UTC), datetime(2026, 7, 1, 23, tzinfo=UTC)
             raws, empties = [], []
             for attempt in range(args.repeat):  # interleaved, so both see the same machine load
                 if attempt:

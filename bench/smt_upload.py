@@ -38,7 +38,7 @@ def sink(environ: dict, start_response) -> list[bytes]:
 
 def csv_block() -> bytes:
     """1 MiB of valid SMT interval lines (the upload only checks the header; normalizing comes later)."""
-    line = "'10443720000000901,01/15/2024,01/16/2024 07:12:44,00:00,00:15,0.250,A,Consumption\n".encode()
+    line = b"'10443720000000901,01/15/2024,01/16/2024 07:12:44,00:00,00:15,0.250,A,Consumption\n"
     return line * ((1 << 20) // len(line))
 
 

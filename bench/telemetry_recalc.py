@@ -11,7 +11,7 @@ timings. DATABASE_URL defaults to the throwaway PostgreSQL database wattledger_b
 import argparse
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -81,7 +81,7 @@ def main() -> None:
         sys.exit("error: the SQL rebuild stored other rows than the Python one")
     timed("POST /api/power-analytics/recalculate work over the year (SQL, with the before/after sums)", rows,
           lambda: totals.range_recalculate(first=first, last=last))
-    totals.cost_version_create(cost_per_kwh=Decimal("0.10"), effective_from=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    totals.cost_version_create(cost_per_kwh=Decimal("0.10"), effective_from=datetime(2024, 1, 1, tzinfo=UTC))
     version = timed("price change on 1 January 10:30 local: the whole year recalculated", rows,
                     lambda: totals.cost_version_create(cost_per_kwh=Decimal("0.12"),
                                                        effective_from=totals.day_bounds(first)[0] + timedelta(hours=10, minutes=30)))

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,7 +23,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def messages(devices: int, first_tick: int, ticks: int) -> list[tuple[str, bytes, datetime]]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [(f"autovolt/dev-{d:05d}/telemetry",
              json.dumps({"energy_wh_total": tick * 3 + d % 7, "ts": 1772344800 + tick * 7 + d % 5, "seq": tick}).encode(), now)
             for tick in range(first_tick, first_tick + ticks) for d in range(devices)]

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from config.texas import CENTRAL
@@ -49,7 +49,7 @@ class RemoteDoc:
 
 def doc_order(docs: list[RemoteDoc]) -> list[RemoteDoc]:
     """Publish order (PublishDate, then DocID), the order the extracts must be applied in."""
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     return sorted(docs, key=lambda d: (d.posted_at or epoch, int(d.doc_id) if d.doc_id.isdigit() else 0, d.doc_id))
 
 
@@ -224,7 +224,7 @@ class ApiClient(HttpSession):
                 self._token = ""
             headers = {"Authorization": f"Bearer {self.token()}", "Ocp-Apim-Subscription-Key": self.subscription_key}
             try:
-                return self._call(lambda: self.open(url, headers=headers))
+                return self._call(lambda headers=headers: self.open(url, headers=headers))
             except _Unauthorized as exc:
                 if renew:
                     raise FetchError(str(exc)) from None

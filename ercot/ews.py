@@ -14,7 +14,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
@@ -89,7 +89,7 @@ def ews_request(*, cert: ClientCertificate, option: str, source: str, user_id: s
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     nonce = base64.b64encode(os.urandom(16)).decode()
     times = f"<StartTime>{start.isoformat()}</StartTime>" if start else ""

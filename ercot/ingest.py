@@ -159,7 +159,7 @@ class _HashingFile:
     """A spooled temporary file that hashes what is written into it."""
 
     def __init__(self):
-        self.file = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        self.file = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (the caller closes it: `with sink.file:`)
         self.sha256 = hashlib.sha256()
         self.size = 0
 

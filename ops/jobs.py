@@ -95,7 +95,7 @@ def job_run_outcome(*, failures: int, successes: int) -> str:
     return JobRun.Status.PARTIAL if successes else JobRun.Status.FAILED
 
 
-def job_run_call(*, kind: str, trigger: str, call: Callable[[JobRecorder], T], started_by: str = "") -> T:
+def job_run_call[T](*, kind: str, trigger: str, call: Callable[[JobRecorder], T], started_by: str = "") -> T:
     """Run `call` as a recorded job: for the scheduled jobs of other apps (ERCOT, telemetry)."""
     with job_run_record(job=job_run_create(kind=kind, trigger=trigger, started_by=started_by)) as recorder:
         return call(recorder)

@@ -8,8 +8,7 @@ Register values are stored as given: kWh is never derived from the readings.
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
@@ -110,7 +109,7 @@ def _row(record: list[str], header: BillingHeader, number: int, default_meter: s
             raise ValueError(f"revision date {record[cols['revision']].strip()!r} is not a date and time")
         if problem := parser.revision_problem(epoch, limit=revision_limit):
             raise ValueError(problem)
-        revised = datetime.fromtimestamp(epoch, tz=dt_timezone.utc)
+        revised = datetime.fromtimestamp(epoch, tz=UTC)
     kwh = _decimal(record[cols["kwh"]])
     if kwh is None:
         raise ValueError("kWh is empty")

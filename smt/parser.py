@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, BinaryIO, NamedTuple
 
@@ -44,8 +44,8 @@ ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zi
 DAMAGED = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 _KWH = re.compile(r"^\d*\.?\d*$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_FIRST_PLAUSIBLE_EPOCH = int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp())
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST_PLAUSIBLE_EPOCH = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
 # The plausible window for SMT dates: smart-meter data starts well after 2000, and nothing SMT
 # sends can be dated after tomorrow (Central). Years below 1000 would otherwise be misread by
 # the COPY path ("1-06-01" is 2001-06-01 to PostgreSQL).
@@ -375,7 +375,7 @@ def parse_date(value: str) -> date | None:
 
 def last_plausible_day(now: datetime | None = None) -> date:
     """Tomorrow in Central time: the latest USAGE_DATE or read date accepted."""
-    return (now or datetime.now(timezone.utc)).astimezone(CENTRAL).date() + timedelta(days=1)
+    return (now or datetime.now(UTC)).astimezone(CENTRAL).date() + timedelta(days=1)
 
 
 def day_problem(day: date, *, last: date, column: str = "USAGE_DATE") -> str | None:
@@ -387,7 +387,7 @@ def day_problem(day: date, *, last: date, column: str = "USAGE_DATE") -> str | N
 
 def revision_limit(now: datetime | None = None) -> int:
     """The latest REVISION_DATE accepted, seconds since the epoch."""
-    return int(((now or datetime.now(timezone.utc)) + REVISION_AHEAD).timestamp())
+    return int(((now or datetime.now(UTC)) + REVISION_AHEAD).timestamp())
 
 
 def revision_problem(epoch: int, *, limit: int) -> str | None:

@@ -147,7 +147,7 @@ def _read_limit(sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile, size: int)
     return limit
 
 
-def sftp_fetch_many(sftp: paramiko.SFTPClient, config: SftpConfig, entries: list[RemoteEntry],
+def sftp_fetch_many[T](sftp: paramiko.SFTPClient, config: SftpConfig, entries: list[RemoteEntry],
                     consume: Callable[[BinaryIO, RemoteEntry], T], *, connections: int = 1) -> Iterator[tuple[RemoteEntry | None, T | Exception]]:
     """Read `entries` over `sftp` plus up to `connections - 1` extra connections, in threads.
 

@@ -1,5 +1,7 @@
 """django-q2 entry points: thin wrappers around the domain modules."""
 
+import contextlib
+
 from django.conf import settings
 
 from ops.jobs import job_run_create, job_run_record, job_runs_fail_stalled
@@ -36,10 +38,9 @@ def sftp_mirror(job_id: int | None = None) -> dict:
     if job_id and (job is None or not job.active):
         return {"skipped": f"job {job_id} is gone or already finished"}
     job = job or job_run_create(kind=JobRun.Kind.MIRROR, trigger=JobRun.Trigger.SCHEDULE)
-    try:
+    # A failure is recorded on the run with its reason; retrying now would fail the same way.
+    with contextlib.suppress(sftp.SftpError, OSError):
         mirror.mirror_run(job=job)
-    except (sftp.SftpError, OSError):
-        pass  # recorded on the run with its reason; retrying now would fail the same way
     job.refresh_from_db()
     return job.as_json()
 

@@ -6,8 +6,7 @@ intervals it really has: 92 on the spring-forward day, 100 on the fall-back day,
 
 import operator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 
@@ -25,7 +24,7 @@ MAX_SUMMARY_DAYS = 3700
 
 def local_midnight(day: date) -> datetime:
     """The UTC instant a Central local day starts."""
-    return datetime(day.year, day.month, day.day, tzinfo=CENTRAL).astimezone(dt_timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=CENTRAL).astimezone(UTC)
 
 
 def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -251,7 +250,7 @@ def _gap_ranges(days: dict[date, tuple[datetime, datetime]], present: set[dateti
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def portfolio(*, days: int, today: date) -> list[dict]:

@@ -57,7 +57,7 @@ def _element(value) -> str:
 
 
 def columns(rows: Sequence[Sequence], width: int) -> list[str]:
-    found = [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+    found = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
     return [array_literal(column) for column in found]
 
 

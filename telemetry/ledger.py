@@ -373,7 +373,7 @@ def _supersede(old: list[Current], created: list[NewEntry], ids: list[int], rows
     if not old:
         return
     first_new = {}
-    for entry, pk in zip(created, ids):
+    for entry, pk in zip(created, ids, strict=True):
         first_new.setdefault(entry.device_id, pk)
     t0 = {row["pk"]: row["t0"] for row in rows}
     by_device = defaultdict(list)

@@ -166,7 +166,7 @@ def stays_of(assignments: Iterable[DeviceAssignment]) -> list[Stay]:
     for row in sorted(assignments, key=lambda a: (a.device_id, a.effective_from or date.min)):
         by_device.setdefault(row.device_id, []).append(row)
     return [Stay(row, following.effective_from if following else None)
-            for rows in by_device.values() for row, following in zip(rows, [*rows[1:], None])]
+            for rows in by_device.values() for row, following in zip(rows, [*rows[1:], None], strict=True)]
 
 
 # HOT_PATH_FK: raw events and ledger entries, thousands a second, carry their device without a

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -175,7 +175,7 @@ class Subscriber:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
         part = hash(self.key(topic)) % self.writers if self.writers > 1 else 0
-        self.inbox.append((topic, message.payload, datetime.now(timezone.utc), message.mid, message.qos, self.generation, part))
+        self.inbox.append((topic, message.payload, datetime.now(UTC), message.mid, message.qos, self.generation, part))
         if not self.arrived.is_set():
             self.arrived.set()
 
@@ -196,7 +196,7 @@ class Subscriber:
         self.arrived.clear()
         if not self.inbox:  # its message was taken with the last batch
             return []
-        waited = (datetime.now(timezone.utc) - self.inbox[0][2]).total_seconds()
+        waited = (datetime.now(UTC) - self.inbox[0][2]).total_seconds()
         deadline = time.monotonic() + self.batch_seconds - waited
         while len(self.inbox) < self.batch_size and not self.stopping.is_set():
             remaining = deadline - time.monotonic()

@@ -4,6 +4,7 @@ ticket; and retention of raw events (the ledger and totals stay)."""
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,7 +56,7 @@ def counter_span_problems(entries: list[LedgerEntry]) -> dict | None:
     if not chain:
         return None
     bad_delta = [e.pk for e in chain if e.kind in ("normal", "gap") and e.delta_wh != e.end_wh - e.start_wh]
-    breaks = [b.pk for a, b in zip(chain, chain[1:]) if a.end_event_id != b.start_event_id or a.end_wh != b.start_wh]
+    breaks = [b.pk for a, b in pairwise(chain) if a.end_event_id != b.start_event_id or a.end_wh != b.start_wh]
     restarted = sum(e.delta_wh - (e.end_wh - e.start_wh) for e in chain if e.kind == "reset")
     span = chain[-1].end_wh - chain[0].start_wh + restarted
     summed = sum(e.delta_wh for e in chain)

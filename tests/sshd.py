@@ -92,7 +92,7 @@ MaxStartups 50
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 server.stop()
-                raise RuntimeError(f"sshd did not start: {(folder / 'sshd.log').read_text()}")
+                raise RuntimeError(f"sshd did not start: {(folder / 'sshd.log').read_text()}") from None
             time.sleep(0.05)
     server.write_known_hosts(server.known_hosts)
     return server

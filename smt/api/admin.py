@@ -6,8 +6,7 @@ import gzip
 import hashlib
 import io
 import json
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from django.conf import settings
@@ -153,7 +152,7 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise HttpError(400, f"{field}: {value!r} is not an ISO 8601 date or time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_day(value: str | None, field: str) -> date | None:

@@ -1,5 +1,5 @@
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -62,7 +62,7 @@ def test_fetch_now_shows_todays_files_and_the_strip_of_days(page: Page, live_ser
 def test_smt_raw_file_page_shows_the_ercot_record_and_warning(page: Page, live_server, staff_user):
     import hashlib
     import io
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ercot import esiids
     from smt import normalize, storage
@@ -70,7 +70,7 @@ def test_smt_raw_file_page_shows_the_ercot_record_and_warning(page: Page, live_s
 
     row = extract_row("10443720000000002", address="206 BOXWOOD DR", status="De-Energized", premise="Small Non-Residential")
     esiids.esiid_records_load(records=[row.strip().replace('"', "").split(",")], tdsp="ONCOR_ELEC",
-                              posted_at=datetime(2026, 6, 3, 11, tzinfo=timezone.utc), ingest_id=None)
+                              posted_at=datetime(2026, 6, 3, 11, tzinfo=UTC), ingest_id=None)
     data = (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
     raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                                     filename="fall-back.csv", esiid="10443720000000002", origin="staff").raw_file

@@ -1,6 +1,6 @@
 """Locations, cost versions and tickets in a real Chromium, with screenshots to look at."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e]
 def test_location_charts_cost_version_and_ticket_queue(page: Page, live_server, staff_user, settings):
     settings.TELEMETRY_TIME_ZONE = "Asia/Kolkata"
     room = Location.objects.create(name="Physics lab")
-    start = datetime(2026, 2, 20, 18, 30, tzinfo=timezone.utc)  # local midnight
+    start = datetime(2026, 2, 20, 18, 30, tzinfo=UTC)  # local midnight
     readings = [(m, m * 9 + (m // 60) * 30, {"power_w": 400 + (m % 300)}) for m in range(0, 9 * 24 * 60, 10)]
     feed("lab-1", *readings, start=start)
     place("lab-1", room)
@@ -48,7 +48,7 @@ def test_location_charts_cost_version_and_ticket_queue(page: Page, live_server, 
 def test_moving_a_device_from_a_day_on_its_page_keeps_the_old_rooms_days(page: Page, live_server, staff_user, settings):
     settings.TELEMETRY_TIME_ZONE = "Asia/Kolkata"
     lab, library = Location.objects.create(name="Physics lab"), Location.objects.create(name="Library")
-    start = datetime(2026, 2, 20, 18, 30, tzinfo=timezone.utc)  # local midnight
+    start = datetime(2026, 2, 20, 18, 30, tzinfo=UTC)  # local midnight
     feed("lab-1", *[(m, m * 9, {"power_w": 540}) for m in range(0, 9 * 24 * 60, 30)], start=start)
     place("lab-1", lab)
     device = Device.objects.get(name="lab-1")

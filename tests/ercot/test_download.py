@@ -5,7 +5,7 @@ import hashlib
 import io
 import re
 import ssl
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -89,7 +89,7 @@ def test_api_renews_an_expired_token_retries_429_and_reads_every_page(api, setti
     docs = api_client(settings, sleeps).list_documents()
 
     assert [d.doc_id for d in docs] == ["5001", "5002"]
-    assert docs[0].posted_at == datetime(2026, 6, 3, 10, 52, 19, tzinfo=timezone.utc)  # Central time, no offset given
+    assert docs[0].posted_at == datetime(2026, 6, 3, 10, 52, 19, tzinfo=UTC)  # Central time, no offset given
     assert api.state.tokens_issued == 2
     assert len(sleeps) == 1 and 1.8 <= sleeps[0] <= 2.2  # one 429: the first back-off with jitter
     listing = [r for r in api.requests if r.path == "/reports/archive/ZP15-612"]
@@ -151,7 +151,7 @@ def _name(cn: str) -> x509.Name:
 def _cert(subject: str, key, issuer: str, issuer_key, *, ca: bool = False, ip: bool = False) -> x509.Certificate:
     import ipaddress
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer)).public_key(key.public_key())
                .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
                .not_valid_after(now + timedelta(days=1))

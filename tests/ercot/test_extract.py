@@ -1,7 +1,7 @@
 """ercot.extract: ERCOT's constructed names and the 22-column CSV."""
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,11 +12,11 @@ from tests.ercot.conftest import SAMPLE_ROWS, make_zip
 @pytest.mark.parametrize("name, key, tdsp, kind, published", [
     ("ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC___DAILY.zip",
      "ercot/2026-06-03/ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC___DAILY.zip", "ONCOR_ELEC", "DAILY",
-     datetime(2026, 6, 3, 10, 52, 19, 164000, tzinfo=timezone.utc)),
+     datetime(2026, 6, 3, 10, 52, 19, 164000, tzinfo=UTC)),
     # A FUL posted 18:12 CST is 00:12Z the next day: the key keeps the Central date.
     ("ext.00000203.0000000000000000.20261201.181158.SHARYLAND_MCALLEN_FUL.zip",
      "ercot/2026-12-01/ext.00000203.0000000000000000.20261201.181158.SHARYLAND_MCALLEN_FUL.zip", "SHARYLAND_MCALLEN", "FUL",
-     datetime(2026, 12, 2, 0, 11, 58, tzinfo=timezone.utc)),
+     datetime(2026, 12, 2, 0, 11, 58, tzinfo=UTC)),
 ])
 def test_names_give_the_central_date_key_tdsp_and_kind(name, key, tdsp, kind, published):
     parsed = extract.parse_name(name)
@@ -39,7 +39,7 @@ def test_rows_keep_every_field_as_text_with_quoted_commas():
     rows = list(extract.iter_records(io.BytesIO(SAMPLE_ROWS.encode()), errors))
     assert len(rows) == 3 and errors.count == 0 and all(len(r) == 22 for r in rows)
     assert rows[0][15] == "06/01/2026,Move In" and rows[0][7] == "957877905" and rows[1][6] == ""
-    assert dict(zip(extract.COLUMNS, rows[0]))["premise_subtype_desc"] == "FIREWORKS STAND"
+    assert dict(zip(extract.COLUMNS, rows[0], strict=True))["premise_subtype_desc"] == "FIREWORKS STAND"
 
 
 def test_zip_check_lists_csv_members_and_refuses_the_rest():

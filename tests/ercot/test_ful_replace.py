@@ -1,7 +1,7 @@
 """A FUL file replaces the rows it supersedes (plain INSERT); the table equals the upsert path's."""
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -12,7 +12,7 @@ from tests.ercot.conftest import SAMPLE_ROWS, extract_row
 
 pytestmark = pytest.mark.django_db
 
-MAY, JUNE, JUNE_2, JULY = (datetime(2026, m, d, 23, tzinfo=timezone.utc) for m, d in ((5, 1), (6, 1), (6, 2), (7, 1)))
+MAY, JUNE, JUNE_2, JULY = (datetime(2026, m, d, 23, tzinfo=UTC) for m, d in ((5, 1), (6, 1), (6, 2), (7, 1)))
 ONCOR = [f"104437200000000{i:02d}" for i in range(1, 9)]
 CNP = "1008901023817895470106"
 

@@ -1,6 +1,6 @@
 """ercot.ingest: zips from the MIS list into storage, then rows into EsiidRecord."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core.files.storage import default_storage
@@ -28,7 +28,7 @@ def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis, ca
     assert default_storage.open(f"ercot/2026-06-03/{oncor.name}").read() == oncor.body
     row = ErcotIngest.objects.get(doc_id="1001")
     assert (row.tdsp, row.kind, row.status, row.method, row.file_date) == ("ONCOR_ELEC", "DAILY", "stored", "mis", date(2026, 6, 3))
-    assert row.posted_at == datetime(2026, 6, 3, 10, 52, 19, tzinfo=timezone.utc)
+    assert row.posted_at == datetime(2026, 6, 3, 10, 52, 19, tzinfo=UTC)
     assert len(row.sha256) == 64 and row.rows_loaded == 1
     # The CenterPoint sample repeats one ESIID three times: the last row wins.
     record = EsiidRecord.objects.get(esiid="1008901023817895470106")
@@ -167,7 +167,7 @@ def test_health_names_missing_variables_of_partly_configured_methods(settings):
 
 def test_esiid_warnings_name_unknown_and_inactive_esiids():
     assert esiids.esiid_warnings([ONCOR]) == []  # nothing loaded yet: nothing to check against
-    posted = datetime(2026, 6, 3, tzinfo=timezone.utc)
+    posted = datetime(2026, 6, 3, tzinfo=UTC)
     rows = [extract_row(ONCOR)[:-1].replace('"', "").split(","), extract_row("10443720000000002", status="Inactive")[:-1].replace('"', "").split(",")]
     esiids.esiid_records_load(records=rows, tdsp="ONCOR_ELEC", posted_at=posted, ingest_id=None)
     assert esiids.esiid_warnings([ONCOR, "10443720000000002", "10443720000000009"]) == [

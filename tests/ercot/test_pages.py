@@ -1,7 +1,7 @@
 """The ERCOT staff pages, and the ESIID checks and records on the SMT pages."""
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.base import ContentFile
@@ -16,7 +16,7 @@ from tests.conftest import SMT_SAMPLES
 from tests.ercot.conftest import MisDoc, constructed, extract_row, make_zip
 
 pytestmark = pytest.mark.django_db
-POSTED = datetime(2026, 6, 3, 10, 52, tzinfo=timezone.utc)
+POSTED = datetime(2026, 6, 3, 10, 52, tzinfo=UTC)
 SMT_ESIID = "10443720000000002"  # the ESIID in the SMT fall-back sample
 
 

@@ -47,8 +47,8 @@ def test_latest_revision_wins_whatever_the_order():
 
 
 def test_bad_rows_are_counted_with_their_line_and_good_rows_kept():
-    data = ("ESIID,READ_DATE,USAGE_KWH\n'10443720000000002,12/14/2025,1.5\n'123,12/14/2025,1\n"
-            "'10443720000000002,14/12/2025,1\n'10443720000000002,12/15/2025,lots\n").encode()
+    data = (b"ESIID,READ_DATE,USAGE_KWH\n'10443720000000002,12/14/2025,1.5\n'123,12/14/2025,1\n"
+            b"'10443720000000002,14/12/2025,1\n'10443720000000002,12/15/2025,lots\n")
     raw = store(data)
     stats = ingest.raw_file_ingest(raw_file=raw)
     assert stats["validRows"] == 1 and stats["invalidCount"] == 3

@@ -37,9 +37,8 @@ def test_an_item_failure_makes_the_run_partial():
 
 def test_an_exception_fails_the_run_and_is_raised_again():
     job = job_run_create(kind="mirror", trigger="manual")
-    with pytest.raises(ConnectionError):
-        with job_run_record(job=job):
-            raise ConnectionError("connection reset")
+    with pytest.raises(ConnectionError), job_run_record(job=job):
+        raise ConnectionError("connection reset")
     job.refresh_from_db()
     assert job.status == "failed" and job.error == "ConnectionError: connection reset"
 

@@ -1,7 +1,7 @@
 import gzip
 import io
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ def parse(data: bytes):
 
 
 def utc(row) -> datetime:
-    return datetime.fromtimestamp(row.ts, tz=timezone.utc)
+    return datetime.fromtimestamp(row.ts, tz=UTC)
 
 
 @pytest.mark.parametrize(
@@ -45,29 +45,29 @@ def test_fall_back_day_maps_100_rows_to_100_distinct_utc_instants():
     rows, _ = parse((SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes())
     starts = [utc(r) for r in rows]
     assert starts == sorted(starts) and len(set(starts)) == 100
-    assert starts[0] == datetime(2025, 11, 2, 5, 0, tzinfo=timezone.utc)
-    assert starts[4] == datetime(2025, 11, 2, 6, 0, tzinfo=timezone.utc)  # 01:00 CDT
-    assert starts[8] == datetime(2025, 11, 2, 7, 0, tzinfo=timezone.utc)  # the "02:00,01:15" row: 01:00 CST
-    assert starts[12] == datetime(2025, 11, 2, 8, 0, tzinfo=timezone.utc)  # 02:00 CST
-    assert starts[99] == datetime(2025, 11, 3, 5, 45, tzinfo=timezone.utc)
+    assert starts[0] == datetime(2025, 11, 2, 5, 0, tzinfo=UTC)
+    assert starts[4] == datetime(2025, 11, 2, 6, 0, tzinfo=UTC)  # 01:00 CDT
+    assert starts[8] == datetime(2025, 11, 2, 7, 0, tzinfo=UTC)  # the "02:00,01:15" row: 01:00 CST
+    assert starts[12] == datetime(2025, 11, 2, 8, 0, tzinfo=UTC)  # 02:00 CST
+    assert starts[99] == datetime(2025, 11, 3, 5, 45, tzinfo=UTC)
 
 
 def test_spring_forward_day_skips_the_missing_hour():
     rows, stats = parse((SMT_SAMPLES / "portal-IntervalData-2025-03-09-spring-forward.csv").read_bytes())
     starts = [utc(r) for r in rows]
     assert len(rows) == 92 and stats.dst_gap_skipped == 4
-    assert starts[7] == datetime(2025, 3, 9, 7, 45, tzinfo=timezone.utc)
-    assert starts[8] == datetime(2025, 3, 9, 8, 0, tzinfo=timezone.utc)  # 03:00 CDT
-    assert starts[-1] == datetime(2025, 3, 10, 4, 45, tzinfo=timezone.utc)
+    assert starts[7] == datetime(2025, 3, 9, 7, 45, tzinfo=UTC)
+    assert starts[8] == datetime(2025, 3, 9, 8, 0, tzinfo=UTC)  # 03:00 CDT
+    assert starts[-1] == datetime(2025, 3, 10, 4, 45, tzinfo=UTC)
 
 
 def test_fall_back_repeat_is_found_on_a_partial_day_missing_the_first_hour():
     data = (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes().splitlines(keepends=True)
     partial = data[0:1] + data[9:]  # header, then from the "02:00,01:15" row on
     rows, _ = parse(b"".join(partial))
-    assert utc(rows[0]) == datetime(2025, 11, 2, 7, 0, tzinfo=timezone.utc)
-    assert utc(rows[3]) == datetime(2025, 11, 2, 7, 45, tzinfo=timezone.utc)
-    assert utc(rows[4]) == datetime(2025, 11, 2, 8, 0, tzinfo=timezone.utc)
+    assert utc(rows[0]) == datetime(2025, 11, 2, 7, 0, tzinfo=UTC)
+    assert utc(rows[3]) == datetime(2025, 11, 2, 7, 45, tzinfo=UTC)
+    assert utc(rows[4]) == datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def test_crlf_bom_and_no_final_newline_parse_the_same():
@@ -88,20 +88,20 @@ def test_zip_and_gzip_containers_give_the_same_rows():
 
 def test_legacy_iso_dialect_with_padded_kwh():
     data = (
-        "ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_GENERATION\n"
-        '10443720000000005,2017-08-31, 23:45, 00:00, 000000000000007.980,A,Consumption\n'
-    ).encode()
+        b"ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_GENERATION\n"
+        b'10443720000000005,2017-08-31, 23:45, 00:00, 000000000000007.980,A,Consumption\n'
+    )
     rows, stats = parse(data)
     assert rows[0].wh == 7980 and rows[0].revised is None
-    assert utc(rows[0]) == datetime(2017, 9, 1, 4, 45, tzinfo=timezone.utc)
+    assert utc(rows[0]) == datetime(2017, 9, 1, 4, 45, tzinfo=UTC)
 
 
 def test_surplus_generation_is_its_own_channel():
     data = (
-        "ESIID,USAGE_DATE,REVISION_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_SURPLUSGENERATION\n"
-        "'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:00,00:15,0.356,A,Consumption\n"
-        "'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:00,00:15,0.100,A,Surplus Generation\n"
-    ).encode()
+        b"ESIID,USAGE_DATE,REVISION_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_SURPLUSGENERATION\n"
+        b"'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:00,00:15,0.356,A,Consumption\n"
+        b"'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:00,00:15,0.100,A,Surplus Generation\n"
+    )
     rows, stats = parse(data)
     assert [r.channel for r in rows] == ["consumption", "generation"]
     assert stats.consumption_wh == 356 and stats.generation_wh == 100

@@ -1,7 +1,7 @@
 import hashlib
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from tests.conftest import SMT_SAMPLES
 
 pytestmark = pytest.mark.django_db
 TOKEN = {"HTTP_X_ADMIN_TOKEN": "test-admin-token"}
-UTC = timezone.utc
+UTC = UTC
 
 
 def load(name: str, meter: str = "M1"):

@@ -3,7 +3,7 @@
 import hashlib
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.core.cache import cache
@@ -51,8 +51,8 @@ def test_a_repeat_view_is_served_from_the_cache(staff_client):
 def test_an_audited_deletion_shows_at_once(staff_client):
     normalized("portal-IntervalData-2025-11-02-fall-back.csv")
     assert found_on_page(staff_client) == "100 of 100"
-    usage.intervals_delete(esiid="10443720000000002", meter="M1", start=datetime(2025, 11, 2, 5, tzinfo=timezone.utc),
-                           end=datetime(2025, 11, 2, 6, tzinfo=timezone.utc), actor="test")
+    usage.intervals_delete(esiid="10443720000000002", meter="M1", start=datetime(2025, 11, 2, 5, tzinfo=UTC),
+                           end=datetime(2025, 11, 2, 6, tzinfo=UTC), actor="test")
     assert found_on_page(staff_client) == "96 of 100"
 
 

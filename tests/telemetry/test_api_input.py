@@ -2,7 +2,7 @@
 nothing stored, before and after authentication."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -61,7 +61,7 @@ def test_a_time_outside_the_plausible_window_gets_422_that_says_so(client, db):
         response = post_raw(client, json.dumps({"device": "lab-1", "energy_wh_total": 1, "ts": ts}), **ADMIN)
         assert response.status_code == 422 and reason in response.json()["error"], (ts, response.content)
     ok = post_raw(client, json.dumps({"device": "lab-1", "energy_wh_total": 1, "ts": "2000-01-01T00:00:00Z"}), **ADMIN)
-    assert ok.status_code == 200 and RawEvent.objects.get().ts == datetime(2000, 1, 1, tzinfo=timezone.utc)
+    assert ok.status_code == 200 and RawEvent.objects.get().ts == datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_readings_the_database_refuses_get_422_with_its_reason_and_nothing_is_st
     # Two jumps of 10^12 Wh in a day at an absurd price cost more than the daily total's column holds
     # (counted as consumption only with the plausible power raised past them).
     settings.TELEMETRY_MAX_POWER_W = 10**18
-    CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=datetime(2026, 1, 1, tzinfo=UTC))
     body = [{"device": "huge", "energy_wh_total": wh, "boot_id": boot, "ts": f"2026-03-01T06:0{minute}:00Z"}
             for minute, (wh, boot) in enumerate([(0, "a"), (10**12, "a"), (0, "b"), (10**12, "b")])]
     response = post_raw(client, json.dumps(body), **ADMIN)

@@ -3,7 +3,7 @@ stores readings, a wrong one stores nothing, says why in the log and keeps retry
 
 import json
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from urllib.parse import quote
 
@@ -26,7 +26,7 @@ USER = "meter-1"
 def certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool) -> x509.Certificate:
     """A one-day certificate; a CA one, or a server one for 127.0.0.1 and localhost."""
     name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     builder = (
         x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer)).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))

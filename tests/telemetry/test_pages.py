@@ -1,6 +1,6 @@
 """Staff pages: device health, locations, cost versions, review tickets, malformed messages."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -69,7 +69,7 @@ def test_cost_version_form_recalculates_and_shows_the_result(staff_client, db):
     response = staff_client.post("/telemetry/costs/", {"cost_per_kwh": "0.5", "effective_from": "2026-01-01T00:00", "notes": "first"})
     version = CostVersion.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/telemetry/costs/{version.pk}/"
-    assert version.effective_from == datetime(2025, 12, 31, 18, 30, tzinfo=timezone.utc)  # Kolkata wall time
+    assert version.effective_from == datetime(2025, 12, 31, 18, 30, tzinfo=UTC)  # Kolkata wall time
     assert version.created_by == "user:staff"
     html = staff_client.get(f"/telemetry/costs/{version.pk}/").content.decode()
     assert "2026-03-01" in html and "<td class=\"num\">INR 1.00</td>" in html

@@ -3,7 +3,7 @@ good ones: each bad one is kept as a malformed record with its reason and nothin
 it; the good ones around it reach the ledger; nothing is retried for ever."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import paho.mqtt.client as mqtt
@@ -71,7 +71,7 @@ def test_a_message_the_database_refuses_is_kept_with_its_reason_and_never_sent_a
     # At an absurd price, two counter jumps of 10^12 Wh in a day cost more than the daily total's
     # numeric(24, 9) holds: every check at reading passes and the batch insert fails. This wedged
     # the subscriber: it retried the batch every 2 s for ever and stored nothing else.
-    CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=datetime(2026, 1, 1, tzinfo=UTC))
     huge = [json.dumps({"energy_wh_total": wh, "boot_id": boot, "ts": 1772344800 + 60 * minute}).encode()
             for minute, (wh, boot) in enumerate([(0, "a"), (10**12, "a"), (0, "b"), (10**12, "b")])]
     messages = [good(0), *[("huge/telemetry", payload) for payload in huge], good(1), good(2)]

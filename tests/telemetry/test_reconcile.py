@@ -1,6 +1,6 @@
 """Nightly reconciliation opens review tickets for each kind of mismatch; retention prunes raw events."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -15,7 +15,7 @@ from telemetry.reconcile import events_prune, ledger_reconcile
 from tests.telemetry.conftest import feed
 
 DAY = date(2026, 3, 1)
-AFTER = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+AFTER = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def test_clean_day_opens_no_ticket(db):
@@ -71,20 +71,20 @@ def test_schedule_task_runs_at_02_local_once(db, settings, monkeypatch):
     from django.utils import timezone as dj_timezone
 
     settings.TELEMETRY_TIME_ZONE = "America/Chicago"
-    monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 7, 5, tzinfo=timezone.utc))  # 02:05 CDT
+    monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 7, 5, tzinfo=UTC))  # 02:05 CDT
     assert tasks.ledger_reconcile()["day"] == "2026-03-08"
     job = JobRun.objects.get()  # on the Jobs page beside the SMT runs
     assert (job.kind, job.status, job.counts["deviceDays"]) == ("reconcile", "succeeded", 0) and "2026-03-08" in job.log
     assert tasks.ledger_reconcile() is None  # once per local day
-    monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 9, 5, tzinfo=timezone.utc))
+    monkeypatch.setattr(dj_timezone, "now", lambda: datetime(2026, 3, 9, 9, 5, tzinfo=UTC))
     assert tasks.ledger_reconcile() is None
 
 
 def test_prune_removes_old_raw_events_and_keeps_ledger_and_totals(db, settings):
     settings.TELEMETRY_RETENTION_DAYS = 730
-    feed("m1", (0, 0), (10, 50), start=datetime(2023, 1, 1, tzinfo=timezone.utc))
+    feed("m1", (0, 0), (10, 50), start=datetime(2023, 1, 1, tzinfo=UTC))
     feed("m2", (0, 60), (10, 70))
-    assert events_prune(now=datetime(2026, 3, 2, tzinfo=timezone.utc)) == 2
+    assert events_prune(now=datetime(2026, 3, 2, tzinfo=UTC)) == 2
     assert RawEvent.objects.count() == 2
     assert LedgerEntry.objects.current().count() == 2 and DailyTotal.objects.filter(day__year=2023).get().wh == 50
     # No database constraint guards the ledger's pointers to raw events: pruning clears them.
@@ -102,9 +102,9 @@ def test_the_prune_task_is_a_recorded_job(db):
 
 def test_reconcile_is_due_in_the_local_02_hour_once_a_day_across_a_dst_change(db, settings):
     settings.TELEMETRY_TIME_ZONE = "America/Chicago"
-    spring_forward = datetime(2026, 3, 8, 8, 30, tzinfo=timezone.utc)  # 03:30 CDT: 02:00 did not exist that day
+    spring_forward = datetime(2026, 3, 8, 8, 30, tzinfo=UTC)  # 03:30 CDT: 02:00 did not exist that day
     assert not reconcile.reconcile_due(spring_forward)
-    due = datetime(2026, 3, 9, 7, 30, tzinfo=timezone.utc)  # 02:30 CDT
+    due = datetime(2026, 3, 9, 7, 30, tzinfo=UTC)  # 02:30 CDT
     assert reconcile.reconcile_due(due)
     assert not reconcile.reconcile_due(due - timedelta(hours=1))  # 01:30
     ledger_reconcile(day=DAY, now=due)

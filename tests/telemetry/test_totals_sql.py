@@ -1,7 +1,7 @@
 """The set-based rebuild on PostgreSQL gives exactly the rows of the Python one (entry_pieces)."""
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ def midnight(day: date) -> datetime:
 
 
 def wall(zone: str, *parts: int) -> datetime:
-    return datetime(*parts, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime(*parts, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def entry(device: Device, start: datetime, end: datetime, delta: int, **extra) -> LedgerEntry:
@@ -32,7 +32,7 @@ def entry(device: Device, start: datetime, end: datetime, delta: int, **extra) -
 
 def prices_create(zone: str) -> None:
     for effective_from, price in [
-        (datetime(2025, 12, 1, tzinfo=timezone.utc), "0.100000"),
+        (datetime(2025, 12, 1, tzinfo=UTC), "0.100000"),
         (midnight(date(2026, 3, 7)), "0.215000"),  # exactly at a local midnight
         (wall(zone, 2026, 3, 7, 13, 17, 5, 123457), "0.333333"),
         (wall(zone, 2026, 3, 8, 4, 0), "0.000001"),

@@ -9,6 +9,8 @@ import django
 
 django.setup()
 
+from datetime import UTC
+
 from smt import normalize, storage  # noqa: E402
 from smt.models import SmtInterval  # noqa: E402
 
@@ -32,12 +34,12 @@ def run(paths: list[str]) -> dict:
     )
     # The daily summary (PostgreSQL reads trigger-kept totals, SQLite scans): a whole day and a day
     # with a hole cut by an audited deletion, same results on both.
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     from smt import usage
 
-    usage.intervals_delete(esiid="10443720000000002", meter="unknown", start=datetime(2025, 12, 14, 16, tzinfo=timezone.utc),
-                           end=datetime(2025, 12, 14, 17, tzinfo=timezone.utc), actor="parity")
+    usage.intervals_delete(esiid="10443720000000002", meter="unknown", start=datetime(2025, 12, 14, 16, tzinfo=UTC),
+                           end=datetime(2025, 12, 14, 17, tzinfo=UTC), actor="parity")
     summary = [d.as_json() for d in usage.daily_summary(esiid="10443720000000002", start=date(2025, 12, 13), end=date(2025, 12, 15))]
     return {"stats": results, "rows": rows, "summary": summary}
 
