@@ -25,7 +25,7 @@ def test_customer_uploads_a_green_button_file_and_downloads_an_export(page: Page
     expect(page.locator("#green-button-note")).to_contain_text("Green Button")
     page.set_input_files("input[name=file]", str(upload))
     page.click("#upload-form button[type=submit]")
-    expect(page.locator("#upload-result")).to_contain_text("Stored")
+    expect(page.locator("#upload-result")).to_contain_text("96 readings for Jun 1, 2025 added")
     screenshot(page, "customer-upload-green-button")
     assert RawSmtFile.objects.get().kind == "greenbutton"
     assert SmtInterval.objects.filter(esiid=OWN, meter="M7").count() == 96
