@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from config.partitions import partitions_ensure
+from ops.metrics import estimated_rows
 from telemetry import ingest, messages, partitions
 from telemetry.models import Device, LedgerEntry, RawEvent
 from telemetry.reconcile import events_prune
@@ -167,3 +169,16 @@ def test_retention_moves_readings_of_a_far_off_device_clock_out_of_the_default_p
     assert rows_in("telemetry_rawevent_default") == 0
     assert not any(name.startswith("telemetry_rawevent_y2019") for name in existing())
     assert keys() == set()
+
+
+def test_the_monitors_row_estimate_sums_the_analysed_partitions_instead_of_counting():
+    months(date(2026, 2, 1), date(2026, 3, 1))
+    device = Device.objects.create(name="m1")
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO telemetry_rawevent (device_id, ts, received_at, energy_wh, switch_state, boot_id, source,"
+                       " processed) SELECT %s, t, t, n, '', '', 'mqtt', true FROM generate_series(1, 120000) AS n,"
+                       " LATERAL (SELECT %s::timestamptz + n * interval '20 seconds' AS t) AS at", [device.pk, BOUNDARY - timedelta(days=14)])
+        cursor.execute("ANALYZE telemetry_rawevent_y2026m02, telemetry_rawevent_y2026m03")
+    with CaptureQueriesContext(connection) as queries:
+        assert abs(estimated_rows("telemetry_rawevent") - 120000) < 6000
+    assert not any("count(" in query["sql"] for query in queries.captured_queries)
