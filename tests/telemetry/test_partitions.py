@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -182,3 +183,23 @@ def test_the_monitors_row_estimate_sums_the_analysed_partitions_instead_of_count
     with CaptureQueriesContext(connection) as queries:
         assert abs(estimated_rows("telemetry_rawevent") - 120000) < 6000
     assert not any("count(" in query["sql"] for query in queries.captured_queries)
+
+
+def test_the_migration_moves_existing_readings_with_their_ids_and_their_seq_keys():
+    call_command("migrate", "telemetry", "0007", verbosity=0)
+    try:
+        device = Device.objects.create(name="m1")
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO telemetry_rawevent (device_id, ts, received_at, energy_wh, switch_state, seq, boot_id,"
+                           " source, processed) SELECT %s, t, t, g, '', CASE WHEN g > 0 THEN g END, 'b1', 'mqtt', true"
+                           " FROM generate_series(0, 99) g, LATERAL (SELECT timestamptz '2025-05-31 12:00+00' + g * interval '1 hour' AS t) at",
+                           [device.pk])
+            cursor.execute("SELECT max(id) FROM telemetry_rawevent")
+            last_id = cursor.fetchone()[0]
+    finally:
+        call_command("migrate", "telemetry", verbosity=0)
+    assert (rows_in("telemetry_rawevent_y2025m05"), rows_in("telemetry_rawevent_y2025m06")) == (12, 88)
+    assert rows_in("telemetry_rawevent_default") == 0 and len(keys()) == 99
+    assert send("m1", datetime(2025, 7, 1, tzinfo=UTC), energy_wh_total=5, seq=5, boot_id="b1").duplicates == 1
+    assert send("m1", datetime(2025, 7, 1, tzinfo=UTC), energy_wh_total=500, seq=500, boot_id="b1").stored == 1
+    assert RawEvent.objects.order_by("-id").first().id == last_id + 1  # the sequence goes on after the moved rows
