@@ -203,3 +203,12 @@ def test_the_migration_moves_existing_readings_with_their_ids_and_their_seq_keys
     assert send("m1", datetime(2025, 7, 1, tzinfo=UTC), energy_wh_total=5, seq=5, boot_id="b1").duplicates == 1
     assert send("m1", datetime(2025, 7, 1, tzinfo=UTC), energy_wh_total=500, seq=500, boot_id="b1").stored == 1
     assert RawEvent.objects.order_by("-id").first().id == last_id + 1  # the sequence goes on after the moved rows
+
+
+def test_truncating_the_events_as_a_flush_does_empties_the_seq_keys_too():
+    at = BOUNDARY - timedelta(seconds=5)
+    assert send("m1", at, energy_wh_total=100, seq=1, ts=at.isoformat()).stored == 1
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE telemetry_rawevent")
+    assert keys() == set()
+    assert send("m1", at, energy_wh_total=100, seq=1, ts=at.isoformat()).stored == 1
