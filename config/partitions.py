@@ -12,6 +12,7 @@ a schedule runs: `partitions_ensure` (months ahead, and months rows landed in th
 and `partitions_drop_before` (retention in whole partitions). Edge-free: plain SQL, no ORM.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -124,13 +125,15 @@ def partitions_ensure(layout: Layout, *, start: datetime | date, end: datetime |
     return [layout.name(month) for month in sorted(wanted) if partition_create(layout, month)]
 
 
-def partitions_drop_before(layout: Layout, *, cutoff: datetime) -> list[tuple[str, datetime, datetime]]:
-    """Drop the partitions that end at or before the cutoff, whole (constant time, no dead rows).
-    Returns (name, lower, upper) of each, for the caller to settle what the rows fed. The rows of
-    the partition holding the cutoff are the caller's to DELETE through the parent."""
+def partitions_drop_before(layout: Layout, *, cutoff: datetime,
+                           keep: Callable[[str], bool] | None = None) -> list[tuple[str, datetime, datetime]]:
+    """Drop the partitions that end at or before the cutoff, whole (constant time, no dead rows),
+    except those `keep(name)` says to keep. Returns (name, lower, upper) of each, for the caller to
+    settle what the rows fed. The rows of the partition holding the cutoff (and of the ones kept)
+    are the caller's to DELETE through the parent."""
     dropped = []
     for name, (lower, upper) in sorted(partitions_existing(layout).items(), key=lambda item: item[1]):
-        if upper > cutoff:
+        if upper > cutoff or (keep is not None and keep(name)):
             continue
         with connection.cursor() as cursor:
             cursor.execute(f'ALTER TABLE "{layout.table}" DETACH PARTITION "{name}"')

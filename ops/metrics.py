@@ -67,7 +67,10 @@ def estimated_rows(table: str) -> int:
     """An exact count of a 100 M-row table takes seconds; PostgreSQL's estimate is free."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE relname = %s", [table])
+            # A partitioned parent has no estimate of its own (-1: autovacuum analyses its
+            # partitions only), so its partitions' estimates are summed.
+            cursor.execute("SELECT sum(GREATEST(reltuples, 0))::bigint FROM pg_class WHERE oid = to_regclass(%s)"
+                           " OR oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%s))", [table, table])
             row = cursor.fetchone()
             if row and row[0] >= 100_000:
                 return row[0]

@@ -201,13 +201,7 @@ def _events_insert(readings: list[ReadingIn], ids: dict[str, int], source: str) 
     insert = f"INSERT INTO {RawEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) "
     inserted: Counter = Counter()
     if bulk.is_postgres():
-        rows = [(*row[:-1], True) for row in rows]
-        sql = (f"WITH new AS ({insert} {{rows}} ON CONFLICT DO NOTHING RETURNING device_id, ts) "
-               "SELECT device_id, count(*), min(ts) FROM new GROUP BY device_id")
-        first_new: dict[int, datetime] = {}
-        for device_id, count, t0 in bulk.execute(sql, rows, EVENT_CASTS, returning=True):
-            inserted[device_id], first_new[device_id] = count, t0
-        return inserted, first_new
+        return _events_insert_partitioned([(*row[:-1], True) for row in rows])
     with connection.cursor() as cursor:
         for offset in range(0, len(rows), 500):
             chunk = rows[offset: offset + 500]
@@ -215,6 +209,54 @@ def _events_insert(readings: list[ReadingIn], ids: dict[str, int], source: str) 
             cursor.execute(insert + f"VALUES {values} ON CONFLICT DO NOTHING RETURNING device_id", [p for row in chunk for p in row])
             inserted.update(row[0] for row in cursor.fetchall())
     return inserted, {}
+
+
+SEQ_TABLE = "telemetry_rawevent_seq"
+_COLUMNS = ", ".join(EVENT_COLUMNS)
+# One statement: the sequence keys first (the first reading of each key in the batch, in message
+# order), then the events whose key was new (or that carry none), both ON CONFLICT DO NOTHING.
+# telemetry_rawevent is partitioned by ts on PostgreSQL (migration 0008) and a partitioned
+# table's unique key must contain ts, while a reading resent without device time comes back with
+# a new ts: so (device, boot_id, seq) is unique in the unpartitioned key table instead.
+# rawevent_once_per_ts_counter (it holds ts) still catches the rest in each partition. A key whose
+# event that catches is returned as an orphan (kind 'k'), so the caller removes it and the key
+# table holds the keys of stored events exactly, as the old index did.
+_INSERT_PARTITIONED = f"""
+WITH v AS (
+    SELECT * FROM unnest({", ".join(f"%s::{cast}[]" for cast in EVENT_CASTS)}) WITH ORDINALITY AS v({_COLUMNS}, n)),
+firsts AS (
+    SELECT DISTINCT ON (device_id, boot_id, seq) n, device_id, boot_id, seq, ts FROM v
+    WHERE seq IS NOT NULL ORDER BY device_id, boot_id, seq, n),
+keys AS (
+    INSERT INTO {SEQ_TABLE} (device_id, boot_id, seq, ts) SELECT device_id, boot_id, seq, ts FROM firsts
+    ON CONFLICT DO NOTHING RETURNING device_id, boot_id, seq),
+new AS (
+    INSERT INTO {RawEvent._meta.db_table} ({_COLUMNS})
+    SELECT {_COLUMNS} FROM v WHERE v.seq IS NULL OR v.n IN (SELECT f.n FROM firsts f JOIN keys k USING (device_id, boot_id, seq))
+    ORDER BY v.n
+    ON CONFLICT DO NOTHING RETURNING device_id, ts, boot_id, seq)
+SELECT 'e', device_id, count(*), min(ts), NULL, NULL FROM new GROUP BY device_id
+UNION ALL
+SELECT 'k', k.device_id, NULL, NULL, k.boot_id, k.seq FROM keys k
+WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.device_id = k.device_id AND new.boot_id = k.boot_id AND new.seq = k.seq)"""
+
+
+def _events_insert_partitioned(rows: list[tuple]) -> tuple[Counter, dict[int, datetime]]:
+    """_events_insert on PostgreSQL: rows per device and each device's earliest new reading time."""
+    inserted: Counter = Counter()
+    first_new: dict[int, datetime] = {}
+    orphans = []
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_PARTITIONED, bulk.columns(rows, len(EVENT_COLUMNS)))
+        for kind, device_id, count, t0, boot_id, seq in cursor.fetchall():
+            if kind == "e":
+                inserted[device_id], first_new[device_id] = count, t0
+            else:
+                orphans.append((device_id, boot_id, seq))
+        if orphans:  # rare: a reading with a new seq that repeats a stored (ts, counter)
+            cursor.execute(f"DELETE FROM {SEQ_TABLE} WHERE (device_id, boot_id, seq) IN "
+                           "(SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[]))", bulk.columns(orphans, 3))
+    return inserted, first_new
 
 
 @dataclass(slots=True)

@@ -198,7 +198,9 @@ class RawEvent(models.Model):
     class Meta:
         ordering = ["device_id", "ts", "id"]
         constraints = [
-            # seq restarts with a reboot, so it is unique per boot.
+            # seq restarts with a reboot, so it is unique per boot. On PostgreSQL the table is
+            # partitioned by ts (migration 0008) and this key lives in telemetry_rawevent_seq
+            # instead (a resent reading may come back with a new ts); SQLite keeps it here.
             models.UniqueConstraint(fields=["device", "boot_id", "seq"], name="rawevent_once_per_seq",
                                     condition=models.Q(seq__isnull=False)),
             models.UniqueConstraint(fields=["device", "ts", "energy_wh"], name="rawevent_once_per_ts_counter"),

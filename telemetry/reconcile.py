@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from telemetry import totals
+from telemetry import bulk, partitions, totals
 from telemetry.models import AggregationRun, DailyTotal, Device, LedgerEntry, RawEvent, ReviewTicket
 
 UNPROCESSED_AFTER = timedelta(minutes=10)
@@ -121,9 +121,17 @@ def totals_mismatches(day: date) -> dict[int, dict]:
 
 
 def events_prune(*, now: datetime | None = None, chunk: int = 10000) -> int:
-    """Delete raw events older than TELEMETRY_RETENTION_DAYS (device time); returns how many."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
+    """Delete raw events older than TELEMETRY_RETENTION_DAYS (device time); returns how many. On
+    PostgreSQL whole months go by dropping their partitions (telemetry/partitions.py)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
     _pointers_clear(cutoff)
+    if bulk.is_postgres():
+        # The drop runs in a transaction of its own, after the pointers are cleared: one holding
+        # ledger rows while it waits for the table lock could deadlock with an ingest batch.
+        pruned = partitions.events_prune_partitioned(cutoff=cutoff, now=now)
+        _pointers_clear(cutoff)  # entries a late reading re-derived meanwhile
+        return pruned["eventsDropped"] + pruned["eventsDeleted"]
     deleted = 0
     while True:
         ids = list(RawEvent.objects.filter(ts__lt=cutoff, processed=True).values_list("pk", flat=True)[:chunk])
