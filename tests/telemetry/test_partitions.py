@@ -1,4 +1,4 @@
-"""telemetry_rawevent partitioned by UTC month on PostgreSQL (migration 0008, telemetry/partitions.py):
+"""telemetry_rawevent partitioned by UTC month on PostgreSQL (migration 0009, telemetry/partitions.py):
 duplicates caught across a month boundary through the sequence key table, retention in whole months."""
 
 import json

@@ -65,5 +65,5 @@ def unpartition(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("telemetry", "0007_device_time_zone_counter_unit")]
+    dependencies = [("telemetry", "0008_verbose_names")]
     operations = [migrations.RunPython(partition, unpartition)]
