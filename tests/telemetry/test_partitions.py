@@ -186,7 +186,7 @@ def test_the_monitors_row_estimate_sums_the_analysed_partitions_instead_of_count
 
 
 def test_the_migration_moves_existing_readings_with_their_ids_and_their_seq_keys():
-    call_command("migrate", "telemetry", "0007", verbosity=0)
+    call_command("migrate", "telemetry", "0008", verbosity=0)
     try:
         device = Device.objects.create(name="m1")
         with connection.cursor() as cursor:
