@@ -200,3 +200,14 @@ def test_customer_export_of_another_esiid_is_404_and_several_houses_need_one_nam
     several = customer_client.get("/customer/usage/green-button.xml")
     assert several.status_code == 400 and b"esiid=" in several.content
     assert customer_client.get(f"/customer/usage/green-button.xml?esiid={ESIID}&start=June").status_code == 400
+
+
+def test_staff_map_a_batchs_usage_points_from_the_raw_files_page_form(client, staff_client):
+    page = staff_client.get("/smt/raw-files/").content.decode()
+    assert 'name="usage_point_esiids"' in page  # the page's upload form carries the mapping field
+    points = post(client, real(BATCH), **TOKEN).json()["usagePoints"]
+    mapping = {point: f"1044372000161727{n}" for n, point in enumerate(points)}
+    # What the page's form sends: a staff session, CSRF checked by the test client's default (off).
+    response = post(staff_client, real(BATCH), source="admin-upload", usage_point_esiids=json.dumps(mapping))
+    assert response.status_code == 201, response.content
+    assert set(SmtInterval.objects.values_list("esiid", flat=True)) == set(mapping.values())
