@@ -1,7 +1,7 @@
 """SMT's monitor kinds and metrics, registered with ops (ops.registry): meter data per ESIID,
 failed raw files, the SFTP mirror. Each evaluator is set-based: a query or two for all subjects."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -34,26 +34,41 @@ def smt_newest_intervals_plain() -> dict[str, datetime]:
     return dict(SmtInterval.objects.values("esiid").annotate(newest=Max("ts")).values_list("esiid", "newest"))
 
 
+def smt_newest_epochs() -> dict[str, float]:
+    """smt_newest_intervals as Unix seconds: psycopg loads 100,000 floats several times faster
+    than 100,000 time-zone-aware datetimes, and the check only compares them with two cutoffs."""
+    if connection.vendor != "postgresql":
+        return {esiid: ts.timestamp() for esiid, ts in smt_newest_intervals_plain().items()}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT esiid, extract(epoch FROM ts)::float8 FROM smt_interval_newest")
+        return dict(cursor.fetchall())
+
+
 def smt_data(*, now: datetime, watched: set[str]) -> States:
     """One monitor per ESIID of a house, with intervals in the last 30 days, or already watched.
-    States by comparing times with two cutoffs; the evidence text only for the ESIIDs the check
-    asks about (new monitors, changes of state)."""
-    newest = smt_newest_intervals()
+    States by comparing Unix seconds with two cutoffs; the evidence text only for the ESIIDs the
+    check asks about (new monitors, changes of state)."""
+    newest = smt_newest_epochs()
     houses = dict(House.objects.values("esiid").annotate(added=Min("created_at")).values_list("esiid", "added"))
+    added = {esiid: moment.timestamp() for esiid, moment in houses.items()}
     late = timedelta(hours=settings.SMT_LATE_HOURS)
     down = late + timedelta(hours=settings.SMT_LATE_GRACE_HOURS)
-    recent = now - timedelta(days=30)
-    keys = {e for e, ts in newest.items() if ts >= recent} | set(houses) | watched
-    late_before, down_before = now - late, now - down  # by_age's rule: older than the cutoff
+    stamp = now.timestamp()
+    recent = stamp - timedelta(days=30).total_seconds()
+    keys = {e for e, seconds in newest.items() if seconds >= recent} | set(houses) | watched
+    # by_age's rule (older than the threshold), as cutoffs: one float comparison per ESIID
+    late_before, down_before = stamp - late.total_seconds(), stamp - down.total_seconds()
     states = {}
     for esiid in keys:
-        ts = newest.get(esiid) or houses.get(esiid, now)
-        states[esiid] = State.DOWN if ts < down_before else State.LATE if ts < late_before else State.UP
+        seconds = newest.get(esiid)
+        if seconds is None:
+            seconds = added.get(esiid, stamp)
+        states[esiid] = State.DOWN if seconds < down_before else State.LATE if seconds < late_before else State.UP
     threshold = f"threshold {settings.SMT_LATE_HOURS} h"
 
     def describe(esiid: str) -> Observed:
-        ts = newest.get(esiid)
-        if ts is not None:
+        if esiid in newest:
+            ts = datetime.fromtimestamp(newest[esiid], UTC)
             return Observed(esiid, states[esiid], f"newest interval {when(ts)}, {ago(now, ts)}; {threshold}")
         since = houses.get(esiid, now)
         return Observed(esiid, states[esiid],

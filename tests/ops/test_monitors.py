@@ -11,7 +11,7 @@ from django.utils import timezone
 from ops import monitors, registry
 from ops.models import Delivery, JobRun, Monitor, MonitorEvent
 from smt.models import House, RawSmtFile, SmtInterval
-from smt.monitors import smt_newest_intervals, smt_newest_intervals_plain
+from smt.monitors import smt_newest_epochs, smt_newest_intervals, smt_newest_intervals_plain
 from telemetry.models import Device, ReviewTicket
 from tests.ops.conftest import state
 
@@ -50,6 +50,8 @@ def test_the_fast_newest_interval_query_agrees_with_the_plain_one():
         interval(esiid, timezone.now() - timedelta(days=40 + n))
     assert connection.vendor == "postgresql"
     assert smt_newest_intervals() == smt_newest_intervals_plain()
+    epochs = {esiid: pytest.approx(ts.timestamp(), abs=1e-6) for esiid, ts in smt_newest_intervals_plain().items()}
+    assert smt_newest_epochs() == epochs
 
 
 def test_evidence_is_built_only_for_new_monitors_and_changes_of_state(check, monkeypatch):
