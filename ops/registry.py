@@ -47,7 +47,7 @@ class Evaluator(Protocol):
     is up again (see `cleared`).
     """
 
-    def __call__(self, *, now: datetime, watched: set[str]) -> "dict[str, Observed] | States": ...
+    def __call__(self, *, now: datetime, watched: set[str]) -> dict[str, Observed] | States: ...
 
 
 @dataclass(frozen=True)
