@@ -40,20 +40,23 @@ def monitors_check(*, now: datetime | None = None, kinds: Iterable[str] | None =
 
 
 def monitor_kind_check(*, kind: str, now: datetime) -> list[MonitorEvent]:
+    """Compare the kind's states with the stored ones as plain tuples (no Monitor objects), and
+    ask the kind for its words only for the monitors it creates and the states that change."""
     existing = {key: (pk, state) for pk, key, state in Monitor.objects.filter(kind=kind).values_list("pk", "key", "state")}
-    observed = registry.kind_evaluate(kind, now=now, watched=set(existing))
-    new = [Monitor(kind=kind, key=key, subject=o.subject, since=now) for key, o in observed.items() if key not in existing]
+    found = registry.kind_states(kind, now=now, watched=set(existing))
+    new = [Monitor(kind=kind, key=key, subject=found.describe(key).subject, since=now)
+           for key in found.states.keys() - existing.keys()]
     if new:
         Monitor.objects.bulk_create(new, ignore_conflicts=True, batch_size=CHUNK)
         existing.update({key: (pk, state) for pk, key, state in
                          Monitor.objects.filter(kind=kind, key__in=[m.key for m in new]).values_list("pk", "key", "state")})
     cleared = registry.kind_cleared(kind)
+    states, up, paused = found.states, Monitor.State.UP, Monitor.State.PAUSED
     changes = []
     for key, (pk, state) in existing.items():
-        seen = observed.get(key)
-        target, evidence = (seen.state, seen.evidence) if seen else (Monitor.State.UP, cleared)
-        if state != Monitor.State.PAUSED and target != state:
-            changes.append((pk, state, target, evidence))
+        target = states.get(key, up)
+        if target != state and state != paused:
+            changes.append((pk, state, target, found.describe(key).evidence if key in states else cleared))
     return monitors_transition(changes=changes, now=now)
 
 
@@ -104,9 +107,10 @@ def monitor_pause(*, monitor: Monitor, reason: str, actor: str) -> bool:
 def monitor_resume(*, monitor: Monitor, reason: str, actor: str) -> MonitorEvent | None:
     """Evaluate the monitor's kind now and take the state it finds; notified unless it is up."""
     now = timezone.now()
-    observed = registry.kind_evaluate(monitor.kind, now=now, watched={monitor.key}).get(monitor.key)
-    state = observed.state if observed else Monitor.State.UP
-    evidence = f"resumed ({reason}): " + (observed.evidence if observed else registry.kind_cleared(monitor.kind))
+    found = registry.kind_states(monitor.kind, now=now, watched={monitor.key})
+    seen = monitor.key in found.states
+    state = found.states[monitor.key] if seen else Monitor.State.UP
+    evidence = f"resumed ({reason}): " + (found.describe(monitor.key).evidence if seen else registry.kind_cleared(monitor.kind))
     events = monitors_transition(changes=[(monitor.pk, Monitor.State.PAUSED, state, evidence)], now=now, actor=actor,
                                  notify=state != Monitor.State.UP)
     if events:

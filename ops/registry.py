@@ -24,14 +24,30 @@ class Observed:
     evidence: str
 
 
+@dataclass(frozen=True)
+class States:
+    """A kind's answer for many subjects with the words left out: each key's state, and
+    `describe` to build the Observed (display name, evidence) of one key. The check calls it only
+    for the keys it writes, new monitors and changes of state, so a kind of 100,000 subjects that
+    stay up builds no evidence text at all."""
+
+    states: dict[str, str]
+    describe: Callable[[str], Observed]
+
+    @classmethod
+    def of(cls, observed: dict[str, Observed]) -> "States":
+        return cls({key: seen.state for key, seen in observed.items()}, observed.__getitem__)
+
+
 class Evaluator(Protocol):
     """Set-based: one query (or two) for every subject of the kind, never one per subject.
 
-    Returns {key: Observed} for the subjects it sees; `watched` holds the keys that already have
-    a monitor. A watched key left out of the result is up again (see `cleared`).
+    Returns {key: Observed} for the subjects it sees (or States, for kinds with many subjects);
+    `watched` holds the keys that already have a monitor. A watched key left out of the result
+    is up again (see `cleared`).
     """
 
-    def __call__(self, *, now: datetime, watched: set[str]) -> dict[str, Observed]: ...
+    def __call__(self, *, now: datetime, watched: set[str]) -> dict[str, Observed] | States: ...
 
 
 @dataclass(frozen=True)
@@ -58,8 +74,14 @@ def register_metrics(source: MetricSource) -> MetricSource:
     return source
 
 
-def kind_evaluate(kind: str, *, now: datetime, watched: set[str]) -> dict[str, Observed]:
+def kind_evaluate(kind: str, *, now: datetime, watched: set[str]) -> dict[str, Observed] | States:
     return KINDS[kind].evaluate(now=now, watched=watched)
+
+
+def kind_states(kind: str, *, now: datetime, watched: set[str]) -> States:
+    """The kind's evaluation as States, whichever form its evaluator returns."""
+    found = kind_evaluate(kind, now=now, watched=watched)
+    return found if isinstance(found, States) else States.of(found)
 
 
 def kind_cleared(kind: str) -> str:

@@ -53,8 +53,9 @@ def interval_partitions_maintain(*, now: datetime | None = None) -> dict:
 
 def intervals_prune(*, now: datetime | None = None) -> dict:
     """Intervals older than SMT_RETENTION_DAYS (0: keep all): whole months by dropping their
-    partitions and their day totals, then a DELETE inside the month holding the cutoff (the day
-    rollup triggers settle that part). The cutoff is a local midnight, so no day is cut in two."""
+    partitions and their day totals (and reading the newest interval of the ESIIDs they held
+    again), then a DELETE inside the month holding the cutoff (the rollup triggers settle that
+    part). The cutoff is a local midnight, so no day is cut in two."""
     days = settings.SMT_RETENTION_DAYS
     if days <= 0:
         return {"partitionsDropped": [], "intervalsDeleted": 0}
@@ -68,9 +69,20 @@ def intervals_prune(*, now: datetime | None = None) -> dict:
         with connection.cursor() as cursor:
             for _, lower, upper in dropped:
                 cursor.execute("DELETE FROM smt_interval_day WHERE day >= %s AND day < %s", [_local_day(lower), _local_day(upper)])
+            if dropped:
+                _newest_recompute_before(max(upper for _, _, upper in dropped))
             cursor.execute("DELETE FROM smt_interval WHERE ts < %s", [cutoff])
             deleted = cursor.rowcount
     return {"partitionsDropped": [name for name, _, _ in dropped], "intervalsDeleted": deleted}
+
+
+def _newest_recompute_before(upper: datetime) -> None:
+    """A dropped partition's rows leave without firing the smt_interval_newest triggers (migration
+    0013): every ESIID whose newest interval lay before the end of the dropped months is read again,
+    which also drops the row of an ESIID with nothing left."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT smt_interval_newest_recompute(ARRAY(SELECT esiid FROM smt_interval_newest WHERE ts < %s))",
+                       [upper])
 
 
 def _local_day(moment: datetime) -> date:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ops import monitors, registry
 from ops.models import Delivery, JobRun, Monitor, MonitorEvent
 from smt.models import House, RawSmtFile, SmtInterval
-from smt.monitors import smt_newest_intervals, smt_newest_intervals_plain
+from smt.monitors import smt_newest_epochs, smt_newest_intervals, smt_newest_intervals_plain
 from telemetry.models import Device, ReviewTicket
 from tests.ops.conftest import state
 
@@ -50,6 +50,26 @@ def test_the_fast_newest_interval_query_agrees_with_the_plain_one():
         interval(esiid, timezone.now() - timedelta(days=40 + n))
     assert connection.vendor == "postgresql"
     assert smt_newest_intervals() == smt_newest_intervals_plain()
+    epochs = {esiid: pytest.approx(ts.timestamp(), abs=1e-6) for esiid, ts in smt_newest_intervals_plain().items()}
+    assert smt_newest_epochs() == epochs
+
+
+def test_evidence_is_built_only_for_new_monitors_and_changes_of_state(check, monkeypatch):
+    for n in range(20):
+        interval(f"104437200000001{n:02d}", timezone.now() - timedelta(hours=1))
+    interval(ESIID, timezone.now() - timedelta(hours=40))
+    plain, described = registry.KINDS["smt-data"], []
+
+    def counting(**kwargs):
+        found = plain.evaluate(**kwargs)
+        return registry.States(found.states, lambda key: described.append(key) or found.describe(key))
+
+    monkeypatch.setitem(registry.KINDS, "smt-data", registry.Kind(counting, plain.cleared))
+    assert check("smt-data") == [] and len(described) == 21  # the subject names of the new monitors
+    described.clear()
+    assert check("smt-data") == [] and described == []  # 21 unchanged monitors: no text at all
+    [late] = check("smt-data", hours=10)
+    assert described == [ESIID] and late.evidence.startswith("newest interval ")
 
 
 def test_a_second_check_records_and_sends_nothing_new(check, settings):

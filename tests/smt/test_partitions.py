@@ -18,6 +18,7 @@ from django_q.scheduler import scheduler
 from smt import partitions, storage, usage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile, SmtInterval
+from smt.monitors import smt_newest_intervals, smt_newest_intervals_plain
 from smt.normalize import raw_file_normalize
 
 pytestmark = pytest.mark.django_db
@@ -165,6 +166,7 @@ def test_the_migration_moves_existing_rows_with_their_ids_and_day_totals():
     assert SmtInterval.objects.order_by("-id").first().id == last_id
     assert rows_in("smt_interval_default") == 0 and rows_in("smt_interval_y2024m01") == 31 * 96
     assert usage.day_totals_drift() == []
+    assert smt_newest_intervals() == smt_newest_intervals_plain() != {}  # 0013 filled it from the moved rows
     added = SmtInterval.objects.create(esiid=ESIID, channel="consumption", ts=datetime(2024, 6, 1, tzinfo=CENTRAL),
                                        kwh=1, quality="actual", row_number=2)
     assert added.id == last_id + 1  # the sequence goes on after the moved rows
