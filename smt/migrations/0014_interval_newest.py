@@ -102,5 +102,5 @@ def run(sql: str):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("smt", "0012_rawsmtfile_greenbutton")]
+    dependencies = [("smt", "0013_verbose_names")]
     operations = [migrations.RunPython(run(CREATE), run(DROP))]
