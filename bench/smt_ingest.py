@@ -92,7 +92,8 @@ def export_rows(path: Path) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor, open(path, "wb") as out:
-        with cursor.cursor.copy(f"COPY smt_interval ({COLUMNS}) TO STDOUT") as copy:
+        # smt_interval is partitioned: COPY reads a partitioned table only through a query.
+        with cursor.cursor.copy(f"COPY (SELECT {COLUMNS} FROM smt_interval) TO STDOUT") as copy:
             for block in copy:
                 out.write(block)
 
