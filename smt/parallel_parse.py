@@ -16,6 +16,7 @@ What makes a range depend on the ones before it is handled, not hoped away:
 """
 
 import csv
+import functools
 import io
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ from smt import interval_rows, parser
 # row, small enough that the first rows reach PostgreSQL's COPY within a second.
 RANGE_BYTES = 4 * 1024 * 1024
 SPOOL_CHUNK = 1 << 20
+_as_row = functools.partial(tuple.__new__, parser.Row)  # a tuple back into a Row, in C
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class _Range:
 
 @dataclass
 class _Parsed:
-    rows: list[parser.Row]
+    rows: list[tuple]  # Row fields; see range_parse
     stats: parser.ParseStats
     # Rows in a fall-back day's repeated hour: (index in rows, day, esiid, channel, start, end).
     repeated: list[tuple] = field(default_factory=list)
@@ -99,7 +101,9 @@ def range_parse(task: _Range) -> _Parsed:
         skip = {entry[0] for entry in reader.repeated}
         kept = [row.ts for index, row in enumerate(rows) if index not in skip]
         stats.ts_min, stats.ts_max = (min(kept), max(kept)) if kept else (None, None)
-    return _Parsed(rows, stats, reader.repeated)
+    # Plain tuples cross the process boundary: unpickling a NamedTuple calls its Python-level
+    # __new__ once a row, which cost as much as parsing the row did.
+    return _Parsed(list(map(tuple, rows)), stats, reader.repeated)
 
 
 def _range_text(data: bytes, task: _Range) -> str:
@@ -229,7 +233,7 @@ def _ordered_rows(pool, tasks: Iterator[_Range], stats: parser.ParseStats, worke
 
 def _range_rows(parsed: _Parsed, stats: parser.ParseStats, resolver: _RangeReader) -> list[parser.Row]:
     """One range's rows with the repeated hour resolved in file order, its stats added to `stats`."""
-    rows = parsed.rows
+    rows = list(map(_as_row, parsed.rows))
     for index, day, esiid, channel, start, end in parsed.repeated:
         rows[index] = row = rows[index]._replace(ts=resolver.resolve(day, esiid, channel, start, end))
         parsed.stats.ts_min = row.ts if parsed.stats.ts_min is None else min(parsed.stats.ts_min, row.ts)
