@@ -129,13 +129,17 @@ def file_rows_parallel(fileobj: BinaryIO, stats: parser.ParseStats, *, expected_
     """interval_rows.file_rows, with a big CSV's parse spread over a process pool.
 
     Same rows in the same order, same line numbers, same stats and the same refusals as the
-    serial reader. Green Button files, files under SMT_PARSE_PARALLEL_MIN_BYTES, and files with
-    quoted fields or bare carriage returns are read serially. Raises FileRejected.
+    serial reader. Green Button files, files under SMT_PARSE_PARALLEL_MIN_BYTES, files with
+    quoted fields or bare carriage returns, and reads inside a daemonic process (a default
+    django-q2 worker) are serial. Raises FileRejected.
     """
     size = fileobj.seek(0, os.SEEK_END)
     fileobj.seek(0)
     serial = interval_rows.file_rows(fileobj, stats, expected_esiid=expected_esiid, usage_points=usage_points)
-    if size < settings.SMT_PARSE_PARALLEL_MIN_BYTES or interval_rows.fileobj_is_greenbutton(fileobj):
+    # django-q2 runs its workers as daemonic processes, which may not start children, unless
+    # Q_CLUSTER sets "daemonize_workers": False; such a worker parses serially.
+    in_daemon = multiprocessing.current_process().daemon
+    if in_daemon or size < settings.SMT_PARSE_PARALLEL_MIN_BYTES or interval_rows.fileobj_is_greenbutton(fileobj):
         yield from serial
         return
     with tempfile.TemporaryDirectory(prefix="smt-parse-") as spool:

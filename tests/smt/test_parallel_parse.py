@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import multiprocessing
 from datetime import date
 
 import pytest
@@ -127,3 +128,11 @@ def test_small_file_stays_in_one_process(settings, split_calls):
     settings.SMT_PARSE_PARALLEL_MIN_BYTES = 1 << 30
     stats = normalize.raw_file_normalize(raw_file=store(generated_file()))
     assert not split_calls and stats["validRows"] > 1000 and connection.vendor == "postgresql"
+
+
+def test_daemonic_worker_parses_serially_instead_of_failing_to_start_a_pool(settings, monkeypatch, split_calls):
+    # django-q2's workers are daemonic by default, and a daemonic process may not have children.
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    settings.SMT_PARSE_PARALLEL_MIN_BYTES = 1
+    stats = normalize.raw_file_normalize(raw_file=store(generated_file()))
+    assert not split_calls and stats["validRows"] > 1000
