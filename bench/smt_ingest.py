@@ -8,7 +8,12 @@ Measured in one run, each on an emptied smt_interval table with its indexes in p
 Goals: ours >= 0.5x raw COPY, >= 3x bulk_create; re-ingest at least as fast as the first.
 The fast paths run --rounds times, interleaved, and the best time of each counts (shared machine).
 
-    .venv/bin/python bench/smt_ingest.py [--esiids 50] [--days 365]
+Then the parse split (issue 12: ours >= 0.8x raw COPY in a single round): raw COPY, normalize
+with the serial parser and normalize with the parse across processes (smt/parallel_parse.py),
+interleaved, 3 single rounds each, every round reported. --parallel-only (or
+SMT_BENCH_PARALLEL_ONLY=1 through bin/bench.sh) runs that part alone.
+
+    .venv/bin/python bench/smt_ingest.py [--esiids 50] [--days 365] [--parallel-only]
 """
 
 import argparse
@@ -109,6 +114,9 @@ def main() -> None:
     args.add_argument("--days", type=int, default=365)
     args.add_argument("--rounds", type=int, default=2, help="runs of each fast path; the best counts")
     args.add_argument("--skip-bulk-create", action="store_true", help="the slowest part; for profiling runs")
+    args.add_argument("--parallel-only", action="store_true",
+                      default=os.environ.get("SMT_BENCH_PARALLEL_ONLY") == "1", help="only the parse-split comparison")
+    args.add_argument("--split-rounds", type=int, default=3)
     opts = args.parse_args()
     media = tempfile.TemporaryDirectory(prefix="bench-media-")
     os.environ["MEDIA_ROOT"] = media.name
@@ -117,7 +125,9 @@ def main() -> None:
     log(f"generating {opts.esiids} ESIIDs x {opts.days} days")
     raw = store_generated(opts.esiids, opts.days)
     try:
-        run(raw, opts)
+        if not opts.parallel_only:
+            run(raw, opts)
+        run_split(raw, opts)
     finally:
         empty_table()
         raw.delete()
@@ -175,6 +185,50 @@ def run(raw, opts) -> None:
         goals.insert(1, ["ours >= 3x bulk_create", f"{bulk_s / ours_s:.2f}x", verdict(bulk_s / ours_s >= 3)])
     print()
     print(table(["goal", "measured", "verdict"], goals))
+
+
+def normalize_with(raw, *, parallel: bool) -> dict:
+    from django.conf import settings
+
+    from smt import normalize
+
+    settings.SMT_PARSE_PARALLEL_MIN_BYTES = 1 if parallel else 1 << 62
+    return normalize.raw_file_normalize(raw_file=raw)
+
+
+def run_split(raw, opts) -> None:
+    """Raw COPY, serial normalize, parallel normalize: single rounds, interleaved, each one kept."""
+    import os as _os
+
+    from django.conf import settings
+
+    threshold = settings.SMT_PARSE_PARALLEL_MIN_BYTES
+    empty_table()
+    seconds, first = timed(lambda: normalize_with(raw, parallel=False))
+    rows = first["intervalsInserted"]
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "rows.copy"
+        export_rows(dump)
+        lines = []
+        for round_ in range(1, opts.split_rounds + 1):
+            times = {}
+            for name, step in (("raw COPY", lambda: raw_copy(dump)),
+                               ("serial", lambda: normalize_with(raw, parallel=False)),
+                               ("parallel", lambda: normalize_with(raw, parallel=True))):
+                empty_table()
+                log(f"split round {round_}: {name}")
+                times[name], result = timed(step)
+                count = result if isinstance(result, int) else result["intervalsInserted"]
+                assert count == rows, (name, result)
+            copy_s, serial_s, parallel_s = times["raw COPY"], times["serial"], times["parallel"]
+            lines.append([str(round_), f"{copy_s:.1f}", f"{serial_s:.1f}", f"{parallel_s:.1f}",
+                          f"{copy_s / serial_s:.2f}x", f"{copy_s / parallel_s:.2f}x", verdict(copy_s / parallel_s >= 0.8)])
+    settings.SMT_PARSE_PARALLEL_MIN_BYTES = threshold
+    workers = settings.SMT_PARSE_WORKERS or _os.cpu_count()
+    print(f"\n### Parse split across processes: {rows:,} intervals, {raw.size_bytes / 1e6:.0f} MB CSV, "
+          f"{workers} parse workers, {_os.cpu_count()} CPUs, load average {_os.getloadavg()[0]:.1f} at the end\n")
+    print(table(["round", "raw COPY s", "serial normalize s", "parallel normalize s", "serial vs COPY",
+                 "parallel vs COPY", "parallel >= 0.8x COPY"], lines))
 
 
 if __name__ == "__main__":

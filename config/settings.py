@@ -259,6 +259,11 @@ SMT_UPLOAD_EXPAND_RATIO = envint("SMT_UPLOAD_EXPAND_RATIO", "20")
 SMT_UPLOAD_EXPAND_MAX_BYTES = envint("SMT_UPLOAD_EXPAND_MAX_BYTES", str(256 * 1024 * 1024))
 # Refused customer uploads per 24 hours; past it, uploads get 429 until older refusals age out.
 SMT_UPLOAD_REFUSALS_PER_DAY = envint("SMT_UPLOAD_REFUSALS_PER_DAY", "10")
+# Stored CSV files this big or bigger are parsed across a process pool during normalize
+# (smt/parallel_parse.py); smaller ones in the worker's own thread, where a pool costs more
+# than it saves. Workers: 0 means one per CPU core.
+SMT_PARSE_PARALLEL_MIN_BYTES = envint("SMT_PARSE_PARALLEL_MIN_BYTES", str(32 * 1024 * 1024))
+SMT_PARSE_WORKERS = envint("SMT_PARSE_WORKERS", "0")
 # Intervals older than this many days are dropped by the smt-partitions schedule; 0 keeps them all.
 SMT_RETENTION_DAYS = envint("SMT_RETENTION_DAYS", "0")
 

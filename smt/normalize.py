@@ -6,11 +6,12 @@ same whatever order files arrive in. A file with no usable row ends `failed` wit
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 
-from smt import interval_rows, origins, parser, partitions, upsert
+from smt import interval_rows, origins, parallel_parse, parser, partitions, upsert
 from smt.esiid_checks import ercot_esiid_warnings
 from smt.models import RawSmtFile
 
@@ -63,7 +64,7 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
         stats.reset()
         with default_storage.open(raw_file.storage_key, "rb") as fileobj:
             hints = {"expected_esiid": raw_file.esiid_hint or None, "usage_points": raw_file.usage_point_esiids or None}
-            read = (interval_rows.file_rows(fileobj, stats, **hints) if allowed is None
+            read = (_official_rows(fileobj, stats, **hints) if allowed is None
                     else origins.customer_rows(fileobj, stats, esiids=allowed, **hints))
             for row in read:
                 esiids.add(row.esiid)
@@ -95,6 +96,14 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
         raw_file.set_status(RawSmtFile.Status.NORMALIZED, stats=result)
     log.info("normalized raw file %s: %s inserted, %s updated", raw_file.pk, result["intervalsInserted"], result["intervalsUpdated"])
     return result
+
+
+def _official_rows(fileobj: BinaryIO, stats: parser.ParseStats, **hints) -> Iterator[parser.Row]:
+    """SMT's own files: big ones parsed across processes on PostgreSQL, where COPY keeps up with
+    several parsers; SQLite inserts in this thread anyway, so there the serial reader stays."""
+    if connection.vendor == "postgresql":
+        return parallel_parse.file_rows_parallel(fileobj, stats, **hints)
+    return interval_rows.file_rows(fileobj, stats, **hints)
 
 
 def _apply(rows: Callable[[], Iterator[parser.Row]], *, meter: str, raw_id: int, dry_run: bool, customer: bool) -> dict:
