@@ -1,6 +1,7 @@
 from urllib.parse import urlencode
 
 import django_tables2 as tables
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -31,6 +32,12 @@ class ErcotIngestTable(tables.Table):
 
     def render_size_bytes(self, value: int, record: ErcotIngest) -> str:
         return filesizeformat(value)
+
+    def render_rows_loaded(self, value: int, record: ErcotIngest) -> str:
+        # "0" alone read as a failure for a DAILY loaded before the FUL it follows: say what was read.
+        if record.rows_read is None:  # loaded before rows read were recorded
+            return intcomma(value)
+        return f"{intcomma(record.rows_read)} read, {intcomma(value)} newer than stored"
 
     def render_status(self, value: str, record: ErcotIngest) -> str:
         badge = format_html('<span class="badge badge-{}">{}</span>', record.status, value)
