@@ -7,13 +7,15 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from config.texas import CENTRAL
+from config.timestamps import ZonedDateTimeColumn
 from ercot.models import ErcotIngest, EsiidRecord
 
 
 class ErcotIngestTable(tables.Table):
     filename = tables.Column(verbose_name="File", attrs={"td": {"class": "filename"}})
     file_date = tables.DateColumn(verbose_name="Date (CT)", format="Y-m-d", attrs={"td": {"class": "nowrap"}})
-    posted_at = tables.DateTimeColumn(verbose_name="Posted", format="Y-m-d H:i T")
+    posted_at = ZonedDateTimeColumn(verbose_name="Posted", zone=CENTRAL)
     size_bytes = tables.Column(verbose_name="Size")
     rows_loaded = tables.Column(verbose_name="Rows", attrs={"td": {"class": "num"}})
     download = tables.Column(empty_values=(), orderable=False, verbose_name="")
@@ -54,7 +56,7 @@ class ErcotIngestTable(tables.Table):
 class EsiidRecordTable(tables.Table):
     address_overflow = tables.Column(verbose_name="Unit")
     zipcode = tables.Column(verbose_name="ZIP")
-    posted_at = tables.DateTimeColumn(verbose_name="As of", format="Y-m-d H:i")
+    posted_at = ZonedDateTimeColumn(verbose_name="As of", zone=CENTRAL)
 
     class Meta:
         model = EsiidRecord
