@@ -26,6 +26,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
@@ -41,9 +42,24 @@ COPY_CHUNK = 1 << 20
 ROW_BYTES = 150  # a short extract row (they average ~200 bytes): a file's size overstates its rows by a third
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What one load did: data rows read from the file (refused ones too) and records written.
+
+    `written` counts only rows not older than the stored record, so a DAILY loaded before the FUL
+    it follows reads 40 and writes none: the pair tells that apart from a failed load.
+    """
+
+    read: int
+    written: int
+
+    def __add__(self, other: "Loaded") -> "Loaded":
+        return Loaded(self.read + other.read, self.written + other.written)
+
+
 def esiid_csv_load(*, fileobj: BinaryIO, member: str, errors: extract.RowErrors, tdsp: str, posted_at: datetime,
-                   ingest_id: int | None, kind: str = "DAILY", size: int | None = None) -> int:
-    """Load one extract CSV (a zip member); returns how many records were written.
+                   ingest_id: int | None, kind: str = "DAILY", size: int | None = None) -> Loaded:
+    """Load one extract CSV (a zip member); returns the rows read and the records written.
 
     `kind` "FUL" takes the replacing path on PostgreSQL (see the module docstring); `size` (the
     member's uncompressed bytes) tells it whether the file outweighs the stored table.
@@ -52,18 +68,25 @@ def esiid_csv_load(*, fileobj: BinaryIO, member: str, errors: extract.RowErrors,
         try:
             with transaction.atomic():
                 if kind == "FUL" and _table_rows() <= (size or 0) // ROW_BYTES:
-                    written = _swap_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
+                    loaded = _swap_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
                 else:
-                    written = _copy_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id, full=kind == "FUL")
-            log.info("ERCOT %s: %s records written via COPY", member, written)
-            return written
+                    loaded = _copy_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id, full=kind == "FUL")
+            log.info("ERCOT %s: %s rows read, %s records written via COPY", member, loaded.read, loaded.written)
+            return loaded
         except (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError) as exc:
             log.info("ERCOT %s: COPY refused the file (%s); loading row by row", member, str(exc).splitlines()[0])
             fileobj.seek(0)
-    written = esiid_records_load(records=extract.iter_records(fileobj, errors, member), tdsp=tdsp, posted_at=posted_at,
-                                 ingest_id=ingest_id)
+    refused_before, parsed = errors.count, [0]
+
+    def counted(records: Iterator[list[str]]) -> Iterator[list[str]]:
+        for record in records:
+            parsed[0] += 1
+            yield record
+
+    written = esiid_records_load(records=counted(extract.iter_records(fileobj, errors, member)), tdsp=tdsp,
+                                 posted_at=posted_at, ingest_id=ingest_id)
     log.info("ERCOT %s: %s records written row by row, %s rows refused", member, written, errors.count)
-    return written
+    return Loaded(parsed[0] + errors.count - refused_before, written)
 
 
 _STAGE_DDL = ", ".join(f"{c} text" for c in extract.COLUMNS)
@@ -81,7 +104,7 @@ _UPSERT = (
 _ESIID_CHECK = "CHECK (length(esiid) IN (17, 22) AND esiid !~ '[^0-9]')"
 
 
-def _copy_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: int | None, full: bool) -> int:
+def _copy_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: int | None, full: bool) -> Loaded:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS ercot_stage")
         # The CHECK validates ESIIDs during COPY itself, saving a scan of millions of rows.
@@ -92,7 +115,7 @@ def _copy_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: 
         with cursor.cursor.copy(f"COPY ercot_stage ({', '.join(extract.COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
             while chunk := fileobj.read(COPY_CHUNK):
                 copy.write(chunk)
-        staged = cursor.cursor.rowcount
+        staged = read = cursor.cursor.rowcount
         # Repeated ESIIDs (Oncor's FUL file has one): the last row wins. COPY appends to the fresh
         # temporary table in file order, so the greater ctid is the later line.
         cursor.execute("SET LOCAL work_mem = '256MB'")
@@ -107,7 +130,7 @@ def _copy_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: 
             cursor.execute(_UPSERT, [tdsp, posted_at, ingest_id])
             written = cursor.rowcount
         cursor.execute("DROP TABLE ercot_stage")
-    return written
+    return Loaded(read, written)
 
 
 _INSERT_NEW = (
@@ -180,7 +203,7 @@ def _table_rows() -> int:
 _NEW = "ercot_esiid_record_new"
 
 
-def _swap_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
+def _swap_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: int | None) -> Loaded:
     """A FUL file bigger than the stored table: COPY it straight into a new table without indexes,
     add the stored rows it does not supersede, build the indexes, and put the new table in place.
 
@@ -201,7 +224,7 @@ def _swap_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: 
         with cursor.cursor.copy(f"COPY {_NEW} ({columns}) FROM STDIN (FORMAT csv, FREEZE, FORCE_NOT_NULL ({columns}))") as copy:
             while chunk := fileobj.read(COPY_CHUNK):
                 copy.write(chunk)
-        written = cursor.cursor.rowcount
+        read = written = cursor.cursor.rowcount
         cursor.execute(f"ALTER TABLE {_NEW} DROP CONSTRAINT ercot_esiid_format, ALTER tdsp DROP DEFAULT, "
                        "ALTER posted_at DROP DEFAULT, ALTER ingest_id DROP DEFAULT")
         cursor.execute("SELECT EXISTS (SELECT 1 FROM ercot_esiid_record)")
@@ -226,7 +249,7 @@ def _swap_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: 
                            "WHERE s.esiid = d.esiid AND s.ctid < d.last")
             written -= cursor.rowcount
             _indexes_create(cursor, constraints, indexes)
-    return written
+    return Loaded(read, written)
 
 
 def esiid_records_load(*, records: Iterable[list[str]], tdsp: str, posted_at: datetime, ingest_id: int | None) -> int:
@@ -325,7 +348,8 @@ def _load_generic(records, *, tdsp: str, posted_at: datetime, ingest_id: int | N
     with connection.cursor() as cursor:
         for chunk in _chunks(records, 5000):
             cursor.executemany(sql, [(*row, tdsp, stamp, ingest_id) for row in chunk])
-            total += len(chunk)
+            # SQLite counts the rows changed: an upsert skipped by its WHERE (an older posting) is not one.
+            total += cursor.rowcount
     return total
 
 

@@ -256,22 +256,24 @@ def ercot_missing_today(*, today: date | None = None) -> bool:
 
 @dataclass
 class LoadResult:
-    rows: int
+    rows: int  # records written
     errors: extract.RowErrors
+    read: int = 0
 
 
 def ingest_load(*, ingest: ErcotIngest) -> LoadResult:
-    """Parse the stored extract into EsiidRecord; records the row count and refused rows."""
+    """Parse the stored extract into EsiidRecord; records the rows read, the rows written and refused rows."""
     errors = extract.RowErrors()
     with default_storage.open(ingest.storage_key, "rb") as stored, zipfile.ZipFile(stored) as archive:
         members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
         with transaction.atomic():
-            rows = sum(esiids.esiid_csv_load(fileobj=archive.open(m), member=m, errors=errors, tdsp=ingest.tdsp,
-                                             posted_at=ingest.posted_at, ingest_id=ingest.pk, kind=ingest.kind,
-                                             size=archive.getinfo(m).file_size)
-                       for m in members)
-    ingest.rows_loaded, ingest.row_errors, ingest.loaded_at = rows, errors.rows or [], timezone.now()
+            loaded = sum((esiids.esiid_csv_load(fileobj=archive.open(m), member=m, errors=errors, tdsp=ingest.tdsp,
+                                                posted_at=ingest.posted_at, ingest_id=ingest.pk, kind=ingest.kind,
+                                                size=archive.getinfo(m).file_size)
+                          for m in members), esiids.Loaded(0, 0))
+    ingest.rows_read, ingest.rows_loaded = loaded.read, loaded.written
+    ingest.row_errors, ingest.loaded_at = errors.rows or [], timezone.now()
     if errors.count:
         ingest.error = f"{errors.count} row(s) refused; first: line {errors.rows[0]['line']}: {errors.rows[0]['error']}"
-    ingest.save(update_fields=["rows_loaded", "row_errors", "loaded_at", "error"])
-    return LoadResult(rows, errors)
+    ingest.save(update_fields=["rows_read", "rows_loaded", "row_errors", "loaded_at", "error"])
+    return LoadResult(loaded.written, errors, loaded.read)

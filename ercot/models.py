@@ -52,7 +52,8 @@ class ErcotIngest(models.Model):
     posted_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, db_index=True)
     error = models.TextField(blank=True, default="")
-    rows_loaded = models.BigIntegerField(null=True, blank=True)
+    rows_loaded = models.BigIntegerField(null=True, blank=True, help_text="Records written (newer than stored)")
+    rows_read = models.BigIntegerField(null=True, blank=True, help_text="Data rows read from the file, refused ones too")
     row_errors = models.JSONField(default=list, blank=True, help_text="First few rows refused by the loader")
     fetched_at = models.DateTimeField(default=timezone.now, db_index=True)
     loaded_at = models.DateTimeField(null=True, blank=True)
@@ -75,6 +76,7 @@ class ErcotIngest(models.Model):
             "sha256": self.sha256, "method": self.method, "tdsp": self.tdsp, "kind": self.kind,
             "postedAt": self.posted_at.isoformat() if self.posted_at else None, "status": self.status,
             "error": self.error, "rowsLoaded": self.rows_loaded,
+            "rowsRead": self.rows_read,
         }
 
 

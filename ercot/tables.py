@@ -1,18 +1,21 @@
 from urllib.parse import urlencode
 
 import django_tables2 as tables
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from config.texas import CENTRAL
+from config.timestamps import ZonedDateTimeColumn
 from ercot.models import ErcotIngest, EsiidRecord
 
 
 class ErcotIngestTable(tables.Table):
     filename = tables.Column(verbose_name="File", attrs={"td": {"class": "filename"}})
     file_date = tables.DateColumn(verbose_name="Date (CT)", format="Y-m-d", attrs={"td": {"class": "nowrap"}})
-    posted_at = tables.DateTimeColumn(verbose_name="Posted", format="Y-m-d H:i T")
+    posted_at = ZonedDateTimeColumn(verbose_name="Posted", zone=CENTRAL)
     size_bytes = tables.Column(verbose_name="Size")
     rows_loaded = tables.Column(verbose_name="Rows", attrs={"td": {"class": "num"}})
     download = tables.Column(empty_values=(), orderable=False, verbose_name="")
@@ -32,6 +35,12 @@ class ErcotIngestTable(tables.Table):
     def render_size_bytes(self, value: int, record: ErcotIngest) -> str:
         return filesizeformat(value)
 
+    def render_rows_loaded(self, value: int, record: ErcotIngest) -> str:
+        # "0" alone read as a failure for a DAILY loaded before the FUL it follows: say what was read.
+        if record.rows_read is None:  # loaded before rows read were recorded
+            return intcomma(value)
+        return f"{intcomma(record.rows_read)} read, {intcomma(value)} newer than stored"
+
     def render_status(self, value: str, record: ErcotIngest) -> str:
         badge = format_html('<span class="badge badge-{}">{}</span>', record.status, value)
         if record.error:
@@ -47,7 +56,7 @@ class ErcotIngestTable(tables.Table):
 class EsiidRecordTable(tables.Table):
     address_overflow = tables.Column(verbose_name="Unit")
     zipcode = tables.Column(verbose_name="ZIP")
-    posted_at = tables.DateTimeColumn(verbose_name="As of", format="Y-m-d H:i")
+    posted_at = ZonedDateTimeColumn(verbose_name="As of", zone=CENTRAL)
 
     class Meta:
         model = EsiidRecord

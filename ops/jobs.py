@@ -38,7 +38,7 @@ class JobRecorder:
         """A log line for the run; `failed` marks a per-item failure (the run goes on)."""
         if failed:
             self.failures += 1
-        stamp = timezone.localtime().strftime("%H:%M:%S")
+        stamp = timezone.localtime().strftime("%H:%M:%S %Z")  # the zone: the Jobs pages show this log as is
         text = self.job.log + f"{stamp} {'ERROR ' if failed else ''}{message}\n"
         # Keep the end: the latest lines say what the run was doing when it stopped.
         self.job.log = text[-LOG_MAX_CHARS:]
@@ -102,7 +102,7 @@ def job_run_call[T](*, kind: str, trigger: str, call: Callable[[JobRecorder], T]
 
 
 def job_run_skip(*, job: JobRun, reason: str) -> None:
-    job.log += f"{timezone.localtime():%H:%M:%S} {reason}\n"
+    job.log += f"{timezone.localtime():%H:%M:%S %Z} {reason}\n"
     _finish(job, JobRun.Status.SKIPPED, error=reason)
 
 

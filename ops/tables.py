@@ -4,6 +4,8 @@ import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from config.texas import CENTRAL
+from config.timestamps import ZonedDateTimeColumn
 from ops.models import JobRun
 
 
@@ -11,7 +13,7 @@ class JobRunTable(tables.Table):
     id = tables.Column(verbose_name="Run", linkify=True)
     started_by = tables.Column(verbose_name="Started by", empty_values=())
     esiid = tables.Column(verbose_name="ESIID")
-    created_at = tables.DateTimeColumn(verbose_name="Queued", format="Y-m-d H:i:s")
+    created_at = ZonedDateTimeColumn(verbose_name="Queued", zone=CENTRAL, seconds=True)
     duration = tables.Column(orderable=False, empty_values=())
     counts = tables.Column(orderable=False)
 

@@ -10,6 +10,8 @@ from smt.usage import DaySummary, gap_label
 
 CELL = 14
 GAP = 3
+# A month name at the axis' 10px font is about 20px wide, more than one 17px week column.
+MONTH_LABEL_WIDTH = 2 * (CELL + GAP)
 
 
 def completeness_colour(value: float, found: int) -> str:
@@ -37,14 +39,11 @@ def heatmap(days: list[DaySummary]) -> SafeString:
              f'aria-label="Completeness per day">']
     for row, label in ((0, "Mon"), (2, "Wed"), (4, "Fri"), (6, "Sun")):
         parts.append(f'<text x="0" y="{top + row * (CELL + GAP) + CELL - 3}" class="axis">{label}</text>')
-    month_seen = None
+    parts += [f'<text x="{x}" y="11" class="axis">{label}</text>' for x, label in month_labels(days, origin, left)]
     for summary in days:
         day = date.fromisoformat(summary.date)
         offset = (day - origin).days
         x, y = left + (offset // 7) * (CELL + GAP), top + day.weekday() * (CELL + GAP)
-        if day.day <= 7 and day.month != month_seen and day.weekday() == 0 or (month_seen is None and summary is days[0]):
-            month_seen = day.month
-            parts.append(f'<text x="{x}" y="11" class="axis">{day:%b}</text>')
         title = f"{summary.date}: {summary.found}/{summary.expected} intervals ({summary.completeness:.0%}), {summary.kwh:.1f} kWh"
         if summary.estimated:
             title += f", {summary.estimated} estimated"
@@ -54,6 +53,24 @@ def heatmap(days: list[DaySummary]) -> SafeString:
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+def month_labels(days: list[DaySummary], origin: date, left: int) -> list[tuple[int, str]]:
+    """(x, "Oct") above the first column of each month, and above the first day shown.
+
+    The first day's month may start a week or less before the next month's first Monday: its
+    label gives way to the next one rather than running into it ("OctNov").
+    """
+    labels: list[tuple[int, str]] = []
+    for summary in days:
+        day = date.fromisoformat(summary.date)
+        if not (summary is days[0] or day.day <= 7 and day.weekday() == 0):
+            continue
+        x = left + (day - origin).days // 7 * (CELL + GAP)
+        if labels and x - labels[-1][0] < MONTH_LABEL_WIDTH:
+            labels.pop()
+        labels.append((x, f"{day:%b}"))
+    return labels
 
 
 def day_rows(days: list[DaySummary]) -> SafeString:

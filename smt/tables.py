@@ -6,6 +6,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
 from config.texas import CENTRAL
+from config.timestamps import ZonedDateTimeColumn
 from smt.models import IntervalDeletion, RawSmtFile, SmtBillingRead, SmtInterval
 
 
@@ -13,7 +14,7 @@ class RawSmtFileTable(tables.Table):
     filename = tables.Column(linkify=True, attrs={"td": {"class": "filename"}})
     esiid_hint = tables.Column(verbose_name="ESIID", empty_values=())
     size_bytes = tables.Column(verbose_name="Size")
-    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i T")
+    received_at = ZonedDateTimeColumn(verbose_name="Received", zone=CENTRAL)
     status = tables.Column()
     inserted = tables.Column(verbose_name="Inserted", accessor="stats__intervalsInserted", orderable=False, default="–")
     updated = tables.Column(verbose_name="Updated", accessor="stats__intervalsUpdated", orderable=False, default="–")
@@ -44,7 +45,7 @@ class IntervalTable(tables.Table):
     ts = tables.Column(verbose_name="UTC", order_by=("ts", "esiid", "channel"))
     kwh = tables.Column(verbose_name="kWh", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     quality = tables.Column()
-    revised_at = tables.DateTimeColumn(verbose_name="Revision (Central)", format="Y-m-d H:i T")
+    revised_at = ZonedDateTimeColumn(verbose_name="Revision (Central)", zone=CENTRAL)
     source = tables.Column(accessor="raw_file_id", verbose_name="Source row", orderable=False)
 
     class Meta:
@@ -89,10 +90,10 @@ class IntervalTable(tables.Table):
 
 
 class DeletionTable(tables.Table):
-    deleted_at = tables.DateTimeColumn(verbose_name="When (Central)", format="Y-m-d H:i")
+    deleted_at = ZonedDateTimeColumn(verbose_name="When (Central)", zone=CENTRAL)
     actor = tables.Column(verbose_name="Who")
-    range_start = tables.DateTimeColumn(verbose_name="From (Central)", format="Y-m-d H:i T")
-    range_end = tables.DateTimeColumn(verbose_name="To, exclusive (Central)", format="Y-m-d H:i T")
+    range_start = ZonedDateTimeColumn(verbose_name="From (Central)", zone=CENTRAL)
+    range_end = ZonedDateTimeColumn(verbose_name="To, exclusive (Central)", zone=CENTRAL)
     deleted_count = tables.Column(verbose_name="Intervals")
     raw_file_ids = tables.Column(verbose_name="Rebuild from", orderable=False)
 
@@ -120,7 +121,7 @@ class BillingReadTable(tables.Table):
     difference = tables.Column(verbose_name="Difference", empty_values=(), orderable=False, attrs={"td": {"class": "num"}})
     start_reading = tables.Column(verbose_name="Start register", attrs={"td": {"class": "num"}})
     end_reading = tables.Column(verbose_name="End register", attrs={"td": {"class": "num"}})
-    revised_at = tables.DateTimeColumn(verbose_name="Revision", format="Y-m-d H:i")
+    revised_at = ZonedDateTimeColumn(verbose_name="Revision", zone=CENTRAL)
     source = tables.Column(accessor="raw_file_id", verbose_name="Source row", orderable=False)
 
     class Meta:

@@ -1,11 +1,18 @@
 import django_tables2 as tables
+from django.conf import settings
 from django.utils.html import format_html
 
+from config.timestamps import ZonedDateTimeColumn
 from telemetry.models import MalformedMessage, ReviewTicket
 
 
+def telemetry_zone() -> str:
+    """Telemetry pages show the devices' zone, read per render (tests change the setting)."""
+    return settings.TELEMETRY_TIME_ZONE
+
+
 class ReviewTicketTable(tables.Table):
-    created_at = tables.DateTimeColumn(verbose_name="Opened", format="Y-m-d H:i")
+    created_at = ZonedDateTimeColumn(verbose_name="Opened", zone=telemetry_zone)
     device = tables.Column(accessor="device__name", verbose_name="Device", default="–")
     evidence = tables.JSONColumn(orderable=False)
     status = tables.Column()
@@ -22,7 +29,7 @@ class ReviewTicketTable(tables.Table):
 
 
 class MalformedTable(tables.Table):
-    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i:s")
+    received_at = ZonedDateTimeColumn(verbose_name="Received", zone=telemetry_zone, seconds=True)
     payload = tables.Column(attrs={"td": {"class": "filename"}})
 
     class Meta:

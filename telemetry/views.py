@@ -35,7 +35,7 @@ def device_health(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "rows": rows, "now": now, "silent_minutes": settings.TELEMETRY_SILENT_MINUTES, "locations": Location.objects.all(),
         "health": reports.health_snapshot(now, totals_too=False), "unassigned": sum(1 for d in devices if d.location_id is None),
-        "open_tickets": ReviewTicket.objects.filter(status="open").count(),
+        "open_tickets": ReviewTicket.objects.filter(status="open").count(), "zone": settings.TELEMETRY_TIME_ZONE,
     }
     template = "telemetry/device_health.html"
     if request.htmx:

@@ -25,9 +25,16 @@ from smt.tables import DeletionTable, IntervalTable
 
 def _interval_rows(request: HttpRequest) -> tuple[IntervalFilter, object]:
     filters = IntervalFilter(request.GET, queryset=SmtInterval.objects.all())
-    # One order, filtered or not: the newest interval first (the (esiid, ts) index read backwards
-    # with an ESIID). The column headers sort by anything else.
-    return filters, filters.qs.order_by("-ts", "esiid", "channel")
+    return filters, filters.qs.order_by(*interval_list_order(_filter_values(filters)))
+
+
+def interval_list_order(values: dict) -> tuple[str, ...]:
+    """With an ESIID, the newest interval first: the (esiid, ts) index read backwards. Without one,
+    the newest stored first: no index leads with ts, so "-ts" sorted every row of every monthly
+    partition for one page (1.1 s at 2.9 million rows, growing with the table), while "-id" merges
+    the partitions' primary keys read backwards (0.4 ms). The column headers sort by anything else.
+    """
+    return ("-ts", "esiid", "channel") if values.get("esiid") else ("-id",)
 
 
 def _filter_values(filters: IntervalFilter) -> dict:

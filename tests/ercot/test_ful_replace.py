@@ -23,11 +23,15 @@ SWAP, STAGE = 10**9, None
 
 
 def load(text: str, posted_at: datetime, kind: str, tdsp: str = "ONCOR_ELEC", size: int | None = STAGE) -> int:
+    return load_counted(text, posted_at, kind, tdsp, size).written
+
+
+def load_counted(text: str, posted_at: datetime, kind: str, tdsp: str = "ONCOR_ELEC", size: int | None = STAGE) -> esiids.Loaded:
     errors = extract.RowErrors()
-    written = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors, tdsp=tdsp,
-                                    posted_at=posted_at, ingest_id=None, kind=kind, size=size)
+    loaded = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors, tdsp=tdsp,
+                                   posted_at=posted_at, ingest_id=None, kind=kind, size=size)
     assert errors.count == 0
-    return written
+    return loaded
 
 
 def table() -> list[tuple]:
@@ -63,6 +67,16 @@ def test_a_ful_keeps_rows_posted_later_and_drops_nothing_newer(size):
     assert got == {ONCOR[0]: ("De-Energized", JUNE_2), ONCOR[1]: ("Active", JUNE), ONCOR[2]: ("Active", JUNE),
                    CNP: ("Active", JUNE_2)}
     assert indexes() == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]
+
+
+@pytest.mark.parametrize("kind, size", [("FUL", SWAP), ("FUL", STAGE), ("DAILY", STAGE)])
+def test_a_file_older_than_every_stored_row_reports_its_rows_read_and_none_written(kind, size):
+    load("".join(extract_row(e, status="De-Energized") for e in ONCOR[:3]), JUNE_2, "DAILY")
+
+    loaded = load_counted("".join(extract_row(e) for e in ONCOR[:3]) + extract_row(ONCOR[0]), JUNE, kind, size=size)
+
+    assert loaded == esiids.Loaded(read=4, written=0)  # the repeated ESIID was read too
+    assert set(EsiidRecord.objects.values_list("status", flat=True)) == {"De-Energized"}
 
 
 @pytest.mark.parametrize("size", [SWAP, STAGE])
@@ -102,8 +116,8 @@ def test_a_ful_with_a_bad_row_falls_back_to_the_row_path_and_leaves_the_table_wh
     load(extract_row(ONCOR[0]), MAY, "FUL", size=SWAP)
     errors = extract.RowErrors()
     text = extract_row(ONCOR[1]) + extract_row("12AB")
-    written = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors,
-                                    tdsp="ONCOR_ELEC", posted_at=JUNE, ingest_id=None, kind="FUL", size=SWAP)
-    assert written == 1 and errors.count == 1
+    loaded = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors,
+                                   tdsp="ONCOR_ELEC", posted_at=JUNE, ingest_id=None, kind="FUL", size=SWAP)
+    assert loaded == esiids.Loaded(read=2, written=1) and errors.count == 1  # the refused row was read too
     assert sorted(EsiidRecord.objects.values_list("esiid", flat=True)) == ONCOR[:2]
     assert indexes() == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]

@@ -34,7 +34,8 @@ def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis, ca
     record = EsiidRecord.objects.get(esiid="1008901023817895470106")
     assert (record.status, record.county, record.address_overflow, record.duns) == ("Active", "CHAMBERS", "", "957877905")
     assert EsiidRecord.objects.get(esiid=ONCOR).tdsp == "ONCOR_ELEC"
-    assert [m for m in caplog.messages if "written" in m] == ["ERCOT extract.csv: 1 records written via COPY"] * 2
+    assert [m for m in caplog.messages if "written" in m] == [
+        "ERCOT extract.csv: 1 rows read, 1 records written via COPY", "ERCOT extract.csv: 3 rows read, 1 records written via COPY"]
 
 
 def test_a_repeated_run_skips_everything_and_downloads_nothing(mis):
@@ -138,6 +139,11 @@ def test_latest_posting_wins_whatever_the_load_order(mis):
 
     assert EsiidRecord.objects.get(esiid=ONCOR).status == "De-Energized"
     assert EsiidRecord.objects.get(esiid="10443720000000002").ingest_id == ErcotIngest.objects.get(doc_id="2001").pk
+    counts = dict(ErcotIngest.objects.values_list("doc_id", "rows_read"))
+    assert counts == {"2001": 2, "2002": 1}
+    ful = ErcotIngest.objects.get(doc_id="2001")
+    assert ful.rows_loaded == 1  # the DAILY's ESIID is posted later: read, not written
+    assert (ful.as_json()["rowsRead"], ful.as_json()["rowsLoaded"]) == (2, 1)
 
 
 def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis, caplog):
@@ -148,7 +154,7 @@ def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis, caplog):
     ingest.ercot_fetch()
 
     row = ErcotIngest.objects.get()
-    assert row.rows_loaded == 2
+    assert (row.rows_read, row.rows_loaded) == (4, 2)
     assert [(e["line"], e["error"][:20]) for e in row.row_errors] == [(2, "2 fields; expected 2"), (3, "ESIID '12AB' is not ")]
     assert "2 row(s) refused" in row.error
     assert "COPY refused the file" in caplog.text and "2 records written row by row, 2 rows refused" in caplog.text

@@ -55,6 +55,16 @@ def test_staff_see_files_and_the_31_day_strip(staff_client, today):
     assert 'id="record-count">0<' in html
 
 
+def test_the_files_table_shows_rows_read_beside_rows_newer_than_stored(staff_client, today):
+    ErcotIngest.objects.filter(pk=stored("1", today, "ONCOR_ELEC").pk).update(rows_read=1040, rows_loaded=0)
+    ErcotIngest.objects.filter(pk=stored("2", today, "TNMP").pk).update(rows_loaded=7)  # loaded before rows_read existed
+
+    html = staff_client.get("/ercot/").content.decode()
+
+    assert "1,040 read, 0 newer than stored" in html
+    assert '<td class="num">7</td>' in html.replace("\n", "").replace("  ", "")
+
+
 def test_filters_narrow_the_table_and_htmx_gets_the_fragment(staff_client, today):
     stored("1", today, "ONCOR_ELEC")
     stored("2", today, "TNMP", "FUL")
