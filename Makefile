@@ -15,7 +15,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 run: setup
 	@bin/run.sh
 
-test: setup
+# ruff first (lint, import order, format): a style slip fails fast, before the ten-minute suite.
+test: setup lint
 	@bin/test.sh $(ARGS)
 
 lint: setup

@@ -96,11 +96,20 @@ def esiid_load(path: Path, posted_at: datetime, *, kind: str = "FUL", row_by_row
     started = time.perf_counter()
     with open(path, "rb") as source, transaction.atomic():
         if row_by_row:  # the path for legacy or dirty files: Python parses and checks every row
-            esiids.esiid_records_load(records=extract.iter_records(source, errors), tdsp="ONCOR_ELEC",
-                                      posted_at=posted_at, ingest_id=None)
+            esiids.esiid_records_load(
+                records=extract.iter_records(source, errors), tdsp="ONCOR_ELEC", posted_at=posted_at, ingest_id=None
+            )
         else:
-            esiids.esiid_csv_load(fileobj=source, member=path.name, errors=errors, tdsp="ONCOR_ELEC",
-                                  posted_at=posted_at, ingest_id=None, kind=kind, size=path.stat().st_size)
+            esiids.esiid_csv_load(
+                fileobj=source,
+                member=path.name,
+                errors=errors,
+                tdsp="ONCOR_ELEC",
+                posted_at=posted_at,
+                ingest_id=None,
+                kind=kind,
+                size=path.stat().st_size,
+            )
     elapsed = time.perf_counter() - started
     assert errors.count == 0, errors.rows
     return elapsed
@@ -114,10 +123,17 @@ def empty_table(connection) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--duplicates", action="store_true",
-                        help="repeat an ESIID every 100 000 rows (as Oncor's FUL file does once); no keyed raw COPY then")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="time the raw COPY and the FUL into an empty table this many times, interleaved; the best counts")
+    parser.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="repeat an ESIID every 100 000 rows (as Oncor's FUL file does once); no keyed raw COPY then",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="time the raw COPY and the FUL into an empty table this many times, interleaved; the best counts",
+    )
     parser.add_argument("--skip-row-path", action="store_true", help="leave out the (slowest) row-by-row load")
     args = parser.parse_args()
     duplicates = args.duplicates
@@ -160,19 +176,26 @@ def main() -> None:
     finally:
         connection.creation.destroy_test_db(test_db, verbosity=0)
     rows = args.rows
-    print(f"ERCOT FUL load, {rows:,} rows ({size / 1e6:,.0f} MB CSV, {stored:,} distinct ESIIDs), PostgreSQL {connection.pg_version // 10000}\n")
+    print(
+        f"ERCOT FUL load, {rows:,} rows ({size / 1e6:,.0f} MB CSV, {stored:,} distinct ESIIDs), PostgreSQL {connection.pg_version // 10000}\n"
+    )
     if args.repeat > 1:
-        print(f"best of {args.repeat}: raw COPY {', '.join(f'{t:.1f}' for t in raws)} s; "
-              f"FUL into an empty table {', '.join(f'{t:.1f}' for t in empties)} s\n")
+        print(
+            f"best of {args.repeat}: raw COPY {', '.join(f'{t:.1f}' for t in raws)} s; "
+            f"FUL into an empty table {', '.join(f'{t:.1f}' for t in empties)} s\n"
+        )
     print("| load | seconds | rows/s | × raw COPY | × keyed raw COPY |")
     print("|---|---:|---:|---:|---:|")
     keyed_row = [] if duplicates else [("raw COPY into a copy of ercot_esiid_record (key + ZIP index)", keyed)]
     slow_row = [] if slow is None else [("EsiidRecord, empty table, row-by-row path (legacy or dirty files)", slow)]
-    for label, seconds in [("raw COPY into 22 text columns, no key", raw), *keyed_row,
-                           ("EsiidRecord, FUL into an empty table (ercot.ingest)", empty),
-                           ("EsiidRecord, FUL over last month's FUL: every row replaced", again),
-                           ("EsiidRecord, upsert path (DAILY; FUL files before), empty table", upsert),
-                           *slow_row]:
+    for label, seconds in [
+        ("raw COPY into 22 text columns, no key", raw),
+        *keyed_row,
+        ("EsiidRecord, FUL into an empty table (ercot.ingest)", empty),
+        ("EsiidRecord, FUL over last month's FUL: every row replaced", again),
+        ("EsiidRecord, upsert path (DAILY; FUL files before), empty table", upsert),
+        *slow_row,
+    ]:
         versus_keyed = "–" if duplicates else f"{keyed / seconds:.2f}"
         print(f"| {label} | {seconds:,.1f} | {rows / seconds:,.0f} | {raw / seconds:.2f} | {versus_keyed} |")
 

@@ -70,7 +70,9 @@ def per_object_loop() -> int:
     from telemetry.models import Device
 
     for device in Device.objects.only("last_seen_at", "created_at").iterator(chunk_size=2000):
-        not_up += now - (device.last_seen_at or device.created_at) > timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
+        not_up += now - (device.last_seen_at or device.created_at) > timedelta(
+            minutes=settings.TELEMETRY_SILENT_MINUTES
+        )
     return not_up
 
 
@@ -84,12 +86,18 @@ def main() -> None:
     loop, not_up = timed(per_object_loop)
     monitors = Monitor.objects.count()
     problems = Monitor.objects.exclude(state=Monitor.State.UP).count()
-    print(f"{ESIIDS:,} ESIIDs x {DAYS} days ({rows:,} rollup rows, loaded in {load_seconds:.0f} s), {DEVICES:,} devices\n")
+    print(
+        f"{ESIIDS:,} ESIIDs x {DAYS} days ({rows:,} rollup rows, loaded in {load_seconds:.0f} s), {DEVICES:,} devices\n"
+    )
     print("| what | seconds | monitors | not up |")
     print("|---|---:|---:|---:|")
-    print(f"| monitors_check, first run (creates the monitors, records {len(result.changed):,} changes) | {first:.2f} | {monitors:,} | {problems:,} |")
-    print(f"| monitors_check, steady state (the one-minute schedule; median of {', '.join(f'{r:.2f}' for r in rounds)}) "
-          f"| {steady:.2f} | {monitors:,} | {problems:,} |")
+    print(
+        f"| monitors_check, first run (creates the monitors, records {len(result.changed):,} changes) | {first:.2f} | {monitors:,} | {problems:,} |"
+    )
+    print(
+        f"| monitors_check, steady state (the one-minute schedule; median of {', '.join(f'{r:.2f}' for r in rounds)}) "
+        f"| {steady:.2f} | {monitors:,} | {problems:,} |"
+    )
     print(f"| per-object loop (a query per ESIID, a row per device) | {loop:.2f} | | {not_up:,} |")
     print("\nper kind, first run: " + ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in result.seconds.items()))
 

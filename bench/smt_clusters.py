@@ -51,15 +51,32 @@ def files_store() -> list[RawSmtFile]:
     for n in range(FILES):
         esiids = [f"10443720{n:03d}{e:06d}" for e in range(ESIIDS_PER_FILE)]
         data = "".join(interval_csv_lines(esiids=esiids, start=date(2025, 1, 1), days=DAYS, seed=n)).encode()
-        raws.append(storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                          filename=f"bench-{n}.csv", origin="staff", esiid=esiids[0]).raw_file)
+        raws.append(
+            storage.raw_file_store(
+                fileobj=io.BytesIO(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                size=len(data),
+                filename=f"bench-{n}.csv",
+                origin="staff",
+                esiid=esiids[0],
+            ).raw_file
+        )
     return raws
 
 
 def clusters_start(count: int, workers: int, folder: Path, n: int) -> list[subprocess.Popen]:
     env = {**os.environ, "Q_WORKERS": str(workers), "LOG_LEVEL": "INFO"}
-    return [subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True,
-                             stdout=open(folder / f"round-{n}-cluster-{c}.log", "a"), stderr=subprocess.STDOUT) for c in range(count)]
+    return [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=open(folder / f"round-{n}-cluster-{c}.log", "a"),
+            stderr=subprocess.STDOUT,
+        )
+        for c in range(count)
+    ]
 
 
 def clusters_stop(procs: list[subprocess.Popen]) -> None:
@@ -101,7 +118,10 @@ def one_round(raws: list[RawSmtFile], count: int, folder: Path, n: int) -> dict:
             ingest.raw_file_queue(raw_file=raw)
         pks, deadline = [r.pk for r in raws], start + 600
         while RawSmtFile.objects.filter(pk__in=pks, status=RawSmtFile.Status.NORMALIZED).count() < FILES:
-            if time.monotonic() > deadline or RawSmtFile.objects.filter(pk__in=pks, status=RawSmtFile.Status.FAILED).exists():
+            if (
+                time.monotonic() > deadline
+                or RawSmtFile.objects.filter(pk__in=pks, status=RawSmtFile.Status.FAILED).exists()
+            ):
                 sys.exit(f"round {n}: files not normalized, see {folder}")
             time.sleep(0.2)
         seconds = time.monotonic() - start
@@ -132,11 +152,12 @@ def main() -> None:
     # workers normalizing files of a month that has none yet race to create it, and both fail
     # (a duplicate pg_type name; the default partition holding the other's rows). Found by this
     # bench; smt/partitions.py is where the fix goes (docs/SCALING.md).
-    partitions.interval_partitions_ensure(start=partitions.LAYOUT.bound(date(2025, 1, 1)),
-                                          end=partitions.LAYOUT.bound(date(2025, 3, 1)))
+    partitions.interval_partitions_ensure(
+        start=partitions.LAYOUT.bound(date(2025, 1, 1)), end=partitions.LAYOUT.bound(date(2025, 3, 1))
+    )
     raws = files_store()
     try:
-        order = ([1, 2, 2, 1] * ROUNDS)[:2 * ROUNDS]
+        order = ([1, 2, 2, 1] * ROUNDS)[: 2 * ROUNDS]
         results = [one_round(raws, count, folder, n) for n, count in enumerate(order, 1)]
     finally:
         reset(raws)
@@ -147,17 +168,34 @@ def main() -> None:
 
 
 def report(results: list[dict]) -> None:
-    print(f"### {FILES} SMT files ({FILES * ESIIDS_PER_FILE * DAYS * 96:,} intervals) through one cluster vs two, "
-          "2 workers in all, Redis broker, 2-core machine\n")
-    print(table(["round", "clusters x workers", "seconds", "rows/s", "JobRuns (one per file)", "rows", "kWh"], [
-        [n, f"{r['clusters']} x {2 // r['clusters']}", f"{r['seconds']:.1f}", f"{r['rows'] / r['seconds']:,.0f}", r["runs"],
-         f"{r['rows']:,}", r["kwh"]] for n, r in enumerate(results, 1)
-    ]))
+    print(
+        f"### {FILES} SMT files ({FILES * ESIIDS_PER_FILE * DAYS * 96:,} intervals) through one cluster vs two, "
+        "2 workers in all, Redis broker, 2-core machine\n"
+    )
+    print(
+        table(
+            ["round", "clusters x workers", "seconds", "rows/s", "JobRuns (one per file)", "rows", "kWh"],
+            [
+                [
+                    n,
+                    f"{r['clusters']} x {2 // r['clusters']}",
+                    f"{r['seconds']:.1f}",
+                    f"{r['rows'] / r['seconds']:,.0f}",
+                    r["runs"],
+                    f"{r['rows']:,}",
+                    r["kwh"],
+                ]
+                for n, r in enumerate(results, 1)
+            ],
+        )
+    )
     one = [r["rows"] / r["seconds"] for r in results if r["clusters"] == 1]
     two = [r["rows"] / r["seconds"] for r in results if r["clusters"] == 2]
     mean = lambda values: sum(values) / len(values)  # noqa: E731
-    print(f"\nmean: one cluster {mean(one):,.0f} rows/s, two clusters {mean(two):,.0f} rows/s ({mean(two) / mean(one):.2f}x); "
-          "every round: the same rows and kWh, one JobRun per file")
+    print(
+        f"\nmean: one cluster {mean(one):,.0f} rows/s, two clusters {mean(two):,.0f} rows/s ({mean(two) / mean(one):.2f}x); "
+        "every round: the same rows and kWh, one JobRun per file"
+    )
 
 
 if __name__ == "__main__":

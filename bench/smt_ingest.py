@@ -40,8 +40,17 @@ def store_generated(count: int, days: int):
 
     with tempfile.TemporaryFile() as handle:
         sha256, size = interval_csv_write(handle, esiids=esiids(count), start=date(2024, 1, 1), days=days)
-        stored = storage.raw_file_store(fileobj=handle, sha256=sha256, size=size, filename="bench-year.csv",
-                                       source="bench", meter="BENCH", kind="interval", uploader="bench", origin="command")
+        stored = storage.raw_file_store(
+            fileobj=handle,
+            sha256=sha256,
+            size=size,
+            filename="bench-year.csv",
+            source="bench",
+            meter="BENCH",
+            kind="interval",
+            uploader="bench",
+            origin="command",
+        )
     return stored.raw_file
 
 
@@ -72,12 +81,19 @@ def bulk_create(raw) -> int:
     count, batch = 0, []
     with default_storage.open(raw.storage_key, "rb") as fileobj:
         for r in parser.iter_rows(fileobj, parser.ParseStats()):
-            batch.append(SmtInterval(
-                esiid=r.esiid, meter="BENCH", channel=r.channel, ts=datetime.fromtimestamp(r.ts, UTC),
-                kwh=Decimal(r.wh).scaleb(-3), quality=r.quality,
-                revised_at=datetime.fromtimestamp(r.revised, UTC) if r.revised else None,
-                raw_file_id=raw.pk, row_number=r.row,
-            ))
+            batch.append(
+                SmtInterval(
+                    esiid=r.esiid,
+                    meter="BENCH",
+                    channel=r.channel,
+                    ts=datetime.fromtimestamp(r.ts, UTC),
+                    kwh=Decimal(r.wh).scaleb(-3),
+                    quality=r.quality,
+                    revised_at=datetime.fromtimestamp(r.revised, UTC) if r.revised else None,
+                    raw_file_id=raw.pk,
+                    row_number=r.row,
+                )
+            )
             if len(batch) >= BATCH:
                 count += len(SmtInterval.objects.bulk_create(batch, ignore_conflicts=True))
                 batch = []
@@ -92,7 +108,11 @@ def export_rows(path: Path) -> None:
     from django.db import connection
 
     # COPY ... TO cannot read a partitioned table itself (smt_interval is one on PostgreSQL).
-    with connection.cursor() as cursor, open(path, "wb") as out, cursor.cursor.copy(f"COPY (SELECT {COLUMNS} FROM smt_interval) TO STDOUT") as copy:
+    with (
+        connection.cursor() as cursor,
+        open(path, "wb") as out,
+        cursor.cursor.copy(f"COPY (SELECT {COLUMNS} FROM smt_interval) TO STDOUT") as copy,
+    ):
         for block in copy:
             out.write(block)
 
@@ -114,8 +134,12 @@ def main() -> None:
     args.add_argument("--days", type=int, default=365)
     args.add_argument("--rounds", type=int, default=2, help="runs of each fast path; the best counts")
     args.add_argument("--skip-bulk-create", action="store_true", help="the slowest part; for profiling runs")
-    args.add_argument("--parallel-only", action="store_true",
-                      default=os.environ.get("SMT_BENCH_PARALLEL_ONLY") == "1", help="only the parse-split comparison")
+    args.add_argument(
+        "--parallel-only",
+        action="store_true",
+        default=os.environ.get("SMT_BENCH_PARALLEL_ONLY") == "1",
+        help="only the parse-split comparison",
+    )
     args.add_argument("--split-rounds", type=int, default=3)
     opts = args.parse_args()
     media = tempfile.TemporaryDirectory(prefix="bench-media-")
@@ -166,8 +190,10 @@ def run(raw, opts) -> None:
         log("bulk_create (once: it is the slowest by far)")
         bulk_s, created = timed(lambda: bulk_create(raw))
     size_mb = raw.size_bytes / 1e6
-    print(f"### SMT ingest: {rows:,} intervals ({opts.esiids} ESIIDs x {opts.days} days, {size_mb:.0f} MB CSV), "
-          f"best of {opts.rounds} interleaved rounds\n")
+    print(
+        f"### SMT ingest: {rows:,} intervals ({opts.esiids} ESIIDs x {opts.days} days, {size_mb:.0f} MB CSV), "
+        f"best of {opts.rounds} interleaved rounds\n"
+    )
     lines = [
         ["ours: parse + normalize (raw_file_normalize)", f"{ours_s:.1f}", f"{rows / ours_s:,.0f}", "1.00"],
         ["re-ingest, all duplicates", f"{again_s:.1f}", f"{rows / again_s:,.0f}", f"{ours_s / again_s:.2f}"],
@@ -175,7 +201,14 @@ def run(raw, opts) -> None:
         ["raw COPY of normalized rows", f"{copy_s:.1f}", f"{rows / copy_s:,.0f}", f"{ours_s / copy_s:.2f}"],
     ]
     if bulk_s is not None:
-        lines.append(["parse + bulk_create(ignore_conflicts=True)", f"{bulk_s:.1f}", f"{rows / bulk_s:,.0f}", f"{ours_s / bulk_s:.2f}"])
+        lines.append(
+            [
+                "parse + bulk_create(ignore_conflicts=True)",
+                f"{bulk_s:.1f}",
+                f"{rows / bulk_s:,.0f}",
+                f"{ours_s / bulk_s:.2f}",
+            ]
+        )
     print(table(["path", "seconds", "rows/s", "speed vs ours"], lines))
     goals = [
         ["ours >= 0.5x raw COPY", f"{copy_s / ours_s:.2f}x", verdict(copy_s / ours_s >= 0.5)],
@@ -212,23 +245,48 @@ def run_split(raw, opts) -> None:
         lines = []
         for round_ in range(1, opts.split_rounds + 1):
             times = {}
-            for name, step in (("raw COPY", lambda: raw_copy(dump)),
-                               ("serial", lambda: normalize_with(raw, parallel=False)),
-                               ("parallel", lambda: normalize_with(raw, parallel=True))):
+            for name, step in (
+                ("raw COPY", lambda: raw_copy(dump)),
+                ("serial", lambda: normalize_with(raw, parallel=False)),
+                ("parallel", lambda: normalize_with(raw, parallel=True)),
+            ):
                 empty_table()
                 log(f"split round {round_}: {name}")
                 times[name], result = timed(step)
                 count = result if isinstance(result, int) else result["intervalsInserted"]
                 assert count == rows, (name, result)
             copy_s, serial_s, parallel_s = times["raw COPY"], times["serial"], times["parallel"]
-            lines.append([str(round_), f"{copy_s:.1f}", f"{serial_s:.1f}", f"{parallel_s:.1f}",
-                          f"{copy_s / serial_s:.2f}x", f"{copy_s / parallel_s:.2f}x", verdict(copy_s / parallel_s >= 0.8)])
+            lines.append(
+                [
+                    str(round_),
+                    f"{copy_s:.1f}",
+                    f"{serial_s:.1f}",
+                    f"{parallel_s:.1f}",
+                    f"{copy_s / serial_s:.2f}x",
+                    f"{copy_s / parallel_s:.2f}x",
+                    verdict(copy_s / parallel_s >= 0.8),
+                ]
+            )
     settings.SMT_PARSE_PARALLEL_MIN_BYTES = threshold
     workers = settings.SMT_PARSE_WORKERS or _os.cpu_count()
-    print(f"\n### Parse split across processes: {rows:,} intervals, {raw.size_bytes / 1e6:.0f} MB CSV, "
-          f"{workers} parse workers, {_os.cpu_count()} CPUs, load average {_os.getloadavg()[0]:.1f} at the end\n")
-    print(table(["round", "raw COPY s", "serial normalize s", "parallel normalize s", "serial vs COPY",
-                 "parallel vs COPY", "parallel >= 0.8x COPY"], lines))
+    print(
+        f"\n### Parse split across processes: {rows:,} intervals, {raw.size_bytes / 1e6:.0f} MB CSV, "
+        f"{workers} parse workers, {_os.cpu_count()} CPUs, load average {_os.getloadavg()[0]:.1f} at the end\n"
+    )
+    print(
+        table(
+            [
+                "round",
+                "raw COPY s",
+                "serial normalize s",
+                "parallel normalize s",
+                "serial vs COPY",
+                "parallel vs COPY",
+                "parallel >= 0.8x COPY",
+            ],
+            lines,
+        )
+    )
 
 
 if __name__ == "__main__":

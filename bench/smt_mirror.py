@@ -40,9 +40,23 @@ def make_tree(root: Path, files: int, size: int) -> None:
 def openssh_fetch(server, dest: Path) -> float:
     batch = dest.parent / "sftp-batch"
     batch.write_text(f"get -R {server.root}/adhocusage {dest}\n")
-    command = ["sftp", "-q", "-b", str(batch), "-P", str(server.port), "-i", str(server.client_key),
-               "-o", f"UserKnownHostsFile={server.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-               "-o", "BatchMode=yes", "root@127.0.0.1"]
+    command = [
+        "sftp",
+        "-q",
+        "-b",
+        str(batch),
+        "-P",
+        str(server.port),
+        "-i",
+        str(server.client_key),
+        "-o",
+        f"UserKnownHostsFile={server.known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "root@127.0.0.1",
+    ]
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -77,8 +91,10 @@ def next_ids() -> tuple[int, int]:
     from ops.models import JobRun
     from smt.models import RawSmtFile
 
-    return ((RawSmtFile.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,
-            (JobRun.objects.aggregate(m=Max("pk"))["m"] or 0) + 1)
+    return (
+        (RawSmtFile.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,
+        (JobRun.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,
+    )
 
 
 BENCH_DB = "wattledger_bench_smt_mirror"
@@ -117,8 +133,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-smt-mirror-"))
     media = work / "media"
     media.mkdir()
-    os.environ.update({"DEBUG": "false", "SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
-                       "MEDIA_ROOT": str(media), "LOG_LEVEL": "WARNING", "DATABASE_URL": bench_database(work)})
+    os.environ.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
+            "MEDIA_ROOT": str(media),
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": bench_database(work),
+        }
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from tests.sshd import sshd_start
 
@@ -164,14 +187,18 @@ def main() -> None:
 
 def report(opts, total_mb: float, theirs: list[float], ours: list[float]) -> None:
     their, our = statistics.median(theirs), statistics.median(ours)
-    print(f"SFTP mirror: {opts.files} files × {opts.mb:g} MB ({total_mb:.0f} MB) from a loopback OpenSSH sshd, "
-          f"median of {opts.rounds} rounds\n")
+    print(
+        f"SFTP mirror: {opts.files} files × {opts.mb:g} MB ({total_mb:.0f} MB) from a loopback OpenSSH sshd, "
+        f"median of {opts.rounds} rounds\n"
+    )
     print("| Client | Seconds | MB/s | vs OpenSSH |")
     print("|---|---:|---:|---:|")
     print(f"| OpenSSH `sftp -b` (`get -R`) | {their:.2f} | {total_mb / their:.1f} | 1.00× |")
     from django.conf import settings
 
-    print(f"| Wattledger mirror (paramiko → storage, sha256, registered), {settings.SMT_SFTP_CONNECTIONS} connections | {our:.2f} | {total_mb / our:.1f} | {their / our:.2f}× |")
+    print(
+        f"| Wattledger mirror (paramiko → storage, sha256, registered), {settings.SMT_SFTP_CONNECTIONS} connections | {our:.2f} | {total_mb / our:.1f} | {their / our:.2f}× |"
+    )
     print(f"\nRounds (s): OpenSSH {', '.join(f'{t:.2f}' for t in theirs)}; ours {', '.join(f'{t:.2f}' for t in ours)}")
 
 

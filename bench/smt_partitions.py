@@ -38,8 +38,12 @@ def run(sql: str) -> None:
 def plain_table() -> None:
     run("DROP TABLE IF EXISTS bench_plain; CREATE TABLE bench_plain (LIKE smt_interval INCLUDING DEFAULTS)")
     run("ALTER TABLE bench_plain ADD PRIMARY KEY (id), ADD UNIQUE (esiid, meter, channel, ts)")
-    run("CREATE INDEX ON bench_plain (esiid, ts) INCLUDE (meter, channel, kwh, quality); CREATE INDEX ON bench_plain (raw_file_id)")
-    run(TRIGGERS.replace(" ON smt_interval", " ON bench_plain").replace("TRIGGER smt_interval_", "TRIGGER bench_plain_"))
+    run(
+        "CREATE INDEX ON bench_plain (esiid, ts) INCLUDE (meter, channel, kwh, quality); CREATE INDEX ON bench_plain (raw_file_id)"
+    )
+    run(
+        TRIGGERS.replace(" ON smt_interval", " ON bench_plain").replace("TRIGGER smt_interval_", "TRIGGER bench_plain_")
+    )
 
 
 def ingest_round(n: int) -> tuple[float, float]:
@@ -54,23 +58,37 @@ def ingest_round(n: int) -> tuple[float, float]:
 def main() -> None:
     connection.ensure_connection()
     connection.connection.autocommit = True
-    partitions.interval_partitions_ensure(start=partitions.LAYOUT.bound(date(2025, 1, 1)), end=partitions.LAYOUT.bound(date(2025, 4, 1)))
+    partitions.interval_partitions_ensure(
+        start=partitions.LAYOUT.bound(date(2025, 1, 1)), end=partitions.LAYOUT.bound(date(2025, 4, 1))
+    )
     plain_table()
     rows = ESIIDS * DAYS * 96
     rounds = [ingest_round(n) for n in range(ROUNDS)]
     run("VACUUM ANALYZE bench_plain")
     run("VACUUM ANALYZE smt_interval")
-    delete_s, _ = timed(lambda: run("DELETE FROM bench_plain WHERE ts < timestamptz '2025-02-01 00:00 America/Chicago'"))
-    drop_s, _ = timed(lambda: run("ALTER TABLE smt_interval DETACH PARTITION smt_interval_y2025m01; DROP TABLE smt_interval_y2025m01;"
-                                  " DELETE FROM smt_interval_day WHERE day < '2025-02-01'"))
+    delete_s, _ = timed(
+        lambda: run("DELETE FROM bench_plain WHERE ts < timestamptz '2025-02-01 00:00 America/Chicago'")
+    )
+    drop_s, _ = timed(
+        lambda: run(
+            "ALTER TABLE smt_interval DETACH PARTITION smt_interval_y2025m01; DROP TABLE smt_interval_y2025m01;"
+            " DELETE FROM smt_interval_day WHERE day < '2025-02-01'"
+        )
+    )
     print(f"{rows:,} intervals ({ESIIDS} ESIIDs x {DAYS} days), January 2025 = {ESIIDS * 31 * 96:,} rows\n")
     print("| measure | plain table (s) | partitioned (s) | partitioned vs plain |\n|---|---|---|---|")
     for n, (plain_s, part_s) in enumerate(rounds, 1):
         first = "partitioned" if n % 2 == 0 else "plain"
-        print(f"| ingest round {n} ({first} first), INSERT ... SELECT with triggers | {plain_s:.2f} | {part_s:.2f} | {plain_s / part_s:.2f}x speed |")
+        print(
+            f"| ingest round {n} ({first} first), INSERT ... SELECT with triggers | {plain_s:.2f} | {part_s:.2f} | {plain_s / part_s:.2f}x speed |"
+        )
     plain_total, part_total = sum(r[0] for r in rounds), sum(r[1] for r in rounds)
-    print(f"| ingest, all {ROUNDS} rounds | {plain_total:.2f} | {part_total:.2f} | {plain_total / part_total:.2f}x speed |")
-    print(f"| retention of the oldest month | {delete_s:.3f} (DELETE) | {drop_s:.3f} (drop) | {delete_s / drop_s:.0f}x faster |")
+    print(
+        f"| ingest, all {ROUNDS} rounds | {plain_total:.2f} | {part_total:.2f} | {plain_total / part_total:.2f}x speed |"
+    )
+    print(
+        f"| retention of the oldest month | {delete_s:.3f} (DELETE) | {drop_s:.3f} (drop) | {delete_s / drop_s:.0f}x faster |"
+    )
     run("DROP TABLE bench_plain; TRUNCATE smt_interval")
 
 

@@ -34,7 +34,9 @@ YEAR = 2024
 PER_ESIID_YEAR = 35_136 - 12  # 366 days x 96, less the missing hours (about one day in 29)
 STEPS = [int(n) for n in os.environ.get("BENCH_SCALE_STEPS", "10000000,50000000").split(",")]
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
-TARGET = STEPS[0] // PER_ESIID_YEAR // 2 + 1  # the measured ESIID: loaded in the first step, untouched by the later ones
+TARGET = (
+    STEPS[0] // PER_ESIID_YEAR // 2 + 1
+)  # the measured ESIID: loaded in the first step, untouched by the later ones
 
 
 def esiid(n: int) -> str:
@@ -84,6 +86,7 @@ def measure(client) -> dict:
         def get() -> None:
             response = client.get(url)
             assert response.status_code == 200, response.status_code
+
         return get
 
     return {
@@ -120,7 +123,9 @@ def retention() -> tuple[int, float, float]:
 
 
 def main() -> None:
-    partitions.interval_partitions_ensure(start=partitions.LAYOUT.bound(date(YEAR, 1, 1)), end=partitions.LAYOUT.bound(date(YEAR, 12, 1)))
+    partitions.interval_partitions_ensure(
+        start=partitions.LAYOUT.bound(date(YEAR, 1, 1)), end=partitions.LAYOUT.bound(date(YEAR, 12, 1))
+    )
     client = staff_client()
     results, loaded = [], 0
     try:
@@ -145,20 +150,49 @@ def main() -> None:
 
 def report(results: list, rows: int, delete_s: float, drop_s: float) -> None:
     print(f"### Partitioned smt_interval at {', '.join(f'{r[0]:,}' for r in results)} intervals\n")
-    print(table(["intervals", "load (s)", "load rows/s", "daily summary, one ESIID-year (median ms)",
-                 "intervals page 1, one ESIID-month (median ms)", "intervals page 29 (median ms)"], [
-        [f"{total:,}", f"{seconds:.0f}", f"{added / seconds:,.0f}", f"{m['summary']:.1f}", f"{m['page 1']:.1f}", f"{m['page 29']:.1f}"]
-        for total, seconds, added, m in results
-    ]))
+    print(
+        table(
+            [
+                "intervals",
+                "load (s)",
+                "load rows/s",
+                "daily summary, one ESIID-year (median ms)",
+                "intervals page 1, one ESIID-month (median ms)",
+                "intervals page 29 (median ms)",
+            ],
+            [
+                [
+                    f"{total:,}",
+                    f"{seconds:.0f}",
+                    f"{added / seconds:,.0f}",
+                    f"{m['summary']:.1f}",
+                    f"{m['page 1']:.1f}",
+                    f"{m['page 29']:.1f}",
+                ]
+                for total, seconds, added, m in results
+            ],
+        )
+    )
     print()
-    print(table(["retention of January (one partition)", "rows", "seconds"], [
-        ["DELETE of its rows (rolled back after)", f"{rows:,}", f"{delete_s:.2f}"],
-        ["detach + drop, and its day totals", f"{rows:,}", f"{drop_s:.3f}"],
-    ]))
+    print(
+        table(
+            ["retention of January (one partition)", "rows", "seconds"],
+            [
+                ["DELETE of its rows (rolled back after)", f"{rows:,}", f"{delete_s:.2f}"],
+                ["detach + drop, and its day totals", f"{rows:,}", f"{drop_s:.3f}"],
+            ],
+        )
+    )
     print()
     small, large = results[0][3], results[-1][3]
-    goals = [[f"{name}: {results[-1][0]:,} within 1.5x of {results[0][0]:,}", f"{large[name] / small[name]:.2f}x",
-              verdict(large[name] <= 1.5 * small[name])] for name in ("summary", "page 1", "page 29")]
+    goals = [
+        [
+            f"{name}: {results[-1][0]:,} within 1.5x of {results[0][0]:,}",
+            f"{large[name] / small[name]:.2f}x",
+            verdict(large[name] <= 1.5 * small[name]),
+        ]
+        for name in ("summary", "page 1", "page 29")
+    ]
     goals.append(["partition drop >= 100x DELETE", f"{delete_s / drop_s:.0f}x", verdict(delete_s >= 100 * drop_s)])
     print(table(["goal", "measured", "verdict"], goals))
 

@@ -43,11 +43,32 @@ def csv_block() -> bytes:
 
 
 def start_gunicorn(app: str, port: int, tmp: str) -> subprocess.Popen:
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4",
-           "MEDIA_ROOT": f"{tmp}/media", "FILE_UPLOAD_TEMP_DIR": tmp, "ADMIN_TOKEN": TOKEN,
-           "SMT_UPLOAD_MAX_BYTES": str(4 << 30), "SMT_UPLOADS_PER_DAY": "1000"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "--pythonpath", "bench",
-                               "--access-logfile", "/dev/null", app], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "4",
+        "MEDIA_ROOT": f"{tmp}/media",
+        "FILE_UPLOAD_TEMP_DIR": tmp,
+        "ADMIN_TOKEN": TOKEN,
+        "SMT_UPLOAD_MAX_BYTES": str(4 << 30),
+        "SMT_UPLOADS_PER_DAY": "1000",
+    }
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "-c",
+            "deploy/gunicorn.conf.py",
+            "--pythonpath",
+            "bench",
+            "--access-logfile",
+            "/dev/null",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -64,17 +85,24 @@ def server_pids(master: int) -> list[int]:
 
 
 def post(port: int, megabytes: int, block: bytes, filename: str) -> tuple[int, dict, float]:
-    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"source\"\r\n\r\nbench\r\n"
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            "Content-Type: text/csv\r\n\r\n").encode()
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="source"\r\n\r\nbench\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
     header = b"ESIID,USAGE_DATE,REVISION_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_SURPLUSGENERATION\n"
-    header += f"'10443720000000901,01/14/2024,,00:00,00:15,{time.time_ns() % 1000 / 1000:.3f},A,Consumption\n".encode()  # new bytes each run
+    header += (
+        f"'10443720000000901,01/14/2024,,00:00,00:15,{time.time_ns() % 1000 / 1000:.3f},A,Consumption\n".encode()
+    )  # new bytes each run
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
     size = len(head) + len(header) + megabytes * len(block) + len(tail)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     conn.putrequest("POST", "/upload")
-    for name, value in {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "Content-Length": str(size),
-                        "x-admin-token": TOKEN}.items():
+    for name, value in {
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        "Content-Length": str(size),
+        "x-admin-token": TOKEN,
+    }.items():
         conn.putheader(name, value)
     conn.endheaders()
     start = time.perf_counter()
@@ -113,8 +141,7 @@ def measure(app: str, megabytes: int, tmp: str) -> dict:
         done.set()
         sampler.join()
         growth = max(peak[pid] - before[pid] for pid in pids) / 1024
-        return {"status": status, "body": body, "mb_s": mb_s, "growth_mb": growth,
-                "rss_mb": max(peak.values()) / 1024}
+        return {"status": status, "body": body, "mb_s": mb_s, "growth_mb": growth, "rss_mb": max(peak.values()) / 1024}
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
@@ -144,16 +171,40 @@ def main() -> None:
             cleanup()
     assert ours["status"] == 201 and ours["body"]["size"] > opts.mb * len(csv_block()), ours
     print(f"### SMT upload: a {ours['body']['size'] / 1e9:.2f} GB file over loopback to gunicorn (1 worker, gthread)\n")
-    print(table(["server", "status", "MB/s", "peak RSS growth (MB)", "peak RSS (MB)"], [
-        ["ours: POST /upload (hash, temp file, storage, queue)", ours["status"], f"{ours['mb_s']:.0f}",
-         f"{ours['growth_mb']:.1f}", f"{ours['rss_mb']:.0f}"],
-        ["baseline: WSGI app that drains the body", base["status"], f"{base['mb_s']:.0f}",
-         f"{base['growth_mb']:.1f}", f"{base['rss_mb']:.0f}"],
-    ]))
+    print(
+        table(
+            ["server", "status", "MB/s", "peak RSS growth (MB)", "peak RSS (MB)"],
+            [
+                [
+                    "ours: POST /upload (hash, temp file, storage, queue)",
+                    ours["status"],
+                    f"{ours['mb_s']:.0f}",
+                    f"{ours['growth_mb']:.1f}",
+                    f"{ours['rss_mb']:.0f}",
+                ],
+                [
+                    "baseline: WSGI app that drains the body",
+                    base["status"],
+                    f"{base['mb_s']:.0f}",
+                    f"{base['growth_mb']:.1f}",
+                    f"{base['rss_mb']:.0f}",
+                ],
+            ],
+        )
+    )
     print()
-    print(table(["goal", "measured", "verdict"], [
-        [f"peak server RSS growth < {GOAL_MB} MB", f"{ours['growth_mb']:.1f} MB", verdict(ours["growth_mb"] < GOAL_MB)],
-    ]))
+    print(
+        table(
+            ["goal", "measured", "verdict"],
+            [
+                [
+                    f"peak server RSS growth < {GOAL_MB} MB",
+                    f"{ours['growth_mb']:.1f} MB",
+                    verdict(ours["growth_mb"] < GOAL_MB),
+                ],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -73,9 +73,13 @@ def naive_summary(target: str, start: date, end: date) -> list[dict]:
 
     begin, finish = day_bounds(start, end)
     days: dict = {}
-    rows = SmtInterval.objects.filter(esiid=target, ts__gte=begin, ts__lt=finish).values_list("ts", "channel", "kwh", "quality")
+    rows = SmtInterval.objects.filter(esiid=target, ts__gte=begin, ts__lt=finish).values_list(
+        "ts", "channel", "kwh", "quality"
+    )
     for ts, channel, kwh, quality in rows:
-        day = days.setdefault(ts.astimezone(CENTRAL).date(), {"found": set(), "kwh": Decimal(0), "gen": Decimal(0), "est": 0})
+        day = days.setdefault(
+            ts.astimezone(CENTRAL).date(), {"found": set(), "kwh": Decimal(0), "gen": Decimal(0), "est": 0}
+        )
         if channel == "consumption":
             day["found"].add(ts)
             day["kwh"] += kwh
@@ -89,8 +93,15 @@ def naive_summary(target: str, start: date, end: date) -> list[dict]:
         lo, hi = day_bounds(day, day)
         slots = [lo + STEP * i for i in range(int((hi - lo) / STEP))]
         missing = [slot for slot in slots if slot not in entry["found"]]
-        result.append({"date": day, "expected": expected_intervals(day), "found": len(entry["found"]),
-                       "kwh": float(entry["kwh"]), "missing": missing})
+        result.append(
+            {
+                "date": day,
+                "expected": expected_intervals(day),
+                "found": len(entry["found"]),
+                "kwh": float(entry["kwh"]),
+                "missing": missing,
+            }
+        )
     return result
 
 
@@ -100,8 +111,10 @@ def naive_page(target: str, first: date, last: date, page: int) -> list:
     from smt.usage import day_bounds
 
     begin, finish = day_bounds(first, last)
-    rows = sorted(SmtInterval.objects.filter(esiid=target, ts__gte=begin, ts__lt=finish), key=lambda r: (r.ts, r.channel))
-    return rows[(page - 1) * 100:page * 100]
+    rows = sorted(
+        SmtInterval.objects.filter(esiid=target, ts__gte=begin, ts__lt=finish), key=lambda r: (r.ts, r.channel)
+    )
+    return rows[(page - 1) * 100 : page * 100]
 
 
 def staff_client():
@@ -132,14 +145,36 @@ end
 
 def wrk(url: str, cookie: str, seconds: int, script: str | None = None) -> dict:
     extra = ["-s", script] if script else []
-    out = subprocess.run(["wrk", "-t2", "-c20", f"-d{seconds}s", "--latency", "--timeout", "10s", "-H", f"Cookie: {cookie}", *extra, url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c20",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-H",
+            f"Cookie: {cookie}",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
     def latency(label: str) -> float:
         value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"p50": latency("50"), "p99": latency("99"), "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
-            "errors": int(non_2xx[1]) if non_2xx else 0}
+    return {
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+        "errors": int(non_2xx[1]) if non_2xx else 0,
+    }
 
 
 def wrk_runs(client, summary_url: str, seconds: int, esiids: int) -> tuple[dict, dict, dict]:
@@ -212,27 +247,96 @@ def run(opts, rows: int, usage) -> None:
     log("wrk")
     page, cold, health = wrk_runs(client, summary_url, opts.wrk_seconds, opts.esiids)
     print(f"### SMT usage: {rows:,} intervals ({opts.esiids} ESIID-years) in PostgreSQL\n")
-    print(table(["measure", "ours (median ms)", "naive baseline (median ms)", "baseline"], [
-        ["daily summary, one ESIID-year (366 days)", f"{summary_ours:.1f}", f"{summary_naive:.1f}",
-         "all rows into Python, grouped by local day there"],
-        ["intervals page, one ESIID-month, page 1", f"{page_first:.1f}", "", "(full page: query + render, in-process)"],
-        ["intervals page, one ESIID-month, page 29", f"{page_last:.1f}", f"{page_naive:.1f}", "the month's rows sorted and sliced in Python (no render)"],
-        ["summary page, one ESIID-year, cache off (in-process)", f"{page_summary_cold:.1f}", "", "(daily summary, heatmap, bars, day table)"],
-        ["summary page, one ESIID-year, cached (in-process)", f"{page_summary:.1f}", "", "(repeat view; the cache key moves with new data)"],
-    ]))
+    print(
+        table(
+            ["measure", "ours (median ms)", "naive baseline (median ms)", "baseline"],
+            [
+                [
+                    "daily summary, one ESIID-year (366 days)",
+                    f"{summary_ours:.1f}",
+                    f"{summary_naive:.1f}",
+                    "all rows into Python, grouped by local day there",
+                ],
+                [
+                    "intervals page, one ESIID-month, page 1",
+                    f"{page_first:.1f}",
+                    "",
+                    "(full page: query + render, in-process)",
+                ],
+                [
+                    "intervals page, one ESIID-month, page 29",
+                    f"{page_last:.1f}",
+                    f"{page_naive:.1f}",
+                    "the month's rows sorted and sliced in Python (no render)",
+                ],
+                [
+                    "summary page, one ESIID-year, cache off (in-process)",
+                    f"{page_summary_cold:.1f}",
+                    "",
+                    "(daily summary, heatmap, bars, day table)",
+                ],
+                [
+                    "summary page, one ESIID-year, cached (in-process)",
+                    f"{page_summary:.1f}",
+                    "",
+                    "(repeat view; the cache key moves with new data)",
+                ],
+            ],
+        )
+    )
     print()
-    print(table(["wrk -c20 (gunicorn 2 workers x 4 threads)", "p50 ms", "p99 ms", "req/s", "non-2xx"], [
-        ["summary page, one ESIID-year (cached after the first view)", f"{page['p50']:.1f}", f"{page['p99']:.1f}", f"{page['rps']:.0f}", page["errors"]],
-        [f"summary page, a random ESIID of {opts.esiids} per request (mostly misses)", f"{cold['p50']:.1f}", f"{cold['p99']:.1f}", f"{cold['rps']:.0f}", cold["errors"]],
-        ["baseline: /health (no database)", f"{health['p50']:.1f}", f"{health['p99']:.1f}", f"{health['rps']:.0f}", health["errors"]],
-    ]))
+    print(
+        table(
+            ["wrk -c20 (gunicorn 2 workers x 4 threads)", "p50 ms", "p99 ms", "req/s", "non-2xx"],
+            [
+                [
+                    "summary page, one ESIID-year (cached after the first view)",
+                    f"{page['p50']:.1f}",
+                    f"{page['p99']:.1f}",
+                    f"{page['rps']:.0f}",
+                    page["errors"],
+                ],
+                [
+                    f"summary page, a random ESIID of {opts.esiids} per request (mostly misses)",
+                    f"{cold['p50']:.1f}",
+                    f"{cold['p99']:.1f}",
+                    f"{cold['rps']:.0f}",
+                    cold["errors"],
+                ],
+                [
+                    "baseline: /health (no database)",
+                    f"{health['p50']:.1f}",
+                    f"{health['p99']:.1f}",
+                    f"{health['rps']:.0f}",
+                    health["errors"],
+                ],
+            ],
+        )
+    )
     print()
-    print(table(["goal", "measured", "verdict"], [
-        ["daily summary median < 20 ms", f"{summary_ours:.1f} ms", verdict(summary_ours < 20)],
-        ["intervals page median < 50 ms", f"{max(page_first, page_last):.1f} ms", verdict(max(page_first, page_last) < 50)],
-        ["summary page p99 < 200 ms (wrk -c20, one ESIID-year)", f"{page['p99']:.1f} ms", verdict(page["p99"] < 200 and not page["errors"])],
-        ["the same with a random ESIID per request", f"{cold['p99']:.1f} ms", verdict(cold["p99"] < 200 and not cold["errors"])],
-    ]))
+    print(
+        table(
+            ["goal", "measured", "verdict"],
+            [
+                ["daily summary median < 20 ms", f"{summary_ours:.1f} ms", verdict(summary_ours < 20)],
+                [
+                    "intervals page median < 50 ms",
+                    f"{max(page_first, page_last):.1f} ms",
+                    verdict(max(page_first, page_last) < 50),
+                ],
+                [
+                    "summary page p99 < 200 ms (wrk -c20, one ESIID-year)",
+                    f"{page['p99']:.1f} ms",
+                    verdict(page["p99"] < 200 and not page["errors"]),
+                ],
+                [
+                    "the same with a random ESIID per request",
+                    f"{cold['p99']:.1f} ms",
+                    verdict(cold["p99"] < 200 and not cold["errors"]),
+                ],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

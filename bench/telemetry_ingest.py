@@ -55,9 +55,11 @@ def database_prepare() -> None:
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE telemetry_ledgerentry, telemetry_dailytotal, telemetry_rawevent, telemetry_reviewticket, "
-                       "telemetry_malformedmessage, telemetry_device, telemetry_location, telemetry_aggregationrun, "
-                       "telemetry_costversion RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE telemetry_ledgerentry, telemetry_dailytotal, telemetry_rawevent, telemetry_reviewticket, "
+            "telemetry_malformedmessage, telemetry_device, telemetry_location, telemetry_aggregationrun, "
+            "telemetry_costversion RESTART IDENTITY CASCADE"
+        )
 
 
 def p99(values: list[float]) -> float:
@@ -87,7 +89,9 @@ def run_ours(port: int, prefix: str, out: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sub.stop())
     sub.run()
     latencies = [now - json.loads(payload)["sent"] for now, payloads in stored for payload in payloads]
-    Path(out).write_text(json.dumps({"count": len(latencies), "p99": p99(latencies), "last": max(stored_at, default=0)}))
+    Path(out).write_text(
+        json.dumps({"count": len(latencies), "p99": p99(latencies), "last": max(stored_at, default=0)})
+    )
 
 
 def run_bare(port: int, prefix: str, out: str) -> None:
@@ -113,7 +117,9 @@ def run_bare(port: int, prefix: str, out: str) -> None:
         time.sleep(0.1)
     client.loop_stop()
     latencies = [now - json.loads(payload)["sent"] for now, payload in received]
-    Path(out).write_text(json.dumps({"count": len(latencies), "p99": p99(latencies), "last": max((r[0] for r in received), default=0)}))
+    Path(out).write_text(
+        json.dumps({"count": len(latencies), "p99": p99(latencies), "last": max((r[0] for r in received), default=0)})
+    )
 
 
 def run_publisher(port: int, prefix: str, first: int, count: int, rate: float, seconds: float, start_at: float) -> None:
@@ -133,7 +139,9 @@ def run_publisher(port: int, prefix: str, first: int, count: int, rate: float, s
         due = start_at + tick * step
         time.sleep(max(0, due - time.time()))
         for device in range(first, first + count):
-            payload = json.dumps({"energy_wh_total": tick * 3 + device % 7, "ts": 1772344800 + tick, "seq": tick, "sent": time.time()})
+            payload = json.dumps(
+                {"energy_wh_total": tick * 3 + device % 7, "ts": 1772344800 + tick, "seq": tick, "sent": time.time()}
+            )
             infos.append(client.publish(f"{prefix}/dev-{device:05d}/telemetry", payload, qos=1))
     for info in infos:
         info.wait_for_publish(60)
@@ -146,8 +154,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5, help="readings per device per second")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--publishers", type=int, default=4)
-    parser.add_argument("--drain", action="store_true",
-                        help="publish while our subscriber is stopped (the broker queues for its session), then time the backlog")
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        help="publish while our subscriber is stopped (the broker queues for its session), then time the backlog",
+    )
     parser.add_argument("--role", default="main")
     parser.add_argument("args", nargs="*")
     opts = parser.parse_args()
@@ -167,9 +178,13 @@ def bench(opts) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-telemetry-"))
     port, prefix = free_port(), f"bench{int(time.time())}"
-    (folder / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-                                           f"max_inflight_messages 0\nmax_keepalive 600\n")
-    broker = subprocess.Popen(["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (folder / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+        f"max_inflight_messages 0\nmax_keepalive 600\n"
+    )
+    broker = subprocess.Popen(
+        ["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     me = [sys.executable, __file__]
     procs = {}
     try:
@@ -184,8 +199,23 @@ def bench(opts) -> None:
             procs["ours"].wait(30)
         start_at = time.time() + 2
         per = opts.devices // opts.publishers
-        pubs = [subprocess.Popen([*me, "--role", "publisher", str(port), prefix, str(i * per), str(per), str(opts.rate),
-                                  str(opts.seconds), str(start_at)]) for i in range(opts.publishers)]
+        pubs = [
+            subprocess.Popen(
+                [
+                    *me,
+                    "--role",
+                    "publisher",
+                    str(port),
+                    prefix,
+                    str(i * per),
+                    str(per),
+                    str(opts.rate),
+                    str(opts.seconds),
+                    str(start_at),
+                ]
+            )
+            for i in range(opts.publishers)
+        ]
         for pub in pubs:
             pub.wait()
         if opts.drain:
@@ -215,13 +245,21 @@ def report(opts, sent, stored, entries, devices, ours, bare, start_at) -> None:
     ours_rate = ours["count"] / (ours["last"] - start_at)
     bare_rate = bare["count"] / (bare["last"] - start_at)
     mode = "backlog drained after publishing with our subscriber stopped" if opts.drain else "live"
-    print(f"\n{devices} devices x {opts.rate:g}/s for {opts.seconds:g} s through Mosquitto (QoS 1, MQTT {os.environ.get("MQTT_PROTOCOL", "3.1.1")}), {sent} messages, {mode}\n")
+    print(
+        f"\n{devices} devices x {opts.rate:g}/s for {opts.seconds:g} s through Mosquitto (QoS 1, MQTT {os.environ.get('MQTT_PROTOCOL', '3.1.1')}), {sent} messages, {mode}\n"
+    )
     print("| subscriber | received | stored | in ledger | sustained msg/s | p99 publish-to-stored |")
     print("|---|---:|---:|---:|---:|---:|")
-    print(f"| Wattledger (telemetry_subscribe path) | {ours['count']} | {stored} | {entries + devices} | {ours_rate:,.0f} | {ours['p99'] * 1000:,.0f} ms |")
-    print(f"| bare paho counter | {bare['count']} | – | – | {bare_rate:,.0f} | {bare['p99'] * 1000:,.0f} ms (received) |")
-    print(f"\nratio {ours_rate / bare_rate:.2f}x of the bare subscriber; lost {sent - stored}; "
-          f"every stored reading in the ledger: {entries + devices == stored}")
+    print(
+        f"| Wattledger (telemetry_subscribe path) | {ours['count']} | {stored} | {entries + devices} | {ours_rate:,.0f} | {ours['p99'] * 1000:,.0f} ms |"
+    )
+    print(
+        f"| bare paho counter | {bare['count']} | – | – | {bare_rate:,.0f} | {bare['p99'] * 1000:,.0f} ms (received) |"
+    )
+    print(
+        f"\nratio {ours_rate / bare_rate:.2f}x of the bare subscriber; lost {sent - stored}; "
+        f"every stored reading in the ledger: {entries + devices == stored}"
+    )
 
 
 if __name__ == "__main__":

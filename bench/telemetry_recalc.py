@@ -79,23 +79,38 @@ def main() -> None:
     timed(f"rebuild all daily totals, SQL path ({grid})", rows, lambda: rebuild(first, last, in_sql=True))
     if totals_table() != python_rows:
         sys.exit("error: the SQL rebuild stored other rows than the Python one")
-    timed("POST /api/power-analytics/recalculate work over the year (SQL, with the before/after sums)", rows,
-          lambda: totals.range_recalculate(first=first, last=last))
+    timed(
+        "POST /api/power-analytics/recalculate work over the year (SQL, with the before/after sums)",
+        rows,
+        lambda: totals.range_recalculate(first=first, last=last),
+    )
     totals.cost_version_create(cost_per_kwh=Decimal("0.10"), effective_from=datetime(2024, 1, 1, tzinfo=UTC))
-    version = timed("price change on 1 January 10:30 local: the whole year recalculated", rows,
-                    lambda: totals.cost_version_create(cost_per_kwh=Decimal("0.12"),
-                                                       effective_from=totals.day_bounds(first)[0] + timedelta(hours=10, minutes=30)))
-    mid = timed("price change on 1 July: half a year, up to the next version", rows,
-                lambda: totals.cost_version_create(cost_per_kwh=Decimal("0.15"),
-                                                   effective_from=totals.day_bounds(date(2025, 7, 1))[0]))
-    print(f"\n{count:,} hourly ledger entries, {DailyTotal.objects.count():,} device-days, TELEMETRY_TIME_ZONE "
-          f"{totals.local_zone().key}\n")
+    version = timed(
+        "price change on 1 January 10:30 local: the whole year recalculated",
+        rows,
+        lambda: totals.cost_version_create(
+            cost_per_kwh=Decimal("0.12"), effective_from=totals.day_bounds(first)[0] + timedelta(hours=10, minutes=30)
+        ),
+    )
+    mid = timed(
+        "price change on 1 July: half a year, up to the next version",
+        rows,
+        lambda: totals.cost_version_create(
+            cost_per_kwh=Decimal("0.15"), effective_from=totals.day_bounds(date(2025, 7, 1))[0]
+        ),
+    )
+    print(
+        f"\n{count:,} hourly ledger entries, {DailyTotal.objects.count():,} device-days, TELEMETRY_TIME_ZONE "
+        f"{totals.local_zone().key}\n"
+    )
     print("| step | seconds |")
     print("|---|---:|")
     for label, seconds in rows:
         print(f"| {label} | {seconds:.2f} |")
-    print(f"\ndays changed: {len(version.recalculation['days_changed'])} (whole year), "
-          f"{len(mid.recalculation['days_changed'])} (from 1 July)")
+    print(
+        f"\ndays changed: {len(version.recalculation['days_changed'])} (whole year), "
+        f"{len(mid.recalculation['days_changed'])} (from 1 July)"
+    )
 
 
 if __name__ == "__main__":

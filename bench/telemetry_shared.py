@@ -32,20 +32,36 @@ DEVICES, PUBLISHERS = 1000, 4
 
 
 def subscribers(count: int, port: int, prefix: str, folder: Path) -> list[subprocess.Popen]:
-    env = {**os.environ, "MQTT_URL": f"mqtt://127.0.0.1:{port}", "MQTT_TOPIC_PREFIX": prefix, "MQTT_SHARED_GROUP": "bench",
-           "TELEMETRY_WRITERS": WRITERS, "LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "MQTT_URL": f"mqtt://127.0.0.1:{port}",
+        "MQTT_TOPIC_PREFIX": prefix,
+        "MQTT_SHARED_GROUP": "bench",
+        "TELEMETRY_WRITERS": WRITERS,
+        "LOG_LEVEL": "INFO",
+    }
     procs = []
     for n in range(count):
         env["MQTT_CLIENT_ID"] = f"{prefix}-sub-{n}"
         with open(folder / f"{prefix}-sub-{n}.log", "a") as out:  # the child keeps its own copy of the descriptor
-            procs.append(subprocess.Popen([sys.executable, "manage.py", "telemetry_subscribe"], cwd=ROOT, env=dict(env),
-                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "telemetry_subscribe"],
+                    cwd=ROOT,
+                    env=dict(env),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
     return procs
 
 
 def wait_subscribed(count: int, prefix: str, folder: Path, times: int = 1) -> None:
     deadline = time.monotonic() + 60
-    while not all((folder / f"{prefix}-sub-{n}.log").read_text().count("MQTT connected") >= times for n in range(count)):
+    while not all(
+        (folder / f"{prefix}-sub-{n}.log").read_text().count("MQTT connected") >= times for n in range(count)
+    ):
         if time.monotonic() > deadline:
             sys.exit(f"subscribers did not connect: see {folder}")
         time.sleep(0.2)
@@ -65,8 +81,24 @@ def publish(port: int, prefix: str) -> None:
     seconds = MESSAGES / DEVICES / rate
     start_at = time.time() + 1
     script = str(Path(__file__).resolve().parent / "telemetry_ingest.py")
-    pubs = [subprocess.Popen([sys.executable, script, "--role", "publisher", str(port), prefix, str(i * per), str(per), str(rate),
-                              str(seconds), str(start_at)]) for i in range(PUBLISHERS)]
+    pubs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                script,
+                "--role",
+                "publisher",
+                str(port),
+                prefix,
+                str(i * per),
+                str(per),
+                str(rate),
+                str(seconds),
+                str(start_at),
+            ]
+        )
+        for i in range(PUBLISHERS)
+    ]
     for pub in pubs:
         pub.wait()
 
@@ -84,7 +116,9 @@ def drain_round(count: int, port: int, folder: Path, n: int) -> float:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE telemetry_ledgerentry, telemetry_dailytotal, telemetry_rawevent, telemetry_device RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE telemetry_ledgerentry, telemetry_dailytotal, telemetry_rawevent, telemetry_device RESTART IDENTITY CASCADE"
+        )
     prefix = f"bench{n}x{count}"
     procs = subscribers(count, port, prefix, folder)
     wait_subscribed(count, prefix, folder)
@@ -112,13 +146,17 @@ def main() -> None:
     database_prepare()
     folder = Path(tempfile.mkdtemp(prefix="bench-telemetry-shared-"))
     port = free_port()
-    (folder / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-                                           f"max_inflight_messages 0\nmax_keepalive 600\n")
-    broker = subprocess.Popen(["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (folder / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+        f"max_inflight_messages 0\nmax_keepalive 600\n"
+    )
+    broker = subprocess.Popen(
+        ["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         time.sleep(0.5)
         order = [1, 2, 2, 1] * ROUNDS
-        order = order[:2 * ROUNDS]
+        order = order[: 2 * ROUNDS]
         rates = [(count, drain_round(count, port, folder, n)) for n, count in enumerate(order, 1)]
     finally:
         broker.terminate()
@@ -127,13 +165,22 @@ def main() -> None:
 
 
 def report(rates: list[tuple[int, float]]) -> None:
-    print(f"### Telemetry: {MESSAGES:,} queued readings from {DEVICES} devices drained by one subscriber vs two in one "
-          f"MQTT_SHARED_GROUP (TELEMETRY_WRITERS={WRITERS} each), 2-core machine\n")
-    print(table(["round", "subscribers", "stored msg/s"], [[n, count, f"{rate:,.0f}"] for n, (count, rate) in enumerate(rates, 1)]))
+    print(
+        f"### Telemetry: {MESSAGES:,} queued readings from {DEVICES} devices drained by one subscriber vs two in one "
+        f"MQTT_SHARED_GROUP (TELEMETRY_WRITERS={WRITERS} each), 2-core machine\n"
+    )
+    print(
+        table(
+            ["round", "subscribers", "stored msg/s"],
+            [[n, count, f"{rate:,.0f}"] for n, (count, rate) in enumerate(rates, 1)],
+        )
+    )
     one = [rate for count, rate in rates if count == 1]
     two = [rate for count, rate in rates if count == 2]
-    print(f"\nmean: one {sum(one) / len(one):,.0f} msg/s, two {sum(two) / len(two):,.0f} msg/s combined "
-          f"({sum(two) / len(two) / (sum(one) / len(one)):.2f}x); every round stored all {MESSAGES:,} readings once")
+    print(
+        f"\nmean: one {sum(one) / len(one):,.0f} msg/s, two {sum(two) / len(two):,.0f} msg/s combined "
+        f"({sum(two) / len(two) / (sum(one) / len(one)):.2f}x); every round stored all {MESSAGES:,} readings once"
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,17 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def messages(devices: int, first_tick: int, ticks: int) -> list[tuple[str, bytes, datetime]]:
     now = datetime.now(UTC)
-    return [(f"autovolt/dev-{d:05d}/telemetry",
-             json.dumps({"energy_wh_total": tick * 3 + d % 7, "ts": 1772344800 + tick * 7 + d % 5, "seq": tick}).encode(), now)
-            for tick in range(first_tick, first_tick + ticks) for d in range(devices)]
+    return [
+        (
+            f"autovolt/dev-{d:05d}/telemetry",
+            json.dumps(
+                {"energy_wh_total": tick * 3 + d % 7, "ts": 1772344800 + tick * 7 + d % 5, "seq": tick}
+            ).encode(),
+            now,
+        )
+        for tick in range(first_tick, first_tick + ticks)
+        for d in range(devices)
+    ]
 
 
 def backend_cpu(pid: int) -> float:
@@ -63,8 +71,10 @@ def main() -> None:
             ours += time.process_time() - started
             database += backend_cpu(pid) - started_db
         count = opts.devices * per_device * opts.batches
-        print(f"| {per_device} | {opts.devices * per_device} | {ours / count * 1e6:.0f} us | {database / count * 1e6:.0f} us "
-              f"| {(ours + database) / count * 1e6:.0f} us |")
+        print(
+            f"| {per_device} | {opts.devices * per_device} | {ours / count * 1e6:.0f} us | {database / count * 1e6:.0f} us "
+            f"| {(ours + database) / count * 1e6:.0f} us |"
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,14 @@ from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 
 def site_env(work: Path) -> dict:
-    return {**os.environ, "DATABASE_URL": f"sqlite:///{work / 'site.sqlite3'}", "MEDIA_ROOT": str(work / "media"),
-            "DEBUG": "true", "Q_SYNC": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{work / 'site.sqlite3'}",
+        "MEDIA_ROOT": str(work / "media"),
+        "DEBUG": "true",
+        "Q_SYNC": "true",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
 
 
 def manage(env: dict, *args: str) -> None:
@@ -48,31 +54,57 @@ def prepare(env: dict) -> dict:
     from telemetry.models import CostVersion, Device, Location
 
     passwords = {"staff": secrets.token_urlsafe(12), "customer": secrets.token_urlsafe(12)}
-    staff, _ = get_user_model().objects.get_or_create(username="shot-staff", defaults={"is_staff": True, "is_superuser": True})
+    staff, _ = get_user_model().objects.get_or_create(
+        username="shot-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
     staff.set_password(passwords["staff"])
     staff.save()
     customer = House.objects.select_related("customer").first().customer
     customer.set_password(passwords["customer"])
     customer.save()
     esiid = House.objects.first().esiid
-    first = {model: model.objects.order_by("pk").values_list("pk", flat=True).first()
-             for model in (RawSmtFile, JobRun, Monitor, Device, Location, CostVersion, ErcotIngest)}
-    staff_pages = {
-        "raw-files": "/smt/raw-files/", "raw-file": f"/smt/raw-files/{first[RawSmtFile]}/",
-        "intervals": "/smt/intervals/", "intervals-esiid": f"/smt/intervals/?esiid={esiid}",
-        "interval-delete": f"/smt/intervals/delete?prefill=1&esiid={esiid}", "deletions": "/smt/deletions/",
-        "usage": f"/smt/usage/?esiid={esiid}", "usage-portfolio": "/smt/usage/portfolio", "customers": "/smt/customers/",
-        "billing-reads": "/smt/billing-reads/", "smt-trigger": "/admin/smt/trigger",
-        "jobs": "/ops/jobs/", "status": "/ops/", "ercot": "/ercot/", "esiid-lookup": "/ercot/esiids/?q=1044",
-        "device-health": "/telemetry/devices/", "locations": "/telemetry/locations/", "costs": "/telemetry/costs/",
-        "tickets": "/telemetry/tickets/?status=all", "malformed": "/telemetry/malformed/",
-        "admin": "/admin/database/", "api-docs": "/api/docs",
+    first = {
+        model: model.objects.order_by("pk").values_list("pk", flat=True).first()
+        for model in (RawSmtFile, JobRun, Monitor, Device, Location, CostVersion, ErcotIngest)
     }
-    optional = {"job": ("/ops/jobs/{}/", JobRun), "monitor": ("/ops/monitors/{}/", Monitor), "device": ("/telemetry/devices/{}/", Device),
-                "location": ("/telemetry/locations/{}/", Location), "cost": ("/telemetry/costs/{}/", CostVersion)}
+    staff_pages = {
+        "raw-files": "/smt/raw-files/",
+        "raw-file": f"/smt/raw-files/{first[RawSmtFile]}/",
+        "intervals": "/smt/intervals/",
+        "intervals-esiid": f"/smt/intervals/?esiid={esiid}",
+        "interval-delete": f"/smt/intervals/delete?prefill=1&esiid={esiid}",
+        "deletions": "/smt/deletions/",
+        "usage": f"/smt/usage/?esiid={esiid}",
+        "usage-portfolio": "/smt/usage/portfolio",
+        "customers": "/smt/customers/",
+        "billing-reads": "/smt/billing-reads/",
+        "smt-trigger": "/admin/smt/trigger",
+        "jobs": "/ops/jobs/",
+        "status": "/ops/",
+        "ercot": "/ercot/",
+        "esiid-lookup": "/ercot/esiids/?q=1044",
+        "device-health": "/telemetry/devices/",
+        "locations": "/telemetry/locations/",
+        "costs": "/telemetry/costs/",
+        "tickets": "/telemetry/tickets/?status=all",
+        "malformed": "/telemetry/malformed/",
+        "admin": "/admin/database/",
+        "api-docs": "/api/docs",
+    }
+    optional = {
+        "job": ("/ops/jobs/{}/", JobRun),
+        "monitor": ("/ops/monitors/{}/", Monitor),
+        "device": ("/telemetry/devices/{}/", Device),
+        "location": ("/telemetry/locations/{}/", Location),
+        "cost": ("/telemetry/costs/{}/", CostVersion),
+    }
     staff_pages |= {name: path.format(first[model]) for name, (path, model) in optional.items() if first[model]}
-    return {"passwords": passwords, "customer": customer.username,
-            "staff": staff_pages, "customer_pages": {"my-usage": "/customer/usage", "my-upload": "/customer/smt-upload"}}
+    return {
+        "passwords": passwords,
+        "customer": customer.username,
+        "staff": staff_pages,
+        "customer_pages": {"my-usage": "/customer/usage", "my-upload": "/customer/smt-upload"},
+    }
 
 
 def shoot(base: str, plan: dict) -> list[Path]:
@@ -82,7 +114,10 @@ def shoot(base: str, plan: dict) -> list[Path]:
     taken = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        for role, username, pages in (("staff", "shot-staff", plan["staff"]), ("customer", plan["customer"], plan["customer_pages"])):
+        for role, username, pages in (
+            ("staff", "shot-staff", plan["staff"]),
+            ("customer", plan["customer"], plan["customer_pages"]),
+        ):
             for width in WIDTHS:
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 page.goto(f"{base}/login/")
@@ -111,8 +146,13 @@ def main() -> None:
         print("Preparing a demo site on SQLite (a minute or two)…")
         plan = prepare(env)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for_url(f"http://127.0.0.1:{port}/health", seconds=30)
             taken = shoot(f"http://127.0.0.1:{port}", plan)

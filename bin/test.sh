@@ -16,6 +16,7 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 { command -v chromium >/dev/null || [ -x /usr/lib/chromium/chromium ]; } || need+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 command -v prometheus >/dev/null || need+=(prometheus)  # a real server scrapes /metrics in tests/ops/test_metrics.py
+command -v redis-server >/dev/null || need+=(redis-server)  # the scale-out broker: two real qclusters on one Redis
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -25,12 +26,28 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 . bin/pg.sh
-trap pg_stop EXIT
+REDIS_PID=""
+cleanup() {
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+  pg_stop
+}
+trap cleanup EXIT
 if [ -z "${DATABASE_URL:-}" ]; then
   pg_start
   # A name of this run's own: pytest-django creates test_<name> and drops it at the end, so two
   # runs on one machine never collide on the test database.
   export DATABASE_URL="$PG_SERVER/wattledger_$PG_RUN_ID"
+fi
+
+# Redis for the Redis-broker tests: the one on 6379 when it runs, else a throwaway one of ours
+# (nothing kept on disk), stopped on exit.
+if [ -z "${TEST_REDIS_URL:-}" ] && ! pg_port_open 6379; then
+  REDIS_PORT=6390
+  while pg_port_open "$REDIS_PORT"; do REDIS_PORT=$((REDIS_PORT + 1)); done
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  REDIS_PID=$!
+  export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  for _ in $(seq 50); do pg_port_open "$REDIS_PORT" && break; sleep 0.1; done
 fi
 
 export DEBUG=false SECRET_KEY=test-secret-key-not-for-production-0123456789 ALLOWED_HOSTS="*"

@@ -35,4 +35,3 @@ class ReadOnlyAdminSite(admin.AdminSite):
         if not issubclass(admin_class, ReadOnlyMixin):
             admin_class = type(f"ReadOnly{admin_class.__name__}", (ReadOnlyMixin, admin_class), {})
         super().register(model_or_iterable, admin_class, **options)
-

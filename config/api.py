@@ -34,7 +34,9 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
         field = ".".join(str(part) for part in error.get("loc", []) if part not in ("body", "query", "payload"))
         problems.append(f"{field or 'body'}: {error.get('msg')}")
     status = 400 if any(e.get("type") == "json_invalid" for e in exc.errors) else 422
-    return api.create_response(request, {"ok": False, "error": "; ".join(problems), "detail": exc.errors}, status=status)
+    return api.create_response(
+        request, {"ok": False, "error": "; ".join(problems), "detail": exc.errors}, status=status
+    )
 
 
 @api.exception_handler(HttpError)

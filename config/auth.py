@@ -26,7 +26,7 @@ def admin_token_given(request: HttpRequest) -> bool:
 
 
 def request_identity(request: HttpRequest, *, upload_token: bool = False) -> str | None:
-    """"token:admin", "token:upload", "user:<name>" for staff, or None."""
+    """ "token:admin", "token:upload", "user:<name>" for staff, or None."""
     if admin_token_given(request):
         return "token:admin"
     if upload_token and token_matches(request.headers.get("x-smt-upload-token"), settings.SMT_UPLOAD_TOKEN):

@@ -105,9 +105,12 @@ def partition_create(layout: Layout, month: date) -> bool:
         # The CHECK lets ATTACH skip its validation scan; it is redundant afterwards.
         cursor.execute(
             f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_bound" CHECK ("{layout.column}" IS NOT NULL'
-            f' AND "{layout.column}" >= %s AND "{layout.column}" < %s)', [lower, upper],
+            f' AND "{layout.column}" >= %s AND "{layout.column}" < %s)',
+            [lower, upper],
         )
-        cursor.execute(f'ALTER TABLE "{layout.table}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', [lower, upper])
+        cursor.execute(
+            f'ALTER TABLE "{layout.table}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', [lower, upper]
+        )
         cursor.execute(f'ALTER TABLE "{name}" DROP CONSTRAINT "{name}_bound"')
     return True
 
@@ -118,15 +121,16 @@ def partitions_ensure(layout: Layout, *, start: datetime | date, end: datetime |
     wanted = set(months(month_of(start, layout.zone), month_of(end, layout.zone)))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT date_trunc('month', \"{layout.column}\" AT TIME ZONE %s)::date FROM \"{layout.default}\"",
+            f'SELECT DISTINCT date_trunc(\'month\', "{layout.column}" AT TIME ZONE %s)::date FROM "{layout.default}"',
             [layout.zone],
         )
         wanted |= {month for (month,) in cursor.fetchall()}
     return [layout.name(month) for month in sorted(wanted) if partition_create(layout, month)]
 
 
-def partitions_drop_before(layout: Layout, *, cutoff: datetime,
-                           keep: Callable[[str], bool] | None = None) -> list[tuple[str, datetime, datetime]]:
+def partitions_drop_before(
+    layout: Layout, *, cutoff: datetime, keep: Callable[[str], bool] | None = None
+) -> list[tuple[str, datetime, datetime]]:
     """Drop the partitions that end at or before the cutoff, whole (constant time, no dead rows),
     except those `keep(name)` says to keep. Returns (name, lower, upper) of each, for the caller to
     settle what the rows fed. The rows of the partition holding the cutoff (and of the ones kept)
@@ -167,7 +171,7 @@ def table_partition(schema_editor, layout: Layout, *, key: list[str], ahead_mont
     run(f'ALTER SEQUENCE "{table}_new_id_seq" RENAME TO "{table}_id_seq"')
     for name, definition in constraints:
         if definition.startswith("PRIMARY KEY"):
-            definition = f'PRIMARY KEY ({", ".join(key)})'
+            definition = f"PRIMARY KEY ({', '.join(key)})"
         run(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
     for definition in indexes:
         run(definition)
@@ -199,12 +203,14 @@ def _definitions(schema_editor, table: str) -> tuple[list[tuple[str, str]], list
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
-            " AND contype IN ('p', 'u', 'f') ORDER BY contype DESC, conname", [table],
+            " AND contype IN ('p', 'u', 'f') ORDER BY contype DESC, conname",
+            [table],
         )
         constraints = cursor.fetchall()
         cursor.execute(
             "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN"
-            " (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass) ORDER BY indexname", [table, table],
+            " (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass) ORDER BY indexname",
+            [table, table],
         )
         indexes = [definition for (definition,) in cursor.fetchall()]
     return constraints, indexes
@@ -217,4 +223,4 @@ def _identity_to_sequence(schema_editor, table: str, old: str) -> None:
     run(f'CREATE SEQUENCE "{table}_new_id_seq"')
     run(f'ALTER TABLE "{table}" ALTER COLUMN id SET DEFAULT nextval(\'"{table}_new_id_seq"\')')
     run(f'ALTER SEQUENCE "{table}_new_id_seq" OWNED BY "{table}".id')
-    run(f"SELECT setval('\"{table}_new_id_seq\"', coalesce((SELECT max(id) FROM \"{old}\"), 0) + 1, false)")
+    run(f'SELECT setval(\'"{table}_new_id_seq"\', coalesce((SELECT max(id) FROM "{old}"), 0) + 1, false)')

@@ -48,7 +48,11 @@ def replica_usable() -> bool:
         lag = replica_lag_seconds()
         usable = lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
         if not usable:
-            log.warning("database replica lags %.1f s (over %s s): reading from the primary", lag, settings.DATABASE_REPLICA_MAX_LAG_SECONDS)
+            log.warning(
+                "database replica lags %.1f s (over %s s): reading from the primary",
+                lag,
+                settings.DATABASE_REPLICA_MAX_LAG_SECONDS,
+            )
     except DatabaseError as exc:
         log.warning("database replica unreachable, reading from the primary: %s", exc)
         connections[REPLICA].close()  # a fresh connection next time, not the broken one

@@ -17,12 +17,14 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
+
 def env(name: str, default: str = "") -> str:
     """A variable, or the contents of the file named by NAME_FILE (for secrets)."""
     path = os.environ.get(f"{name}_FILE")
     if path:
         return Path(path).read_text().strip()
     return os.environ.get(name, default)
+
 
 def envbool(name: str, default: str) -> bool:
     value = env(name, default).strip().lower()
@@ -32,12 +34,14 @@ def envbool(name: str, default: str) -> bool:
         return False
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
 
+
 def envint(name: str, default: str) -> int:
     value = env(name, default).strip()
     try:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+
 
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
@@ -172,7 +176,10 @@ ADMIN_TOKEN = env("ADMIN_TOKEN")
 # `manage.py createcachetable` creates it (the test runner does so itself).
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "login-throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "wattledger_login_throttle"},
+    "login-throttle": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "wattledger_login_throttle",
+    },
 }
 LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
 LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "20")
@@ -187,7 +194,9 @@ LOGGING = {
     # runserver logs each request line, query string included: ?token= is scrubbed. Its logger
     # (django.server) keeps Django's own format but goes through the filter too.
     "filters": {"scrub_secrets": {"()": "config.logscrub.ScrubSecretsFilter"}},
-    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["scrub_secrets"]},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["scrub_secrets"]},
@@ -372,10 +381,14 @@ TELEMETRY_ADAPTERS = envlist("TELEMETRY_ADAPTERS", "autovolt")
 if unknown := sorted(set(TELEMETRY_ADAPTERS) - {"autovolt", "tasmota", "shelly", "esphome"}):
     raise ImproperlyConfigured(f"TELEMETRY_ADAPTERS takes autovolt, tasmota, shelly, esphome; got {', '.join(unknown)}")
 TELEMETRY_TASMOTA_TOPICS = envlist("TELEMETRY_TASMOTA_TOPICS", "tele/+/SENSOR,tele/+/LWT")
-TELEMETRY_SHELLY_TOPICS = envlist("TELEMETRY_SHELLY_TOPICS", "+/status/switch:+,+/status/em:+,+/status/emdata:+,+/online")
+TELEMETRY_SHELLY_TOPICS = envlist(
+    "TELEMETRY_SHELLY_TOPICS", "+/status/switch:+,+/status/em:+,+/status/emdata:+,+/online"
+)
 TELEMETRY_ESPHOME_TOPICS = envlist("TELEMETRY_ESPHOME_TOPICS", "+/sensor/+/state,+/status")
 # ESPHome states are bare numbers: the unit of each sensor, as its YAML sets it (name=unit, ...).
-TELEMETRY_ESPHOME_UNITS = dict(item.partition("=")[::2] for item in envlist("TELEMETRY_ESPHOME_UNITS", "total_energy=kWh,power=W"))
+TELEMETRY_ESPHOME_UNITS = dict(
+    item.partition("=")[::2] for item in envlist("TELEMETRY_ESPHOME_UNITS", "total_energy=kWh,power=W")
+)
 if bad := sorted(f"{k}={v}" for k, v in TELEMETRY_ESPHOME_UNITS.items() if v.strip().lower() not in ("wh", "kwh", "w")):
     raise ImproperlyConfigured(f"TELEMETRY_ESPHOME_UNITS takes sensor=Wh, sensor=kWh or sensor=W; got {', '.join(bad)}")
 
@@ -397,9 +410,12 @@ MAILERS = {
     "default": {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "OPTIONS": {
-            "host": env("EMAIL_HOST", "localhost"), "port": envint("EMAIL_PORT", "25"),
-            "username": env("EMAIL_HOST_USER") or None, "password": env("EMAIL_HOST_PASSWORD") or None,
-            "use_tls": envbool("EMAIL_USE_TLS", "false"), "timeout": 10,  # a stuck server fails the try, then backoff
+            "host": env("EMAIL_HOST", "localhost"),
+            "port": envint("EMAIL_PORT", "25"),
+            "username": env("EMAIL_HOST_USER") or None,
+            "password": env("EMAIL_HOST_PASSWORD") or None,
+            "use_tls": envbool("EMAIL_USE_TLS", "false"),
+            "timeout": 10,  # a stuck server fails the try, then backoff
         },
     }
 }

@@ -37,8 +37,10 @@ def _keys(username: str, address: str) -> tuple[str, str]:
 def login_locked(*, username: str, address: str) -> bool:
     user_key, addr_key = _keys(username, address)
     counts = caches["login-throttle"].get_many([user_key, addr_key])
-    return (counts.get(user_key, 0) >= settings.LOGIN_FAILURE_LIMIT
-            or counts.get(addr_key, 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT)
+    return (
+        counts.get(user_key, 0) >= settings.LOGIN_FAILURE_LIMIT
+        or counts.get(addr_key, 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    )
 
 
 def login_failure_record(*, username: str, address: str) -> None:
@@ -66,7 +68,9 @@ class ThrottledLoginMixin:
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
             raise forms.ValidationError(
                 f"Too many failed sign-ins. Sign-in is locked for this account from your address; "
-                f"try again in {minutes} minutes.", code="locked_out")
+                f"try again in {minutes} minutes.",
+                code="locked_out",
+            )
         try:
             cleaned = super().clean()
         except forms.ValidationError:

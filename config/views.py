@@ -10,7 +10,9 @@ def health(request: HttpRequest) -> JsonResponse:
     """For load balancers: no secrets, no database writes."""
     backend = type(default_storage).__name__
     storage = "s3" if "S3" in backend else "local"
-    return JsonResponse({"ok": True, "service": "wattledger", "storage": storage, "maxBytes": settings.SMT_UPLOAD_MAX_BYTES})
+    return JsonResponse(
+        {"ok": True, "service": "wattledger", "storage": storage, "maxBytes": settings.SMT_UPLOAD_MAX_BYTES}
+    )
 
 
 @require_GET

@@ -25,7 +25,9 @@ class CronCaller:
             return "cron:token"
         name, _, value = settings.CRON_HEADER.partition(":")
         given = request.headers.get(name.strip()) if name.strip() else None
-        if given is not None and (token_matches(given.strip(), value.strip()) if value.strip() else given.strip().lower() in ("true", "1")):
+        if given is not None and (
+            token_matches(given.strip(), value.strip()) if value.strip() else given.strip().lower() in ("true", "1")
+        ):
             return "cron:header"
         return None
 

@@ -21,41 +21,112 @@ DEMO_DUNS = {"ONCOR_ELEC": "1039940674000", "CENTERPOINT": "957877905"}
 STREETS = ["ELM ST", "OAK AVE", "PRESTON RD", "MAIN ST", "BOXWOOD DR"]
 
 
-def _row(esiid: str, address: str, *, tdsp: str, city: str, zipcode: str, county: str, status: str = "Active",
-         premise: str = "Residential", cycle: str = "07") -> list[str]:
-    return [esiid, address, "", city, "TX", zipcode, county, DEMO_DUNS[tdsp], cycle, status, premise, "ERCOT",
-            "_CD", f"{city} STATION", "Y", "", premise, "Y", "AMSM", "N", "", ""]
+def _row(
+    esiid: str,
+    address: str,
+    *,
+    tdsp: str,
+    city: str,
+    zipcode: str,
+    county: str,
+    status: str = "Active",
+    premise: str = "Residential",
+    cycle: str = "07",
+) -> list[str]:
+    return [
+        esiid,
+        address,
+        "",
+        city,
+        "TX",
+        zipcode,
+        county,
+        DEMO_DUNS[tdsp],
+        cycle,
+        status,
+        premise,
+        "ERCOT",
+        "_CD",
+        f"{city} STATION",
+        "Y",
+        "",
+        premise,
+        "Y",
+        "AMSM",
+        "N",
+        "",
+        "",
+    ]
 
 
 def _oncor_full() -> list[list[str]]:
-    rows = [_row(esiid, f"{i + 1} ELM ST", tdsp="ONCOR_ELEC", city="DALLAS", zipcode="75201", county="DALLAS")
-            for i, esiid in enumerate(DEMO_ESIIDS)]
+    rows = [
+        _row(esiid, f"{i + 1} ELM ST", tdsp="ONCOR_ELEC", city="DALLAS", zipcode="75201", county="DALLAS")
+        for i, esiid in enumerate(DEMO_ESIIDS)
+    ]
     for i in range(12):
         status = "De-Energized" if i % 5 == 4 else "Active"
         premise = "Small Non-Residential" if i % 4 == 3 else "Residential"
-        rows.append(_row(f"10443720000001{i:03d}", f"{100 + i * 7} {STREETS[i % len(STREETS)]}", tdsp="ONCOR_ELEC",
-                         city="PLANO" if i % 2 else "DALLAS", zipcode="75024" if i % 2 else "75204", county="COLLIN" if i % 2 else "DALLAS",
-                         status=status, premise=premise, cycle=f"{i % 20 + 1:02d}"))
+        rows.append(
+            _row(
+                f"10443720000001{i:03d}",
+                f"{100 + i * 7} {STREETS[i % len(STREETS)]}",
+                tdsp="ONCOR_ELEC",
+                city="PLANO" if i % 2 else "DALLAS",
+                zipcode="75024" if i % 2 else "75204",
+                county="COLLIN" if i % 2 else "DALLAS",
+                status=status,
+                premise=premise,
+                cycle=f"{i % 20 + 1:02d}",
+            )
+        )
     return rows
 
 
 def _centerpoint_full() -> list[list[str]]:
-    return [_row(f"1008901023800{i:05d}0106", f"{200 + i * 11} {STREETS[(i + 2) % len(STREETS)]}", tdsp="CENTERPOINT",
-                 city="HOUSTON", zipcode=f"770{i % 3 + 2:02d}", county="HARRIS", status="Inactive" if i == 7 else "Active",
-                 cycle=f"{i % 20 + 1:02d}") for i in range(10)]
+    return [
+        _row(
+            f"1008901023800{i:05d}0106",
+            f"{200 + i * 11} {STREETS[(i + 2) % len(STREETS)]}",
+            tdsp="CENTERPOINT",
+            city="HOUSTON",
+            zipcode=f"770{i % 3 + 2:02d}",
+            county="HARRIS",
+            status="Inactive" if i == 7 else "Active",
+            cycle=f"{i % 20 + 1:02d}",
+        )
+        for i in range(10)
+    ]
 
 
 def _oncor_daily() -> list[list[str]]:
     # A move-out and a new premise since the FUL.
-    return [_row("10443720000001000", "100 ELM ST", tdsp="ONCOR_ELEC", city="DALLAS", zipcode="75204", county="DALLAS",
-                 status="De-Energized"),
-            _row("10443720000001100", "9 NEW HOMES LN", tdsp="ONCOR_ELEC", city="FRISCO", zipcode="75034", county="COLLIN")]
+    return [
+        _row(
+            "10443720000001000",
+            "100 ELM ST",
+            tdsp="ONCOR_ELEC",
+            city="DALLAS",
+            zipcode="75204",
+            county="DALLAS",
+            status="De-Energized",
+        ),
+        _row("10443720000001100", "9 NEW HOMES LN", tdsp="ONCOR_ELEC", city="FRISCO", zipcode="75034", county="COLLIN"),
+    ]
 
 
 def _centerpoint_daily() -> list[list[str]]:
     # An address correction since the FUL.
-    return [_row("1008901023800000000106", "200 ELM STREET", tdsp="CENTERPOINT", city="HOUSTON", zipcode="77002",
-                 county="HARRIS")]
+    return [
+        _row(
+            "1008901023800000000106",
+            "200 ELM STREET",
+            tdsp="CENTERPOINT",
+            city="HOUSTON",
+            zipcode="77002",
+            county="HARRIS",
+        )
+    ]
 
 
 def _zip(rows: list[list[str]], day: date) -> bytes:
@@ -65,7 +136,9 @@ def _zip(rows: list[list[str]], day: date) -> bytes:
         text.write(",".join(f'"{f}"' if f else "" for f in row) + "\n")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("extract.csv", date_time=(day.year, day.month, day.day, 0, 0, 0)), text.getvalue())
+        archive.writestr(
+            zipfile.ZipInfo("extract.csv", date_time=(day.year, day.month, day.day, 0, 0, 0)), text.getvalue()
+        )
     return buffer.getvalue()
 
 
@@ -85,15 +158,19 @@ class DemoClient:
 def demo_documents(today: date) -> tuple[list[download.RemoteDoc], dict[str, bytes]]:
     """The FULs posted the day before yesterday, the DAILYs yesterday (Central), in posting order."""
     ful_day, daily_day = today - timedelta(days=2), today - timedelta(days=1)
-    files = [("ONCOR_ELEC___FUL", ful_day, "181158000", _oncor_full()),
-             ("CENTERPOINT__FUL", ful_day, "183012000", _centerpoint_full()),
-             ("ONCOR_ELEC___DAILY", daily_day, "055219164", _oncor_daily()),
-             ("CENTERPOINT__DAILY", daily_day, "055219302", _centerpoint_daily())]
+    files = [
+        ("ONCOR_ELEC___FUL", ful_day, "181158000", _oncor_full()),
+        ("CENTERPOINT__FUL", ful_day, "183012000", _centerpoint_full()),
+        ("ONCOR_ELEC___DAILY", daily_day, "055219164", _oncor_daily()),
+        ("CENTERPOINT__DAILY", daily_day, "055219302", _centerpoint_daily()),
+    ]
     docs, bodies = [], {}
     for friendly, day, time, rows in files:
         name = f"ext.{extract.REPORT_TYPE_ID.zfill(8)}.0000000000000000.{day:%Y%m%d}.{time}.{friendly}.zip"
         doc_id = f"demo-{day:%Y%m%d}-{friendly.replace('_', '').lower()}"
-        docs.append(download.RemoteDoc(doc_id=doc_id, friendly_name=friendly, posted_at=None, url=f"demo:{name}", name=name))
+        docs.append(
+            download.RemoteDoc(doc_id=doc_id, friendly_name=friendly, posted_at=None, url=f"demo:{name}", name=name)
+        )
         bodies[doc_id] = _zip(rows, day)
     return docs, bodies
 

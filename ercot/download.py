@@ -116,11 +116,16 @@ class MisClient(HttpSession):
         for entry in entries:
             doc = entry.get("Document", entry)
             doc_id = str(doc.get("DocID", ""))
-            docs.append(RemoteDoc(
-                doc_id=doc_id, friendly_name=doc.get("FriendlyName", ""), name=doc.get("ConstructedName", ""),
-                posted_at=parse_time(doc.get("PublishDate")), size=int_or_none(doc.get("ContentSize")),
-                url=f"{self.base_url}/misdownload/servlets/mirDownload?doclookupId={urllib.parse.quote(doc_id)}",
-            ))
+            docs.append(
+                RemoteDoc(
+                    doc_id=doc_id,
+                    friendly_name=doc.get("FriendlyName", ""),
+                    name=doc.get("ConstructedName", ""),
+                    posted_at=parse_time(doc.get("PublishDate")),
+                    size=int_or_none(doc.get("ContentSize")),
+                    url=f"{self.base_url}/misdownload/servlets/mirDownload?doclookupId={urllib.parse.quote(doc_id)}",
+                )
+            )
         return doc_order(docs)
 
     def download(self, doc: RemoteDoc, sink: BinaryIO) -> str:
@@ -153,9 +158,23 @@ class ApiClient(HttpSession):
 
     method = "api"
 
-    def __init__(self, *, base_url: str, token_url: str, subscription_key: str, username: str, password: str,
-                 client_id: str, scope: str, product_id: str, timeout: float = 60, min_interval: float = 2.0,
-                 max_tries: int = 5, first_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token_url: str,
+        subscription_key: str,
+        username: str,
+        password: str,
+        client_id: str,
+        scope: str,
+        product_id: str,
+        timeout: float = 60,
+        min_interval: float = 2.0,
+        max_tries: int = 5,
+        first_delay: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.base_url, self.token_url, self.product_id = base_url.rstrip("/"), token_url, product_id
         self.subscription_key, self.username, self.password = subscription_key, username, password
         self.client_id, self.scope, self.timeout = client_id, scope, timeout
@@ -167,11 +186,19 @@ class ApiClient(HttpSession):
         """The cached id_token, renewed five minutes before it expires (tokens last an hour)."""
         if self._token and time.monotonic() < self._token_expires - 300:
             return self._token
-        form = urllib.parse.urlencode({
-            "grant_type": "password", "username": self.username, "password": self.password,
-            "scope": self.scope, "client_id": self.client_id, "response_type": "id_token",
-        }).encode()
-        with self._call(lambda: self.open(self.token_url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})) as response:
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "password",
+                "username": self.username,
+                "password": self.password,
+                "scope": self.scope,
+                "client_id": self.client_id,
+                "response_type": "id_token",
+            }
+        ).encode()
+        with self._call(
+            lambda: self.open(self.token_url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        ) as response:
             data = json.loads(response.read())
         if not data.get("id_token"):
             raise FetchError(f"{self.token_url}: no id_token in the answer ({', '.join(sorted(data))})")
@@ -204,7 +231,9 @@ class ApiClient(HttpSession):
         except urllib.error.HTTPError as exc:
             body = exc.read()
             if exc.code == 429:
-                raise _Retryable(f"{url}: HTTP 429: {excerpt(body)}", int_or_none(exc.headers.get("Retry-After"))) from None
+                raise _Retryable(
+                    f"{url}: HTTP 429: {excerpt(body)}", int_or_none(exc.headers.get("Retry-After"))
+                ) from None
             if exc.code == 401 and "Authorization" in (headers or {}):
                 raise _Unauthorized(f"{url}: HTTP 401: {excerpt(body)}") from None
             if exc.code == 404:
@@ -237,8 +266,11 @@ class ApiClient(HttpSession):
             response.read()
         now = datetime.now(CENTRAL)
         start = since or now - timedelta(days=31)
-        query = {"postDatetimeFrom": f"{start.astimezone(CENTRAL):%Y-%m-%dT%H:%M:%S}",
-                 "postDatetimeTo": f"{now + timedelta(days=1):%Y-%m-%dT%H:%M:%S}", "size": 1000}
+        query = {
+            "postDatetimeFrom": f"{start.astimezone(CENTRAL):%Y-%m-%dT%H:%M:%S}",
+            "postDatetimeTo": f"{now + timedelta(days=1):%Y-%m-%dT%H:%M:%S}",
+            "size": 1000,
+        }
         docs, page, pages = [], 1, 1
         while page <= pages:
             url = f"{self.base_url}/archive/{product}?{urllib.parse.urlencode({**query, 'page': page})}"
@@ -248,11 +280,14 @@ class ApiClient(HttpSession):
             for item in data.get("archives") or []:
                 doc_id = str(item.get("docId", ""))
                 href = ((item.get("_links") or {}).get("endpoint") or {}).get("href")
-                docs.append(RemoteDoc(
-                    doc_id=doc_id, friendly_name=item.get("friendlyName", ""),
-                    posted_at=parse_time(item.get("postDatetime")),  # no offset: Central time
-                    url=href or f"{self.base_url}/archive/{product}?download={doc_id}",
-                ))
+                docs.append(
+                    RemoteDoc(
+                        doc_id=doc_id,
+                        friendly_name=item.get("friendlyName", ""),
+                        posted_at=parse_time(item.get("postDatetime")),  # no offset: Central time
+                        url=href or f"{self.base_url}/archive/{product}?download={doc_id}",
+                    )
+                )
             page += 1
         if not docs:
             raise NotAvailable(f"{self.base_url}/archive/{product}: empty listing")
@@ -264,7 +299,7 @@ class ApiClient(HttpSession):
             name = _filename(response)
         # The download is named "<docId>.<ConstructedName>".
         prefix = f"{doc.doc_id}."
-        return name[len(prefix):] if name.startswith(prefix) else name
+        return name[len(prefix) :] if name.startswith(prefix) else name
 
 
 class _Retryable(FetchError):

@@ -57,8 +57,17 @@ class Loaded:
         return Loaded(self.read + other.read, self.written + other.written)
 
 
-def esiid_csv_load(*, fileobj: BinaryIO, member: str, errors: extract.RowErrors, tdsp: str, posted_at: datetime,
-                   ingest_id: int | None, kind: str = "DAILY", size: int | None = None) -> Loaded:
+def esiid_csv_load(
+    *,
+    fileobj: BinaryIO,
+    member: str,
+    errors: extract.RowErrors,
+    tdsp: str,
+    posted_at: datetime,
+    ingest_id: int | None,
+    kind: str = "DAILY",
+    size: int | None = None,
+) -> Loaded:
     """Load one extract CSV (a zip member); returns the rows read and the records written.
 
     `kind` "FUL" takes the replacing path on PostgreSQL (see the module docstring); `size` (the
@@ -70,7 +79,9 @@ def esiid_csv_load(*, fileobj: BinaryIO, member: str, errors: extract.RowErrors,
                 if kind == "FUL" and _table_rows() <= (size or 0) // ROW_BYTES:
                     loaded = _swap_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id)
                 else:
-                    loaded = _copy_load(fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id, full=kind == "FUL")
+                    loaded = _copy_load(
+                        fileobj, tdsp=tdsp, posted_at=posted_at, ingest_id=ingest_id, full=kind == "FUL"
+                    )
             log.info("ERCOT %s: %s rows read, %s records written via COPY", member, loaded.read, loaded.written)
             return loaded
         except (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -83,8 +94,12 @@ def esiid_csv_load(*, fileobj: BinaryIO, member: str, errors: extract.RowErrors,
             parsed[0] += 1
             yield record
 
-    written = esiid_records_load(records=counted(extract.iter_records(fileobj, errors, member)), tdsp=tdsp,
-                                 posted_at=posted_at, ingest_id=ingest_id)
+    written = esiid_records_load(
+        records=counted(extract.iter_records(fileobj, errors, member)),
+        tdsp=tdsp,
+        posted_at=posted_at,
+        ingest_id=ingest_id,
+    )
     log.info("ERCOT %s: %s records written row by row, %s rows refused", member, written, errors.count)
     return Loaded(parsed[0] + errors.count - refused_before, written)
 
@@ -144,8 +159,10 @@ def _replace(cursor, *, staged: int, tdsp: str, posted_at: datetime, ingest_id: 
     # No other load may slip a row in between the delete and the insert; readers go on.
     cursor.execute("LOCK TABLE ercot_esiid_record IN SHARE ROW EXCLUSIVE MODE")
     stored = _table_rows()
-    cursor.execute("DELETE FROM ercot_esiid_record r USING ercot_stage s WHERE r.esiid = s.esiid AND r.posted_at <= %s",
-                   [posted_at])
+    cursor.execute(
+        "DELETE FROM ercot_esiid_record r USING ercot_stage s WHERE r.esiid = s.esiid AND r.posted_at <= %s",
+        [posted_at],
+    )
     kept = max(stored - cursor.rowcount, 0)
     cursor.execute("SELECT EXISTS (SELECT 1 FROM ercot_esiid_record)")
     newer = cursor.fetchone()[0]  # rows left with a staged ESIID are posted later: they stay
@@ -173,11 +190,15 @@ def _indexes_rebuilt(cursor):
 
 def _index_definitions(cursor) -> tuple[list, list]:
     """([(name, definition)] of the key and unique constraints, [(name, CREATE INDEX ...)] of the other indexes)."""
-    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                   "WHERE conrelid = 'ercot_esiid_record'::regclass AND contype IN ('p', 'u')")
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'ercot_esiid_record'::regclass AND contype IN ('p', 'u')"
+    )
     constraints = cursor.fetchall()
-    cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ercot_esiid_record' "
-                   "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'ercot_esiid_record'::regclass)")
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ercot_esiid_record' "
+        "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'ercot_esiid_record'::regclass)"
+    )
     return constraints, cursor.fetchall()
 
 
@@ -216,25 +237,35 @@ def _swap_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: 
         cursor.execute(f"DROP TABLE IF EXISTS {_NEW}")
         # LIKE keeps the columns, their order, collations and NOT NULL; no indexes, no defaults.
         cursor.execute(f"CREATE TABLE {_NEW} (LIKE ercot_esiid_record)")
-        cursor.execute(f"ALTER TABLE {_NEW} ADD CONSTRAINT ercot_esiid_format {_ESIID_CHECK}, "
-                       "ALTER tdsp SET DEFAULT %s, ALTER posted_at SET DEFAULT %s, ALTER ingest_id SET DEFAULT %s",
-                       [tdsp, posted_at, ingest_id])
+        cursor.execute(
+            f"ALTER TABLE {_NEW} ADD CONSTRAINT ercot_esiid_format {_ESIID_CHECK}, "
+            "ALTER tdsp SET DEFAULT %s, ALTER posted_at SET DEFAULT %s, ALTER ingest_id SET DEFAULT %s",
+            [tdsp, posted_at, ingest_id],
+        )
         # FORCE_NOT_NULL: an unquoted empty field is "" as in the record, not NULL. FREEZE (the table
         # is new in this transaction): no vacuum has to visit the millions of rows again to freeze them.
-        with cursor.cursor.copy(f"COPY {_NEW} ({columns}) FROM STDIN (FORMAT csv, FREEZE, FORCE_NOT_NULL ({columns}))") as copy:
+        with cursor.cursor.copy(
+            f"COPY {_NEW} ({columns}) FROM STDIN (FORMAT csv, FREEZE, FORCE_NOT_NULL ({columns}))"
+        ) as copy:
             while chunk := fileobj.read(COPY_CHUNK):
                 copy.write(chunk)
         read = written = cursor.cursor.rowcount
-        cursor.execute(f"ALTER TABLE {_NEW} DROP CONSTRAINT ercot_esiid_format, ALTER tdsp DROP DEFAULT, "
-                       "ALTER posted_at DROP DEFAULT, ALTER ingest_id DROP DEFAULT")
+        cursor.execute(
+            f"ALTER TABLE {_NEW} DROP CONSTRAINT ercot_esiid_format, ALTER tdsp DROP DEFAULT, "
+            "ALTER posted_at DROP DEFAULT, ALTER ingest_id DROP DEFAULT"
+        )
         cursor.execute("SELECT EXISTS (SELECT 1 FROM ercot_esiid_record)")
         if cursor.fetchone()[0]:
             # Stored rows posted later than the file win over its rows; the rest stay unless superseded.
-            cursor.execute(f"DELETE FROM {_NEW} s USING ercot_esiid_record r WHERE r.esiid = s.esiid AND r.posted_at > %s",
-                           [posted_at])
+            cursor.execute(
+                f"DELETE FROM {_NEW} s USING ercot_esiid_record r WHERE r.esiid = s.esiid AND r.posted_at > %s",
+                [posted_at],
+            )
             written -= cursor.rowcount
-            cursor.execute(f"INSERT INTO {_NEW} SELECT * FROM ercot_esiid_record r "
-                           f"WHERE NOT EXISTS (SELECT 1 FROM {_NEW} s WHERE s.esiid = r.esiid)")
+            cursor.execute(
+                f"INSERT INTO {_NEW} SELECT * FROM ercot_esiid_record r "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {_NEW} s WHERE s.esiid = r.esiid)"
+            )
         cursor.execute("DROP TABLE ercot_esiid_record")
         cursor.execute(f"ALTER TABLE {_NEW} RENAME TO ercot_esiid_record")
         try:
@@ -244,9 +275,11 @@ def _swap_load(fileobj: BinaryIO, *, tdsp: str, posted_at: datetime, ingest_id: 
             # Of a repeated ESIID the last line wins. The new table filled in file order (the stored
             # rows after it, none with a file ESIID), so the greater ctid is the later line.
             cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("DELETE FROM ercot_esiid_record s USING (SELECT esiid, max(ctid) AS last "
-                           "FROM ercot_esiid_record GROUP BY esiid HAVING count(*) > 1) d "
-                           "WHERE s.esiid = d.esiid AND s.ctid < d.last")
+            cursor.execute(
+                "DELETE FROM ercot_esiid_record s USING (SELECT esiid, max(ctid) AS last "
+                "FROM ercot_esiid_record GROUP BY esiid HAVING count(*) > 1) d "
+                "WHERE s.esiid = d.esiid AND s.ctid < d.last"
+            )
             written -= cursor.rowcount
             _indexes_create(cursor, constraints, indexes)
     return Loaded(read, written)

@@ -36,7 +36,9 @@ class ClientCertificate:
         if key is None or cert is None:
             raise FetchError("ERCOT_EWS_PFX holds no private key and certificate")
         chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [cert, *extra])
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         return cls(chain, key_pem, ca_pem)
 
 
@@ -77,8 +79,15 @@ EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 SOAP_ACTION = "/BusinessService/NodalService.serviceagent/HttpEndPoint/MarketInfo"
 
 
-def ews_request(*, cert: ClientCertificate, option: str, source: str, user_id: str, start: datetime | None = None,
-                now: datetime | None = None) -> bytes:
+def ews_request(
+    *,
+    cert: ClientCertificate,
+    option: str,
+    source: str,
+    user_id: str,
+    start: datetime | None = None,
+    now: datetime | None = None,
+) -> bytes:
     """A signed `get Reports` RequestMessage (WS-Security: X.509 token, RSA-SHA256 over the Body).
 
     The signed parts are written directly in exclusive-canonical form (namespaces declared on
@@ -111,7 +120,9 @@ def ews_request(*, cert: ClientCertificate, option: str, source: str, user_id: s
     )
     key = serialization.load_pem_private_key(cert.key_pem, password=None)
     signature = base64.b64encode(key.sign(signed_info.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
-    token = base64.b64encode(x509.load_pem_x509_certificate(cert.cert_pem).public_bytes(serialization.Encoding.DER)).decode()
+    token = base64.b64encode(
+        x509.load_pem_x509_certificate(cert.cert_pem).public_bytes(serialization.Encoding.DER)
+    ).decode()
     security = (
         f'<wsse:Security xmlns:wsse="{NS_WSSE}" xmlns:wsu="{NS_WSU}" soap:mustUnderstand="1">'
         '<wsse:BinarySecurityToken EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary" '
@@ -139,21 +150,34 @@ def ews_reports(reply: bytes) -> list[dict]:
     code = next((el.text for el in root.iter() if local(el) == "ReplyCode"), None)
     if (code or "").strip() != "OK":
         raise FetchError(f"EWS ReplyCode {code!r}: {excerpt(reply)}")
-    return [{local(child): (child.text or "").strip() for child in report}
-            for report in root.iter() if local(report) == "Report"]
+    return [
+        {local(child): (child.text or "").strip() for child in report}
+        for report in root.iter()
+        if local(report) == "Report"
+    ]
 
 
 class EwsClient(HttpSession):
     method = "ews"
 
-    def __init__(self, *, base_url: str, cert: ClientCertificate, report_type: str = "203", source: str = "",
-                 user_id: str = "", timeout: float = 60):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        cert: ClientCertificate,
+        report_type: str = "203",
+        source: str = "",
+        user_id: str = "",
+        timeout: float = 60,
+    ):
         self.base_url, self.cert, self.report_type = base_url, cert, report_type
         self.source, self.user_id, self.timeout = source, user_id, timeout
         self.context = mutual_tls_context(cert)
 
     def list_documents(self, *, since: datetime | None = None) -> list[RemoteDoc]:
-        envelope = ews_request(cert=self.cert, option=self.report_type, source=self.source, user_id=self.user_id, start=since)
+        envelope = ews_request(
+            cert=self.cert, option=self.report_type, source=self.source, user_id=self.user_id, start=since
+        )
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{SOAP_ACTION}"'}
         try:
             with self.open(self.base_url, data=envelope, headers=headers) as response:
@@ -164,10 +188,16 @@ class EwsClient(HttpSession):
         for report in ews_reports(reply):
             url = report.get("URL", "")
             doc_id = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("doclookupId", [""])[0]
-            docs.append(RemoteDoc(
-                doc_id=doc_id or report.get("fileName", ""), name=report.get("fileName", ""),
-                friendly_name="", posted_at=parse_time(report.get("created")), size=int_or_none(report.get("size")), url=url,
-            ))
+            docs.append(
+                RemoteDoc(
+                    doc_id=doc_id or report.get("fileName", ""),
+                    name=report.get("fileName", ""),
+                    friendly_name="",
+                    posted_at=parse_time(report.get("created")),
+                    size=int_or_none(report.get("size")),
+                    url=url,
+                )
+            )
         return doc_order(docs)
 
     def download(self, doc: RemoteDoc, sink: BinaryIO) -> str:

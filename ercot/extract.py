@@ -24,10 +24,28 @@ NAME_RE = re.compile(
 # The padding with "_" is not uniform: SHARYLAND_MCALLEN_FUL, ONCOR_ELEC___DAILY.
 FRIENDLY_RE = re.compile(r"^(?P<tdsp>[A-Z0-9_]+?)_+(?P<kind>FUL|DAILY)$")
 COLUMNS = [
-    "esiid", "address", "address_overflow", "city", "state", "zipcode", "county", "duns",
-    "meter_read_cycle", "status", "premise_type", "power_region", "station_code", "station_name",
-    "metered", "open_service_orders", "polr_customer_class", "settlement_ams_indicator",
-    "tdsp_ams_indicator", "switch_hold_indicator", "premise_subtype_code", "premise_subtype_desc",
+    "esiid",
+    "address",
+    "address_overflow",
+    "city",
+    "state",
+    "zipcode",
+    "county",
+    "duns",
+    "meter_read_cycle",
+    "status",
+    "premise_type",
+    "power_region",
+    "station_code",
+    "station_name",
+    "metered",
+    "open_service_orders",
+    "polr_customer_class",
+    "settlement_ams_indicator",
+    "tdsp_ams_indicator",
+    "switch_hold_indicator",
+    "premise_subtype_code",
+    "premise_subtype_desc",
 ]
 ESIID_RE = re.compile(r"\d{17}(?:\d{5})?")
 MAX_ROW_ERRORS = 20

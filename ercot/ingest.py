@@ -39,8 +39,16 @@ def _ews_missing() -> list[str]:
     return missing + ["ERCOT_EWS_PFX"]  # or ERCOT_EWS_CERT with ERCOT_EWS_KEY
 
 
-_API_VARIABLES = ("ERCOT_SUBSCRIPTION_KEY", "ERCOT_USERNAME", "ERCOT_PASSWORD", "ERCOT_TOKEN_URL", "ERCOT_API_BASE_URL",
-                  "ERCOT_CLIENT_ID", "ERCOT_SCOPE", "ERCOT_PRODUCT_ID")
+_API_VARIABLES = (
+    "ERCOT_SUBSCRIPTION_KEY",
+    "ERCOT_USERNAME",
+    "ERCOT_PASSWORD",
+    "ERCOT_TOKEN_URL",
+    "ERCOT_API_BASE_URL",
+    "ERCOT_CLIENT_ID",
+    "ERCOT_SCOPE",
+    "ERCOT_PRODUCT_ID",
+)
 _EWS_VARIABLES = ("ERCOT_EWS_BASE", "ERCOT_EWS_PFX", "ERCOT_EWS_CERT", "ERCOT_EWS_KEY")
 
 
@@ -66,8 +74,12 @@ def ercot_health() -> dict:
     """{ok, method, missing}: the method a fetch would use first and what the wanted ones lack."""
     ready = [m for m in METHODS if not method_missing(m)]
     missing = [name for m in METHODS if method_requested(m) for name in method_missing(m)]
-    return {"ok": not missing and bool(ready), "method": ready[0] if ready else None, "missing": missing,
-            "methods": ready}
+    return {
+        "ok": not missing and bool(ready),
+        "method": ready[0] if ready else None,
+        "missing": missing,
+        "methods": ready,
+    }
 
 
 def ercot_client(method: str):
@@ -78,16 +90,30 @@ def ercot_client(method: str):
             cert = ews.ClientCertificate.from_pfx(_b64(settings.ERCOT_EWS_PFX), settings.ERCOT_EWS_PFX_PASS, ca)
         else:
             cert = ews.ClientCertificate(settings.ERCOT_EWS_CERT.encode(), settings.ERCOT_EWS_KEY.encode(), ca)
-        return ews.EwsClient(base_url=settings.ERCOT_EWS_BASE, cert=cert, report_type=settings.ERCOT_EWS_REPORTTYPE,
-                                  source=settings.ERCOT_EWS_SOURCE, user_id=settings.ERCOT_EWS_USERID, timeout=timeout)
+        return ews.EwsClient(
+            base_url=settings.ERCOT_EWS_BASE,
+            cert=cert,
+            report_type=settings.ERCOT_EWS_REPORTTYPE,
+            source=settings.ERCOT_EWS_SOURCE,
+            user_id=settings.ERCOT_EWS_USERID,
+            timeout=timeout,
+        )
     if method == "api":
         return download.ApiClient(
-            base_url=settings.ERCOT_API_BASE_URL, token_url=settings.ERCOT_TOKEN_URL,
-            subscription_key=settings.ERCOT_SUBSCRIPTION_KEY, username=settings.ERCOT_USERNAME,
-            password=settings.ERCOT_PASSWORD, client_id=settings.ERCOT_CLIENT_ID, scope=settings.ERCOT_SCOPE,
-            product_id=settings.ERCOT_PRODUCT_ID, timeout=timeout, min_interval=settings.ERCOT_API_MIN_INTERVAL,
+            base_url=settings.ERCOT_API_BASE_URL,
+            token_url=settings.ERCOT_TOKEN_URL,
+            subscription_key=settings.ERCOT_SUBSCRIPTION_KEY,
+            username=settings.ERCOT_USERNAME,
+            password=settings.ERCOT_PASSWORD,
+            client_id=settings.ERCOT_CLIENT_ID,
+            scope=settings.ERCOT_SCOPE,
+            product_id=settings.ERCOT_PRODUCT_ID,
+            timeout=timeout,
+            min_interval=settings.ERCOT_API_MIN_INTERVAL,
         )
-    return download.MisClient(base_url=settings.ERCOT_MIS_BASE_URL, report_type=settings.ERCOT_REPORT_TYPE, timeout=timeout)
+    return download.MisClient(
+        base_url=settings.ERCOT_MIS_BASE_URL, report_type=settings.ERCOT_REPORT_TYPE, timeout=timeout
+    )
 
 
 def _b64(value: str) -> bytes:
@@ -192,7 +218,9 @@ def ingest_document(*, client, doc: download.RemoteDoc) -> dict:
         if key != name.storage_key:  # another run stored the same name a moment ago
             default_storage.delete(key)
             return _record_existing(client, doc, name)
-        row = _record(client, doc, name, status=ErcotIngest.Status.STORED, size=sink.size, sha256=sink.sha256.hexdigest())
+        row = _record(
+            client, doc, name, status=ErcotIngest.Status.STORED, size=sink.size, sha256=sink.sha256.hexdigest()
+        )
         if doc.size is not None and doc.size != sink.size:
             # Whether ContentSize is exact is unconfirmed: the zip checked out, so keep it and say so.
             row.error = f"size differs from the listing: {doc.size} bytes announced, {sink.size} received"
@@ -206,12 +234,25 @@ def ingest_document(*, client, doc: download.RemoteDoc) -> dict:
 
 
 def _record(client, doc, name: extract.ExtractName, *, status: str, size: int, sha256: str) -> ErcotIngest:
-    row, _ = ErcotIngest.objects.update_or_create(doc_id=doc.doc_id, defaults={
-        "filename": name.name, "storage_key": name.storage_key, "size_bytes": size, "content_size": doc.size,
-        "sha256": sha256, "source_url": doc.url[:500], "method": client.method, "tdsp": name.tdsp, "kind": name.kind,
-        "file_date": name.file_date, "posted_at": doc.posted_at or name.published_at, "status": status, "error": "",
-        "fetched_at": timezone.now(),
-    })
+    row, _ = ErcotIngest.objects.update_or_create(
+        doc_id=doc.doc_id,
+        defaults={
+            "filename": name.name,
+            "storage_key": name.storage_key,
+            "size_bytes": size,
+            "content_size": doc.size,
+            "sha256": sha256,
+            "source_url": doc.url[:500],
+            "method": client.method,
+            "tdsp": name.tdsp,
+            "kind": name.kind,
+            "file_date": name.file_date,
+            "posted_at": doc.posted_at or name.published_at,
+            "status": status,
+            "error": "",
+            "fetched_at": timezone.now(),
+        },
+    )
     return row
 
 
@@ -227,8 +268,16 @@ def _record_existing(client, doc, name: extract.ExtractName) -> dict:
 
 
 def _record_failure(client, doc, label: str, error: str) -> None:
-    defaults = {"filename": label[:200], "source_url": doc.url[:500], "method": client.method, "status": ErcotIngest.Status.FAILED,
-                "error": error, "content_size": doc.size, "posted_at": doc.posted_at, "fetched_at": timezone.now()}
+    defaults = {
+        "filename": label[:200],
+        "source_url": doc.url[:500],
+        "method": client.method,
+        "status": ErcotIngest.Status.FAILED,
+        "error": error,
+        "content_size": doc.size,
+        "posted_at": doc.posted_at,
+        "fetched_at": timezone.now(),
+    }
     try:
         name = extract.parse_name(label)
         defaults |= {"tdsp": name.tdsp, "kind": name.kind, "file_date": name.file_date}
@@ -267,10 +316,22 @@ def ingest_load(*, ingest: ErcotIngest) -> LoadResult:
     with default_storage.open(ingest.storage_key, "rb") as stored, zipfile.ZipFile(stored) as archive:
         members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
         with transaction.atomic():
-            loaded = sum((esiids.esiid_csv_load(fileobj=archive.open(m), member=m, errors=errors, tdsp=ingest.tdsp,
-                                                posted_at=ingest.posted_at, ingest_id=ingest.pk, kind=ingest.kind,
-                                                size=archive.getinfo(m).file_size)
-                          for m in members), esiids.Loaded(0, 0))
+            loaded = sum(
+                (
+                    esiids.esiid_csv_load(
+                        fileobj=archive.open(m),
+                        member=m,
+                        errors=errors,
+                        tdsp=ingest.tdsp,
+                        posted_at=ingest.posted_at,
+                        ingest_id=ingest.pk,
+                        kind=ingest.kind,
+                        size=archive.getinfo(m).file_size,
+                    )
+                    for m in members
+                ),
+                esiids.Loaded(0, 0),
+            )
     ingest.rows_read, ingest.rows_loaded = loaded.read, loaded.written
     ingest.row_errors, ingest.loaded_at = errors.rows or [], timezone.now()
     if errors.count:

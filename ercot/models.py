@@ -14,10 +14,14 @@ class ErcotIngestQuerySet(models.QuerySet):
         """{tdsp: {day: "FUL" | "DAILY" | "FUL+DAILY"}} for the `days` Central days ending at `end`."""
         start = end - timedelta(days=days - 1)
         found: dict[str, dict[date, set]] = {}
-        for tdsp, day, kind in self.done().filter(file_date__range=(start, end)).values_list("tdsp", "file_date", "kind"):
+        for tdsp, day, kind in (
+            self.done().filter(file_date__range=(start, end)).values_list("tdsp", "file_date", "kind")
+        ):
             found.setdefault(tdsp, {}).setdefault(day, set()).add(kind)
-        return {tdsp: {day: "+".join(sorted(kinds, key=len, reverse=True)) for day, kinds in by_day.items()}
-                for tdsp, by_day in found.items()}
+        return {
+            tdsp: {day: "+".join(sorted(kinds, key=len, reverse=True)) for day, kinds in by_day.items()}
+            for tdsp, by_day in found.items()
+        }
 
 
 class ErcotIngest(models.Model):
@@ -53,7 +57,9 @@ class ErcotIngest(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, db_index=True)
     error = models.TextField(blank=True, default="")
     rows_loaded = models.BigIntegerField(null=True, blank=True, help_text="Records written (newer than stored)")
-    rows_read = models.BigIntegerField(null=True, blank=True, help_text="Data rows read from the file, refused ones too")
+    rows_read = models.BigIntegerField(
+        null=True, blank=True, help_text="Data rows read from the file, refused ones too"
+    )
     row_errors = models.JSONField(default=list, blank=True, help_text="First few rows refused by the loader")
     fetched_at = models.DateTimeField(default=timezone.now, db_index=True)
     loaded_at = models.DateTimeField(null=True, blank=True)
@@ -72,10 +78,18 @@ class ErcotIngest(models.Model):
 
     def as_json(self) -> dict:
         return {
-            "docId": self.doc_id, "filename": self.filename, "key": self.storage_key, "bytes": self.size_bytes,
-            "sha256": self.sha256, "method": self.method, "tdsp": self.tdsp, "kind": self.kind,
-            "postedAt": self.posted_at.isoformat() if self.posted_at else None, "status": self.status,
-            "error": self.error, "rowsLoaded": self.rows_loaded,
+            "docId": self.doc_id,
+            "filename": self.filename,
+            "key": self.storage_key,
+            "bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "method": self.method,
+            "tdsp": self.tdsp,
+            "kind": self.kind,
+            "postedAt": self.posted_at.isoformat() if self.posted_at else None,
+            "status": self.status,
+            "error": self.error,
+            "rowsLoaded": self.rows_loaded,
             "rowsRead": self.rows_read,
         }
 
@@ -125,7 +139,9 @@ class EsiidRecord(models.Model):
     tdsp = models.CharField(max_length=40, blank=True, default="", help_text="From the file's FriendlyName")
     posted_at = models.DateTimeField(help_text="Posting time of the extract this state came from")
     # No FK constraint or index: both would slow a 13 M-row load and nothing joins this way often.
-    ingest = models.ForeignKey(ErcotIngest, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False)
+    ingest = models.ForeignKey(
+        ErcotIngest, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False
+    )
 
     objects = EsiidRecordQuerySet.as_manager()
 

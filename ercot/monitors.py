@@ -19,10 +19,18 @@ def ercot_daily(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     """Per TDSP seen in the last 31 days: late while today's DAILY is missing after a fetch ran
     today; down once the day's three polls have run without it."""
     today = timezone.localdate(now)
-    rows = (ErcotIngest.objects.filter(file_date__gte=today - timedelta(days=31)).exclude(tdsp="")
-            .values("tdsp").annotate(today=Count("pk", filter=Q(file_date=today, kind="DAILY", status__in=["stored", "skipped"]))))
+    rows = (
+        ErcotIngest.objects.filter(file_date__gte=today - timedelta(days=31))
+        .exclude(tdsp="")
+        .values("tdsp")
+        .annotate(today=Count("pk", filter=Q(file_date=today, kind="DAILY", status__in=["stored", "skipped"])))
+    )
     start = timezone.make_aware(datetime.combine(today, datetime.min.time()))
-    polls = JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH, created_at__gte=start).exclude(status__in=UNFINISHED).count()
+    polls = (
+        JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH, created_at__gte=start)
+        .exclude(status__in=UNFINISHED)
+        .count()
+    )
     result = {}
     for row in rows:
         if row["today"]:
@@ -35,7 +43,12 @@ def ercot_daily(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
 
 
 def ercot_fetch(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
-    run = JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH).exclude(status__in=UNFINISHED).order_by("-created_at").first()
+    run = (
+        JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH)
+        .exclude(status__in=UNFINISHED)
+        .order_by("-created_at")
+        .first()
+    )
     if run is None:
         return {}
     state = {JobRun.Status.FAILED: State.DOWN, JobRun.Status.PARTIAL: State.LATE}.get(run.status, State.UP)

@@ -22,12 +22,25 @@ class ErcotIngestTable(tables.Table):
 
     class Meta:
         model = ErcotIngest
-        fields = ("filename", "tdsp", "kind", "file_date", "posted_at", "size_bytes", "method", "status", "rows_loaded", "download")
+        fields = (
+            "filename",
+            "tdsp",
+            "kind",
+            "file_date",
+            "posted_at",
+            "size_bytes",
+            "method",
+            "status",
+            "rows_loaded",
+            "download",
+        )
         attrs = {"class": "table", "id": "ercot-files"}
         order_by = ("-posted_at",)
 
     def render_filename(self, value: str, record: ErcotIngest) -> str:
-        sha = format_html('<br><code class="muted" title="sha256">{}</code>', record.sha256[:16]) if record.sha256 else ""
+        sha = (
+            format_html('<br><code class="muted" title="sha256">{}</code>', record.sha256[:16]) if record.sha256 else ""
+        )
         # A break opportunity after each dot: the 70-character names wrap at their segments.
         parts = format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in value.split(".")))
         return format_html("{}{}", parts, sha)
@@ -60,7 +73,18 @@ class EsiidRecordTable(tables.Table):
 
     class Meta:
         model = EsiidRecord
-        fields = ("esiid", "address", "address_overflow", "city", "zipcode", "tdsp", "status", "premise_type", "meter_read_cycle", "posted_at")
+        fields = (
+            "esiid",
+            "address",
+            "address_overflow",
+            "city",
+            "zipcode",
+            "tdsp",
+            "status",
+            "premise_type",
+            "meter_read_cycle",
+            "posted_at",
+        )
         attrs = {"class": "table", "id": "esiids"}
         orderable = False
 
@@ -69,4 +93,9 @@ class EsiidRecordTable(tables.Table):
 
     def render_esiid(self, value: str) -> str:
         # By URL name only: the usage page is SMT's, and ercot imports nothing of smt.
-        return format_html('<a href="{}?{}" title="Usage of this ESIID">{}</a>', reverse("smt:usage-summary"), urlencode({"esiid": value}), value)
+        return format_html(
+            '<a href="{}?{}" title="Usage of this ESIID">{}</a>',
+            reverse("smt:usage-summary"),
+            urlencode({"esiid": value}),
+            value,
+        )

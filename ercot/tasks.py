@@ -7,7 +7,9 @@ from ops.models import JobRun
 
 
 def ercot_fetch(started_by: str = "") -> dict:
-    return jobs.job_run_call(kind=JobRun.Kind.ERCOT_FETCH, trigger=JobRun.Trigger.SCHEDULE, call=_fetch_recorded, started_by=started_by)
+    return jobs.job_run_call(
+        kind=JobRun.Kind.ERCOT_FETCH, trigger=JobRun.Trigger.SCHEDULE, call=_fetch_recorded, started_by=started_by
+    )
 
 
 def ercot_fetch_if_missing() -> dict | None:
@@ -19,7 +21,10 @@ def ercot_fetch_if_missing() -> dict | None:
 
 def _fetch_recorded(recorder: jobs.JobRecorder) -> dict:
     result = ingest.ercot_fetch().as_json()
-    recorder.note(f"method {result['method'] or 'none'}" + (f" (after {', '.join(result['fallbacks'])})" if result["fallbacks"] else ""))
+    recorder.note(
+        f"method {result['method'] or 'none'}"
+        + (f" (after {', '.join(result['fallbacks'])})" if result["fallbacks"] else "")
+    )
     for item in result["results"]:
         if "error" in item:
             recorder.count("failed")

@@ -25,8 +25,10 @@ def day_strip(*, today, days: int = STRIP_DAYS) -> dict:
     """The last `days` Central days, and per TDSP which of them have a stored file."""
     presence = ErcotIngest.objects.presence(end=today, days=days)
     dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    rows = [{"tdsp": tdsp, "cells": [{"day": d, "kind": by_day.get(d, "")} for d in dates]}
-            for tdsp, by_day in sorted(presence.items())]
+    rows = [
+        {"tdsp": tdsp, "cells": [{"day": d, "kind": by_day.get(d, "")} for d in dates]}
+        for tdsp, by_day in sorted(presence.items())
+    ]
     return {"dates": dates, "rows": rows, "months": _month_spans(dates)}
 
 
@@ -52,10 +54,15 @@ def ingest_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         template += "#ingest-table"
     today = timezone.localdate(timezone=extract.CENTRAL)
-    context = {"filter": files, "table": table, "strip": day_strip(today=today), "today": today,
-               "today_count": ErcotIngest.objects.done().filter(file_date=today).count(),
-               "records": EsiidRecord.objects.estimated_count() if not request.htmx else None,
-               "last_fetch": JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH).first()}
+    context = {
+        "filter": files,
+        "table": table,
+        "strip": day_strip(today=today),
+        "today": today,
+        "today_count": ErcotIngest.objects.done().filter(file_date=today).count(),
+        "records": EsiidRecord.objects.estimated_count() if not request.htmx else None,
+        "last_fetch": JobRun.objects.filter(kind=JobRun.Kind.ERCOT_FETCH).first(),
+    }
     return render(request, template, context)
 
 
@@ -64,7 +71,9 @@ def ingest_list(request: HtmxHttpRequest) -> HttpResponse:
 def ingest_fetch(request: HttpRequest) -> HttpResponse:
     from django_q.tasks import async_task
 
-    async_task("ercot.tasks.ercot_fetch", started_by_staff(request.user), task_name="ercot-fetch-now", group="ercot-fetch")
+    async_task(
+        "ercot.tasks.ercot_fetch", started_by_staff(request.user), task_name="ercot-fetch-now", group="ercot-fetch"
+    )
     messages.success(request, "ERCOT fetch queued: new files appear below as they are stored.")
     return redirect("ercot:ingest-list")
 

@@ -41,8 +41,12 @@ def deliveries_create(*, events: list[MonitorEvent]) -> list[Delivery]:
     """Rows for every channel, queued after the caller's transaction commits."""
     targets = channel_targets()
     rows = Delivery.objects.bulk_create(
-        [Delivery(event=event, channel=channel, target_index=index, target=shown)
-         for event in events for channel, index, shown in targets])
+        [
+            Delivery(event=event, channel=channel, target_index=index, target=shown)
+            for event in events
+            for channel, index, shown in targets
+        ]
+    )
     ids = [row.pk for row in rows]
     if ids:
         transaction.on_commit(lambda: [async_task("ops.tasks.delivery_send", pk) for pk in ids])
@@ -51,8 +55,11 @@ def deliveries_create(*, events: list[MonitorEvent]) -> list[Delivery]:
 
 def deliveries_retry_due(*, now: datetime) -> list[int]:
     """Queue retries whose backoff has passed (the check calls this each minute)."""
-    due = list(Delivery.objects.filter(status=Delivery.Status.PENDING, attempts__gt=0, next_attempt_at__lte=now)
-               .values_list("pk", flat=True)[:500])
+    due = list(
+        Delivery.objects.filter(status=Delivery.Status.PENDING, attempts__gt=0, next_attempt_at__lte=now).values_list(
+            "pk", flat=True
+        )[:500]
+    )
     for pk in due:
         async_task("ops.tasks.delivery_send", pk)
     return due
@@ -60,8 +67,9 @@ def deliveries_retry_due(*, now: datetime) -> list[int]:
 
 def delivery_send(*, delivery_id: int) -> Delivery | None:
     """Send one delivery if this process claims it; record the outcome (and the next try)."""
-    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()) \
-        .update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1)
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+    ).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1)
     if not claimed:
         return None
     delivery = Delivery.objects.select_related("event__monitor").get(pk=delivery_id)
@@ -84,8 +92,14 @@ def _failed(delivery: Delivery, error: str, status: int | None) -> Delivery:
         wait = BACKOFF_SECONDS[min(delivery.attempts, len(BACKOFF_SECONDS)) - 1]
         delivery.next_attempt_at = timezone.now() + timedelta(seconds=wait)
     delivery.save(update_fields=["status", "error", "response_status", "next_attempt_at"])
-    log.warning("alert delivery %s by %s to %s failed (attempt %s): %s", delivery.pk, delivery.channel, delivery.target,
-                delivery.attempts, error)
+    log.warning(
+        "alert delivery %s by %s to %s failed (attempt %s): %s",
+        delivery.pk,
+        delivery.channel,
+        delivery.target,
+        delivery.attempts,
+        error,
+    )
     return delivery
 
 
@@ -109,8 +123,18 @@ def alert_message(*, event: MonitorEvent) -> dict:
     monitor: Monitor = event.monitor
     url = settings.SITE_URL.rstrip("/") + monitor.get_absolute_url()
     subject = f"[Wattledger] {monitor.get_kind_display()} {monitor.subject} is {event.state.upper()}"
-    body = (f"{monitor.get_kind_display()}: {monitor.subject}\nNow {event.state} (was {event.previous}) "
-            f"since {timezone.localtime(event.at):%Y-%m-%d %H:%M %Z}.\n\n{event.evidence}\n\n{url}\n")
-    payload = {"monitor": monitor.pk, "kind": monitor.kind, "subject": monitor.subject, "state": event.state,
-               "previous": event.previous, "since": event.at.isoformat(), "summary": event.evidence, "url": url}
+    body = (
+        f"{monitor.get_kind_display()}: {monitor.subject}\nNow {event.state} (was {event.previous}) "
+        f"since {timezone.localtime(event.at):%Y-%m-%d %H:%M %Z}.\n\n{event.evidence}\n\n{url}\n"
+    )
+    payload = {
+        "monitor": monitor.pk,
+        "kind": monitor.kind,
+        "subject": monitor.subject,
+        "state": event.state,
+        "previous": event.previous,
+        "since": event.at.isoformat(),
+        "summary": event.evidence,
+        "url": url,
+    }
     return {"subject": subject, "body": body, "json": payload}

@@ -40,8 +40,14 @@ def workers(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     if oldest is None:
         return {"cluster": Observed("Task cluster", State.UP, "no task waiting")}
     state = by_age(now - oldest, late, 3 * late)
-    return {"cluster": Observed("Task cluster", state, f"oldest waiting task queued {when(oldest)}, {ago(now, oldest)}; "
-                                                       f"threshold {settings.WORKERS_LATE_MINUTES} min")}
+    return {
+        "cluster": Observed(
+            "Task cluster",
+            state,
+            f"oldest waiting task queued {when(oldest)}, {ago(now, oldest)}; "
+            f"threshold {settings.WORKERS_LATE_MINUTES} min",
+        )
+    }
 
 
 def oldest_queued_task() -> datetime | None:

@@ -9,4 +9,8 @@ class MonitorFilterForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=200, strip=True, error_messages={"required": "Give a reason (who is looking into it, or why it is safe)."})
+    reason = forms.CharField(
+        max_length=200,
+        strip=True,
+        error_messages={"required": "Give a reason (who is looking into it, or why it is safe)."},
+    )

@@ -26,12 +26,17 @@ def heartbeat_beat(*, name: str, connected: bool, detail: str = "", now: datetim
     try:
         if not connection.in_atomic_block:  # inside a transaction (a caller's, a test's) the connection is in use
             close_old_connections()  # a long-lived thread's connection may have been dropped while idle
-        beat, created = Heartbeat.objects.get_or_create(name=name, defaults={"at": now, "since": now, "connected": connected,
-                                                                             "detail": detail[:300]})
+        beat, created = Heartbeat.objects.get_or_create(
+            name=name, defaults={"at": now, "since": now, "connected": connected, "detail": detail[:300]}
+        )
         if not created:
             changed = beat.connected != connected
-            Heartbeat.objects.filter(name=name).update(at=now, connected=connected, since=now if changed else beat.since,
-                                                       detail=detail[:300] if changed or detail else beat.detail)
+            Heartbeat.objects.filter(name=name).update(
+                at=now,
+                connected=connected,
+                since=now if changed else beat.since,
+                detail=detail[:300] if changed or detail else beat.detail,
+            )
         _last_beat[name] = time.monotonic()
     except Exception:  # noqa: BLE001 - liveness reporting must not stop the process it reports on
         log.warning("heartbeat %s not recorded", name, exc_info=True)

@@ -84,8 +84,11 @@ def job_run_record(*, job: JobRun) -> Iterator[JobRecorder]:
         _finish(job, JobRun.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}")
         raise
     if job.status == JobRun.Status.RUNNING:
-        _finish(job, job_run_outcome(failures=recorder.failures, successes=recorder.successes),
-                error=f"{recorder.failures} item(s) failed; see the log" if recorder.failures else "")
+        _finish(
+            job,
+            job_run_outcome(failures=recorder.failures, successes=recorder.successes),
+            error=f"{recorder.failures} item(s) failed; see the log" if recorder.failures else "",
+        )
 
 
 def job_run_outcome(*, failures: int, successes: int) -> str:
@@ -116,5 +119,7 @@ def job_runs_fail_stalled(*, seconds: int) -> list[int]:
     """Mark runs whose worker died as failed, so the Jobs page stops waiting for them."""
     stalled = list(JobRun.objects.stalled(seconds=seconds).values_list("pk", flat=True))
     for job in JobRun.objects.filter(pk__in=stalled):
-        _finish(job, JobRun.Status.FAILED, error=f"no result after {seconds} s: the worker stopped (killed or restarted)")
+        _finish(
+            job, JobRun.Status.FAILED, error=f"no result after {seconds} s: the worker stopped (killed or restarted)"
+        )
     return stalled

@@ -30,8 +30,11 @@ class DatabaseCollector:
         monitors = Monitor.objects.values_list("kind", "state").annotate(n=Count("pk"))
         yield gauge("wattledger_monitors", "Monitors by kind and state", monitors, ["kind", "state"])
         oldest = oldest_queued_task()
-        yield gauge("wattledger_oldest_queued_task_age_seconds", "Age of the oldest waiting task or overdue schedule",
-                    [((), (now - oldest).total_seconds() if oldest else 0)])
+        yield gauge(
+            "wattledger_oldest_queued_task_age_seconds",
+            "Age of the oldest waiting task or overdue schedule",
+            [((), (now - oldest).total_seconds() if oldest else 0)],
+        )
         yield normalize_histogram()
         yield from registry.metrics_collect(now)
 
@@ -40,8 +43,11 @@ def normalize_histogram() -> HistogramMetricFamily:
     """Normalize run durations as a histogram, from the runs' own start and finish times: one
     query at scrape time, the same answer from every process, and no worker has to record it."""
     buckets = ", ".join(f"count(*) FILTER (WHERE d <= {bound})" for bound in NORMALIZE_BUCKETS)
-    seconds = ("EXTRACT(EPOCH FROM finished_at - started_at)" if connection.vendor == "postgresql"
-               else "(julianday(finished_at) - julianday(started_at)) * 86400")
+    seconds = (
+        "EXTRACT(EPOCH FROM finished_at - started_at)"
+        if connection.vendor == "postgresql"
+        else "(julianday(finished_at) - julianday(started_at)) * 86400"
+    )
     sql = f"""SELECT {buckets}, count(*), COALESCE(sum(d), 0) FROM (
                 SELECT {seconds} AS d FROM {JobRun._meta.db_table}
                 WHERE kind = %s AND started_at IS NOT NULL AND finished_at IS NOT NULL) AS runs"""
@@ -49,8 +55,11 @@ def normalize_histogram() -> HistogramMetricFamily:
         cursor.execute(sql, [JobRun.Kind.NORMALIZE])
         *counts, total, total_seconds = cursor.fetchone()
     histogram = HistogramMetricFamily("wattledger_smt_normalize_seconds", "Duration of finished normalize runs")
-    histogram.add_metric([], [(str(float(b)), c) for b, c in zip(NORMALIZE_BUCKETS, counts, strict=True)] + [("+Inf", total)],
-                         float(total_seconds))
+    histogram.add_metric(
+        [],
+        [(str(float(b)), c) for b, c in zip(NORMALIZE_BUCKETS, counts, strict=True)] + [("+Inf", total)],
+        float(total_seconds),
+    )
     return histogram
 
 
@@ -69,8 +78,11 @@ def estimated_rows(table: str) -> int:
         if connection.vendor == "postgresql":
             # A partitioned parent has no estimate of its own (-1: autovacuum analyses its
             # partitions only), so its partitions' estimates are summed.
-            cursor.execute("SELECT sum(GREATEST(reltuples, 0))::bigint FROM pg_class WHERE oid = to_regclass(%s)"
-                           " OR oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%s))", [table, table])
+            cursor.execute(
+                "SELECT sum(GREATEST(reltuples, 0))::bigint FROM pg_class WHERE oid = to_regclass(%s)"
+                " OR oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%s))",
+                [table, table],
+            )
             row = cursor.fetchone()
             if row and row[0] >= 100_000:
                 return row[0]
@@ -96,5 +108,3 @@ def metrics_render(*, now: datetime | None = None) -> bytes:
     else:
         scrape.register(RequestCollector())
     return generate_latest(scrape)
-
-

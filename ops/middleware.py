@@ -13,10 +13,19 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 # A private registry: the scrape (ops.metrics) decides whether to read these directly or, under
 # PROMETHEUS_MULTIPROC_DIR, every worker's files; the default registry would list them twice.
 _registry = CollectorRegistry(auto_describe=False)
-REQUESTS = Counter("wattledger_http_requests", "HTTP requests by method, status and view",
-                   ["method", "status", "view"], registry=_registry)
-DURATION = Histogram("wattledger_http_request_duration_seconds", "HTTP request duration by view", ["view"],
-                     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=_registry)
+REQUESTS = Counter(
+    "wattledger_http_requests",
+    "HTTP requests by method, status and view",
+    ["method", "status", "view"],
+    registry=_registry,
+)
+DURATION = Histogram(
+    "wattledger_http_request_duration_seconds",
+    "HTTP request duration by view",
+    ["view"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=_registry,
+)
 REQUEST_METRICS = (REQUESTS, DURATION)
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 

@@ -108,12 +108,21 @@ class JobRunQuerySet(models.QuerySet):
 
 
 COUNT_LABELS = [
-    ("listed", "listed"), ("unchanged", "unchanged"), ("fetched", "fetched"), ("bytes", "fetched size"),
-    ("duplicates", "same bytes as before"), ("ingested", "ingested"), ("intervalsInserted", "intervals inserted"),
-    ("billingReadsInserted", "billing reads inserted"), ("esiidIntervals", "intervals for the ESIID"),
-    ("esiidBillingReads", "billing reads for the ESIID"), ("failed", "fetch failed"), ("ingestFailed", "ingest failed"),
+    ("listed", "listed"),
+    ("unchanged", "unchanged"),
+    ("fetched", "fetched"),
+    ("bytes", "fetched size"),
+    ("duplicates", "same bytes as before"),
+    ("ingested", "ingested"),
+    ("intervalsInserted", "intervals inserted"),
+    ("billingReadsInserted", "billing reads inserted"),
+    ("esiidIntervals", "intervals for the ESIID"),
+    ("esiidBillingReads", "billing reads for the ESIID"),
+    ("failed", "fetch failed"),
+    ("ingestFailed", "ingest failed"),
     ("membersFailed", "bundle members failed"),
-    ("filesRequeued", "stranded files queued again"), ("runsFailed", "stalled runs marked failed"),
+    ("filesRequeued", "stranded files queued again"),
+    ("runsFailed", "stalled runs marked failed"),
 ]
 
 
@@ -156,8 +165,12 @@ class JobRun(models.Model):
     log = models.TextField(blank=True, default="", help_text="The last lines of the run's log.")
     error = models.TextField(blank=True, default="")
     task_id = models.CharField(max_length=64, blank=True, default="")
-    started_by = models.CharField(max_length=160, blank=True, default="",
-                                  help_text='Who started the run: "schedule", "command", "webhook", "staff: <name>".')
+    started_by = models.CharField(
+        max_length=160,
+        blank=True,
+        default="",
+        help_text='Who started the run: "schedule", "command", "webhook", "staff: <name>".',
+    )
 
     objects = JobRunQuerySet.as_manager()
 
@@ -201,12 +214,18 @@ class JobRun(models.Model):
 
     def as_json(self) -> dict:
         return {
-            "jobId": self.pk, "kind": self.kind, "trigger": self.trigger, "startedBy": self.started_by, "esiid": self.esiid,
-            "status": self.status, "startedAt": self.started_at and self.started_at.isoformat(),
-            "finishedAt": self.finished_at and self.finished_at.isoformat(), "counts": self.counts,
-            "error": self.error, "url": self.get_absolute_url(),
+            "jobId": self.pk,
+            "kind": self.kind,
+            "trigger": self.trigger,
+            "startedBy": self.started_by,
+            "esiid": self.esiid,
+            "status": self.status,
+            "startedAt": self.started_at and self.started_at.isoformat(),
+            "finishedAt": self.finished_at and self.finished_at.isoformat(),
+            "counts": self.counts,
+            "error": self.error,
+            "url": self.get_absolute_url(),
         }
-
 
 
 class Heartbeat(models.Model):

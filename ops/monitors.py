@@ -42,14 +42,24 @@ def monitors_check(*, now: datetime | None = None, kinds: Iterable[str] | None =
 def monitor_kind_check(*, kind: str, now: datetime) -> list[MonitorEvent]:
     """Compare the kind's states with the stored ones as plain tuples (no Monitor objects), and
     ask the kind for its words only for the monitors it creates and the states that change."""
-    existing = {key: (pk, state) for pk, key, state in Monitor.objects.filter(kind=kind).values_list("pk", "key", "state")}
+    existing = {
+        key: (pk, state) for pk, key, state in Monitor.objects.filter(kind=kind).values_list("pk", "key", "state")
+    }
     found = registry.kind_states(kind, now=now, watched=set(existing))
-    new = [Monitor(kind=kind, key=key, subject=found.describe(key).subject, since=now)
-           for key in found.states.keys() - existing.keys()]
+    new = [
+        Monitor(kind=kind, key=key, subject=found.describe(key).subject, since=now)
+        for key in found.states.keys() - existing.keys()
+    ]
     if new:
         Monitor.objects.bulk_create(new, ignore_conflicts=True, batch_size=CHUNK)
-        existing.update({key: (pk, state) for pk, key, state in
-                         Monitor.objects.filter(kind=kind, key__in=[m.key for m in new]).values_list("pk", "key", "state")})
+        existing.update(
+            {
+                key: (pk, state)
+                for pk, key, state in Monitor.objects.filter(kind=kind, key__in=[m.key for m in new]).values_list(
+                    "pk", "key", "state"
+                )
+            }
+        )
     cleared = registry.kind_cleared(kind)
     states, up, paused = found.states, Monitor.State.UP, Monitor.State.PAUSED
     changes = []
@@ -60,17 +70,21 @@ def monitor_kind_check(*, kind: str, now: datetime) -> list[MonitorEvent]:
     return monitors_transition(changes=changes, now=now)
 
 
-def monitors_transition(*, changes: list[tuple[int, str, str, str]], now: datetime, actor: str = "check",
-                        notify: bool = True) -> list[MonitorEvent]:
+def monitors_transition(
+    *, changes: list[tuple[int, str, str, str]], now: datetime, actor: str = "check", notify: bool = True
+) -> list[MonitorEvent]:
     """Apply (monitor id, expected state, new state, evidence) changes; record and notify only
     the rows this process changed."""
     events = []
     for start in range(0, len(changes), CHUNK):
-        chunk = changes[start:start + CHUNK]
+        chunk = changes[start : start + CHUNK]
         with transaction.atomic():
             done = _conditional_update(chunk, now)
-            batch = [MonitorEvent(monitor_id=pk, at=now, previous=old, state=new, evidence=evidence, actor=actor)
-                     for pk, old, new, evidence in chunk if pk in done]
+            batch = [
+                MonitorEvent(monitor_id=pk, at=now, previous=old, state=new, evidence=evidence, actor=actor)
+                for pk, old, new, evidence in chunk
+                if pk in done
+            ]
             MonitorEvent.objects.bulk_create(batch)
             if notify:
                 alerts.deliveries_create(events=[e for e in batch if e.state != Monitor.State.PAUSED])
@@ -97,8 +111,12 @@ def _conditional_update(chunk: list[tuple[int, str, str, str]], now: datetime) -
 def monitor_pause(*, monitor: Monitor, reason: str, actor: str) -> bool:
     """Silence a monitor; False when it was already paused."""
     now = timezone.now()
-    events = monitors_transition(changes=[(monitor.pk, monitor.state, Monitor.State.PAUSED, f"paused: {reason}")],
-                                 now=now, actor=actor, notify=False)
+    events = monitors_transition(
+        changes=[(monitor.pk, monitor.state, Monitor.State.PAUSED, f"paused: {reason}")],
+        now=now,
+        actor=actor,
+        notify=False,
+    )
     if events:
         Monitor.objects.filter(pk=monitor.pk).update(paused_reason=reason)
     return bool(events)
@@ -110,9 +128,15 @@ def monitor_resume(*, monitor: Monitor, reason: str, actor: str) -> MonitorEvent
     found = registry.kind_states(monitor.kind, now=now, watched={monitor.key})
     seen = monitor.key in found.states
     state = found.states[monitor.key] if seen else Monitor.State.UP
-    evidence = f"resumed ({reason}): " + (found.describe(monitor.key).evidence if seen else registry.kind_cleared(monitor.kind))
-    events = monitors_transition(changes=[(monitor.pk, Monitor.State.PAUSED, state, evidence)], now=now, actor=actor,
-                                 notify=state != Monitor.State.UP)
+    evidence = f"resumed ({reason}): " + (
+        found.describe(monitor.key).evidence if seen else registry.kind_cleared(monitor.kind)
+    )
+    events = monitors_transition(
+        changes=[(monitor.pk, Monitor.State.PAUSED, state, evidence)],
+        now=now,
+        actor=actor,
+        notify=state != Monitor.State.UP,
+    )
     if events:
         Monitor.objects.filter(pk=monitor.pk).update(paused_reason="")
     return events[0] if events else None

@@ -33,11 +33,17 @@ def monitor_list(request: HtmxHttpRequest) -> HttpResponse:
     if form.is_valid():
         rows = rows.filter(**{name: value for name, value in form.cleaned_data.items() if value})
     # Problems first; thousands of healthy ESIIDs would bury them.
-    shown = sorted(rows.exclude(state=Monitor.State.UP)[:BOARD_ROWS], key=lambda m: (STATE_ORDER[m.state], -m.since.timestamp()))
+    shown = sorted(
+        rows.exclude(state=Monitor.State.UP)[:BOARD_ROWS], key=lambda m: (STATE_ORDER[m.state], -m.since.timestamp())
+    )
     up = rows.filter(state=Monitor.State.UP)
-    context = {"form": form, "monitors": shown + list(up.order_by("kind", "subject")[:max(0, BOARD_ROWS - len(shown))]),
-               "counts": dict(Monitor.objects.values_list("state").annotate(n=Count("pk"))),
-               "up_total": up.count(), "checks": {c.kind: c for c in KindCheck.objects.all()}}
+    context = {
+        "form": form,
+        "monitors": shown + list(up.order_by("kind", "subject")[: max(0, BOARD_ROWS - len(shown))]),
+        "counts": dict(Monitor.objects.values_list("state").annotate(n=Count("pk"))),
+        "up_total": up.count(),
+        "checks": {c.kind: c for c in KindCheck.objects.all()},
+    }
     template = "ops/monitor_list.html"
     if request.htmx:
         template += "#monitor-board"
@@ -69,23 +75,34 @@ def _pause_or_resume(request: HtmxHttpRequest, pk: int, *, pause: bool) -> HttpR
     form = ReasonForm(request.POST)
     if not form.is_valid():
         events = monitor.events.prefetch_related("deliveries")[:100]
-        return render(request, "ops/monitor_detail.html", {"monitor": monitor, "events": events, "form": form}, status=400)
+        return render(
+            request, "ops/monitor_detail.html", {"monitor": monitor, "events": events, "form": form}, status=400
+        )
     actor, reason = request_identity(request), form.cleaned_data["reason"]
     if pause:
         done = monitors.monitor_pause(monitor=monitor, reason=reason, actor=actor)
     else:
-        done = monitor.state == Monitor.State.PAUSED and monitors.monitor_resume(monitor=monitor, reason=reason, actor=actor)
+        done = monitor.state == Monitor.State.PAUSED and monitors.monitor_resume(
+            monitor=monitor, reason=reason, actor=actor
+        )
     verb = "paused" if pause else "resumed"
-    (messages.success if done else messages.warning)(request, f"{monitor.subject} {verb}" if done else
-                                                     f"{monitor.subject} was not {'running' if pause else 'paused'}; nothing changed")
+    (messages.success if done else messages.warning)(
+        request,
+        f"{monitor.subject} {verb}"
+        if done
+        else f"{monitor.subject} was not {'running' if pause else 'paused'}; nothing changed",
+    )
     return redirect(monitor)
 
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request):
-        return HttpResponse("Forbidden: staff session, METRICS_TOKEN bearer or METRICS_ALLOWED_IPS only\n", status=403,
-                            content_type="text/plain")
+        return HttpResponse(
+            "Forbidden: staff session, METRICS_TOKEN bearer or METRICS_ALLOWED_IPS only\n",
+            status=403,
+            content_type="text/plain",
+        )
     return HttpResponse(metrics_render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 

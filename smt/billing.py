@@ -91,8 +91,9 @@ def _decimal(text: str) -> Decimal | None:
     return value.quantize(Decimal("0.001"))
 
 
-def _row(record: list[str], header: BillingHeader, number: int, default_meter: str, *, last_day: date,
-         revision_limit: int) -> BillingRow:
+def _row(
+    record: list[str], header: BillingHeader, number: int, default_meter: str, *, last_day: date, revision_limit: int
+) -> BillingRow:
     cols = header.columns
     esiid = parser.parse_esiid(record[cols["esiid"]])
     if esiid is None:
@@ -155,7 +156,9 @@ def billing_reads_ingest(*, raw_file: RawSmtFile, fileobj: BinaryIO) -> dict:
     rows, errors = billing_rows_parse(fileobj, default_meter=raw_file.meter_hint or "unknown")
     if not rows:
         first = next(iter(errors.items()), None)
-        raise parser.FileRejected("no valid billing row" + (f"; line {first[0]}: {first[1]}" if first else " after the header"))
+        raise parser.FileRejected(
+            "no valid billing row" + (f"; line {first[0]}: {first[1]}" if first else " after the header")
+        )
     winners: dict = {}
     for row in rows:  # within the file: newest revision, then the later row
         key = (row.esiid, row.meter, row.read_date)
@@ -166,11 +169,18 @@ def billing_reads_ingest(*, raw_file: RawSmtFile, fileobj: BinaryIO) -> dict:
         current = {
             (r.esiid, r.meter, r.read_date): r
             for r in SmtBillingRead.objects.select_for_update().filter(
-                esiid__in={k[0] for k in winners}, read_date__in={k[2] for k in winners})
+                esiid__in={k[0] for k in winners}, read_date__in={k[2] for k in winners}
+            )
         }
         for key, row in winners.items():
-            fields = {"revised_at": row.revised_at, "start_reading": row.start, "end_reading": row.end,
-                      "kwh": row.kwh, "raw_file": raw_file, "row_number": row.row}
+            fields = {
+                "revised_at": row.revised_at,
+                "start_reading": row.start,
+                "end_reading": row.end,
+                "kwh": row.kwh,
+                "raw_file": raw_file,
+                "row_number": row.row,
+            }
             existing = current.get(key)
             if existing is None:
                 SmtBillingRead.objects.create(esiid=row.esiid, meter=row.meter, read_date=row.read_date, **fields)
@@ -179,11 +189,21 @@ def billing_reads_ingest(*, raw_file: RawSmtFile, fileobj: BinaryIO) -> dict:
                 SmtBillingRead.objects.filter(pk=existing.pk).update(**fields)
                 updated += 1
     return {
-        "rowsRead": len(rows) + len(errors), "validRows": len(rows), "billingReadsInserted": inserted,
-        "billingReadsUpdated": updated, "duplicatesSkipped": len(rows) - inserted - updated,
+        "rowsRead": len(rows) + len(errors),
+        "validRows": len(rows),
+        "billingReadsInserted": inserted,
+        "billingReadsUpdated": updated,
+        "duplicatesSkipped": len(rows) - inserted - updated,
         "invalidCount": len(errors),
-        "invalid": {"billing": {"count": len(errors), "rows": [str(n) for n in list(errors)[:10]],
-                                "messages": list(errors.values())[:10]}} if errors else {},
+        "invalid": {
+            "billing": {
+                "count": len(errors),
+                "rows": [str(n) for n in list(errors)[:10]],
+                "messages": list(errors.values())[:10],
+            }
+        }
+        if errors
+        else {},
     }
 
 
@@ -200,8 +220,10 @@ def billing_reads_compare(reads) -> dict:
     sums = {
         (row["esiid"], row["day"]): row
         for row in SmtInterval.objects.filter(
-            esiid__in={r.esiid for r in reads}, channel=SmtInterval.Channel.CONSUMPTION, ts__gte=begin, ts__lt=end)
-        .annotate(day=TruncDate("ts", tzinfo=parser.CENTRAL)).values("esiid", "day")
+            esiid__in={r.esiid for r in reads}, channel=SmtInterval.Channel.CONSUMPTION, ts__gte=begin, ts__lt=end
+        )
+        .annotate(day=TruncDate("ts", tzinfo=parser.CENTRAL))
+        .values("esiid", "day")
         .annotate(kwh=Sum("kwh"), n=Count("id"))
     }
     result = {}

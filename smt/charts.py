@@ -35,8 +35,10 @@ def heatmap(days: list[DaySummary]) -> SafeString:
     weeks = (date.fromisoformat(days[-1].date) - origin).days // 7 + 1
     left, top = 30, 18
     width, height = left + weeks * (CELL + GAP), top + 7 * (CELL + GAP)
-    parts = [f'<svg class="heatmap" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="Completeness per day">']
+    parts = [
+        f'<svg class="heatmap" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="Completeness per day">'
+    ]
     for row, label in ((0, "Mon"), (2, "Wed"), (4, "Fri"), (6, "Sun")):
         parts.append(f'<text x="0" y="{top + row * (CELL + GAP) + CELL - 3}" class="axis">{label}</text>')
     parts += [f'<text x="{x}" y="11" class="axis">{label}</text>' for x, label in month_labels(days, origin, left)]

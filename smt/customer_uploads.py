@@ -52,7 +52,9 @@ def upload_outcome(raw_file: RawSmtFile) -> UploadOutcome:
     if raw_file.pending:
         return UploadOutcome(pending=True, ok=True, text="Received; reading your file now…")
     if raw_file.status == RawSmtFile.Status.FAILED:
-        return UploadOutcome(pending=False, ok=False, text=f"Not added: {raw_file.error or 'the file could not be read'}")
+        return UploadOutcome(
+            pending=False, ok=False, text=f"Not added: {raw_file.error or 'the file could not be read'}"
+        )
     stats = raw_file.stats or {}
     first, last = local_day(stats.get("tsMin")), local_day(stats.get("tsMax"))
     # tsMax is the start of the last interval, so a file ending at midnight stays on its own day.

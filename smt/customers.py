@@ -58,13 +58,21 @@ def customer_uploads_left(*, user, now: datetime | None = None) -> int:
 def customer_quota_taken(*, user):
     """A block in which storing one file uses one of the month's uploads, atomically (LimitReached)."""
     return limits.upload_quota_taken(
-        uploader=customer_identity(user), since=customer_month_start(), allowed=settings.SMT_CUSTOMER_UPLOADS_PER_MONTH,
+        uploader=customer_identity(user),
+        since=customer_month_start(),
+        allowed=settings.SMT_CUSTOMER_UPLOADS_PER_MONTH,
         message="monthly upload quota used up; it renews on the 1st (Central time)",
     )
 
 
-def customer_file_check(*, fileobj, user, budget: parser.ContentBudget | None = None, expected_esiid: str | None = None,
-                        usage_points: Mapping[str, str] | None = None) -> list[str]:
+def customer_file_check(
+    *,
+    fileobj,
+    user,
+    budget: parser.ContentBudget | None = None,
+    expected_esiid: str | None = None,
+    usage_points: Mapping[str, str] | None = None,
+) -> list[str]:
     """The file's ESIIDs, all of them the customer's. Raises FileRejected naming the line.
 
     Reads the whole file once (customer exports are small) with the reader the worker loads it
@@ -73,8 +81,14 @@ def customer_file_check(*, fileobj, user, budget: parser.ContentBudget | None = 
     the raw file so the worker reads it the same way.
     """
     stats, seen = parser.ParseStats(), set()
-    rows = origins.customer_rows(fileobj, stats, esiids=origins.customer_esiids(user=user), budget=budget,
-                                 expected_esiid=expected_esiid, usage_points=usage_points)
+    rows = origins.customer_rows(
+        fileobj,
+        stats,
+        esiids=origins.customer_esiids(user=user),
+        budget=budget,
+        expected_esiid=expected_esiid,
+        usage_points=usage_points,
+    )
     for row in rows:
         seen.add(row.esiid)
     fileobj.seek(0)
@@ -90,14 +104,17 @@ def customer_expected_esiid(*, user, given: str) -> str | None:
     if given.strip():
         esiid = parser.parse_esiid(given)
         if esiid is None or esiid not in esiids:
-            raise parser.FileRejected(f"field 'esiid': {given.strip()!r} is not the ESIID of one of your houses "
-                                      f"({', '.join(esiids) or 'none'})")
+            raise parser.FileRejected(
+                f"field 'esiid': {given.strip()!r} is not the ESIID of one of your houses "
+                f"({', '.join(esiids) or 'none'})"
+            )
         return esiid
     return esiids[0] if len(esiids) == 1 else None
 
 
-def house_summary(*, house: House, days: int = 90, today: date | None = None,
-                  start: date | None = None, end: date | None = None) -> dict:
+def house_summary(
+    *, house: House, days: int = 90, today: date | None = None, start: date | None = None, end: date | None = None
+) -> dict:
     """Daily usage and completeness of one house over its last `days` local days, or start..end.
 
     Completeness counts only the days from the meter's first reading to yesterday
@@ -112,12 +129,17 @@ def house_summary(*, house: House, days: int = 90, today: date | None = None,
     found, expected = sum(d.found for d in counted), sum(d.expected for d in counted)
     last_upload = RawSmtFile.objects.filter(origin=RawSmtFile.Origin.CUSTOMER, uploaded_by=house.customer).first()
     return {
-        "houseId": house.pk, "name": house.name, "esiid": house.esiid,
-        "dateStart": start.isoformat(), "dateEnd": end.isoformat(),
+        "houseId": house.pk,
+        "name": house.name,
+        "esiid": house.esiid,
+        "dateStart": start.isoformat(),
+        "dateEnd": end.isoformat(),
         "kwh": round(sum(d.kwh for d in summaries), 3),
         "completeness": round(found / expected, 4) if expected else 0.0,
-        "found": found, "expected": expected,
-        "countedDays": len(counted), "incompleteDays": sum(1 for d in counted if d.completeness < 1),
+        "found": found,
+        "expected": expected,
+        "countedDays": len(counted),
+        "incompleteDays": sum(1 for d in counted if d.completeness < 1),
         "estimatedDays": sum(1 for d in summaries if d.estimated),
         "lastUpload": last_upload.received_at.isoformat() if last_upload else None,
         "lastUploadDay": last_upload.received_at.astimezone(CENTRAL).date().isoformat() if last_upload else None,
@@ -137,7 +159,12 @@ def _latest_window(*, house: House, days: int, today: date, latest: datetime | N
     start = end - timedelta(days=days - 1)
     # Completeness counts from the first day we hold: days before a customer's first export
     # are not "missing", they are before their data begins.
-    first = SmtInterval.objects.filter(esiid=house.esiid, ts__gte=usage.day_bounds(start, start)[0]).order_by("ts").values_list("ts", flat=True).first()
+    first = (
+        SmtInterval.objects.filter(esiid=house.esiid, ts__gte=usage.day_bounds(start, start)[0])
+        .order_by("ts")
+        .values_list("ts", flat=True)
+        .first()
+    )
     if first is not None:
         start = max(start, min(end, first.astimezone(CENTRAL).date()))
     return start, end

@@ -25,7 +25,10 @@ def _labels(day: date) -> Iterator[tuple[str, str, bool]]:
     """(start, end, blank) labels for one local day, as SMT writes them around DST."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=CENTRAL)
     offsets = {midnight.utcoffset(), datetime(day.year, day.month, day.day, 23, 59, tzinfo=CENTRAL).utcoffset()}
-    fall = len(offsets) == 2 and midnight.utcoffset() > datetime(day.year, day.month, day.day, 23, 59, tzinfo=CENTRAL).utcoffset()
+    fall = (
+        len(offsets) == 2
+        and midnight.utcoffset() > datetime(day.year, day.month, day.day, 23, 59, tzinfo=CENTRAL).utcoffset()
+    )
     spring = len(offsets) == 2 and not fall
     slots = [(q * 15, q * 15 + 15) for q in range(96)]
     if fall:  # the repeated hour: the first row of the repeat is labelled "02:00,01:15"
@@ -57,8 +60,15 @@ def interval_csv_lines(*, esiids: list[str], start: date, days: int, seed: int =
                 yield f"'{esiid},{day:%m/%d/%Y},{revision},{s},{e},{kwh:.3f},{flag},Consumption\n"
 
 
-def interval_csv_write(handle: BinaryIO, *, esiids: list[str], start: date, days: int, seed: int = 1,
-                       skip: Callable[[str], bool] | None = None) -> tuple[str, int]:
+def interval_csv_write(
+    handle: BinaryIO,
+    *,
+    esiids: list[str],
+    start: date,
+    days: int,
+    seed: int = 1,
+    skip: Callable[[str], bool] | None = None,
+) -> tuple[str, int]:
     """Write interval_csv_lines (less the lines `skip` drops) to a binary file; returns (sha256, size)."""
     digest, size, chunk = hashlib.sha256(), 0, []
     for line in interval_csv_lines(esiids=esiids, start=start, days=days, seed=seed):
@@ -102,12 +112,25 @@ def smt_demo_load(*, stdout: TextIO, days: int = 365) -> None:
     for esiid in DEMO_ESIIDS:
         with tempfile.TemporaryFile() as handle:
             end = start + timedelta(days=days)
-            sha256, size = interval_csv_write(handle, esiids=[esiid], start=start, days=days, seed=int(esiid[-3:]),
-                                              skip=functools.partial(_demo_gap, esiid=esiid, end=end))
+            sha256, size = interval_csv_write(
+                handle,
+                esiids=[esiid],
+                start=start,
+                days=days,
+                seed=int(esiid[-3:]),
+                skip=functools.partial(_demo_gap, esiid=esiid, end=end),
+            )
             stored = storage.raw_file_store(
-                fileobj=handle, sha256=sha256, size=size,
-                filename=f"IntervalData-demo-{esiid}-{start.year}.csv", source="demo", esiid=esiid, meter="DEMO",
-                kind="interval", uploader="demo", origin=RawSmtFile.Origin.COMMAND,
+                fileobj=handle,
+                sha256=sha256,
+                size=size,
+                filename=f"IntervalData-demo-{esiid}-{start.year}.csv",
+                source="demo",
+                esiid=esiid,
+                meter="DEMO",
+                kind="interval",
+                uploader="demo",
+                origin=RawSmtFile.Origin.COMMAND,
             )
         raw = stored.raw_file
         if stored.duplicate and raw.status == "normalized":
@@ -117,5 +140,8 @@ def smt_demo_load(*, stdout: TextIO, days: int = 365) -> None:
         stdout.write(f"demo data for {esiid}: {stats['intervalsInserted']} intervals, {stats['totalKwh']:.1f} kWh")
     # A demo customer owning the first meter, so the customer pages have something to show.
     call_command("ensure_admin", username="customer", customer=True, stdout=stdout)
-    House.objects.get_or_create(customer=get_user_model().objects.get(username="customer"), esiid=DEMO_ESIIDS[0],
-                                defaults={"name": "Demo house, 1 Elm St", "meter": "DEMO"})
+    House.objects.get_or_create(
+        customer=get_user_model().objects.get(username="customer"),
+        esiid=DEMO_ESIIDS[0],
+        defaults={"name": "Demo house, 1 Elm St", "meter": "DEMO"},
+    )

@@ -16,7 +16,9 @@ class RawSmtFileFilter(django_filters.FilterSet):
     esiid_hint = django_filters.CharFilter(method="filter_esiid", label="ESIID")
     source = django_filters.CharFilter(lookup_expr="iexact")
     status = django_filters.ChoiceFilter(choices=RawSmtFile.Status.choices, empty_label="any status")
-    received_after = django_filters.DateFilter(field_name="received_at", lookup_expr="date__gte", label="Received from", widget=DateInput)
+    received_after = django_filters.DateFilter(
+        field_name="received_at", lookup_expr="date__gte", label="Received from", widget=DateInput
+    )
 
     class Meta:
         model = RawSmtFile

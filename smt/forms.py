@@ -57,7 +57,9 @@ class DeleteForm(forms.Form):
     meter = forms.CharField(max_length=64, initial="unknown")
     start = forms.DateField(label="From (local day, inclusive)", widget=DateInput)
     end = forms.DateField(label="To (local day, inclusive)", widget=DateInput)
-    reason = forms.CharField(max_length=2000, required=False, widget=forms.TextInput(attrs={"placeholder": "why (kept in the audit)"}))
+    reason = forms.CharField(
+        max_length=2000, required=False, widget=forms.TextInput(attrs={"placeholder": "why (kept in the audit)"})
+    )
 
     def clean(self):
         data = super().clean()

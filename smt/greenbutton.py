@@ -131,7 +131,9 @@ class _FeedTarget:
         ns, local = _split(tag)
         parent = self.stack[-1] if self.stack else None
         if not self.stack and (ns, local) not in ((ATOM, "feed"), (ATOM, "entry")):
-            raise FileRejected(f"the root element is {local!r} ({ns or 'no namespace'}); expected an Atom feed of Green Button (ESPI) data")
+            raise FileRejected(
+                f"the root element is {local!r} ({ns or 'no namespace'}); expected an Atom feed of Green Button (ESPI) data"
+            )
         self.stack.append((ns, local))
         self.text = []
         if (ns, local) == (ATOM, "entry"):
@@ -202,12 +204,16 @@ def _entries(fileobj: BinaryIO) -> list[_Entry]:
             parser.feed(chunk)
         parser.close()
     except DefusedXmlException as exc:
-        raise FileRejected(f"the XML declares a DTD or entities ({type(exc).__name__}); Green Button files have none, "
-                           "so it is refused (an XML bomb would look like this)") from None
+        raise FileRejected(
+            f"the XML declares a DTD or entities ({type(exc).__name__}); Green Button files have none, "
+            "so it is refused (an XML bomb would look like this)"
+        ) from None
     except defused.ParseError as exc:
         raise FileRejected(f"not well-formed XML ({exc}); expected a Green Button (ESPI) Atom feed") from None
     if not target.entries:
-        raise FileRejected("no Atom entries found; expected a Green Button (ESPI) feed of UsagePoint, MeterReading and IntervalBlock entries")
+        raise FileRejected(
+            "no Atom entries found; expected a Green Button (ESPI) feed of UsagePoint, MeterReading and IntervalBlock entries"
+        )
     return target.entries
 
 
@@ -260,7 +266,9 @@ def _linked_type(related: list[str], reading_types: dict[str | None, dict]) -> d
             return reading_types[path]
     # Relative and absolute links to the same ReadingType: match on the path's tail.
     for path in related:
-        tails = [rt for key, rt in reading_types.items() if key and (key.endswith("/" + path) or path.endswith("/" + key))]
+        tails = [
+            rt for key, rt in reading_types.items() if key and (key.endswith("/" + path) or path.endswith("/" + key))
+        ]
         if len(tails) == 1:
             return tails[0]
     return None
@@ -306,8 +314,10 @@ def _refusal(problems: list[tuple[str, str]]) -> str:
     others = [reason for kind, reason in problems if kind != "hourly"]
     parts = []
     if hourly:
-        parts.append(f"hourly Green Button files are not stored yet: {'; '.join(hourly)}; "
-                     "only 15-minute (900 s) data is stored, so download the 15-minute file if your utility offers it")
+        parts.append(
+            f"hourly Green Button files are not stored yet: {'; '.join(hourly)}; "
+            "only 15-minute (900 s) data is stored, so download the 15-minute file if your utility offers it"
+        )
     if others:
         parts.append("no 15-minute energy series to store: " + "; ".join(others))
     return ". ".join(parts) or "the file holds no IntervalBlocks with readings"
@@ -432,9 +442,13 @@ def _rows_build(accepted: list[_Series], result: GreenButtonFile) -> None:
         result.conflicting += merge.conflicting
         if merge.conflicting:
             lines = ", ".join(map(str, merge.conflict_lines))
-            result.notes.append(f"{merge.conflicting} intervals appeared twice with different values; "
-                                f"the later reading was kept (lines {lines})")
-        rows = [Row("", channel, ts, wh, quality, None, line) for (channel, ts), (wh, quality, line) in merge.kept.items()]
+            result.notes.append(
+                f"{merge.conflicting} intervals appeared twice with different values; "
+                f"the later reading was kept (lines {lines})"
+            )
+        rows = [
+            Row("", channel, ts, wh, quality, None, line) for (channel, ts), (wh, quality, line) in merge.kept.items()
+        ]
         if rows:
             result.rows_by_usage_point[point] = sorted(rows, key=lambda row: (row.channel, row.ts))
 
@@ -447,11 +461,15 @@ def _esiids_apply(result: GreenButtonFile, *, esiid: str | None, esiids: Mapping
     unmapped = [point or "(unlinked)" for point in points if point not in mapping]
     if unmapped:
         many = f"{len(points)} UsagePoints hold data" if len(points) > 1 else "the file's UsagePoint"
-        raise UsagePointsUnmapped(f"{many} ({', '.join(unmapped)}) need an ESIID each; name the ESIID for each UsagePoint", unmapped)
+        raise UsagePointsUnmapped(
+            f"{many} ({', '.join(unmapped)}) need an ESIID each; name the ESIID for each UsagePoint", unmapped
+        )
     for point, rows in result.rows_by_usage_point.items():
         value = parse_esiid(mapping[point])
         if value is None:
-            raise FileRejected(f"ESIID {mapping[point]!r} for UsagePoint {point or '(unlinked)'} is not 17 or 22 digits")
+            raise FileRejected(
+                f"ESIID {mapping[point]!r} for UsagePoint {point or '(unlinked)'} is not 17 or 22 digits"
+            )
         result.rows_by_usage_point[point] = [row._replace(esiid=value) for row in rows]
     _stats_fill(result)
 
@@ -472,7 +490,9 @@ def _notes_add(result: GreenButtonFile, accepted: list[_Series]) -> None:
     if any(_int(s.reading_type.get("flowDirection")) in (None, 0) for s in accepted):
         result.notes.append("flowDirection 0 or missing was read as consumption")
     if result.repeated:
-        result.notes.append(f"{result.repeated} readings repeated in overlapping blocks with the same value were counted once")
+        result.notes.append(
+            f"{result.repeated} readings repeated in overlapping blocks with the same value were counted once"
+        )
     if result.missing_values:
         result.notes.append(f"{result.missing_values} IntervalReadings without a value were skipped")
     if result.edited:
@@ -500,23 +520,40 @@ def _entry(*, esiid: str, path: str, related: list[str], kind: str, title: str, 
     entry_id = uuid.uuid5(uuid.NAMESPACE_URL, f"wattledger:{esiid}:{path}")
     links = "".join(f'<link rel="related" href="{href}"/>' for href in related)
     up = path.rpartition("/")[0]
-    return (f'<entry><id>urn:uuid:{entry_id}</id><link rel="self" href="{path}" type="espi-entry/{kind}"/>'
-            f'<link rel="up" href="{up}" type="espi-feed/{kind}"/>{links}<title>{title}</title>'
-            f"<published>{updated}</published><updated>{updated}</updated>"
-            f"<content>{content}</content></entry>\n")
+    return (
+        f'<entry><id>urn:uuid:{entry_id}</id><link rel="self" href="{path}" type="espi-entry/{kind}"/>'
+        f'<link rel="up" href="{up}" type="espi-feed/{kind}"/>{links}<title>{title}</title>'
+        f"<published>{updated}</published><updated>{updated}</updated>"
+        f"<content>{content}</content></entry>\n"
+    )
 
 
 def _meter_reading(channel: str, esiid: str, updated: str) -> str:
     n = _SERIES_NUMBER[channel]
     path = f"{_RESOURCE}/MeterReading/{n}"
-    reading_type = (f"<espi:ReadingType><espi:accumulationBehaviour>4</espi:accumulationBehaviour>"
-                    f"<espi:commodity>1</espi:commodity><espi:flowDirection>{_FLOW[channel]}</espi:flowDirection>"
-                    f"<espi:intervalLength>{INTERVAL_SECONDS}</espi:intervalLength><espi:kind>12</espi:kind>"
-                    f"<espi:powerOfTenMultiplier>0</espi:powerOfTenMultiplier><espi:uom>{UOM_WH}</espi:uom></espi:ReadingType>")
-    return (_entry(esiid=esiid, path=path, related=[f"{path}/IntervalBlock", f"ReadingType/{n}"], kind="MeterReading",
-                   title=f"{channel.capitalize()} (Wh, 15 minutes)", updated=updated, content="<espi:MeterReading/>")
-            + _entry(esiid=esiid, path=f"ReadingType/{n}", related=[], kind="ReadingType",
-                     title=f"{channel.capitalize()} energy, Wh", updated=updated, content=reading_type))
+    reading_type = (
+        f"<espi:ReadingType><espi:accumulationBehaviour>4</espi:accumulationBehaviour>"
+        f"<espi:commodity>1</espi:commodity><espi:flowDirection>{_FLOW[channel]}</espi:flowDirection>"
+        f"<espi:intervalLength>{INTERVAL_SECONDS}</espi:intervalLength><espi:kind>12</espi:kind>"
+        f"<espi:powerOfTenMultiplier>0</espi:powerOfTenMultiplier><espi:uom>{UOM_WH}</espi:uom></espi:ReadingType>"
+    )
+    return _entry(
+        esiid=esiid,
+        path=path,
+        related=[f"{path}/IntervalBlock", f"ReadingType/{n}"],
+        kind="MeterReading",
+        title=f"{channel.capitalize()} (Wh, 15 minutes)",
+        updated=updated,
+        content="<espi:MeterReading/>",
+    ) + _entry(
+        esiid=esiid,
+        path=f"ReadingType/{n}",
+        related=[],
+        kind="ReadingType",
+        title=f"{channel.capitalize()} energy, Wh",
+        updated=updated,
+        content=reading_type,
+    )
 
 
 def _day_bounds(day: date) -> tuple[int, int]:
@@ -532,13 +569,24 @@ def _block(channel: str, day: date, rows: list[Row], esiid: str, updated: str) -
     for row in rows:
         code = QUALITY_CODES.get(row.quality)
         quality = f"<espi:ReadingQuality><espi:quality>{code}</espi:quality></espi:ReadingQuality>" if code else ""
-        readings.append(f"<espi:IntervalReading>{quality}<espi:timePeriod><espi:duration>{INTERVAL_SECONDS}</espi:duration>"
-                        f"<espi:start>{row.ts}</espi:start></espi:timePeriod><espi:value>{row.wh}</espi:value></espi:IntervalReading>")
-    content = (f"<espi:IntervalBlock><espi:interval><espi:duration>{end - start}</espi:duration><espi:start>{start}</espi:start>"
-               f"</espi:interval>{''.join(readings)}</espi:IntervalBlock>")
+        readings.append(
+            f"<espi:IntervalReading>{quality}<espi:timePeriod><espi:duration>{INTERVAL_SECONDS}</espi:duration>"
+            f"<espi:start>{row.ts}</espi:start></espi:timePeriod><espi:value>{row.wh}</espi:value></espi:IntervalReading>"
+        )
+    content = (
+        f"<espi:IntervalBlock><espi:interval><espi:duration>{end - start}</espi:duration><espi:start>{start}</espi:start>"
+        f"</espi:interval>{''.join(readings)}</espi:IntervalBlock>"
+    )
     path = f"{_RESOURCE}/MeterReading/{_SERIES_NUMBER[channel]}/IntervalBlock/{day:%Y%m%d}"
-    return _entry(esiid=esiid, path=path, related=[], kind="IntervalBlock", title=f"{day.isoformat()} {channel}",
-                  updated=updated, content=content)
+    return _entry(
+        esiid=esiid,
+        path=path,
+        related=[],
+        kind="IntervalBlock",
+        title=f"{day.isoformat()} {channel}",
+        updated=updated,
+        content=content,
+    )
 
 
 def _central_day(ts: int) -> date:
@@ -581,17 +629,37 @@ def greenbutton_chunks(
 
 def _feed_head(esiid: str, start: datetime, end: datetime, stamp: str) -> Iterator[bytes]:
     feed_id = uuid.uuid5(uuid.NAMESPACE_URL, f"wattledger:{esiid}:{_iso(start)}:{_iso(end)}")
-    yield (f'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="{ESPI}">'
-           f"<id>urn:uuid:{feed_id}</id><title>Green Button usage for ESIID {esiid}, {_iso(start)} to {_iso(end)}</title>"
-           f'<updated>{stamp}</updated><link rel="self" href="Batch/{_RESOURCE}"/>\n').encode()
-    usage_point = "<espi:UsagePoint><espi:ServiceCategory><espi:kind>0</espi:kind></espi:ServiceCategory></espi:UsagePoint>"
-    yield _entry(esiid=esiid, path=_RESOURCE, related=[f"{_RESOURCE}/MeterReading", "LocalTimeParameters/1"],
-                 kind="UsagePoint", title=f"ESIID {esiid}", updated=stamp, content=usage_point).encode()
-    local_time = (f"<espi:LocalTimeParameters><espi:dstEndRule>{DST_END_RULE}</espi:dstEndRule>"
-                  f"<espi:dstOffset>3600</espi:dstOffset><espi:dstStartRule>{DST_START_RULE}</espi:dstStartRule>"
-                  f"<espi:tzOffset>{CENTRAL_TZ_OFFSET}</espi:tzOffset></espi:LocalTimeParameters>")
-    yield _entry(esiid=esiid, path="LocalTimeParameters/1", related=[], kind="LocalTimeParameters",
-                 title="America/Chicago", updated=stamp, content=local_time).encode()
+    yield (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="{ESPI}">'
+        f"<id>urn:uuid:{feed_id}</id><title>Green Button usage for ESIID {esiid}, {_iso(start)} to {_iso(end)}</title>"
+        f'<updated>{stamp}</updated><link rel="self" href="Batch/{_RESOURCE}"/>\n'
+    ).encode()
+    usage_point = (
+        "<espi:UsagePoint><espi:ServiceCategory><espi:kind>0</espi:kind></espi:ServiceCategory></espi:UsagePoint>"
+    )
+    yield _entry(
+        esiid=esiid,
+        path=_RESOURCE,
+        related=[f"{_RESOURCE}/MeterReading", "LocalTimeParameters/1"],
+        kind="UsagePoint",
+        title=f"ESIID {esiid}",
+        updated=stamp,
+        content=usage_point,
+    ).encode()
+    local_time = (
+        f"<espi:LocalTimeParameters><espi:dstEndRule>{DST_END_RULE}</espi:dstEndRule>"
+        f"<espi:dstOffset>3600</espi:dstOffset><espi:dstStartRule>{DST_START_RULE}</espi:dstStartRule>"
+        f"<espi:tzOffset>{CENTRAL_TZ_OFFSET}</espi:tzOffset></espi:LocalTimeParameters>"
+    )
+    yield _entry(
+        esiid=esiid,
+        path="LocalTimeParameters/1",
+        related=[],
+        kind="LocalTimeParameters",
+        title="America/Chicago",
+        updated=stamp,
+        content=local_time,
+    ).encode()
 
 
 def greenbutton_write(

@@ -51,8 +51,11 @@ def greenbutton_export_rows(*, esiid: str, start: datetime, end: datetime) -> It
     An ESIID stored under two meter names has two rows per instant; the feed holds one reading
     per instant, so the first meter in name order is kept.
     """
-    rows = (SmtInterval.objects.filter(esiid=esiid, ts__gte=start, ts__lt=end)
-            .order_by("channel", "ts", "meter").values_list("channel", "ts", "kwh", "quality"))
+    rows = (
+        SmtInterval.objects.filter(esiid=esiid, ts__gte=start, ts__lt=end)
+        .order_by("channel", "ts", "meter")
+        .values_list("channel", "ts", "kwh", "quality")
+    )
     last = None
     for channel, ts, kwh, quality in rows.iterator(chunk_size=ROWS_PER_FETCH):
         key = (channel, int(ts.timestamp()))

@@ -29,8 +29,11 @@ def raw_file_queue(*, raw_file: RawSmtFile, started_by: str = "") -> str:
     from django_q.tasks import async_task
 
     return async_task(
-        "smt.tasks.raw_file_normalize", raw_file.pk, started_by,
-        task_name=f"smt-normalize-{raw_file.pk}", group="smt-normalize",
+        "smt.tasks.raw_file_normalize",
+        raw_file.pk,
+        started_by,
+        task_name=f"smt-normalize-{raw_file.pk}",
+        group="smt-normalize",
     )
 
 
@@ -91,7 +94,9 @@ def raw_file_ingest(*, raw_file: RawSmtFile, allow_bundle: bool = True) -> dict:
         return {"kind": kind, **normalize.raw_file_normalize(raw_file=raw_file)}
     try:
         with default_storage.open(raw_file.storage_key, "rb") as handle:
-            kind = raw_file_classify(fileobj=handle, filename=raw_file.filename, expected_esiid=raw_file.esiid_hint or None)
+            kind = raw_file_classify(
+                fileobj=handle, filename=raw_file.filename, expected_esiid=raw_file.esiid_hint or None
+            )
     except parser.FileRejected as exc:
         raw_file.set_status(RawSmtFile.Status.FAILED, error=str(exc), stats={"error": str(exc)})
         return {"error": str(exc), "kind": RawSmtFile.Kind.UNKNOWN}
@@ -130,8 +135,10 @@ def raw_file_ingest_recorded(*, raw_file: RawSmtFile, label: str, recorder) -> d
         if member["status"] == RawSmtFile.Status.FAILED:
             recorder.count("membersFailed")
             recorder.note(f"{label} › {member['name']}: {member['error']}", failed=True)
-    recorder.note(f"{label}: raw file #{raw_file.pk} {stats['kind']}: {stats.get('intervalsInserted', 0)} intervals, "
-                  f"{stats.get('billingReadsInserted', 0)} billing reads inserted")
+    recorder.note(
+        f"{label}: raw file #{raw_file.pk} {stats['kind']}: {stats.get('intervalsInserted', 0)} intervals, "
+        f"{stats.get('billingReadsInserted', 0)} billing reads inserted"
+    )
     return stats
 
 
@@ -157,11 +164,17 @@ def bundle_expand(*, raw_file: RawSmtFile) -> dict:
     try:
         payload = os.path.join(folder, "payload")
         with default_storage.open(raw_file.storage_key, "rb") as armored:
-            pgp.pgp_decrypt(armored=armored, output_path=payload, gnupg_home=settings.SMT_GNUPG_HOME,
-                            passphrase=settings.SMT_GNUPG_PASSPHRASE)
+            pgp.pgp_decrypt(
+                armored=armored,
+                output_path=payload,
+                gnupg_home=settings.SMT_GNUPG_HOME,
+                passphrase=settings.SMT_GNUPG_PASSPHRASE,
+            )
         size = os.path.getsize(payload)
         if size > settings.SMT_BUNDLE_MAX_BYTES:
-            raise parser.FileRejected(f"decrypted payload is {size} bytes; at most {settings.SMT_BUNDLE_MAX_BYTES} (SMT_BUNDLE_MAX_BYTES)")
+            raise parser.FileRejected(
+                f"decrypted payload is {size} bytes; at most {settings.SMT_BUNDLE_MAX_BYTES} (SMT_BUNDLE_MAX_BYTES)"
+            )
         with open(payload, "rb") as handle:
             members = [_member_store(raw_file, name, stream, folder) for name, stream in parser.open_members(handle)]
     finally:
@@ -185,8 +198,14 @@ def _member_store(bundle: RawSmtFile, name: str, stream: BinaryIO, folder: str) 
             out.write(chunk)
     with open(path, "rb") as member:
         stored = storage.raw_file_store(
-            fileobj=member, sha256=digest.hexdigest(), size=os.path.getsize(path), filename=name,
-            source=bundle.source or "bundle", esiid=bundle.esiid_hint, meter=bundle.meter_hint, parent=bundle,
+            fileobj=member,
+            sha256=digest.hexdigest(),
+            size=os.path.getsize(path),
+            filename=name,
+            source=bundle.source or "bundle",
+            esiid=bundle.esiid_hint,
+            meter=bundle.meter_hint,
+            parent=bundle,
             origin=RawSmtFile.Origin.MEMBER,
         )
     return stored.raw_file, stored.duplicate

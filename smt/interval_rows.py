@@ -41,15 +41,19 @@ def usage_point_esiids_parse(text: str) -> dict[str, str]:
     try:
         value = json.loads(text)
     except ValueError:
-        raise parser.FileRejected("field 'usage_point_esiids' is not JSON; send an object like "
-                                  '{"RetailCustomer/1/UsagePoint/1": "10443720000000001"}') from None
+        raise parser.FileRejected(
+            "field 'usage_point_esiids' is not JSON; send an object like "
+            '{"RetailCustomer/1/UsagePoint/1": "10443720000000001"}'
+        ) from None
     if not isinstance(value, dict):
         raise parser.FileRejected("field 'usage_point_esiids' must be a JSON object of UsagePoint path to ESIID")
     mapping = {}
     for point, esiid in value.items():
         found = parse_esiid(esiid) if isinstance(esiid, str) else None
         if found is None:
-            raise parser.FileRejected(f"field 'usage_point_esiids': {esiid!r} for UsagePoint {point!r} is not a 17- or 22-digit ESIID")
+            raise parser.FileRejected(
+                f"field 'usage_point_esiids': {esiid!r} for UsagePoint {point!r} is not a 17- or 22-digit ESIID"
+            )
         mapping[str(point)[:300]] = found
     return mapping
 

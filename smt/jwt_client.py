@@ -26,8 +26,9 @@ def token_request(*, base_url: str, username: str, password: str, timeout: float
     """POST {base_url}/v2/token/ with the credentials; any HTTP answer is returned, not raised."""
     url = base_url.rstrip("/") + "/v2/token/"
     data = json.dumps({"username": username, "password": password}).encode()
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json", "Accept": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return SmtAnswer(response.status, _body(response.read(BODY_MAX_BYTES)))

@@ -39,7 +39,9 @@ def upload_quota_taken(*, uploader: str, since: datetime, allowed: int, message:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"smt-upload-quota:{uploader}"])
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"smt-upload-quota:{uploader}"]
+                )
         if RawSmtFile.objects.uploads_since(uploader=uploader, since=since) >= allowed:
             raise LimitReached(message)
         yield

@@ -29,13 +29,20 @@ def sftp_config() -> sftp.SftpConfig:
     if missing := mirror_missing_settings():
         raise sftp.SftpError(f"SFTP mirror is not configured: set {', '.join(missing)}")
     return sftp.SftpConfig(
-        host=settings.SMT_HOST, port=settings.SMT_PORT, user=settings.SMT_USER, key_path=settings.SMT_KEY,
-        known_hosts=settings.SMT_KNOWN_HOSTS, remote_dir=settings.SMT_REMOTE_DIR, timeout=settings.SMT_SFTP_TIMEOUT,
+        host=settings.SMT_HOST,
+        port=settings.SMT_PORT,
+        user=settings.SMT_USER,
+        key_path=settings.SMT_KEY,
+        known_hosts=settings.SMT_KNOWN_HOSTS,
+        remote_dir=settings.SMT_REMOTE_DIR,
+        timeout=settings.SMT_SFTP_TIMEOUT,
         key_passphrase=settings.SMT_KEY_PASSPHRASE,
     )
 
 
-def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHEDULE, ingest_files: bool = True) -> JobRun:
+def mirror_run(
+    *, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHEDULE, ingest_files: bool = True
+) -> JobRun:
     """One recorded mirror run (a queued `job` from the webhook or trigger page, or a new one).
 
     Skipped when another mirror run is active: two runs would fetch the same new files.
@@ -46,8 +53,13 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
         # A site without SMT access (a local run): the schedule has nothing to do; asked for, it fails.
         job_run_skip(job=job, reason="SFTP mirror is not configured (SMT_HOST is not set)")
         return job
-    other = (JobRun.objects.filter(kind=JobRun.Kind.MIRROR, status=JobRun.Status.RUNNING,
-                                   started_at__gte=timezone.now() - STALE_RUN).exclude(pk=job.pk).first())
+    other = (
+        JobRun.objects.filter(
+            kind=JobRun.Kind.MIRROR, status=JobRun.Status.RUNNING, started_at__gte=timezone.now() - STALE_RUN
+        )
+        .exclude(pk=job.pk)
+        .first()
+    )
     if other is not None:
         job_run_skip(job=job, reason=f"mirror run #{other.pk} is still running; it fetches the same files")
         return job
@@ -55,8 +67,13 @@ def mirror_run(*, job: JobRun | None = None, trigger: str = JobRun.Trigger.SCHED
         config = sftp_config()
         recorder.note(f"connecting to {config.user}@{config.host}:{config.port}, folder {config.remote_dir}")
         with sftp.sftp_session(config) as client:
-            listing = sftp.sftp_walk(client, config.remote_dir, on_error=lambda folder, exc: recorder.note(
-                f"{folder}: cannot list folder: {exc.strerror or exc}", failed=True))
+            listing = sftp.sftp_walk(
+                client,
+                config.remote_dir,
+                on_error=lambda folder, exc: recorder.note(
+                    f"{folder}: cannot list folder: {exc.strerror or exc}", failed=True
+                ),
+            )
             entries = mirror_changed(listing, recorder)
             mirror_fetch_all(client, config, entries, recorder, ingest_files=ingest_files)
         if job.esiid:
@@ -76,10 +93,12 @@ def mirror_changed(listing, recorder: JobRecorder) -> list[sftp.RemoteEntry]:
     return changed
 
 
-def mirror_fetch_all(client, config: sftp.SftpConfig, entries: list[sftp.RemoteEntry], recorder: JobRecorder,
-                     *, ingest_files: bool) -> None:
+def mirror_fetch_all(
+    client, config: sftp.SftpConfig, entries: list[sftp.RemoteEntry], recorder: JobRecorder, *, ingest_files: bool
+) -> None:
     """Fetch over a few connections (worker threads stream into storage); register and ingest
     here, in order of arrival, so ingesting one file overlaps fetching the next ones."""
+
     def stream(remote, entry: sftp.RemoteEntry) -> storage.StreamedFile:
         return storage.raw_file_stream(fileobj=remote, filename=entry.path.rsplit("/", 1)[-1])
 
@@ -94,13 +113,20 @@ def mirror_fetch_all(client, config: sftp.SftpConfig, entries: list[sftp.RemoteE
             _mirror_register(entry, outcome, recorder, ingest_files=ingest_files)
 
 
-def _mirror_register(entry: sftp.RemoteEntry, streamed: storage.StreamedFile, recorder: JobRecorder, *, ingest_files: bool) -> None:
+def _mirror_register(
+    entry: sftp.RemoteEntry, streamed: storage.StreamedFile, recorder: JobRecorder, *, ingest_files: bool
+) -> None:
     with transaction.atomic():  # one commit per file: the raw file and where it came from
         stored = storage.raw_file_register_streamed(streamed=streamed, source="sftp", origin=RawSmtFile.Origin.MIRROR)
         MirroredFile.objects.update_or_create(
             remote_path=entry.path,
-            defaults={"size_bytes": entry.size, "mtime": entry.mtime, "sha256": streamed.sha256,
-                      "raw_file": stored.raw_file, "mirrored_at": timezone.now()},
+            defaults={
+                "size_bytes": entry.size,
+                "mtime": entry.mtime,
+                "sha256": streamed.sha256,
+                "raw_file": stored.raw_file,
+                "mirrored_at": timezone.now(),
+            },
         )
     raw = stored.raw_file
     recorder.count("fetched")

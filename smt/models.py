@@ -69,14 +69,10 @@ class RawSmtFile(models.Model):
     # a customer's limits (plain CSV, the uploader's own ESIIDs, never above SMT's data).
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.CUSTOMER)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # "user:<name>" or "token:<kind>": who to count against the daily upload limit.
     uploader = models.CharField(max_length=160, blank=True, default="")
-    status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
-    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
     error = models.TextField(blank=True, default="")
     stats = models.JSONField(default=dict, blank=True)
@@ -168,11 +164,7 @@ class SmtInterval(models.Model):
     class Meta:
         verbose_name = "SMT interval"
         db_table = "smt_interval"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["esiid", "meter", "channel", "ts"], name="smt_interval_key"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["esiid", "meter", "channel", "ts"], name="smt_interval_key")]
         # Covering: the daily summary and its gap query read only these columns, so PostgreSQL
         # answers them from the index alone (an index-only scan) once the visibility map is set.
         indexes = [

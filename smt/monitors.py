@@ -71,44 +71,66 @@ def smt_data(*, now: datetime, watched: set[str]) -> States:
             ts = datetime.fromtimestamp(newest[esiid], UTC)
             return Observed(esiid, states[esiid], f"newest interval {when(ts)}, {ago(now, ts)}; {threshold}")
         since = houses.get(esiid, now)
-        return Observed(esiid, states[esiid],
-                        f"no intervals stored since the house was added {when(since)}, {ago(now, since)}; {threshold}")
+        return Observed(
+            esiid,
+            states[esiid],
+            f"no intervals stored since the house was added {when(since)}, {ago(now, since)}; {threshold}",
+        )
 
     return States(states, describe)
 
 
 def smt_files(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     failed = RawSmtFile.objects.filter(status=RawSmtFile.Status.FAILED).values_list("pk", "filename", "error")
-    return {str(pk): Observed(f"{name} (#{pk})", State.DOWN, f"normalize failed: {error[:300] or 'no message'}")
-            for pk, name, error in failed}
+    return {
+        str(pk): Observed(f"{name} (#{pk})", State.DOWN, f"normalize failed: {error[:300] or 'no message'}")
+        for pk, name, error in failed
+    }
 
 
 def smt_mirror(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     """Late when no run succeeded for SMT_MIRROR_LATE_MINUTES; down after twice that, or 3 failures in a row."""
     if not settings.SMT_HOST:
         return {}
-    runs = list(JobRun.objects.filter(kind=JobRun.Kind.MIRROR).exclude(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
-                .order_by("-created_at").values_list("status", "finished_at")[:3])
-    ok = JobRun.objects.filter(kind=JobRun.Kind.MIRROR, status=JobRun.Status.SUCCEEDED).aggregate(t=Max("finished_at"))["t"]
+    runs = list(
+        JobRun.objects.filter(kind=JobRun.Kind.MIRROR)
+        .exclude(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
+        .order_by("-created_at")
+        .values_list("status", "finished_at")[:3]
+    )
+    ok = JobRun.objects.filter(kind=JobRun.Kind.MIRROR, status=JobRun.Status.SUCCEEDED).aggregate(t=Max("finished_at"))[
+        "t"
+    ]
     late = timedelta(minutes=settings.SMT_MIRROR_LATE_MINUTES)
     if len(runs) == 3 and all(status == JobRun.Status.FAILED for status, _ in runs):
         return {"sftp": Observed("SFTP mirror", State.DOWN, "the last 3 mirror runs failed; see the Jobs page")}
     if ok is None:
         return {"sftp": Observed("SFTP mirror", State.LATE if runs else State.UP, "no mirror run has succeeded yet")}
     state = by_age(now - ok, late, 2 * late)
-    return {"sftp": Observed("SFTP mirror", state, f"last successful run {when(ok)}, {ago(now, ok)}; "
-                                                   f"threshold {settings.SMT_MIRROR_LATE_MINUTES} min")}
+    return {
+        "sftp": Observed(
+            "SFTP mirror",
+            state,
+            f"last successful run {when(ok)}, {ago(now, ok)}; threshold {settings.SMT_MIRROR_LATE_MINUTES} min",
+        )
+    }
 
 
 def smt_metrics(now: datetime) -> list[GaugeMetricFamily]:
     files = RawSmtFile.objects.values_list("status").annotate(n=Count("pk"))
     newest_ts = SmtInterval.objects.aggregate(t=Max("ts"))["t"]
     return [
-        gauge("wattledger_smt_intervals_stored", "SMT intervals stored (planner estimate on PostgreSQL)",
-              [((), estimated_rows(SmtInterval._meta.db_table))]),
+        gauge(
+            "wattledger_smt_intervals_stored",
+            "SMT intervals stored (planner estimate on PostgreSQL)",
+            [((), estimated_rows(SmtInterval._meta.db_table))],
+        ),
         gauge("wattledger_smt_raw_files", "Raw SMT files by status", files, ["status"]),
-        gauge("wattledger_smt_newest_interval_age_seconds", "Age of the newest SMT interval",
-              [((), (now - newest_ts).total_seconds() if newest_ts else 0)]),
+        gauge(
+            "wattledger_smt_newest_interval_age_seconds",
+            "Age of the newest SMT interval",
+            [((), (now - newest_ts).total_seconds() if newest_ts else 0)],
+        ),
     ]
 
 

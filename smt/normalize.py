@@ -64,8 +64,11 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
         stats.reset()
         with default_storage.open(raw_file.storage_key, "rb") as fileobj:
             hints = {"expected_esiid": raw_file.esiid_hint or None, "usage_points": raw_file.usage_point_esiids or None}
-            read = (_official_rows(fileobj, stats, **hints) if allowed is None
-                    else origins.customer_rows(fileobj, stats, esiids=allowed, **hints))
+            read = (
+                _official_rows(fileobj, stats, **hints)
+                if allowed is None
+                else origins.customer_rows(fileobj, stats, esiids=allowed, **hints)
+            )
             for row in read:
                 esiids.add(row.esiid)
                 yield row
@@ -94,7 +97,12 @@ def raw_file_normalize(*, raw_file: RawSmtFile, dry_run: bool = False) -> dict:
             raw_file.kind = RawSmtFile.Kind.INTERVAL
             raw_file.save(update_fields=["kind"])
         raw_file.set_status(RawSmtFile.Status.NORMALIZED, stats=result)
-    log.info("normalized raw file %s: %s inserted, %s updated", raw_file.pk, result["intervalsInserted"], result["intervalsUpdated"])
+    log.info(
+        "normalized raw file %s: %s inserted, %s updated",
+        raw_file.pk,
+        result["intervalsInserted"],
+        result["intervalsUpdated"],
+    )
     return result
 
 

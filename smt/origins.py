@@ -33,9 +33,15 @@ def customer_esiids(*, user) -> set[str]:
     return set(House.objects.filter(customer=user).values_list("esiid", flat=True))
 
 
-def customer_rows(fileobj: BinaryIO, stats: parser.ParseStats, *, esiids: set[str],
-                  budget: parser.ContentBudget | None = None, expected_esiid: str | None = None,
-                  usage_points: Mapping[str, str] | None = None) -> Iterator[parser.Row]:
+def customer_rows(
+    fileobj: BinaryIO,
+    stats: parser.ParseStats,
+    *,
+    esiids: set[str],
+    budget: parser.ContentBudget | None = None,
+    expected_esiid: str | None = None,
+    usage_points: Mapping[str, str] | None = None,
+) -> Iterator[parser.Row]:
     """The interval rows of a customer file, each for one of `esiids`. Raises FileRejected.
 
     The file is an SMT CSV or a Green Button file, read by smt.interval_rows.file_rows with the
@@ -50,8 +56,10 @@ def customer_rows(fileobj: BinaryIO, stats: parser.ParseStats, *, esiids: set[st
     head = fileobj.read(4096)
     fileobj.seek(0)
     if head.lstrip().startswith(_ARMOR_PREFIX):
-        raise parser.FileRejected("PGP-armoured files are not accepted from customers; upload the CSV export "
-                                  "from smartmetertexas.com as it was downloaded")
+        raise parser.FileRejected(
+            "PGP-armoured files are not accepted from customers; upload the CSV export "
+            "from smartmetertexas.com as it was downloaded"
+        )
     rows = interval_rows.file_rows(fileobj, stats, budget, expected_esiid=expected_esiid, usage_points=usage_points)
     for row in rows:
         if row.esiid not in esiids:
@@ -61,5 +69,6 @@ def customer_rows(fileobj: BinaryIO, stats: parser.ParseStats, *, esiids: set[st
             )
         yield row
     if dated := stats.invalid.get("date"):
-        raise parser.FileRejected(f"line {dated['rows'][0]}: {dated['messages'][0]} "
-                                  f"({dated['count']} such row(s)). Nothing was stored.")
+        raise parser.FileRejected(
+            f"line {dated['rows'][0]}: {dated['messages'][0]} ({dated['count']} such row(s)). Nothing was stored."
+        )

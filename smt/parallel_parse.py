@@ -113,19 +113,30 @@ def _range_text(data: bytes, task: _Range) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = task.first_line + data.count(b"\n", 0, exc.start)
-        raise parser.FileRejected(f"{where}binary or non-UTF-8 content near line {line}; "
-                                  f"expected a CSV text file with header {parser.EXPECTED_HEADER}") from None
+        raise parser.FileRejected(
+            f"{where}binary or non-UTF-8 content near line {line}; "
+            f"expected a CSV text file with header {parser.EXPECTED_HEADER}"
+        ) from None
     for number, line in enumerate(text.split("\n"), task.first_line):
         if "\x00" in line:
-            raise parser.FileRejected(f"{where}binary content at line {number}; "
-                                      f"expected a CSV text file with header {parser.EXPECTED_HEADER}")
+            raise parser.FileRejected(
+                f"{where}binary content at line {number}; expected a CSV text file with header {parser.EXPECTED_HEADER}"
+            )
         if len(line) > parser.MAX_LINE_CHARS:
-            raise parser.FileRejected(f"{where}line {number} is longer than {parser.MAX_LINE_CHARS} characters; not an SMT CSV")
+            raise parser.FileRejected(
+                f"{where}line {number} is longer than {parser.MAX_LINE_CHARS} characters; not an SMT CSV"
+            )
     return text
 
 
-def file_rows_parallel(fileobj: BinaryIO, stats: parser.ParseStats, *, expected_esiid: str | None = None,
-                       usage_points: dict | None = None, range_bytes: int | None = None) -> Iterator[parser.Row]:
+def file_rows_parallel(
+    fileobj: BinaryIO,
+    stats: parser.ParseStats,
+    *,
+    expected_esiid: str | None = None,
+    usage_points: dict | None = None,
+    range_bytes: int | None = None,
+) -> Iterator[parser.Row]:
     """interval_rows.file_rows, with a big CSV's parse spread over a process pool.
 
     Same rows in the same order, same line numbers, same stats and the same refusals as the
@@ -152,7 +163,9 @@ def file_rows_parallel(fileobj: BinaryIO, stats: parser.ParseStats, *, expected_
         yield from _members_rows(members, stats, range_bytes or RANGE_BYTES)
 
 
-def _spool_members(fileobj: BinaryIO, stats: parser.ParseStats, spool: str, *, expected_esiid: str | None) -> list[_Member]:
+def _spool_members(
+    fileobj: BinaryIO, stats: parser.ParseStats, spool: str, *, expected_esiid: str | None
+) -> list[_Member]:
     """Each CSV member decompressed (and un-spreadsheeted) to a file of its own."""
     members = []
     for number, (name, stream) in enumerate(parser.csv_members(fileobj, stats, expected_esiid=expected_esiid)):

@@ -39,7 +39,12 @@ ZIP_MAX_MEMBERS = 1000
 ZIP_MAX_RATIO = 200
 CONTAINER_MAX_BYTES = 8 * 1024**3
 # What zipfile can read; others (Deflate64 is method 9) fail only once a member is opened.
-ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+ZIP_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
 # How a damaged gzip or zip body shows itself while it is read: each becomes a FileRejected.
 DAMAGED = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 _KWH = re.compile(r"^\d*\.?\d*$")
@@ -103,7 +108,10 @@ class ParseStats:
         """Why a file with no valid row is refused: its first errors by kind, or a missing body."""
         if not self.invalid:
             return f"no data rows after the header; expected rows like {EXPECTED_HEADER}"
-        kinds = ", ".join(f"{kind}: {e['count']} (first at line {e['rows'][0]}: {e['messages'][0]})" for kind, e in self.invalid.items())
+        kinds = ", ".join(
+            f"{kind}: {e['count']} (first at line {e['rows'][0]}: {e['messages'][0]})"
+            for kind, e in self.invalid.items()
+        )
         return f"no valid interval row; invalid rows by kind: {kinds}"
 
 
@@ -152,7 +160,9 @@ class _CappedReader(io.RawIOBase):
         try:
             data = self.inner.read(len(buffer))
         except DAMAGED as exc:
-            raise FileDamaged(f"{self.what} is damaged and cannot be read ({exc}); send the file again, uncorrupted") from None
+            raise FileDamaged(
+                f"{self.what} is damaged and cannot be read ({exc}); send the file again, uncorrupted"
+            ) from None
         self.count += len(data)
         if self.count > self.limit:
             raise FileRejected(f"{self.what} expands past {self.limit} bytes; refusing a compression bomb")
@@ -200,8 +210,10 @@ def zip_members(fileobj: BinaryIO) -> list[zipfile.ZipInfo]:
         if info.flag_bits & 0x1:
             raise FileRejected(f"zip member {info.filename!r} is encrypted; send the archive without a password")
         if info.compress_type not in ZIP_METHODS:
-            raise FileRejected(f"zip member {info.filename!r} uses compression method {info.compress_type}; "
-                               f"accepted: {', '.join(ZIP_METHODS.values())}")
+            raise FileRejected(
+                f"zip member {info.filename!r} uses compression method {info.compress_type}; "
+                f"accepted: {', '.join(ZIP_METHODS.values())}"
+            )
         if info.compress_size and info.file_size / info.compress_size > ZIP_MAX_RATIO:
             raise FileRejected(f"zip member {info.filename!r} has a compression ratio above {ZIP_MAX_RATIO}:1")
         total += info.file_size
@@ -231,9 +243,15 @@ def open_members(fileobj: BinaryIO, budget: ContentBudget | None = None) -> Iter
                 except (*DAMAGED, RuntimeError, NotImplementedError) as exc:
                     raise FileDamaged(f"zip member {info.filename!r} cannot be opened ({exc})") from None
                 with member:
-                    yield info.filename, io.BufferedReader(_CappedReader(member, limit, f"zip member {info.filename!r}", budget))
+                    yield (
+                        info.filename,
+                        io.BufferedReader(_CappedReader(member, limit, f"zip member {info.filename!r}", budget)),
+                    )
     elif head.startswith(b"\x1f\x8b"):
-        yield "", io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=fileobj), CONTAINER_MAX_BYTES, "gzip body", budget))
+        yield (
+            "",
+            io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=fileobj), CONTAINER_MAX_BYTES, "gzip body", budget)),
+        )
     else:
         yield "", io.BufferedReader(_KeepOpen(fileobj, budget))
 
@@ -264,7 +282,7 @@ class _HeadThen(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         if self.position < len(self.head):
-            data = self.head[self.position:self.position + len(buffer)]
+            data = self.head[self.position : self.position + len(buffer)]
         else:
             data = self.inner.read(len(buffer))
         buffer[: len(data)] = data
@@ -272,8 +290,9 @@ class _HeadThen(io.RawIOBase):
         return len(data)
 
 
-def csv_members(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None, *,
-                expected_esiid: str | None = None) -> Iterator[tuple[str, BinaryIO]]:
+def csv_members(
+    fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None, *, expected_esiid: str | None = None
+) -> Iterator[tuple[str, BinaryIO]]:
     """open_members, each member read as UTF-8 with commas whatever a spreadsheet saved it as.
 
     UTF-16 and tab-separated members are rewritten as they stream, and an ESIID in scientific
@@ -305,7 +324,9 @@ def text_lines(stream: BinaryIO, member: str) -> Iterator[str]:
                 return
             lineno += 1
             if "\x00" in line:
-                raise FileRejected(f"{where}binary content at line {lineno}; expected a CSV text file with header {EXPECTED_HEADER}")
+                raise FileRejected(
+                    f"{where}binary content at line {lineno}; expected a CSV text file with header {EXPECTED_HEADER}"
+                )
             if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
                 raise FileRejected(f"{where}line {lineno} is longer than {MAX_LINE_CHARS} characters; not an SMT CSV")
             yield line
@@ -529,8 +550,12 @@ class IntervalReader:
         start = cached(self.minutes, record[self.i_start], _parse_minutes)
         end = cached(self.minutes, record[self.i_end], _parse_minutes)
         if day is None or start is None or end is None or start >= 24 * 60:
-            return self._bad(number, "timestamp", "bad USAGE_DATE / start / end: "
-                             f"{record[self.i_date].strip()!r} {record[self.i_start].strip()!r} {record[self.i_end].strip()!r}")
+            return self._bad(
+                number,
+                "timestamp",
+                "bad USAGE_DATE / start / end: "
+                f"{record[self.i_date].strip()!r} {record[self.i_start].strip()!r} {record[self.i_end].strip()!r}",
+            )
         if problem := day_problem(day.day, last=self.last_day):
             return self._bad(number, "date", problem)
         revised = None
@@ -552,7 +577,9 @@ class IntervalReader:
             return self._bad(number, "kwh", f"USAGE_KWH {record[self.i_kwh].strip()!r} is not a non-negative number")
         quality = cached(self.flags, record[self.i_flag], _parse_flag)
         if quality is None:
-            return self._bad(number, "flag", f"ESTIMATED_ACTUAL {record[self.i_flag].strip().upper()!r} is not A, E or empty")
+            return self._bad(
+                number, "flag", f"ESTIMATED_ACTUAL {record[self.i_flag].strip().upper()!r} is not A, E or empty"
+            )
         if day.kind == "normal":
             ts = day.midnight_utc + start * 60
         else:
@@ -586,8 +613,9 @@ class IntervalReader:
         return day.epoch(end - 15, fold=1 if repeat else 0)
 
 
-def iter_rows(fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None, *,
-              expected_esiid: str | None = None) -> Iterator[Row]:
+def iter_rows(
+    fileobj: BinaryIO, stats: ParseStats, budget: ContentBudget | None = None, *, expected_esiid: str | None = None
+) -> Iterator[Row]:
     """Every valid interval row of a raw SMT file, in file order. Raises FileRejected.
 
     `expected_esiid` is the ESIID named with the upload: the only one a spreadsheet's

@@ -40,7 +40,9 @@ def interval_partitions_ensure_epochs(*, ts_min: int | None, ts_max: int | None)
     """For a normalized file's span (parser stats are epoch seconds): a 2019 export gets its months."""
     if ts_min is None or ts_max is None:
         return []
-    return interval_partitions_ensure(start=datetime.fromtimestamp(ts_min, tz=UTC), end=datetime.fromtimestamp(ts_max, tz=UTC))
+    return interval_partitions_ensure(
+        start=datetime.fromtimestamp(ts_min, tz=UTC), end=datetime.fromtimestamp(ts_max, tz=UTC)
+    )
 
 
 def interval_partitions_maintain(*, now: datetime | None = None) -> dict:
@@ -68,7 +70,9 @@ def intervals_prune(*, now: datetime | None = None) -> dict:
         dropped = partitions_drop_before(LAYOUT, cutoff=cutoff)
         with connection.cursor() as cursor:
             for _, lower, upper in dropped:
-                cursor.execute("DELETE FROM smt_interval_day WHERE day >= %s AND day < %s", [_local_day(lower), _local_day(upper)])
+                cursor.execute(
+                    "DELETE FROM smt_interval_day WHERE day >= %s AND day < %s", [_local_day(lower), _local_day(upper)]
+                )
             if dropped:
                 _newest_recompute_before(max(upper for _, _, upper in dropped))
             cursor.execute("DELETE FROM smt_interval WHERE ts < %s", [cutoff])
@@ -81,8 +85,9 @@ def _newest_recompute_before(upper: datetime) -> None:
     0013): every ESIID whose newest interval lay before the end of the dropped months is read again,
     which also drops the row of an ESIID with nothing left."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT smt_interval_newest_recompute(ARRAY(SELECT esiid FROM smt_interval_newest WHERE ts < %s))",
-                       [upper])
+        cursor.execute(
+            "SELECT smt_interval_newest_recompute(ARRAY(SELECT esiid FROM smt_interval_newest WHERE ts < %s))", [upper]
+        )
 
 
 def _local_day(moment: datetime) -> date:

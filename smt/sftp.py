@@ -66,22 +66,35 @@ def sftp_session(config: SftpConfig) -> Iterator[paramiko.SFTPClient]:
     key = _client_key(config)
     try:
         client.connect(
-            config.host, port=config.port, username=config.user, pkey=key, timeout=config.timeout,
-            banner_timeout=config.timeout, auth_timeout=config.timeout, allow_agent=False, look_for_keys=False,
+            config.host,
+            port=config.port,
+            username=config.user,
+            pkey=key,
+            timeout=config.timeout,
+            banner_timeout=config.timeout,
+            auth_timeout=config.timeout,
+            allow_agent=False,
+            look_for_keys=False,
         )
     except paramiko.BadHostKeyException as exc:
         client.close()
-        raise SftpError(f"host key of {config.host}:{config.port} has CHANGED ({exc.key.get_name()}); refusing to connect") from None
+        raise SftpError(
+            f"host key of {config.host}:{config.port} has CHANGED ({exc.key.get_name()}); refusing to connect"
+        ) from None
     except paramiko.SSHException as exc:
         client.close()
         if "not found in known_hosts" in str(exc):  # RejectPolicy's wording
-            raise SftpError(f"host key of {config.host}:{config.port} is unknown (not in SMT_KNOWN_HOSTS); refusing to connect") from None
+            raise SftpError(
+                f"host key of {config.host}:{config.port} is unknown (not in SMT_KNOWN_HOSTS); refusing to connect"
+            ) from None
         raise SftpError(f"SSH to {config.host}:{config.port} failed: {exc}") from None
     except OSError as exc:
         client.close()
         raise SftpError(f"cannot reach {config.host}:{config.port} ({exc.strerror or exc})") from None
     try:
-        sftp = paramiko.SFTPClient.from_transport(client.get_transport(), window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET_SIZE)
+        sftp = paramiko.SFTPClient.from_transport(
+            client.get_transport(), window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET_SIZE
+        )
         yield sftp
     finally:
         client.close()
@@ -98,8 +111,9 @@ def _client_key(config: SftpConfig) -> paramiko.PKey:
         raise SftpError(f"cannot load SMT_KEY (wrong SMT_KEY_PASSPHRASE, or not a private key): {exc}") from None
 
 
-def sftp_walk(sftp: paramiko.SFTPClient, root: str,
-              on_error: Callable[[str, OSError], None] | None = None) -> Iterator[RemoteEntry]:
+def sftp_walk(
+    sftp: paramiko.SFTPClient, root: str, on_error: Callable[[str, OSError], None] | None = None
+) -> Iterator[RemoteEntry]:
     """Every regular file under `root`, recursively. Symlinks are not followed.
 
     A subfolder that cannot be listed goes to `on_error` and the walk goes on; the root
@@ -147,8 +161,14 @@ def _read_limit(sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile, size: int)
     return limit
 
 
-def sftp_fetch_many[T](sftp: paramiko.SFTPClient, config: SftpConfig, entries: list[RemoteEntry],
-                    consume: Callable[[BinaryIO, RemoteEntry], T], *, connections: int = 1) -> Iterator[tuple[RemoteEntry | None, T | Exception]]:
+def sftp_fetch_many[T](
+    sftp: paramiko.SFTPClient,
+    config: SftpConfig,
+    entries: list[RemoteEntry],
+    consume: Callable[[BinaryIO, RemoteEntry], T],
+    *,
+    connections: int = 1,
+) -> Iterator[tuple[RemoteEntry | None, T | Exception]]:
     """Read `entries` over `sftp` plus up to `connections - 1` extra connections, in threads.
 
     `consume(stream, entry)` runs in a worker thread (it must not touch the ORM) and its result

@@ -19,8 +19,10 @@ from smt.parser import FileRejected
 
 HEAD_BYTES = 64 * 1024
 _SCIENTIFIC = re.compile(r"^'?(\d)(?:\.(\d+))?[eE]\+?(\d{1,2})$")
-FIX_HINT = ("in the spreadsheet, format the ESIID column as Text (or Number with 0 decimals), type the full "
-            "17- or 22-digit ESIID back in, and save as CSV again; or name the ESIID with the upload")
+FIX_HINT = (
+    "in the spreadsheet, format the ESIID column as Text (or Number with 0 decimals), type the full "
+    "17- or 22-digit ESIID back in, and save as CSV again; or name the ESIID with the upload"
+)
 
 
 @dataclass
@@ -39,8 +41,10 @@ class SpreadsheetFixes:
         if self.delimiter == "\t":
             said.append("tab-separated columns read as commas")
         if self.esiid_rows:
-            said.append(f"an ESIID in scientific notation on {self.esiid_rows} rows was read as {self.esiid}, "
-                        "the upload's ESIID, whose digits it agrees with")
+            said.append(
+                f"an ESIID in scientific notation on {self.esiid_rows} rows was read as {self.esiid}, "
+                "the upload's ESIID, whose digits it agrees with"
+            )
         return said
 
 
@@ -55,14 +59,18 @@ def esiid_scientific_resolve(text: str, *, expected: str | None, row: int) -> st
         return None
     shown = text.strip()
     if expected is None:
-        raise FileRejected(f"row {row}: ESIID {shown!r} is in scientific notation, so a spreadsheet has rounded "
-                           f"away its digits; {FIX_HINT}")
+        raise FileRejected(
+            f"row {row}: ESIID {shown!r} is in scientific notation, so a spreadsheet has rounded "
+            f"away its digits; {FIX_HINT}"
+        )
     mantissa = Decimal(f"{match[1]}.{match[2] or '0'}")
     places = len(match[2] or "")
     rounded = Decimal(f"{expected[0]}.{expected[1:]}").quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     if len(expected) != int(match[3]) + 1 or rounded != mantissa:
-        raise FileRejected(f"row {row}: ESIID {shown!r} (scientific notation, from a spreadsheet) does not agree with "
-                           f"the upload's ESIID {expected}; {FIX_HINT}")
+        raise FileRejected(
+            f"row {row}: ESIID {shown!r} (scientific notation, from a spreadsheet) does not agree with "
+            f"the upload's ESIID {expected}; {FIX_HINT}"
+        )
     return expected
 
 
@@ -99,7 +107,7 @@ def spreadsheet_open(fileobj: BinaryIO, *, expected_esiid: str | None = None) ->
 def _head_lines(text: str) -> tuple[str, str]:
     lines = [line for line in text.splitlines() if line.strip()]
     header = next((line for line in lines if "ESIID" in line.upper()), "")
-    after = lines[lines.index(header) + 1:] if header else []
+    after = lines[lines.index(header) + 1 :] if header else []
     return header, (after[0] if after else "")
 
 
@@ -125,7 +133,9 @@ def _rewrite(fileobj: BinaryIO, fixes: SpreadsheetFixes, expected: str | None) -
                 continue
             yield _data_line(line, number, column, fixes, expected).encode()
     except UnicodeDecodeError:
-        raise FileRejected(f"line {number + 1} is not valid {fixes.encoding.upper()} text; save the file as CSV UTF-8") from None
+        raise FileRejected(
+            f"line {number + 1} is not valid {fixes.encoding.upper()} text; save the file as CSV UTF-8"
+        ) from None
 
 
 def _comma_line(line: str, delimiter: str) -> str:
@@ -133,7 +143,7 @@ def _comma_line(line: str, delimiter: str) -> str:
         return line
     body = line.rstrip("\r\n")
     out = io.StringIO()
-    csv.writer(out, lineterminator=line[len(body):]).writerow(next(csv.reader([body], delimiter=delimiter), []))
+    csv.writer(out, lineterminator=line[len(body) :]).writerow(next(csv.reader([body], delimiter=delimiter), []))
     return out.getvalue()
 
 
@@ -146,7 +156,7 @@ def _data_line(line: str, number: int, column: int, fixes: SpreadsheetFixes, exp
     fixes.esiid_rows += 1
     cells[column] = resolved
     out = io.StringIO()
-    csv.writer(out, lineterminator=line[len(body):]).writerow(cells)
+    csv.writer(out, lineterminator=line[len(body) :]).writerow(cells)
     return out.getvalue()
 
 

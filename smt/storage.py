@@ -68,9 +68,21 @@ def raw_file_store(
     content = fileobj if hasattr(fileobj, "temporary_file_path") else File(fileobj, name=filename)
     key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), content)
     try:
-        return _register(key=key, sha256=sha256, size_bytes=size, filename=filename, source=source[:64], esiid_hint=esiid[:22],
-                         meter_hint=meter[:64], kind=kind, uploaded_by=uploaded_by, uploader=uploader[:160], parent=parent,
-                         origin=origin, usage_point_esiids=dict(usage_points or {}))
+        return _register(
+            key=key,
+            sha256=sha256,
+            size_bytes=size,
+            filename=filename,
+            source=source[:64],
+            esiid_hint=esiid[:22],
+            meter_hint=meter[:64],
+            kind=kind,
+            uploaded_by=uploaded_by,
+            uploader=uploader[:160],
+            parent=parent,
+            origin=origin,
+            usage_point_esiids=dict(usage_points or {}),
+        )
     except BaseException:
         # Stored bytes with no raw-file row are an orphan nobody lists or deletes.
         default_storage.delete(key)
@@ -115,15 +127,23 @@ def raw_file_stream(*, fileobj: BinaryIO, filename: str) -> StreamedFile:
     return StreamedFile(key=key, sha256=reader.digest.hexdigest(), size=reader.size, filename=filename)
 
 
-def raw_file_register_streamed(*, streamed: StreamedFile, origin: str, source: str = "",
-                               kind: str = RawSmtFile.Kind.UNKNOWN) -> StoredFile:
+def raw_file_register_streamed(
+    *, streamed: StreamedFile, origin: str, source: str = "", kind: str = RawSmtFile.Kind.UNKNOWN
+) -> StoredFile:
     """Register streamed bytes; bytes already stored under another raw file are deleted again."""
     existing = RawSmtFile.objects.filter(sha256=streamed.sha256).first()
     if existing:
         default_storage.delete(streamed.key)
         return _known(existing, origin=origin)
-    return _register(key=streamed.key, sha256=streamed.sha256, size_bytes=streamed.size, filename=streamed.filename,
-                     source=source[:64], kind=kind, origin=origin)
+    return _register(
+        key=streamed.key,
+        sha256=streamed.sha256,
+        size_bytes=streamed.size,
+        filename=streamed.filename,
+        source=source[:64],
+        kind=kind,
+        origin=origin,
+    )
 
 
 def _known(existing: RawSmtFile, *, origin: str) -> StoredFile:
@@ -140,7 +160,9 @@ def _known(existing: RawSmtFile, *, origin: str) -> StoredFile:
 def _register(*, key: str, sha256: str, filename: str, **fields) -> StoredFile:
     try:
         with transaction.atomic():
-            raw = RawSmtFile.objects.create(filename=(filename or "upload.csv")[:255], sha256=sha256, storage_key=key, **fields)
+            raw = RawSmtFile.objects.create(
+                filename=(filename or "upload.csv")[:255], sha256=sha256, storage_key=key, **fields
+            )
     except IntegrityError:
         # Another request stored the same bytes a moment ago: keep theirs, drop our copy.
         default_storage.delete(key)
@@ -148,14 +170,27 @@ def _register(*, key: str, sha256: str, filename: str, **fields) -> StoredFile:
     return StoredFile(raw, duplicate=False)
 
 
-def raw_file_precheck(*, fileobj: BinaryIO, size: int, filename: str = "", bundles: bool = False,
-                      expected_esiid: str | None = None, usage_points: Mapping[str, str] | None = None) -> str:
+def raw_file_precheck(
+    *,
+    fileobj: BinaryIO,
+    size: int,
+    filename: str = "",
+    bundles: bool = False,
+    expected_esiid: str | None = None,
+    usage_points: Mapping[str, str] | None = None,
+) -> str:
     """Refuse what is plainly not SMT data before it is stored; return the file kind.
 
     See raw_file_inspect, which also says what was undone on the way.
     """
-    return raw_file_inspect(fileobj=fileobj, size=size, filename=filename, bundles=bundles,
-                            expected_esiid=expected_esiid, usage_points=usage_points).kind
+    return raw_file_inspect(
+        fileobj=fileobj,
+        size=size,
+        filename=filename,
+        bundles=bundles,
+        expected_esiid=expected_esiid,
+        usage_points=usage_points,
+    ).kind
 
 
 @dataclass(frozen=True)
@@ -164,8 +199,15 @@ class Inspection:
     notes: list[str]  # spreadsheet fixes and Green Button decisions, for the upload's answer
 
 
-def raw_file_inspect(*, fileobj: BinaryIO, size: int, filename: str = "", bundles: bool = False,
-                     expected_esiid: str | None = None, usage_points: Mapping[str, str] | None = None) -> Inspection:
+def raw_file_inspect(
+    *,
+    fileobj: BinaryIO,
+    size: int,
+    filename: str = "",
+    bundles: bool = False,
+    expected_esiid: str | None = None,
+    usage_points: Mapping[str, str] | None = None,
+) -> Inspection:
     """Refuse what is plainly not SMT data before it is stored; its kind and what was undone.
 
     Small files are parsed whole, so a file without one valid row is refused here with its row
@@ -186,8 +228,9 @@ def raw_file_inspect(*, fileobj: BinaryIO, size: int, filename: str = "", bundle
     if kind != "billing" and size <= settings.SMT_PRECHECK_FULL_BYTES:
         # Read to the end: a damaged container or an unclosed quote shows only there and is
         # better refused now than stored to fail in the worker. The budget bounds the work.
-        rows = interval_rows.file_rows(fileobj, stats, limits.content_budget(size=size),
-                                       expected_esiid=expected_esiid, usage_points=usage_points)
+        rows = interval_rows.file_rows(
+            fileobj, stats, limits.content_budget(size=size), expected_esiid=expected_esiid, usage_points=usage_points
+        )
         valid = sum(1 for _ in rows)
         fileobj.seek(0)
         if not valid:

@@ -22,7 +22,17 @@ class RawSmtFileTable(tables.Table):
 
     class Meta:
         model = RawSmtFile
-        fields = ("filename", "source", "esiid_hint", "size_bytes", "received_at", "status", "inserted", "updated", "errors")
+        fields = (
+            "filename",
+            "source",
+            "esiid_hint",
+            "size_bytes",
+            "received_at",
+            "status",
+            "inserted",
+            "updated",
+            "errors",
+        )
         attrs = {"class": "table", "id": "raw-files"}
         order_by = "-received_at"
 
@@ -66,7 +76,9 @@ class IntervalTable(tables.Table):
         return format_html('<span class="badge badge-q-{}">{}</span>', record.quality, value)
 
     def render_source(self, value: int, record) -> str:
-        return format_html('<a href="{}">file #{} row {}</a>', reverse("smt:raw-file-detail", args=[value]), value, record.row_number)
+        return format_html(
+            '<a href="{}">file #{} row {}</a>', reverse("smt:raw-file-detail", args=[value]), value, record.row_number
+        )
 
     def body_html(self) -> SafeString:
         """The page's rows in one pass, through the render_* methods above.
@@ -78,14 +90,22 @@ class IntervalTable(tables.Table):
         for index, bound in enumerate(self.page.object_list):
             r, parity = bound.record, "odd" if index % 2 else "even"
             revised = localtime(r.revised_at, CENTRAL).strftime("%Y-%m-%d %H:%M %Z") if r.revised_at else "—"
-            rows.append(format_html(
-                '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td>'
-                "<td>{}</td><td>{}</td><td>{}</td></tr>",
-                f"estimated {parity}" if r.quality == "estimated" else parity, r.esiid, r.meter,
-                r.get_channel_display(), self.render_local(r.ts), self.render_ts(r.ts), r.kwh,
-                self.render_quality(r.get_quality_display(), r), revised,
-                self.render_source(r.raw_file_id, r) if r.raw_file_id else "—",
-            ))
+            rows.append(
+                format_html(
+                    '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td>'
+                    "<td>{}</td><td>{}</td><td>{}</td></tr>",
+                    f"estimated {parity}" if r.quality == "estimated" else parity,
+                    r.esiid,
+                    r.meter,
+                    r.get_channel_display(),
+                    self.render_local(r.ts),
+                    self.render_ts(r.ts),
+                    r.kwh,
+                    self.render_quality(r.get_quality_display(), r),
+                    revised,
+                    self.render_source(r.raw_file_id, r) if r.raw_file_id else "—",
+                )
+            )
         return mark_safe("".join(rows))
 
 
@@ -99,7 +119,17 @@ class DeletionTable(tables.Table):
 
     class Meta:
         model = IntervalDeletion
-        fields = ("deleted_at", "actor", "esiid", "meter", "range_start", "range_end", "deleted_count", "reason", "raw_file_ids")
+        fields = (
+            "deleted_at",
+            "actor",
+            "esiid",
+            "meter",
+            "range_start",
+            "range_end",
+            "deleted_count",
+            "reason",
+            "raw_file_ids",
+        )
         attrs = {"class": "table", "id": "deletions"}
 
     def render_raw_file_ids(self, value: list) -> str:
@@ -117,8 +147,12 @@ def billing_difference_class(difference) -> str:
 class BillingReadTable(tables.Table):
     esiid = tables.Column(verbose_name="ESIID")
     kwh = tables.Column(verbose_name="Billing kWh", attrs={"td": {"class": "num"}})
-    interval_kwh = tables.Column(verbose_name="Intervals kWh", empty_values=(), orderable=False, attrs={"td": {"class": "num"}})
-    difference = tables.Column(verbose_name="Difference", empty_values=(), orderable=False, attrs={"td": {"class": "num"}})
+    interval_kwh = tables.Column(
+        verbose_name="Intervals kWh", empty_values=(), orderable=False, attrs={"td": {"class": "num"}}
+    )
+    difference = tables.Column(
+        verbose_name="Difference", empty_values=(), orderable=False, attrs={"td": {"class": "num"}}
+    )
     start_reading = tables.Column(verbose_name="Start register", attrs={"td": {"class": "num"}})
     end_reading = tables.Column(verbose_name="End register", attrs={"td": {"class": "num"}})
     revised_at = ZonedDateTimeColumn(verbose_name="Revision", zone=CENTRAL)
@@ -126,10 +160,23 @@ class BillingReadTable(tables.Table):
 
     class Meta:
         model = SmtBillingRead
-        fields = ("esiid", "meter", "read_date", "kwh", "interval_kwh", "difference", "start_reading", "end_reading", "revised_at", "source")
+        fields = (
+            "esiid",
+            "meter",
+            "read_date",
+            "kwh",
+            "interval_kwh",
+            "difference",
+            "start_reading",
+            "end_reading",
+            "revised_at",
+            "source",
+        )
         attrs = {"class": "table", "id": "billing-reads"}
-        row_attrs = {"class": lambda table, record: billing_difference_class(table.differences.get(record.pk)),
-                     "data-day": lambda record: record.read_date.isoformat()}
+        row_attrs = {
+            "class": lambda table, record: billing_difference_class(table.differences.get(record.pk)),
+            "data-day": lambda record: record.read_date.isoformat(),
+        }
         order_by = ("esiid", "-read_date")
 
     differences: dict = {}
@@ -145,4 +192,6 @@ class BillingReadTable(tables.Table):
     def render_source(self, value: int, record: SmtBillingRead) -> str:
         if value is None:
             return "–"
-        return format_html('<a href="{}">file #{} row {}</a>', reverse("smt:raw-file-detail", args=[value]), value, record.row_number)
+        return format_html(
+            '<a href="{}">file #{} row {}</a>', reverse("smt:raw-file-detail", args=[value]), value, record.row_number
+        )

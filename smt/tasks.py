@@ -14,9 +14,13 @@ def raw_file_normalize(raw_id: int, started_by: str = "") -> dict | None:
     if not RawSmtFile.objects.claim_for_normalize(raw_id):
         return None  # deleted, finished already, or another worker is on it right now
     raw = RawSmtFile.objects.get(pk=raw_id)
-    job = job_run_create(kind=JobRun.Kind.NORMALIZE, trigger=JobRun.Trigger.QUEUE, esiid=raw.esiid_hint, started_by=started_by)
+    job = job_run_create(
+        kind=JobRun.Kind.NORMALIZE, trigger=JobRun.Trigger.QUEUE, esiid=raw.esiid_hint, started_by=started_by
+    )
     with job_run_record(job=job) as recorder:
-        return ingest.raw_file_ingest_recorded(raw_file=raw, label=f"raw file #{raw.pk} {raw.filename}", recorder=recorder)
+        return ingest.raw_file_ingest_recorded(
+            raw_file=raw, label=f"raw file #{raw.pk} {raw.filename}", recorder=recorder
+        )
 
 
 def raw_files_requeue_stranded() -> int:

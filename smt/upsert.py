@@ -90,7 +90,9 @@ def _copy_direct(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int)
         buffer = []
         for r in rows:
             revised = r"\N" if r.revised is None else revised_text(r.revised)
-            buffer.append(f"{r.esiid}\t{meter_text}\t{r.channel}\t{ts_text(r.ts)}\t{wh_text(r.wh)}\t{r.quality}\t{revised}\t{raw_id}\t{r.row}\n")
+            buffer.append(
+                f"{r.esiid}\t{meter_text}\t{r.channel}\t{ts_text(r.ts)}\t{wh_text(r.wh)}\t{r.quality}\t{revised}\t{raw_id}\t{r.row}\n"
+            )
             if len(buffer) >= COPY_CHUNK_ROWS:
                 copy.write("".join(buffer))
                 count += len(buffer)
@@ -135,11 +137,15 @@ def _replaces(*, customer: bool, incoming: str, current: str) -> str:
     the revision dates, and a customer's row never replaces one from SMT's channels; within a
     rank, the newer REVISION_DATE wins. A stored row whose raw file is gone counts as official.
     """
-    newer = (f"({incoming}.revised_at IS NOT NULL AND ({current}.revised_at IS NULL "
-             f"OR {incoming}.revised_at > {current}.revised_at))")
+    newer = (
+        f"({incoming}.revised_at IS NOT NULL AND ({current}.revised_at IS NULL "
+        f"OR {incoming}.revised_at > {current}.revised_at))"
+    )
     # Uncorrelated, so PostgreSQL hashes the customer files' ids once instead of a lookup per row.
-    current_customer = (f"COALESCE({current}.raw_file_id IN (SELECT id FROM smt_rawsmtfile "
-                        f"WHERE origin = '{RawSmtFile.Origin.CUSTOMER.value}'), false)")
+    current_customer = (
+        f"COALESCE({current}.raw_file_id IN (SELECT id FROM smt_rawsmtfile "
+        f"WHERE origin = '{RawSmtFile.Origin.CUSTOMER.value}'), false)"
+    )
     return f"({newer} AND {current_customer})" if customer else f"({newer} OR {current_customer})"
 
 
@@ -168,9 +174,19 @@ def _conflicts_sql(*, customer: bool, placeholder: str, epoch_to_ts: str) -> str
 
 def _examples(rows: list[dict]) -> list[dict]:
     """What the raw file's page shows of each conflict: where, what was kept, what differed."""
-    return [{"esiid": r["esiid"], "channel": r["channel"], "ts": parser.epoch_iso(int(r["ts_epoch"])), "row": r["row_number"],
-             "keptKwh": f"{Decimal(str(r['kept_kwh'])):.3f}", "keptQuality": r["kept_quality"],
-             "fileKwh": f"{int(r['file_wh']) / 1000:.3f}", "fileQuality": r["file_quality"]} for r in rows]
+    return [
+        {
+            "esiid": r["esiid"],
+            "channel": r["channel"],
+            "ts": parser.epoch_iso(int(r["ts_epoch"])),
+            "row": r["row_number"],
+            "keptKwh": f"{Decimal(str(r['kept_kwh'])):.3f}",
+            "keptQuality": r["kept_quality"],
+            "fileKwh": f"{int(r['file_wh']) / 1000:.3f}",
+            "fileQuality": r["file_quality"],
+        }
+        for r in rows
+    ]
 
 
 def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int, customer: bool) -> dict:
@@ -183,9 +199,13 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
     cursor.execute("ANALYZE smt_stage")
     # DISTINCT ON keeps one row per key (newest revision, then last in file), so ON CONFLICT
     # never touches a row twice; a file whose keys only ever increase has no repeat to drop.
-    winners = "SELECT * FROM smt_stage" if ordered else (
-        "SELECT DISTINCT ON (esiid, channel, ts_epoch) * FROM smt_stage "
-        "ORDER BY esiid, channel, ts_epoch, revised_epoch DESC NULLS LAST, seq DESC"
+    winners = (
+        "SELECT * FROM smt_stage"
+        if ordered
+        else (
+            "SELECT DISTINCT ON (esiid, channel, ts_epoch) * FROM smt_stage "
+            "ORDER BY esiid, channel, ts_epoch, revised_epoch DESC NULLS LAST, seq DESC"
+        )
     )
     # `changed` leaves out the rows the revision rule would ignore anyway, so a re-ingest reads
     # the key index and writes nothing (ON CONFLICT DO UPDATE ... WHERE false still locks rows);
@@ -223,8 +243,13 @@ def _stage_upsert(cursor, rows: Iterator[parser.Row], *, meter: str, raw_id: int
     )
     distinct, inserted, updated, conflicting, examples = cursor.fetchone()
     cursor.execute("DROP TABLE smt_stage")
-    return {"distinct": distinct, "inserted": inserted, "updated": updated,
-            "conflicting": conflicting, "conflictExamples": _examples(examples or [])}
+    return {
+        "distinct": distinct,
+        "inserted": inserted,
+        "updated": updated,
+        "conflicting": conflicting,
+        "conflictExamples": _examples(examples or []),
+    }
 
 
 def _copy_stage(cursor, rows: Iterator[parser.Row]) -> bool:
@@ -299,13 +324,20 @@ def _apply_generic(rows, *, meter: str, raw_id: int, customer: bool) -> dict:
         changed = cursor.fetchone()[0]
         cursor.execute("DROP TABLE smt_winners")
         cursor.execute("DELETE FROM smt_stage")
-    return {"distinct": distinct, "inserted": inserted, "updated": changed - inserted,
-            "conflicting": conflicting, "conflictExamples": examples}
+    return {
+        "distinct": distinct,
+        "inserted": inserted,
+        "updated": changed - inserted,
+        "conflicting": conflicting,
+        "conflictExamples": examples,
+    }
 
 
 def _sqlite_conflicts(cursor, *, meter: str, customer: bool) -> tuple[int, list[dict]]:
     """_conflicts_sql on SQLite, where smt_interval keeps instants as 'YYYY-MM-DD HH:MM:SS' text."""
-    sql = _conflicts_sql(customer=customer, placeholder="%s", epoch_to_ts="_sqlite_ts").replace("winners", "smt_winners")
+    sql = _conflicts_sql(customer=customer, placeholder="%s", epoch_to_ts="_sqlite_ts").replace(
+        "winners", "smt_winners"
+    )
     # SQLite has no to_timestamp: the same text the upsert below writes, inlined per use.
     sql = re.sub(r"_sqlite_ts\(([\w.]+)\)", r"strftime('%%Y-%%m-%%d %%H:%%M:%%S', \1, 'unixepoch')", sql)
     cursor.execute(f"SELECT count(*) FROM ({sql})", [meter])

@@ -15,7 +15,9 @@ from smt.views import automation, customer_pages, customers, hooks, intervals, r
 
 
 def _moved(pattern_name: str) -> Callable[..., HttpResponse]:
-    return RedirectView.as_view(pattern_name=pattern_name, permanent=True, query_string=True, http_method_names=["get", "head"])
+    return RedirectView.as_view(
+        pattern_name=pattern_name, permanent=True, query_string=True, http_method_names=["get", "head"]
+    )
 
 
 app_name = "smt"

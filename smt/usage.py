@@ -162,8 +162,10 @@ def _day_aggregates_scan(*, esiid: str, meter: str | None, start: date, end: dat
     """The embedded SQLite database has no trigger-kept totals: aggregate the intervals (a few ESIIDs)."""
     begin, finish = day_bounds(start, end)
     rows = (
-        intervals_for(esiid=esiid, meter=meter).filter(ts__gte=begin, ts__lt=finish)
-        .annotate(day=TruncDate("ts", tzinfo=CENTRAL)).values_list("day", "channel")
+        intervals_for(esiid=esiid, meter=meter)
+        .filter(ts__gte=begin, ts__lt=finish)
+        .annotate(day=TruncDate("ts", tzinfo=CENTRAL))
+        .values_list("day", "channel")
         .annotate(n=Count("ts"), kwh=Sum("kwh"), est=Count("ts", filter=Q(quality=SmtInterval.Quality.ESTIMATED)))
     )
     return [(day, channel, n, kwh, est) for day, channel, n, kwh, est in rows]
@@ -184,7 +186,9 @@ def day_totals_drift() -> list[tuple]:
     replica`, `ALTER TABLE ... DISABLE TRIGGER`); a full scan of smt_interval, for operators.
     """
     with connection.cursor() as cursor:
-        cursor.execute(f"({_DAY_TOTALS_KEPT} EXCEPT {_DAY_TOTALS_SQL}) UNION ALL ({_DAY_TOTALS_SQL} EXCEPT {_DAY_TOTALS_KEPT})")
+        cursor.execute(
+            f"({_DAY_TOTALS_KEPT} EXCEPT {_DAY_TOTALS_SQL}) UNION ALL ({_DAY_TOTALS_SQL} EXCEPT {_DAY_TOTALS_KEPT})"
+        )
         return cursor.fetchall()
 
 
@@ -193,7 +197,9 @@ def day_totals_rebuild() -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("LOCK TABLE smt_interval IN SHARE MODE")  # no writes while the totals are recomputed
         cursor.execute("DELETE FROM smt_interval_day")
-        cursor.execute(f"INSERT INTO smt_interval_day (esiid, meter, channel, day, found, kwh, estimated) {_DAY_TOTALS_SQL}")
+        cursor.execute(
+            f"INSERT INTO smt_interval_day (esiid, meter, channel, day, found, kwh, estimated) {_DAY_TOTALS_SQL}"
+        )
         return cursor.rowcount
 
 
@@ -214,8 +220,11 @@ def _gaps(*, esiid: str, meter: str | None, days: dict[date, tuple[datetime, dat
     spans = list(days.values())
     if connection.vendor != "postgresql":
         ranges = reduce(operator.or_, (Q(ts__gte=lo, ts__lt=hi) for lo, hi in spans))
-        present = set(intervals_for(esiid=esiid, meter=meter).filter(ranges, channel=SmtInterval.Channel.CONSUMPTION)
-                      .values_list("ts", flat=True))
+        present = set(
+            intervals_for(esiid=esiid, meter=meter)
+            .filter(ranges, channel=SmtInterval.Channel.CONSUMPTION)
+            .values_list("ts", flat=True)
+        )
         return _gap_ranges(days, present)
     # One index range scan per day on (esiid, ts); an OR of ranges would scan the whole year.
     meter_sql = " AND c.meter = %s" if meter else ""
@@ -225,8 +234,15 @@ def _gaps(*, esiid: str, meter: str | None, days: dict[date, tuple[datetime, dat
         # The constant outer bounds let the planner prune smt_interval's monthly partitions.
         f" AND c.ts >= %s AND c.ts < %s{meter_sql} OFFSET 0) AS c"  # OFFSET 0: keeps the per-day scan from being flattened into one
     )
-    params = [[lo for lo, _ in spans], [hi for _, hi in spans], esiid, SmtInterval.Channel.CONSUMPTION,
-              min(lo for lo, _ in spans), max(hi for _, hi in spans), *([meter] if meter else [])]
+    params = [
+        [lo for lo, _ in spans],
+        [hi for _, hi in spans],
+        esiid,
+        SmtInterval.Channel.CONSUMPTION,
+        min(lo for lo, _ in spans),
+        max(hi for _, hi in spans),
+        *([meter] if meter else []),
+    ]
     with _reading().cursor() as cursor:
         cursor.execute(sql, params)
         present = {ts for (ts,) in cursor.fetchall()}
@@ -269,11 +285,16 @@ def portfolio(*, days: int, today: date) -> list[dict]:
     result = []
     for esiid in everyone:
         row = seen.get(esiid, {"found": 0, "kwh": Decimal(0), "last": None})
-        result.append({
-            "esiid": esiid, "expected": expected, "found": row["found"],
-            "completeness": round(min(row["found"], expected) / expected, 4) if expected else 0,
-            "kwh": float(row["kwh"] or 0), "last": row["last"],
-        })
+        result.append(
+            {
+                "esiid": esiid,
+                "expected": expected,
+                "found": row["found"],
+                "completeness": round(min(row["found"], expected) / expected, 4) if expected else 0,
+                "kwh": float(row["kwh"] or 0),
+                "last": row["last"],
+            }
+        )
     return sorted(result, key=lambda r: (r["completeness"], r["esiid"]))
 
 
@@ -302,15 +323,24 @@ def intervals_delete_preview(*, esiid: str, meter: str, start: datetime, end: da
     return stats
 
 
-def intervals_delete(*, esiid: str, meter: str, start: datetime, end: datetime, reason: str = "", actor: str, user=None) -> IntervalDeletion:
+def intervals_delete(
+    *, esiid: str, meter: str, start: datetime, end: datetime, reason: str = "", actor: str, user=None
+) -> IntervalDeletion:
     """Delete a bounded range and record it; the raw files stay, so re-normalizing rebuilds it."""
     with transaction.atomic():
         rows = _deletion_rows(esiid=esiid, meter=meter, start=start, end=end)
         raw_ids = sorted(set(rows.exclude(raw_file=None).values_list("raw_file_id", flat=True)))
         count, _ = rows.delete()
         return IntervalDeletion.objects.create(
-            deleted_by=user, actor=actor, esiid=esiid, meter=meter, range_start=start, range_end=end,
-            deleted_count=count, reason=reason[:2000], raw_file_ids=raw_ids,
+            deleted_by=user,
+            actor=actor,
+            esiid=esiid,
+            meter=meter,
+            range_start=start,
+            range_end=end,
+            deleted_count=count,
+            reason=reason[:2000],
+            raw_file_ids=raw_ids,
         )
 
 
@@ -324,7 +354,9 @@ def backfill_usage(*, esiid: str, days: int, limit: int, now: datetime) -> dict:
     totals = rows.filter(channel=SmtInterval.Channel.CONSUMPTION).aggregate(count=Count("id"), kwh=Sum("kwh"))
     total_rows = rows.count()
     data = [interval_json(r) for r in rows[:limit]]
-    consumption = sum((Decimal(str(d["kwh"])) for d in data if d["channel"] == SmtInterval.Channel.CONSUMPTION), Decimal(0))
+    consumption = sum(
+        (Decimal(str(d["kwh"])) for d in data if d["channel"] == SmtInterval.Channel.CONSUMPTION), Decimal(0)
+    )
     truncated = total_rows > len(data)
     summary = {
         "count": len(data),
@@ -334,7 +366,9 @@ def backfill_usage(*, esiid: str, days: int, limit: int, now: datetime) -> dict:
         "truncated": truncated,
     }
     if truncated:
-        summary["note"] = f"limit {limit} cut {total_rows - len(data)} of {total_rows} intervals; totalKwh covers the returned data only"
+        summary["note"] = (
+            f"limit {limit} cut {total_rows - len(data)} of {total_rows} intervals; totalKwh covers the returned data only"
+        )
         summary["fullCount"] = total_rows
         summary["fullTotalKwh"] = float(totals["kwh"] or 0)
     return {"data": data, "summary": summary}
@@ -342,7 +376,11 @@ def backfill_usage(*, esiid: str, days: int, limit: int, now: datetime) -> dict:
 
 def interval_json(row: SmtInterval) -> dict:
     return {
-        "esiid": row.esiid, "meter": row.meter, "channel": row.channel, "ts": _iso(row.ts),
-        "kwh": float(row.kwh), "quality": row.quality, "rawFileId": row.raw_file_id,
+        "esiid": row.esiid,
+        "meter": row.meter,
+        "channel": row.channel,
+        "ts": _iso(row.ts),
+        "kwh": float(row.kwh),
+        "quality": row.quality,
+        "rawFileId": row.raw_file_id,
     }
-

@@ -156,7 +156,9 @@ def tasmota_message(topic: str, payload: bytes, *, received_at: datetime, time_z
         return None
     device = parts[1]
     if parts[2] == "LWT":
-        return _adapt(device, lambda: AdaptedStatus(_device(device), _online(payload, {"online": "online", "offline": "offline"})))
+        return _adapt(
+            device, lambda: AdaptedStatus(_device(device), _online(payload, {"online": "online", "offline": "offline"}))
+        )
     return _adapt(device, lambda: _tasmota_sensor(_device(device), payload, received_at, time_zone))
 
 
@@ -165,8 +167,12 @@ def _tasmota_sensor(device: str, payload: bytes, received_at: datetime, time_zon
     energy = data.get("ENERGY") if isinstance(data, dict) else None
     if not isinstance(energy, dict) or "Total" not in energy:
         raise _Refused("no ENERGY.Total in the SENSOR message (is the device an energy meter?)")
-    return AdaptedReading(device, _tasmota_time(data.get("Time"), received_at, time_zone),
-                          _energy_wh(energy["Total"], "ENERGY.Total", "kwh"), _power(energy.get("Power"), "ENERGY.Power"))
+    return AdaptedReading(
+        device,
+        _tasmota_time(data.get("Time"), received_at, time_zone),
+        _energy_wh(energy["Total"], "ENERGY.Total", "kwh"),
+        _power(energy.get("Power"), "ENERGY.Power"),
+    )
 
 
 def _tasmota_time(value, received_at: datetime, time_zone: str) -> datetime:
@@ -195,9 +201,13 @@ def shelly_message(topic: str, payload: bytes, *, received_at: datetime) -> Adap
     `<id>/online` (true / false). The device is the Shelly id; channel N > 0 adds ":N"."""
     parts = topic.split("/")
     if len(parts) == 2 and parts[1] == "online":
-        return _adapt(parts[0], lambda: AdaptedStatus(_device(parts[0]), _online(payload, {"true": "online", "false": "offline"})))
+        return _adapt(
+            parts[0], lambda: AdaptedStatus(_device(parts[0]), _online(payload, {"true": "online", "false": "offline"}))
+        )
     if len(parts) == 3 and parts[1] == "status" and (match := _SHELLY_COMPONENT.match(parts[2])):
-        return _adapt(parts[0], lambda: _shelly_component(parts[0], match[1], int(match[2]), _json(payload), received_at))
+        return _adapt(
+            parts[0], lambda: _shelly_component(parts[0], match[1], int(match[2]), _json(payload), received_at)
+        )
     if len(parts) == 3 and parts[1:] == ["events", "rpc"]:
         return _adapt(parts[0], lambda: _shelly_notify(parts[0], _json(payload), received_at))
     return None
@@ -214,8 +224,9 @@ def _shelly_notify(device: str, data, received_at: datetime) -> AdaptedReading:
     raise _Refused("NotifyStatus names no switch, em, emdata or em1data component")
 
 
-def _shelly_component(device: str, kind: str, channel: int, status, received_at: datetime,
-                      ts: datetime | None = None) -> AdaptedReading:
+def _shelly_component(
+    device: str, kind: str, channel: int, status, received_at: datetime, ts: datetime | None = None
+) -> AdaptedReading:
     if not isinstance(status, dict):
         raise _Refused(f"{kind}:{channel} status must be a JSON object")
     name = _device(device if channel == 0 else f"{device}:{channel}")
@@ -237,8 +248,13 @@ def _shelly_switch(name: str, channel: int, status: dict, received_at: datetime)
     ts = _epoch(energy["minute_ts"], "aenergy.minute_ts", received_at) if "minute_ts" in energy else received_at
     output = status.get("output")
     state = {True: "on", False: "off"}.get(output, "") if isinstance(output, bool) else ""
-    return AdaptedReading(name, ts.astimezone(UTC), _energy_wh(energy["total"], "aenergy.total", "wh"),
-                          _power(status.get("apower"), "apower"), state)
+    return AdaptedReading(
+        name,
+        ts.astimezone(UTC),
+        _energy_wh(energy["total"], "aenergy.total", "wh"),
+        _power(status.get("apower"), "apower"),
+        state,
+    )
 
 
 # ---------------------------------------------------------------- ESPHome
@@ -249,13 +265,18 @@ def esphome_message(topic: str, payload: bytes, *, received_at: datetime, units:
     "Wh", "kWh" or "W", as set in the device's YAML) and `<node>/status` (online / offline)."""
     parts = topic.split("/")
     if len(parts) == 2 and parts[1] == "status":
-        return _adapt(parts[0], lambda: AdaptedStatus(_device(parts[0]), _online(payload, {"online": "online", "offline": "offline"})))
+        return _adapt(
+            parts[0],
+            lambda: AdaptedStatus(_device(parts[0]), _online(payload, {"online": "online", "offline": "offline"})),
+        )
     if len(parts) == 4 and parts[1] == "sensor" and parts[3] == "state":
         return _adapt(parts[0], lambda: _esphome_state(parts[0], parts[2], payload, received_at, units))
     return None
 
 
-def _esphome_state(node: str, sensor: str, payload: bytes, received_at: datetime, units: Mapping[str, str]) -> AdaptedReading:
+def _esphome_state(
+    node: str, sensor: str, payload: bytes, received_at: datetime, units: Mapping[str, str]
+) -> AdaptedReading:
     unit = units.get(sensor, "").strip().lower()
     if unit not in ("wh", "kwh", "w"):
         raise _Refused(f"sensor {sensor!r} has no unit set (Wh, kWh or W); set it for this device")

@@ -53,8 +53,11 @@ def _readings(data) -> list[messages.ReadingIn]:
             raise HttpError(422, f"readings[{index}].device: a device name (1-120 characters, no '/') is required")
         try:
             profile = profiles.get(device.strip()) or routes.DeviceProfile()
-            readings.append(messages.reading_from_json(device.strip(), item, now, time_zone=profile.time_zone,
-                                                       counter_unit=profile.counter_unit))
+            readings.append(
+                messages.reading_from_json(
+                    device.strip(), item, now, time_zone=profile.time_zone, counter_unit=profile.counter_unit
+                )
+            )
         except messages.MessageError as exc:
             raise HttpError(422, f"readings[{index}]: {exc}") from None
     return readings
@@ -83,7 +86,12 @@ def power_telemetry(request: HttpRequest) -> dict:
         result = ingest.items_record(readings, source="api")
     except ingest.DATA_REFUSED as exc:  # rolled back whole: nothing of the body is stored
         raise HttpError(422, f"the database refused the readings: {ingest.refusal_reason(exc)}") from None
-    return {"ok": True, "stored": result.stored, "duplicates": result.duplicates, "devices_registered": result.devices_created}
+    return {
+        "ok": True,
+        "stored": result.stored,
+        "duplicates": result.duplicates,
+        "devices_registered": result.devices_created,
+    }
 
 
 @router.get("/health")
@@ -133,8 +141,14 @@ class CostVersionIn(Schema):
 
 
 def cost_version_json(version: CostVersion) -> dict:
-    return {"id": version.pk, "cost_per_kwh": str(version.cost_per_kwh), "effective_from": version.effective_from.isoformat(),
-            "notes": version.notes, "created_by": version.created_by, "created_at": version.created_at.isoformat()}
+    return {
+        "id": version.pk,
+        "cost_per_kwh": str(version.cost_per_kwh),
+        "effective_from": version.effective_from.isoformat(),
+        "notes": version.notes,
+        "created_by": version.created_by,
+        "created_at": version.created_at.isoformat(),
+    }
 
 
 @router.get("/cost-versions")
@@ -146,8 +160,12 @@ def power_cost_versions(request: HttpRequest) -> dict:
 def power_cost_version_add(request: HttpRequest, body: CostVersionIn) -> dict:
     """Add a price from `effective_from` (with offset; naive is local) and recalculate the days it affects."""
     try:
-        version = totals.cost_version_create(cost_per_kwh=body.cost_per_kwh, effective_from=_aware(body.effective_from),
-                                             notes=body.notes, created_by=request_identity(request) or "")
+        version = totals.cost_version_create(
+            cost_per_kwh=body.cost_per_kwh,
+            effective_from=_aware(body.effective_from),
+            notes=body.notes,
+            created_by=request_identity(request) or "",
+        )
     except ValidationError as exc:
         raise HttpError(422, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
     return {"ok": True, "version": cost_version_json(version), "recalculation": version.recalculation}
@@ -166,4 +184,3 @@ def power_recalculate(request: HttpRequest, body: RecalculateIn) -> dict:
     if body.end < body.start or (body.end - body.start).days > 3660:
         raise HttpError(422, "end must not be before start, at most ten years later")
     return {"ok": True, **totals.range_recalculate(first=body.start, last=body.end, location=_location(body.classroom))}
-

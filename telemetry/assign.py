@@ -16,8 +16,9 @@ from telemetry import totals
 from telemetry.models import Device, DeviceAssignment, Location
 
 
-def device_assign(*, device: Device, location: Location | None, effective_from: date | None, assigned_by: str,
-                  note: str = "") -> DeviceAssignment:
+def device_assign(
+    *, device: Device, location: Location | None, effective_from: date | None, assigned_by: str, note: str = ""
+) -> DeviceAssignment:
     """Put `device` at `location` (None: unassigned) from the local day `effective_from` (today
     when None) and return the assignment now in effect.
 
@@ -28,14 +29,23 @@ def device_assign(*, device: Device, location: Location | None, effective_from: 
     today = totals.local_day(timezone.now())
     day = effective_from or today
     if day > today:
-        raise ValidationError({"effective_from": f"{day} is after today ({today}, {totals.local_zone().key}); "
-                                                 "a move takes effect today at the latest."})
+        raise ValidationError(
+            {
+                "effective_from": f"{day} is after today ({today}, {totals.local_zone().key}); "
+                "a move takes effect today at the latest."
+            }
+        )
     with transaction.atomic():
         # The row lock serialises two staff assigning the same device at once.
         device = Device.objects.select_for_update().get(pk=device.pk)
         history = list(device.assignments.select_related("location"))
-        current = _assignment_write(device=device, history=history, location=location, day=day,
-                                    stamp={"assigned_by": assigned_by, "assigned_at": timezone.now(), "note": note})
+        current = _assignment_write(
+            device=device,
+            history=history,
+            location=location,
+            day=day,
+            stamp={"assigned_by": assigned_by, "assigned_at": timezone.now(), "note": note},
+        )
         device.location = current.location
         device.save(update_fields=["location"])
     return current
@@ -45,8 +55,9 @@ def _where(location: Location | None) -> str:
     return location.name if location else "no location"
 
 
-def _assignment_write(*, device: Device, history: list[DeviceAssignment], location: Location | None, day: date,
-                      stamp: dict) -> DeviceAssignment:
+def _assignment_write(
+    *, device: Device, history: list[DeviceAssignment], location: Location | None, day: date, stamp: dict
+) -> DeviceAssignment:
     if not history:
         if location is None:
             raise ValidationError({"location": f"{device} is not assigned yet; choose a location."})
@@ -55,8 +66,12 @@ def _assignment_write(*, device: Device, history: list[DeviceAssignment], locati
     if latest.location_id == (location.pk if location else None):
         raise ValidationError({"location": f"{device} is already in {_where(location)}."})
     if latest.effective_from is not None and day < latest.effective_from:
-        raise ValidationError({"effective_from": f"{device} is in {_where(latest.location)} from {latest.effective_from}; "
-                                                 f"a move cannot take effect before that day."})
+        raise ValidationError(
+            {
+                "effective_from": f"{device} is in {_where(latest.location)} from {latest.effective_from}; "
+                f"a move cannot take effect before that day."
+            }
+        )
     if latest.effective_from != day:
         return _saved(DeviceAssignment(device=device, location=location, effective_from=day, **stamp))
     previous = history[-2] if len(history) > 1 else None

@@ -76,4 +76,3 @@ def reading_cursor():
     with connection.cursor() as cursor:
         cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         yield cursor
-

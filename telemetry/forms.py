@@ -16,8 +16,12 @@ class LocationForm(forms.ModelForm):
 
 class AssignForm(forms.Form):
     location = forms.ModelChoiceField(queryset=Location.objects.all(), required=False, empty_label="— unassigned —")
-    effective_from = forms.DateField(required=False, widget=DateInput, label="From (local date)",
-                                     help_text="Empty: today. A device's first assignment covers all its history.")
+    effective_from = forms.DateField(
+        required=False,
+        widget=DateInput,
+        label="From (local date)",
+        help_text="Empty: today. A device's first assignment covers all its history.",
+    )
     note = forms.CharField(required=False, max_length=200)
 
 
@@ -33,14 +37,17 @@ class DeviceReadingForm(forms.ModelForm):
     def clean_time_zone(self) -> str:
         zone = self.cleaned_data["time_zone"].strip()
         if zone and zone not in available_timezones():
-            raise forms.ValidationError(f"{zone[:64]!r} is not an IANA time zone (like America/Chicago); empty: the default.")
+            raise forms.ValidationError(
+                f"{zone[:64]!r} is not an IANA time zone (like America/Chicago); empty: the default."
+            )
         return zone
 
 
 class CostVersionForm(forms.Form):
     cost_per_kwh = forms.DecimalField(label="Price per kWh", min_value=Decimal(0), max_digits=12, decimal_places=6)
     effective_from = forms.CharField(
-        label="Effective from (local, or with offset)", max_length=40,
+        label="Effective from (local, or with offset)",
+        max_length=40,
         widget=forms.TextInput(attrs={"placeholder": "2026-04-01T00:00 or 2026-04-01T00:00+05:30"}),
     )
     notes = forms.CharField(required=False, max_length=2000, widget=forms.TextInput)
@@ -55,7 +62,9 @@ class CostVersionForm(forms.Form):
         try:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise forms.ValidationError("Give a date and time like 2026-04-01T00:00, optionally with an offset.") from None
+            raise forms.ValidationError(
+                "Give a date and time like 2026-04-01T00:00, optionally with an offset."
+            ) from None
         return value if value.tzinfo else value.replace(tzinfo=self.zone)
 
 

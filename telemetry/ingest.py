@@ -31,8 +31,9 @@ class RecordResult:
     processed: ledger.ProcessResult | None = None
 
 
-def prepared_record(items: list[ReadingIn | StatusIn | MalformedIn],
-                    messages: list[tuple[str, bytes, datetime]] | None = None) -> RecordResult:
+def prepared_record(
+    items: list[ReadingIn | StatusIn | MalformedIn], messages: list[tuple[str, bytes, datetime]] | None = None
+) -> RecordResult:
     """A batch of prepared messages, stored in one go; malformed ones are kept for inspection.
 
     A message the database refuses (a value it cannot hold) is kept as malformed with the
@@ -43,7 +44,9 @@ def prepared_record(items: list[ReadingIn | StatusIn | MalformedIn],
     payload, received_at) each item was read from, are what such a message is kept as."""
     sources = messages if messages is not None else [None] * len(items)
     malformed = [item for item in items if isinstance(item, MalformedIn)]
-    readable = [(item, source) for item, source in zip(items, sources, strict=True) if not isinstance(item, MalformedIn)]
+    readable = [
+        (item, source) for item, source in zip(items, sources, strict=True) if not isinstance(item, MalformedIn)
+    ]
     with transaction.atomic():
         result, refused = items_record_isolating(readable)
         malformed += refused
@@ -89,10 +92,13 @@ def items_record_isolating(readable: list[Sourced]) -> tuple[RecordResult, list[
             if not message_at_fault(exc):
                 raise
             if part is readable:
-                log.warning("the database refused a batch of %d telemetry messages (%s); isolating the ones at fault",
-                            len(part), refusal_reason(exc))
+                log.warning(
+                    "the database refused a batch of %d telemetry messages (%s); isolating the ones at fault",
+                    len(part),
+                    refusal_reason(exc),
+                )
             if len(part) > 1:
-                pending += [part[len(part) // 2:], part[:len(part) // 2]]  # popped from the end: first half first
+                pending += [part[len(part) // 2 :], part[: len(part) // 2]]  # popped from the end: first half first
                 continue
             item, source = part[0]
             topic, payload, received_at = source or (item.device, repr(item).encode(), item.received_at)
@@ -113,11 +119,17 @@ def _storable(text: str) -> str:
 
 
 def malformed_keep(malformed: list[MalformedIn]) -> None:
-    MalformedMessage.objects.bulk_create([
-        MalformedMessage(topic=_storable(m.topic[:255]), payload=_storable(m.payload.decode("utf-8", "replace")[:10000]),
-                         error=_storable(m.error[:255]), received_at=m.received_at)
-        for m in malformed
-    ])
+    MalformedMessage.objects.bulk_create(
+        [
+            MalformedMessage(
+                topic=_storable(m.topic[:255]),
+                payload=_storable(m.payload.decode("utf-8", "replace")[:10000]),
+                error=_storable(m.error[:255]),
+                received_at=m.received_at,
+            )
+            for m in malformed
+        ]
+    )
 
 
 def messages_record(messages: list[tuple[str, bytes, datetime]]) -> RecordResult:
@@ -129,8 +141,11 @@ def messages_record(messages: list[tuple[str, bytes, datetime]]) -> RecordResult
 
 def device_profiles(names: set[str]) -> dict[str, routes.DeviceProfile]:
     """The devices among `names` whose messages are read otherwise than by default."""
-    rows = (Device.objects.filter(name__in=names).exclude(time_zone="", counter_unit="Wh")
-            .values_list("name", "time_zone", "counter_unit"))
+    rows = (
+        Device.objects.filter(name__in=names)
+        .exclude(time_zone="", counter_unit="Wh")
+        .values_list("name", "time_zone", "counter_unit")
+    )
     return {name: routes.DeviceProfile(zone, unit) for name, zone, unit in rows}
 
 
@@ -153,7 +168,10 @@ def _device_ids(names: set[str]) -> dict[str, int]:
     if not bulk.is_postgres():
         return dict(Device.objects.filter(name__in=names).values_list("name", "pk"))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name, id FROM {Device._meta.db_table} WHERE name = ANY(%s::text[])", [bulk.array_literal(list(names))])
+        cursor.execute(
+            f"SELECT name, id FROM {Device._meta.db_table} WHERE name = ANY(%s::text[])",
+            [bulk.array_literal(list(names))],
+        )
         return dict(cursor.fetchall())
 
 
@@ -172,7 +190,9 @@ def items_record(items: list[ReadingIn | StatusIn], *, source: str = "mqtt") -> 
         sent = Counter(ids[r.device] for r in readings)
         for device_id, count in sent.items():
             if count > inserted.get(device_id, 0):
-                Device.objects.filter(pk=device_id).update(duplicates=F("duplicates") + count - inserted.get(device_id, 0))
+                Device.objects.filter(pk=device_id).update(
+                    duplicates=F("duplicates") + count - inserted.get(device_id, 0)
+                )
         result.duplicates = len(readings) - result.stored
         result.statuses = len(items) - len(readings)
         devices_news_apply(devices_news(items, ids))
@@ -183,8 +203,30 @@ def items_record(items: list[ReadingIn | StatusIn], *, source: str = "mqtt") -> 
     return result
 
 
-EVENT_COLUMNS = ("device_id", "ts", "received_at", "energy_wh", "power_w", "switch_state", "seq", "boot_id", "source", "processed")
-EVENT_CASTS = ("bigint", "timestamptz", "timestamptz", "bigint", "float8", "varchar", "bigint", "varchar", "varchar", "boolean")
+EVENT_COLUMNS = (
+    "device_id",
+    "ts",
+    "received_at",
+    "energy_wh",
+    "power_w",
+    "switch_state",
+    "seq",
+    "boot_id",
+    "source",
+    "processed",
+)
+EVENT_CASTS = (
+    "bigint",
+    "timestamptz",
+    "timestamptz",
+    "bigint",
+    "float8",
+    "varchar",
+    "bigint",
+    "varchar",
+    "varchar",
+    "boolean",
+)
 
 
 def _events_insert(readings: list[ReadingIn], ids: dict[str, int], source: str) -> tuple[Counter, dict[int, datetime]]:
@@ -196,17 +238,22 @@ def _events_insert(readings: list[ReadingIn], ids: dict[str, int], source: str) 
     same transaction (rolled back together if it fails): marking them afterwards rewrote every
     row and its index entries a second time. The embedded SQLite set-up keeps the simpler
     mark-after path and returns no times."""
-    rows = [(ids[r.device], r.ts, r.received_at, r.energy_wh, r.power_w, r.switch_state, r.seq, r.boot_id, source, False)
-            for r in readings]
+    rows = [
+        (ids[r.device], r.ts, r.received_at, r.energy_wh, r.power_w, r.switch_state, r.seq, r.boot_id, source, False)
+        for r in readings
+    ]
     insert = f"INSERT INTO {RawEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) "
     inserted: Counter = Counter()
     if bulk.is_postgres():
         return _events_insert_partitioned([(*row[:-1], True) for row in rows])
     with connection.cursor() as cursor:
         for offset in range(0, len(rows), 500):
-            chunk = rows[offset: offset + 500]
+            chunk = rows[offset : offset + 500]
             values = ", ".join(["(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"] * len(chunk))
-            cursor.execute(insert + f"VALUES {values} ON CONFLICT DO NOTHING RETURNING device_id", [p for row in chunk for p in row])
+            cursor.execute(
+                insert + f"VALUES {values} ON CONFLICT DO NOTHING RETURNING device_id",
+                [p for row in chunk for p in row],
+            )
             inserted.update(row[0] for row in cursor.fetchall())
     return inserted, {}
 
@@ -254,8 +301,11 @@ def _events_insert_partitioned(rows: list[tuple]) -> tuple[Counter, dict[int, da
             else:
                 orphans.append((device_id, boot_id, seq))
         if orphans:  # rare: a reading with a new seq that repeats a stored (ts, counter)
-            cursor.execute(f"DELETE FROM {SEQ_TABLE} WHERE (device_id, boot_id, seq) IN "
-                           "(SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[]))", bulk.columns(orphans, 3))
+            cursor.execute(
+                f"DELETE FROM {SEQ_TABLE} WHERE (device_id, boot_id, seq) IN "
+                "(SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[]))",
+                bulk.columns(orphans, 3),
+            )
     return inserted, first_new
 
 
@@ -316,7 +366,8 @@ def devices_news_apply(found: dict[int, DeviceNews]) -> None:
             device_news_apply_one(pk, news)
         return
     rows = [(pk, *(getattr(news, f) for f in NEWS_FIELDS)) for pk, news in found.items()]
-    bulk.execute(f"""
+    bulk.execute(
+        f"""
         UPDATE {Device._meta.db_table} AS d SET
             last_seen_at = GREATEST(d.last_seen_at, v.seen),
             last_reading_at = COALESCE(v.reading_at, d.last_reading_at),
@@ -326,7 +377,10 @@ def devices_news_apply(found: dict[int, DeviceNews]) -> None:
             status_at = CASE WHEN v.status IS NOT NULL THEN v.status_at
                              WHEN v.online_since IS NOT NULL AND d.status <> 'online' THEN v.online_since
                              ELSE d.status_at END
-        FROM ({{rows}}) AS v(id, {', '.join(NEWS_FIELDS)}) WHERE d.id = v.id""", rows, NEWS_CASTS)
+        FROM ({{rows}}) AS v(id, {", ".join(NEWS_FIELDS)}) WHERE d.id = v.id""",
+        rows,
+        NEWS_CASTS,
+    )
 
 
 def device_news_apply_one(pk: int, news: DeviceNews) -> None:
@@ -340,4 +394,6 @@ def device_news_apply_one(pk: int, news: DeviceNews) -> None:
         device.status, device.status_at = news.status, news.status_at
     elif news.online_since is not None and device.status != Device.Status.ONLINE:
         device.status, device.status_at = Device.Status.ONLINE, news.online_since
-    device.save(update_fields=["last_seen_at", "last_reading_at", "last_heartbeat_at", "last_power_w", "status", "status_at"])
+    device.save(
+        update_fields=["last_seen_at", "last_reading_at", "last_heartbeat_at", "last_power_w", "status", "status_at"]
+    )

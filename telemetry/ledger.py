@@ -86,8 +86,10 @@ def _implausible(base: Reading, reading: Reading, max_power_w: float | None) -> 
 
 
 def _step_glitch_entry(base: Reading, high: Reading, max_power_w: float, why: str) -> Derived:
-    reason = (f"counter rose {high.energy_wh - base.energy_wh} Wh in {high.ts - base.ts}, more than {max_power_w:g} W "
-              f"could draw ({why}); not counted")
+    reason = (
+        f"counter rose {high.energy_wh - base.energy_wh} Wh in {high.ts - base.ts}, more than {max_power_w:g} W "
+        f"could draw ({why}); not counted"
+    )
     return Derived(base, high, 0, "glitch", "low", reason)
 
 
@@ -95,8 +97,9 @@ def _boot_changed(a: Reading, b: Reading) -> bool:
     return bool(a.boot_id and b.boot_id and a.boot_id != b.boot_id)
 
 
-def ledger_derive(readings: list[Reading], *, gap_seconds: int,
-                  max_power_w: float | None = None) -> tuple[list[Derived], Reading | None]:
+def ledger_derive(
+    readings: list[Reading], *, gap_seconds: int, max_power_w: float | None = None
+) -> tuple[list[Derived], Reading | None]:
     """Entries for readings already in order, the first being an accepted base. Readings are
     anything with Reading's fields (the stored events are passed as they were read). Steps
     implying more than `max_power_w` are glitches (None: no power check).
@@ -114,7 +117,9 @@ def ledger_derive(readings: list[Reading], *, gap_seconds: int,
                 out.append(_step_glitch_entry(base, high, max_power_w, "the counter went on from there"))
                 base = high
             else:
-                out.append(_step_glitch_entry(base, high, max_power_w, "a single spike: the next reading did not follow it"))
+                out.append(
+                    _step_glitch_entry(base, high, max_power_w, "a single spike: the next reading did not follow it")
+                )
             high = None
         if pending is not None:
             if reading.energy_wh >= base.energy_wh:
@@ -181,18 +186,28 @@ def _devices_with_anchor(device_ids: list[int]) -> list[dict]:
     """Each device with unprocessed readings, their earliest time t0, and the anchor to re-derive
     from (see _anchors)."""
     if bulk.is_postgres():
-        sql = (f"SELECT d.id, (SELECT e.ts FROM {RawEvent._meta.db_table} e WHERE e.device_id = d.id AND NOT e.processed "
-               "ORDER BY e.ts LIMIT 1) FROM unnest(%s::bigint[]) AS d(id)")
+        sql = (
+            f"SELECT d.id, (SELECT e.ts FROM {RawEvent._meta.db_table} e WHERE e.device_id = d.id AND NOT e.processed "
+            "ORDER BY e.ts LIMIT 1) FROM unnest(%s::bigint[]) AS d(id)"
+        )
         with connection.cursor() as cursor:
             cursor.execute(sql, [bulk.array_literal(device_ids)])
             return _anchors({device_id: t0 for device_id, t0 in cursor.fetchall() if t0 is not None})
     first_new = RawEvent.objects.filter(device=OuterRef("pk"), processed=False).order_by("ts").values("ts")[:1]
-    anchor = (LedgerEntry.objects.current().filter(device=OuterRef("pk"), end_ts__lt=OuterRef("t0"))
-              .order_by("-end_ts", "-id"))
-    return list(Device.objects.filter(pk__in=device_ids).annotate(t0=Subquery(first_new))
-                .filter(t0__isnull=False)
-                .annotate(anchor_ts=Subquery(anchor.values("start_ts")[:1]), anchor_id=Subquery(anchor.values("start_event_id")[:1]))
-                .values("pk", "t0", "anchor_ts", "anchor_id"))
+    anchor = (
+        LedgerEntry.objects.current()
+        .filter(device=OuterRef("pk"), end_ts__lt=OuterRef("t0"))
+        .order_by("-end_ts", "-id")
+    )
+    return list(
+        Device.objects.filter(pk__in=device_ids)
+        .annotate(t0=Subquery(first_new))
+        .filter(t0__isnull=False)
+        .annotate(
+            anchor_ts=Subquery(anchor.values("start_ts")[:1]), anchor_id=Subquery(anchor.values("start_event_id")[:1])
+        )
+        .values("pk", "t0", "anchor_ts", "anchor_id")
+    )
 
 
 def _anchors(first_new: dict[int, datetime]) -> list[dict]:
@@ -215,9 +230,11 @@ def _anchors(first_new: dict[int, datetime]) -> list[dict]:
 
 def _window_pg(table: str, fields: tuple, field: str, rows: list[dict], extra: str = "") -> list[tuple]:
     """Rows of each device at or after its anchor: one join against the (device, time) index."""
-    sql = (f"SELECT {', '.join('x.' + f for f in fields)} FROM {table} x "
-           f"JOIN unnest(%s::bigint[], %s::timestamptz[]) AS w(device_id, since) ON x.device_id = w.device_id "
-           f"AND (w.since IS NULL OR x.{field} >= w.since) {extra}")
+    sql = (
+        f"SELECT {', '.join('x.' + f for f in fields)} FROM {table} x "
+        f"JOIN unnest(%s::bigint[], %s::timestamptz[]) AS w(device_id, since) ON x.device_id = w.device_id "
+        f"AND (w.since IS NULL OR x.{field} >= w.since) {extra}"
+    )
     with bulk.reading_cursor() as cursor:
         cursor.execute(sql, bulk.columns([(r["pk"], r["anchor_ts"]) for r in rows], 2))
         return cursor.fetchall()
@@ -231,7 +248,9 @@ def _events_window(rows: list[dict]) -> list[Event]:
 
 def _current_window(rows: list[dict]) -> list[Current]:
     if bulk.is_postgres():
-        found = _window_pg(LedgerEntry._meta.db_table, CURRENT_FIELDS, "start_ts", rows, "WHERE x.superseded_at IS NULL")
+        found = _window_pg(
+            LedgerEntry._meta.db_table, CURRENT_FIELDS, "start_ts", rows, "WHERE x.superseded_at IS NULL"
+        )
     else:
         found = _window_rows(LedgerEntry.objects.current().values_list(*CURRENT_FIELDS), rows, "start_ts", 7)
     return [Current(*r) for r in found]
@@ -252,8 +271,10 @@ def devices_lock(device_ids: list[int]) -> None:
     """Row locks on these devices, in id order (so two subscribers never deadlock)."""
     if bulk.is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-                           [bulk.array_literal(device_ids)])
+            cursor.execute(
+                f"SELECT id FROM {Device._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                [bulk.array_literal(device_ids)],
+            )
     else:
         list(Device.objects.select_for_update().filter(pk__in=device_ids).order_by("pk").values_list("pk", flat=True))
 
@@ -313,14 +334,29 @@ def _device_rederive(row: dict, events: list, current: list, now) -> tuple[list,
     if row["anchor_id"] is not None:
         start = next((i for i, e in enumerate(events) if e.id == row["anchor_id"]), 0)
         events = events[start:]
-    derived, _pending = ledger_derive(events, gap_seconds=settings.TELEMETRY_GAP_SECONDS,
-                                      max_power_w=settings.TELEMETRY_MAX_POWER_W)
+    derived, _pending = ledger_derive(
+        events, gap_seconds=settings.TELEMETRY_GAP_SECONDS, max_power_w=settings.TELEMETRY_MAX_POWER_W
+    )
     existing = {(e.start_event_id, e.end_event_id, e.kind, e.delta_wh, e.confidence): e for e in current}
     wanted = {d.key() for d in derived}
     new = [
-        NewEntry(row["pk"], d.start.id, d.end.id, d.start.ts, d.end.ts, d.start.energy_wh, d.end.energy_wh, d.delta_wh,
-                 d.kind, d.confidence, d.reason, now, "")
-        for d in derived if d.key() not in existing
+        NewEntry(
+            row["pk"],
+            d.start.id,
+            d.end.id,
+            d.start.ts,
+            d.end.ts,
+            d.start.energy_wh,
+            d.end.energy_wh,
+            d.delta_wh,
+            d.kind,
+            d.confidence,
+            d.reason,
+            now,
+            "",
+        )
+        for d in derived
+        if d.key() not in existing
     ]
     old = [e for key, e in existing.items() if key not in wanted]
     return new, old
@@ -328,6 +364,7 @@ def _device_rederive(row: dict, events: list, current: list, now) -> tuple[list,
 
 class NewEntry(NamedTuple):
     """An entry to insert (a plain tuple: thousands a second, model instances cost too much)."""
+
     device_id: int
     start_event_id: int | None
     end_event_id: int | None
@@ -343,8 +380,21 @@ class NewEntry(NamedTuple):
     superseded_reason: str
 
 
-ENTRY_CASTS = ("bigint", "bigint", "bigint", "timestamptz", "timestamptz", "bigint", "bigint", "bigint",
-               "varchar", "varchar", "varchar", "timestamptz", "varchar")
+ENTRY_CASTS = (
+    "bigint",
+    "bigint",
+    "bigint",
+    "timestamptz",
+    "timestamptz",
+    "bigint",
+    "bigint",
+    "bigint",
+    "varchar",
+    "varchar",
+    "varchar",
+    "timestamptz",
+    "varchar",
+)
 
 
 def _entries_insert(entries: list[NewEntry]) -> list[int]:
@@ -362,9 +412,11 @@ def _entries_insert(entries: list[NewEntry]) -> list[int]:
 def _events_mark_processed(device_ids: list[int], max_id: int) -> None:
     if bulk.is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {RawEvent._meta.db_table} SET processed = true "
-                           "WHERE device_id = ANY(%s::bigint[]) AND processed = false AND id <= %s",
-                           [bulk.array_literal(device_ids), max_id])
+            cursor.execute(
+                f"UPDATE {RawEvent._meta.db_table} SET processed = true "
+                "WHERE device_id = ANY(%s::bigint[]) AND processed = false AND id <= %s",
+                [bulk.array_literal(device_ids), max_id],
+            )
         return
     RawEvent.objects.filter(device_id__in=device_ids, processed=False, id__lte=max_id).update(processed=True)
 
@@ -381,5 +433,6 @@ def _supersede(old: list[Current], created: list[NewEntry], ids: list[int], rows
         by_device[entry.device_id].append(entry.id)
     for device_id, ids in by_device.items():
         reason = f"re-derived after a late reading (device time {t0[device_id]:%Y-%m-%d %H:%M:%S%z})"
-        LedgerEntry.objects.filter(pk__in=ids).update(superseded_at=now, superseded_by_id=first_new.get(device_id),
-                                                      superseded_reason=reason)
+        LedgerEntry.objects.filter(pk__in=ids).update(
+            superseded_at=now, superseded_by_id=first_new.get(device_id), superseded_reason=reason
+        )

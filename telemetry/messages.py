@@ -129,7 +129,9 @@ def _ts_read(value, time_zone: str = "") -> datetime:
     return parsed
 
 
-def reading_from_json(device: str, data, received_at: datetime, *, time_zone: str = "", counter_unit: str = "Wh") -> ReadingIn:
+def reading_from_json(
+    device: str, data, received_at: datetime, *, time_zone: str = "", counter_unit: str = "Wh"
+) -> ReadingIn:
     """The native reading; `time_zone` and `counter_unit` are the device's (Device fields)."""
     if not isinstance(data, dict):
         raise MessageError("telemetry must be a JSON object")
@@ -141,9 +143,13 @@ def reading_from_json(device: str, data, received_at: datetime, *, time_zone: st
         raise MessageError("seq is out of range")
     power = data.get("power_w")
     return ReadingIn(
-        device=text_field(device, "device", 120), ts=ts_parse(data.get("ts"), received_at, time_zone), received_at=received_at,
-        energy_wh=energy, power_w=None if power is None else float(_number(power, "power_w")),
-        switch_state=text_field(data.get("switch_state"), "switch_state", 16), seq=seq,
+        device=text_field(device, "device", 120),
+        ts=ts_parse(data.get("ts"), received_at, time_zone),
+        received_at=received_at,
+        energy_wh=energy,
+        power_w=None if power is None else float(_number(power, "power_w")),
+        switch_state=text_field(data.get("switch_state"), "switch_state", 16),
+        seq=seq,
         boot_id=text_field(data.get("boot_id"), "boot_id", 64),
     )
 
@@ -153,8 +159,11 @@ def energy_total_wh(data: dict, counter_unit: str = "Wh") -> int:
     `energy_kwh_total`. A fraction of a Wh is refused, never rounded: a kWh counter sent as Wh
     (Tasmota's Total of 14.834) used to become 15 Wh, a thousandth of the truth, without a word."""
     if ("energy_wh_total" in data) == ("energy_kwh_total" in data):
-        raise MessageError("energy_wh_total is required" if "energy_wh_total" not in data
-                           else "send energy_wh_total or energy_kwh_total, not both")
+        raise MessageError(
+            "energy_wh_total is required"
+            if "energy_wh_total" not in data
+            else "send energy_wh_total or energy_kwh_total, not both"
+        )
     name = "energy_wh_total" if "energy_wh_total" in data else "energy_kwh_total"
     value = _number(data[name], name)
     unit = "kWh" if name == "energy_kwh_total" else counter_unit
@@ -163,8 +172,10 @@ def energy_total_wh(data: dict, counter_unit: str = "Wh") -> int:
     wh = value if unit == "Wh" and isinstance(value, int) else Decimal(repr(value)) * (1000 if unit == "kWh" else 1)
     if wh != int(wh):
         if unit == "Wh":
-            raise MessageError(f"energy_wh_total must be whole Wh, got {value!r}: a kWh counter goes in energy_kwh_total "
-                               "(or set the device's counter unit to kWh)")
+            raise MessageError(
+                f"energy_wh_total must be whole Wh, got {value!r}: a kWh counter goes in energy_kwh_total "
+                "(or set the device's counter unit to kWh)"
+            )
         raise MessageError(f"{name} {value!r} kWh is not a whole number of Wh")
     if wh < 0:
         raise MessageError(f"{name} must not be negative")
@@ -185,8 +196,9 @@ def status_from_payload(payload: bytes) -> str:
     return value.strip().lower()
 
 
-def message_parse(*, topic: str, payload: bytes, received_at: datetime, time_zone: str = "",
-                  counter_unit: str = "Wh") -> ReadingIn | StatusIn:
+def message_parse(
+    *, topic: str, payload: bytes, received_at: datetime, time_zone: str = "", counter_unit: str = "Wh"
+) -> ReadingIn | StatusIn:
     """One MQTT message as a reading or a status; MessageError when it cannot be read."""
     device, kind = topic_parse(topic)
     if len(device) > 120:
@@ -212,13 +224,15 @@ class MalformedIn(NamedTuple):
     error: str
 
 
-def message_prepare(topic: str, payload: bytes, received_at: datetime, *, time_zone: str = "",
-                    counter_unit: str = "Wh") -> ReadingIn | StatusIn | MalformedIn:
+def message_prepare(
+    topic: str, payload: bytes, received_at: datetime, *, time_zone: str = "", counter_unit: str = "Wh"
+) -> ReadingIn | StatusIn | MalformedIn:
     """One message read without touching the database. Never raises: one message that fails in
     an unforeseen way is kept as malformed instead of failing its whole batch for ever."""
     try:
-        return message_parse(topic=topic, payload=payload, received_at=received_at, time_zone=time_zone,
-                             counter_unit=counter_unit)
+        return message_parse(
+            topic=topic, payload=payload, received_at=received_at, time_zone=time_zone, counter_unit=counter_unit
+        )
     except MessageError as exc:
         return MalformedIn(topic, payload, received_at, str(exc))
     except Exception as exc:  # a case the rules above did not foresee: kept, never fatal

@@ -27,7 +27,9 @@ class Location(models.Model):
 
     def stays(self, first: date, last: date) -> list["Stay"]:
         """The devices' stays here that overlap the local days first..last, by device name."""
-        rows = DeviceAssignment.objects.filter(device_id__in=self.assignments.values("device_id")).select_related("device", "location")
+        rows = DeviceAssignment.objects.filter(device_id__in=self.assignments.values("device_id")).select_related(
+            "device", "location"
+        )
         here = [s for s in stays_of(rows) if s.assignment.location_id == self.pk and s.overlaps(first, last)]
         return sorted(here, key=lambda s: (s.device.name, s.first or date.min))
 
@@ -61,10 +63,18 @@ class Device(models.Model):
     # How the device's own messages are read (telemetry/routes.py): a device time without an
     # offset is wall time in `time_zone` (empty: TELEMETRY_TIME_ZONE), and the native format's
     # counter is in `counter_unit` (firmware that counts kWh, like Tasmota, sent natively).
-    time_zone = models.CharField(max_length=64, blank=True, default="",
-                                 help_text="For device times without an offset; empty: TELEMETRY_TIME_ZONE.")
-    counter_unit = models.CharField(max_length=3, choices=[("Wh", "Wh"), ("kWh", "kWh")], default="Wh",
-                                    help_text="Unit of energy_wh_total in the device's native messages.")
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="For device times without an offset; empty: TELEMETRY_TIME_ZONE.",
+    )
+    counter_unit = models.CharField(
+        max_length=3,
+        choices=[("Wh", "Wh"), ("kWh", "kWh")],
+        default="Wh",
+        help_text="Unit of energy_wh_total in the device's native messages.",
+    )
 
     objects = DeviceQuerySet.as_manager()
 
@@ -118,7 +128,9 @@ class DeviceAssignment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["device", "effective_from"], name="assignment_once_per_day"),
             # Only the first assignment may cover all history (NULLs are distinct to the one above).
-            models.UniqueConstraint(fields=["device"], condition=models.Q(effective_from__isnull=True), name="assignment_one_since_start"),
+            models.UniqueConstraint(
+                fields=["device"], condition=models.Q(effective_from__isnull=True), name="assignment_one_since_start"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -165,8 +177,11 @@ def stays_of(assignments: Iterable[DeviceAssignment]) -> list[Stay]:
     by_device: dict[int, list[DeviceAssignment]] = {}
     for row in sorted(assignments, key=lambda a: (a.device_id, a.effective_from or date.min)):
         by_device.setdefault(row.device_id, []).append(row)
-    return [Stay(row, following.effective_from if following else None)
-            for rows in by_device.values() for row, following in zip(rows, [*rows[1:], None], strict=True)]
+    return [
+        Stay(row, following.effective_from if following else None)
+        for rows in by_device.values()
+        for row, following in zip(rows, [*rows[1:], None], strict=True)
+    ]
 
 
 # HOT_PATH_FK: raw events and ledger entries, thousands a second, carry their device without a
@@ -182,7 +197,9 @@ class RawEvent(models.Model):
     # No index of its own: the (device, ts, energy_wh) unique index serves every lookup by
     # device, and each index costs every one of thousands of inserts a second. No database
     # constraint either (see HOT_PATH_FK above).
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False)
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
+    )
     ts = models.DateTimeField(help_text="Device time (received time when the device sent none).")
     # Indexed by BRIN on PostgreSQL (migration 0006): rows arrive in received order, so a few
     # block ranges answer "the last hour", for nearly nothing per insert; a b-tree cost every insert.
@@ -201,8 +218,9 @@ class RawEvent(models.Model):
             # seq restarts with a reboot, so it is unique per boot. On PostgreSQL the table is
             # partitioned by ts (migration 0008) and this key lives in telemetry_rawevent_seq
             # instead (a resent reading may come back with a new ts); SQLite keeps it here.
-            models.UniqueConstraint(fields=["device", "boot_id", "seq"], name="rawevent_once_per_seq",
-                                    condition=models.Q(seq__isnull=False)),
+            models.UniqueConstraint(
+                fields=["device", "boot_id", "seq"], name="rawevent_once_per_seq", condition=models.Q(seq__isnull=False)
+            ),
             models.UniqueConstraint(fields=["device", "ts", "energy_wh"], name="rawevent_once_per_ts_counter"),
         ]
         indexes = [
@@ -230,17 +248,21 @@ class LedgerEntry(models.Model):
         MEDIUM = "medium"
         LOW = "low"
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="entries", db_constraint=False)  # HOT_PATH_FK
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="entries", db_constraint=False
+    )  # HOT_PATH_FK
     # Provenance pointers without a database constraint or index: the check at commit looked up
     # and locked both raw events of every new entry, about 10 us each (EXPLAIN ANALYZE on 5,000
     # entries), and each b-tree cost every insert again. Only the ledger code writes them, from
     # rows it just read under the device lock. An entry's times are its events' times, so
     # retention finds the pointers to clear by start_ts / end_ts, through a BRIN index on
     # PostgreSQL (migration 0006; it also serves the rebuild's time ranges).
-    start_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
-                                    db_index=False)
-    end_event = models.ForeignKey(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
-                                  db_index=False)
+    start_event = models.ForeignKey(
+        RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False, db_index=False
+    )
+    end_event = models.ForeignKey(
+        RawEvent, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False, db_index=False
+    )
     start_ts = models.DateTimeField()
     end_ts = models.DateTimeField()
     start_wh = models.BigIntegerField()
@@ -253,7 +275,9 @@ class LedgerEntry(models.Model):
     # Current while superseded_at is empty. superseded_by names the first replacement (none when a
     # re-derivation simply drops the entry, e.g. a reading removed by retention never re-derives).
     # Never looked up by: no index (it would take an entry, mostly NULL, on every insert).
-    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     superseded_at = models.DateTimeField(null=True, blank=True)
     superseded_reason = models.CharField(max_length=200, blank=True, default="")
 
@@ -263,8 +287,14 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         ordering = ["device_id", "end_ts", "id"]
         indexes = [
-            models.Index(fields=["device", "end_ts"], condition=models.Q(superseded_at__isnull=True), name="ledger_current_end"),
-            models.Index(fields=["device", "start_ts"], condition=models.Q(superseded_at__isnull=True), name="ledger_current_start"),
+            models.Index(
+                fields=["device", "end_ts"], condition=models.Q(superseded_at__isnull=True), name="ledger_current_end"
+            ),
+            models.Index(
+                fields=["device", "start_ts"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="ledger_current_start",
+            ),
         ]
 
 
@@ -272,9 +302,12 @@ class DailyTotalQuerySet(models.QuerySet):
     def placed(self) -> "DailyTotalQuerySet":
         """Annotate `placed_id`: the location the device was assigned to on the row's day (NULL
         when unassigned), so location totals keep history where it happened."""
-        in_effect = (DeviceAssignment.objects.filter(device=models.OuterRef("device"))
-                     .filter(models.Q(effective_from__isnull=True) | models.Q(effective_from__lte=models.OuterRef("day")))
-                     .order_by(models.F("effective_from").desc(nulls_last=True)).values("location_id")[:1])
+        in_effect = (
+            DeviceAssignment.objects.filter(device=models.OuterRef("device"))
+            .filter(models.Q(effective_from__isnull=True) | models.Q(effective_from__lte=models.OuterRef("day")))
+            .order_by(models.F("effective_from").desc(nulls_last=True))
+            .values("location_id")[:1]
+        )
         return self.annotate(placed_id=models.Subquery(in_effect))
 
     def at_location(self, location: Location) -> "DailyTotalQuerySet":
@@ -350,8 +383,9 @@ class ReviewTicket(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # One ticket per problem while it is not resolved: the nightly run does not pile up copies.
-            models.UniqueConstraint(fields=["kind", "device", "day"], name="ticket_once_while_open",
-                                    condition=~models.Q(status="resolved")),
+            models.UniqueConstraint(
+                fields=["kind", "device", "day"], name="ticket_once_while_open", condition=~models.Q(status="resolved")
+            ),
         ]
 
 

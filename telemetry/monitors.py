@@ -23,8 +23,9 @@ def devices(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     result = {}
     for pk, name, seen, created in Device.objects.values_list("pk", "name", "last_seen_at", "created_at"):
         heard = seen or created
-        evidence = (f"last heard {when(seen)}, {ago(now, seen)}" if seen else "never heard") + \
-            f"; threshold {settings.TELEMETRY_SILENT_MINUTES} min"
+        evidence = (
+            f"last heard {when(seen)}, {ago(now, seen)}" if seen else "never heard"
+        ) + f"; threshold {settings.TELEMETRY_SILENT_MINUTES} min"
         result[str(pk)] = Observed(name, by_age(now - heard, late, 4 * late), evidence)
     return result
 
@@ -40,18 +41,37 @@ def subscriber(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     alive = ""
     if beat is not None:
         if now - beat.at > timedelta(seconds=3 * BEAT_SECONDS):
-            return {"mqtt": Observed("MQTT subscriber", State.DOWN, f"no heartbeat since {when(beat.at)}, {ago(now, beat.at)}: "
-                                     "the subscriber process is not running (manage.py telemetry_subscribe)")}
+            return {
+                "mqtt": Observed(
+                    "MQTT subscriber",
+                    State.DOWN,
+                    f"no heartbeat since {when(beat.at)}, {ago(now, beat.at)}: "
+                    "the subscriber process is not running (manage.py telemetry_subscribe)",
+                )
+            }
         if not beat.connected:
-            return {"mqtt": Observed("MQTT subscriber", by_age(now - beat.since, timedelta(0), late),
-                                     f"disconnected from the broker since {when(beat.since)}: {beat.detail}")}
+            return {
+                "mqtt": Observed(
+                    "MQTT subscriber",
+                    by_age(now - beat.since, timedelta(0), late),
+                    f"disconnected from the broker since {when(beat.since)}: {beat.detail}",
+                )
+            }
         alive = f"connected since {when(beat.since)}, heartbeat {ago(now, beat.at)}; "
-    heard = [t for t in (Device.objects.aggregate(t=Max("last_seen_at"))["t"],
-                         MalformedMessage.objects.aggregate(t=Max("received_at"))["t"]) if t]
+    heard = [
+        t
+        for t in (
+            Device.objects.aggregate(t=Max("last_seen_at"))["t"],
+            MalformedMessage.objects.aggregate(t=Max("received_at"))["t"],
+        )
+        if t
+    ]
     if not heard:
         return {"mqtt": Observed("MQTT subscriber", State.LATE, alive + "no message stored yet")}
     last = max(heard)
-    evidence = f"newest message {when(last)}, {ago(now, last)}; threshold {settings.TELEMETRY_SUBSCRIBER_LATE_MINUTES} min"
+    evidence = (
+        f"newest message {when(last)}, {ago(now, last)}; threshold {settings.TELEMETRY_SUBSCRIBER_LATE_MINUTES} min"
+    )
     # A live, connected process that hears nothing is late at most: the devices' own monitors say which are silent.
     state = by_age(now - last, late, 3 * late) if not alive else State.LATE if now - last > late else State.UP
     return {"mqtt": Observed("MQTT subscriber", state, alive + evidence)}
@@ -59,24 +79,39 @@ def subscriber(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
 
 def tickets(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
     """Late while reconciliation tickets are open; down once one has waited a day."""
-    found = ReviewTicket.objects.filter(status=ReviewTicket.Status.OPEN).aggregate(n=Count("pk"), oldest=Min("created_at"))
+    found = ReviewTicket.objects.filter(status=ReviewTicket.Status.OPEN).aggregate(
+        n=Count("pk"), oldest=Min("created_at")
+    )
     if not found["n"]:
         return {}
     state = by_age(now - found["oldest"], timedelta(0), timedelta(hours=24))
-    return {"open": Observed("Reconciliation tickets", state,
-                             f"{found['n']} open ticket(s), oldest opened {when(found['oldest'])}")}
+    return {
+        "open": Observed(
+            "Reconciliation tickets", state, f"{found['n']} open ticket(s), oldest opened {when(found['oldest'])}"
+        )
+    }
 
 
 def telemetry_metrics(now: datetime) -> list[GaugeMetricFamily]:
     silent = now - timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
     heard = Device.objects.aggregate(all=Count("pk"), silent=Count("pk", filter=~Q(last_seen_at__gte=silent)))
     return [
-        gauge("wattledger_devices", "Telemetry devices by health",
-              [(("silent",), heard["silent"]), (("online",), heard["all"] - heard["silent"])], ["health"]),
-        gauge("wattledger_telemetry_messages_stored", "Telemetry readings stored (estimate on PostgreSQL)",
-              [((), estimated_rows(RawEvent._meta.db_table))]),
-        gauge("wattledger_telemetry_messages_malformed", "Telemetry messages kept as malformed",
-              [((), MalformedMessage.objects.count())]),
+        gauge(
+            "wattledger_devices",
+            "Telemetry devices by health",
+            [(("silent",), heard["silent"]), (("online",), heard["all"] - heard["silent"])],
+            ["health"],
+        ),
+        gauge(
+            "wattledger_telemetry_messages_stored",
+            "Telemetry readings stored (estimate on PostgreSQL)",
+            [((), estimated_rows(RawEvent._meta.db_table))],
+        ),
+        gauge(
+            "wattledger_telemetry_messages_malformed",
+            "Telemetry messages kept as malformed",
+            [((), MalformedMessage.objects.count())],
+        ),
     ]
 
 

@@ -53,8 +53,9 @@ class BrokerConfig:
 PROTOCOLS = {"3.1.1": mqtt.MQTTv311, "5": mqtt.MQTTv5}
 
 
-def broker_config(url: str, *, client_id: str, ca_file: str = "", session_expiry: int = 7 * 24 * 3600,
-                  protocol: str = "3.1.1") -> BrokerConfig:
+def broker_config(
+    url: str, *, client_id: str, ca_file: str = "", session_expiry: int = 7 * 24 * 3600, protocol: str = "3.1.1"
+) -> BrokerConfig:
     """mqtt://[user:pass@]host[:1883] or mqtts://host[:8883]."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"MQTT_PROTOCOL must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
@@ -65,10 +66,15 @@ def broker_config(url: str, *, client_id: str, ca_file: str = "", session_expiry
         raise ValueError(f"MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883, got {shown!r}")
     tls = parts.scheme in ("mqtts", "ssl")
     return BrokerConfig(
-        host=parts.hostname, port=parts.port or (8883 if tls else 1883), tls=tls,
+        host=parts.hostname,
+        port=parts.port or (8883 if tls else 1883),
+        tls=tls,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
-        ca_file=ca_file or None, client_id=client_id, session_expiry=session_expiry, protocol=protocol,
+        ca_file=ca_file or None,
+        client_id=client_id,
+        session_expiry=session_expiry,
+        protocol=protocol,
     )
 
 
@@ -107,9 +113,18 @@ class Subscriber:
     acknowledged when all are stored. writers = 0 stores on the caller's thread.
     """
 
-    def __init__(self, config: BrokerConfig, filters: list[str], handle: Callable[[list[Message]], object],
-                 *, writers: int = 0, initializer: Callable[[], None] | None = None,
-                 batch_size: int = 2000, batch_seconds: float = 0.2, key: Callable[[str], str] = device_key) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        filters: list[str],
+        handle: Callable[[list[Message]], object],
+        *,
+        writers: int = 0,
+        initializer: Callable[[], None] | None = None,
+        batch_size: int = 2000,
+        batch_seconds: float = 0.2,
+        key: Callable[[str], str] = device_key,
+    ) -> None:
         self.config, self.filters, self.handle = config, filters, handle
         # Topic -> device: which writer a message goes to (vendors put the device at other levels).
         self.key = key
@@ -130,8 +145,13 @@ class Subscriber:
     def _client(self) -> mqtt.Client:
         protocol = PROTOCOLS[self.config.protocol]
         # clean_session is the 3.1.1 form of a persistent session (MQTT 5 takes clean_start in connect).
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.client_id, protocol=protocol, manual_ack=True,
-                             clean_session=False if protocol == mqtt.MQTTv311 else None)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.config.client_id,
+            protocol=protocol,
+            manual_ack=True,
+            clean_session=False if protocol == mqtt.MQTTv311 else None,
+        )
         if self.config.username:
             client.username_pw_set(self.config.username, self.config.password)
         if self.config.tls:
@@ -141,25 +161,38 @@ class Subscriber:
                 raise ValueError(f"MQTT_CA_FILE {self.config.ca_file!r} cannot be used: {exc}") from None
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(0)
-        client.on_connect, client.on_disconnect, client.on_message = self._on_connect, self._on_disconnect, self._on_message
+        client.on_connect, client.on_disconnect, client.on_message = (
+            self._on_connect,
+            self._on_disconnect,
+            self._on_message,
+        )
         client.on_connect_fail = self._on_connect_fail
         return client
 
     def _on_connect_fail(self, client, userdata) -> None:
         # paho retries a failed connect (refused port, TLS handshake) silently and hands us no
         # error, but calls this inside its `except OSError`, so the exception being handled says why.
-        log.warning("MQTT connection to %s:%s failed: %s; retrying with backoff", self.config.host, self.config.port, sys.exception())
+        log.warning(
+            "MQTT connection to %s:%s failed: %s; retrying with backoff",
+            self.config.host,
+            self.config.port,
+            sys.exception(),
+        )
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             # paho drops the connection and retries with backoff. Bad credentials show up here,
             # as a reason code (134, 135): the password itself is never logged.
-            log.warning("MQTT broker refused the connection: %s (%d); retrying with backoff", reason_code, reason_code.value)
+            log.warning(
+                "MQTT broker refused the connection: %s (%d); retrying with backoff", reason_code, reason_code.value
+            )
             return
         self.generation += 1
         # Subscribing here means a reconnect (even to a broker that lost our session) subscribes again.
         client.subscribe([(f, 1) for f in self.filters])
-        log.info("MQTT connected to %s:%s (session present: %s)", self.config.host, self.config.port, flags.session_present)
+        log.info(
+            "MQTT connected to %s:%s (session present: %s)", self.config.host, self.config.port, flags.session_present
+        )
         self.connected.set()
         heartbeat_beat(name=SUBSCRIBER, connected=True, detail=f"connected to {self.config.host}:{self.config.port}")
 
@@ -170,7 +203,11 @@ class Subscriber:
         self.connected.clear()
         if was_connected and not self.stopping.is_set():
             log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
-        heartbeat_beat(name=SUBSCRIBER, connected=False, detail="stopped" if self.stopping.is_set() else f"disconnected: {reason_code}")
+        heartbeat_beat(
+            name=SUBSCRIBER,
+            connected=False,
+            detail="stopped" if self.stopping.is_set() else f"disconnected: {reason_code}",
+        )
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
@@ -183,7 +220,9 @@ class Subscriber:
         if self.config.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.config.session_expiry
-            self.client.connect_async(self.config.host, self.config.port, keepalive=30, clean_start=False, properties=props)
+            self.client.connect_async(
+                self.config.host, self.config.port, keepalive=30, clean_start=False, properties=props
+            )
         else:
             self.client.connect_async(self.config.host, self.config.port, keepalive=30)
         self.client.loop_start()
@@ -253,8 +292,12 @@ class Subscriber:
                 future.result()
                 return True
             except Exception as exc:
-                log.error("storing %d telemetry messages failed (%s); retrying", len(part), exc,
-                          exc_info=not isinstance(exc, BrokenProcessPool))
+                log.error(
+                    "storing %d telemetry messages failed (%s); retrying",
+                    len(part),
+                    exc,
+                    exc_info=not isinstance(exc, BrokenProcessPool),
+                )
                 if isinstance(exc, BrokenProcessPool):
                     self._pool_restart()
                 if self.stopping.wait(2):
@@ -263,8 +306,9 @@ class Subscriber:
 
     def _pool_start(self) -> None:
         if self.writers >= 1:
-            self.pool = ProcessPoolExecutor(self.writers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=self.initializer)
+            self.pool = ProcessPoolExecutor(
+                self.writers, mp_context=multiprocessing.get_context("spawn"), initializer=self.initializer
+            )
             # Start every writer now (each sets up Django), not on the first batch.
             for future in [self.pool.submit(time.sleep, 0) for _ in range(self.writers)]:
                 future.result()

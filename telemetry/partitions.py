@@ -41,17 +41,26 @@ def events_prune_partitioned(*, cutoff: datetime, now: datetime) -> dict:
     they held (PostgreSQL's estimate once autovacuum analysed the partition) and the rows deleted."""
     created = event_partitions_ensure(now=now)  # rows the default caught move out, to drop with their month
     with transaction.atomic():
-        rows = {name: _rows_estimate(name) for name, (_, upper) in partitions_existing(LAYOUT).items() if upper <= cutoff}
+        rows = {
+            name: _rows_estimate(name) for name, (_, upper) in partitions_existing(LAYOUT).items() if upper <= cutoff
+        }
         dropped = [name for name, _, _ in partitions_drop_before(LAYOUT, cutoff=cutoff, keep=_holds_unprocessed)]
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {LAYOUT.table} WHERE ts < %s AND processed", [cutoff])
             deleted = cursor.rowcount
             cursor.execute(
                 f"DELETE FROM {SEQ_TABLE} k WHERE k.ts < %s AND NOT EXISTS (SELECT 1 FROM {LAYOUT.table} e"
-                " WHERE e.device_id = k.device_id AND e.ts = k.ts AND e.boot_id = k.boot_id AND e.seq = k.seq)", [cutoff])
+                " WHERE e.device_id = k.device_id AND e.ts = k.ts AND e.boot_id = k.boot_id AND e.seq = k.seq)",
+                [cutoff],
+            )
             keys = cursor.rowcount
-    return {"partitionsCreated": created, "partitionsDropped": dropped,
-            "eventsDropped": sum(rows[name] for name in dropped), "eventsDeleted": deleted, "keysDeleted": keys}
+    return {
+        "partitionsCreated": created,
+        "partitionsDropped": dropped,
+        "eventsDropped": sum(rows[name] for name in dropped),
+        "eventsDeleted": deleted,
+        "keysDeleted": keys,
+    }
 
 
 def _holds_unprocessed(name: str) -> bool:

@@ -61,8 +61,14 @@ def counter_span_problems(entries: list[LedgerEntry]) -> dict | None:
     span = chain[-1].end_wh - chain[0].start_wh + restarted
     summed = sum(e.delta_wh for e in chain)
     if bad_delta or breaks or span != summed:
-        return {"first_wh": chain[0].start_wh, "last_wh": chain[-1].end_wh, "span_wh": span, "summed_wh": summed,
-                "entries_with_wrong_delta": bad_delta, "breaks_before_entries": breaks}
+        return {
+            "first_wh": chain[0].start_wh,
+            "last_wh": chain[-1].end_wh,
+            "span_wh": span,
+            "summed_wh": summed,
+            "entries_with_wrong_delta": bad_delta,
+            "breaks_before_entries": breaks,
+        }
     return None
 
 
@@ -116,7 +122,12 @@ def totals_mismatches(day: date) -> dict[int, dict]:
         ledger_wh, ledger_cost = fresh.get((device_id, day), (0, Decimal(0)))
         stored_wh, stored_cost = stored.get(device_id, (0, Decimal(0)))
         if ledger_wh != stored_wh or ledger_cost != stored_cost:
-            problems[device_id] = {"stored_wh": stored_wh, "ledger_wh": ledger_wh, "stored_cost": str(stored_cost), "ledger_cost": str(ledger_cost)}
+            problems[device_id] = {
+                "stored_wh": stored_wh,
+                "ledger_wh": ledger_wh,
+                "stored_cost": str(stored_cost),
+                "ledger_cost": str(ledger_cost),
+            }
     return problems
 
 

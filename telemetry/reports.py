@@ -25,14 +25,23 @@ def health_snapshot(now: datetime | None = None, *, totals_too: bool = True) -> 
     run = AggregationRun.objects.first()
     return {
         "status": "degraded" if unprocessed.filter(received_at__lt=now - STALE_UNPROCESSED).exists() else "ok",
-        "telemetry": {"total_events": total, "unprocessed_events": pending,
-                      "events_last_hour": RawEvent.objects.filter(received_at__gte=now - timedelta(hours=1)).count(),
-                      "online_devices": Device.objects.filter(status="online").count()},
-        "ledger": {"events_processed": total - pending if totals_too else None,
-                   "entries_created": LedgerEntry.objects.count() if totals_too else None,
-                   "resets_detected": LedgerEntry.objects.current().filter(kind="reset").count() if totals_too else None,
-                   "errors": MalformedMessage.objects.count(), "is_processing": pending > 0},
-        "aggregation": {"last_run": run.finished_at.isoformat() if run and run.finished_at else None, "last_run_id": run.pk if run else None},
+        "telemetry": {
+            "total_events": total,
+            "unprocessed_events": pending,
+            "events_last_hour": RawEvent.objects.filter(received_at__gte=now - timedelta(hours=1)).count(),
+            "online_devices": Device.objects.filter(status="online").count(),
+        },
+        "ledger": {
+            "events_processed": total - pending if totals_too else None,
+            "entries_created": LedgerEntry.objects.count() if totals_too else None,
+            "resets_detected": LedgerEntry.objects.current().filter(kind="reset").count() if totals_too else None,
+            "errors": MalformedMessage.objects.count(),
+            "is_processing": pending > 0,
+        },
+        "aggregation": {
+            "last_run": run.finished_at.isoformat() if run and run.finished_at else None,
+            "last_run_id": run.pk if run else None,
+        },
         "timestamp": now.isoformat(),
     }
 
@@ -67,7 +76,12 @@ def daily_rows(*, location: Location, first: date, last: date, device: Device | 
 
 def location_wh_since(since: date) -> dict[int, int]:
     """Wh per location from the local day `since` on, each day counted where its device was."""
-    rows = DailyTotal.objects.placed().filter(day__gte=since, placed_id__isnull=False).values("placed_id").annotate(wh=Sum("wh"))
+    rows = (
+        DailyTotal.objects.placed()
+        .filter(day__gte=since, placed_id__isnull=False)
+        .values("placed_id")
+        .annotate(wh=Sum("wh"))
+    )
     return {r["placed_id"]: r["wh"] for r in rows}
 
 
@@ -82,8 +96,14 @@ def location_summary(*, location: Location, day: date) -> dict:
     rows = DailyTotal.objects.at_location(location).filter(day=day).select_related("device").order_by("device__name")
     devices = [{"device": t.device.name, "kwh": str(Decimal(t.wh) / THOUSAND), "cost": str(t.cost)} for t in rows]
     wh = sum(t.wh for t in rows)
-    return {"classroom": location.name, "date": day.isoformat(), "timezone": totals.local_zone().key,
-            "total_kwh": str(Decimal(wh) / THOUSAND), "total_cost": str(sum((t.cost for t in rows), Decimal(0))), "devices": devices}
+    return {
+        "classroom": location.name,
+        "date": day.isoformat(),
+        "timezone": totals.local_zone().key,
+        "total_kwh": str(Decimal(wh) / THOUSAND),
+        "total_cost": str(sum((t.cost for t in rows), Decimal(0))),
+        "devices": devices,
+    }
 
 
 def stay_window(stay: Stay, start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -107,10 +127,18 @@ def device_day_timelines(*, devices: list[Device], day: date) -> list[DeviceDayT
     start, end = totals.day_bounds(day)
     out = []
     for device in devices:
-        readings = list(RawEvent.objects.filter(device=device, ts__gte=start, ts__lt=end).order_by("ts")
-                        .values_list("ts", "power_w")[:5000])
-        entries = list(LedgerEntry.objects.current().filter(device=device, end_ts__gt=start, end_ts__lte=end)
-                       .exclude(delta_wh=0).order_by("end_ts").values_list("end_ts", "delta_wh")[:5000])
+        readings = list(
+            RawEvent.objects.filter(device=device, ts__gte=start, ts__lt=end)
+            .order_by("ts")
+            .values_list("ts", "power_w")[:5000]
+        )
+        entries = list(
+            LedgerEntry.objects.current()
+            .filter(device=device, end_ts__gt=start, end_ts__lte=end)
+            .exclude(delta_wh=0)
+            .order_by("end_ts")
+            .values_list("end_ts", "delta_wh")[:5000]
+        )
         points, energy = [], 0
         power = dict(readings)
         for ts, delta in entries:
@@ -126,13 +154,31 @@ def location_timeline(*, location: Location, start: datetime, end: datetime) -> 
     out = []
     for stay in location.stays(totals.local_day(start), totals.local_day(end - timedelta(microseconds=1))):
         lo, hi = stay_window(stay, start, end)
-        entries = (LedgerEntry.objects.current().filter(device=stay.device, end_ts__gt=lo, start_ts__lt=hi)
-                   .order_by("end_ts", "id")[:5000])
+        entries = (
+            LedgerEntry.objects.current()
+            .filter(device=stay.device, end_ts__gt=lo, start_ts__lt=hi)
+            .order_by("end_ts", "id")[:5000]
+        )
         readings = RawEvent.objects.filter(device=stay.device, ts__gte=lo, ts__lt=hi).order_by("ts")[:5000]
-        out.append({
-            "device": stay.device.name, "from": lo.isoformat(), "until": hi.isoformat(),
-            "entries": [{"start": e.start_ts.isoformat(), "end": e.end_ts.isoformat(), "delta_wh": e.delta_wh, "kind": e.kind,
-                         "confidence": e.confidence, "reason": e.reason} for e in entries],
-            "readings": [{"ts": r.ts.isoformat(), "energy_wh_total": r.energy_wh, "power_w": r.power_w} for r in readings],
-        })
+        out.append(
+            {
+                "device": stay.device.name,
+                "from": lo.isoformat(),
+                "until": hi.isoformat(),
+                "entries": [
+                    {
+                        "start": e.start_ts.isoformat(),
+                        "end": e.end_ts.isoformat(),
+                        "delta_wh": e.delta_wh,
+                        "kind": e.kind,
+                        "confidence": e.confidence,
+                        "reason": e.reason,
+                    }
+                    for e in entries
+                ],
+                "readings": [
+                    {"ts": r.ts.isoformat(), "energy_wh_total": r.energy_wh, "power_w": r.power_w} for r in readings
+                ],
+            }
+        )
     return {"classroom": location.name, "start": start.isoformat(), "end": end.isoformat(), "devices": out}

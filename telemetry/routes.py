@@ -88,25 +88,36 @@ def profile_key(adapter: str, topic: str) -> str:
     return parts[1] if adapter in ("autovolt", "tasmota") and len(parts) > 1 else ""
 
 
-def message_route(topic: str, payload: bytes, received_at: datetime, *, adapters_in_order: list[str],
-                  profiles: Mapping[str, DeviceProfile]) -> Prepared:
+def message_route(
+    topic: str,
+    payload: bytes,
+    received_at: datetime,
+    *,
+    adapters_in_order: list[str],
+    profiles: Mapping[str, DeviceProfile],
+) -> Prepared:
     """A message on one of our topics, read by the first adapter that knows its topic."""
     for name in adapters_in_order:
         profile = profiles.get(profile_key(name, topic)) or DeviceProfile()
         if name == "autovolt":
-            return messages.message_prepare(topic, payload, received_at, time_zone=profile.time_zone,
-                                            counter_unit=profile.counter_unit)
+            return messages.message_prepare(
+                topic, payload, received_at, time_zone=profile.time_zone, counter_unit=profile.counter_unit
+            )
         adapted = _adapt(name, topic, payload, received_at, profile)
         if adapted is not None:
             return _prepared(adapted, topic, payload, received_at)
-    return MalformedIn(topic, payload, received_at, f"no adapter reads this topic ({', '.join(adapters_in_order)} tried)")
+    return MalformedIn(
+        topic, payload, received_at, f"no adapter reads this topic ({', '.join(adapters_in_order)} tried)"
+    )
 
 
 def _adapt(name: str, topic: str, payload: bytes, received_at: datetime, profile: DeviceProfile) -> adapters.Adapted:
     read: Callable = adapters.ADAPTERS[name]
     try:
         if name == "tasmota":
-            return read(topic, payload, received_at=received_at, time_zone=profile.time_zone or settings.TELEMETRY_TIME_ZONE)
+            return read(
+                topic, payload, received_at=received_at, time_zone=profile.time_zone or settings.TELEMETRY_TIME_ZONE
+            )
         if name == "esphome":
             return read(topic, payload, received_at=received_at, units=settings.TELEMETRY_ESPHOME_UNITS)
         return read(topic, payload, received_at=received_at)
@@ -123,12 +134,22 @@ def _prepared(adapted: adapters.Adapted, topic: str, payload: bytes, received_at
     if adapted.energy_wh is None:
         # Power-only (a Shelly em:N, an ESPHome power sensor): the device is alive, no counter to store.
         return StatusIn(adapted.device, received_at, None)
-    return ReadingIn(device=adapted.device, ts=adapted.ts, received_at=received_at, energy_wh=adapted.energy_wh,
-                     power_w=adapted.power_w, switch_state=adapted.switch_state)
+    return ReadingIn(
+        device=adapted.device,
+        ts=adapted.ts,
+        received_at=received_at,
+        energy_wh=adapted.energy_wh,
+        power_w=adapted.power_w,
+        switch_state=adapted.switch_state,
+    )
 
 
-def messages_route(batch: list[tuple[str, bytes, datetime]], *, routes: list[Route],
-                   profiles: Callable[[set[str]], Mapping[str, DeviceProfile]]) -> list[tuple[Prepared, tuple[str, bytes, datetime]]]:
+def messages_route(
+    batch: list[tuple[str, bytes, datetime]],
+    *,
+    routes: list[Route],
+    profiles: Callable[[set[str]], Mapping[str, DeviceProfile]],
+) -> list[tuple[Prepared, tuple[str, bytes, datetime]]]:
     """Each message of ours with what it reads as, in order; `profiles` looks the batch's devices
     up once (names -> settings). Messages on none of our topics are left out (see the module doc)."""
     routed = [(message, topic_route(message[0], routes)) for message in batch]
@@ -136,8 +157,13 @@ def messages_route(batch: list[tuple[str, bytes, datetime]], *, routes: list[Rou
     routed = [(message, names) for message, names in routed if names or not any(f.match(message[0]) for f in broadened)]
     wanted = {profile_key(name, message[0]) for message, names in routed for name in names} - {""}
     found = profiles(wanted) if wanted else {}
-    return [(message_route(*message, adapters_in_order=names, profiles=found) if names else _off_topic(message, routes), message)
-            for message, names in routed]
+    return [
+        (
+            message_route(*message, adapters_in_order=names, profiles=found) if names else _off_topic(message, routes),
+            message,
+        )
+        for message, names in routed
+    ]
 
 
 def _off_topic(message: tuple[str, bytes, datetime], routes: list[Route]) -> MalformedIn:
@@ -159,4 +185,5 @@ def partition_key(routes: Iterable[Route]) -> Callable[[str], str]:
     def key(topic: str) -> str:
         first, _, rest = topic.partition("/")
         return f"{first}/{rest.partition('/')[0]}" if first in fixed else first
+
     return key

@@ -64,7 +64,7 @@ class Prices:
         return self.prices[index] if index >= 0 else Decimal(0)
 
     def changes_within(self, start: datetime, end: datetime) -> list[datetime]:
-        return self.starts[bisect.bisect_right(self.starts, start): bisect.bisect_left(self.starts, end)]
+        return self.starts[bisect.bisect_right(self.starts, start) : bisect.bisect_left(self.starts, end)]
 
 
 def _midnights_within(start: datetime, end: datetime) -> list[datetime]:
@@ -103,7 +103,9 @@ def entry_pieces(*, start: datetime, end: datetime, delta_wh: int, prices: Price
 
 def pieces_add(into: dict, entries, sign: int, prices: Prices, days: set | None = None) -> None:
     for entry in entries:
-        for day, wh, cost in entry_pieces(start=entry.start_ts, end=entry.end_ts, delta_wh=entry.delta_wh, prices=prices):
+        for day, wh, cost in entry_pieces(
+            start=entry.start_ts, end=entry.end_ts, delta_wh=entry.delta_wh, prices=prices
+        ):
             if days is None or day in days:
                 slot = into[(entry.device_id, day)]
                 slot[0] += sign * wh
@@ -126,8 +128,10 @@ def _upsert_add(rows: list[tuple]) -> None:
     table = DailyTotal._meta.db_table
     now = timezone.now()
     rows = [(*row, now) for row in rows]
-    conflict = (f"ON CONFLICT (device_id, day) DO UPDATE SET wh = {table}.wh + excluded.wh, "
-                f"cost = {table}.cost + excluded.cost, updated_at = excluded.updated_at")
+    conflict = (
+        f"ON CONFLICT (device_id, day) DO UPDATE SET wh = {table}.wh + excluded.wh, "
+        f"cost = {table}.cost + excluded.cost, updated_at = excluded.updated_at"
+    )
     insert = f"INSERT INTO {table} (device_id, day, wh, cost, updated_at) "
     if bulk.is_postgres():
         if rows:
@@ -135,12 +139,14 @@ def _upsert_add(rows: list[tuple]) -> None:
         return
     with connection.cursor() as cursor:
         for offset in range(0, len(rows), 1000):
-            chunk = rows[offset: offset + 1000]
+            chunk = rows[offset : offset + 1000]
             values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(insert + f"VALUES {values} " + conflict, [p for row in chunk for p in row])
 
 
-def day_sums(*, first: date, last: date | None, device_ids: list[int] | None = None, location: Location | None = None) -> dict:
+def day_sums(
+    *, first: date, last: date | None, device_ids: list[int] | None = None, location: Location | None = None
+) -> dict:
     """{day: (Wh, cost)} over devices (or those assigned to `location` each day), for the days
     first..last (open-ended when last is None)."""
     rows = (DailyTotal.objects.at_location(location) if location else DailyTotal.objects).filter(day__gte=first)
@@ -171,7 +177,13 @@ def totals_rebuild(*, first: date, last: date, device_ids: list[int] | None = No
 def _rebuild_in_python(entries, first: date, last: date) -> None:
     days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
     fresh: dict = defaultdict(lambda: [0, Decimal(0)])
-    pieces_add(fresh, entries.only("device_id", "start_ts", "end_ts", "delta_wh").iterator(chunk_size=5000), 1, Prices.load(), days)
+    pieces_add(
+        fresh,
+        entries.only("device_id", "start_ts", "end_ts", "delta_wh").iterator(chunk_size=5000),
+        1,
+        Prices.load(),
+        days,
+    )
     now = timezone.now()
     DailyTotal.objects.bulk_create(
         [DailyTotal(device_id=d, day=day, wh=wh, cost=cost, updated_at=now) for (d, day), (wh, cost) in fresh.items()],
@@ -186,8 +198,10 @@ def _cumulative_sql(at: str) -> str:
     hence the correction for a negative remainder."""
     elapsed = f"(extract(epoch FROM {at}) - extract(epoch FROM e.start_ts)) * 1000000 * e.delta_wh"
     span = "(extract(epoch FROM e.end_ts) - extract(epoch FROM e.start_ts)) * 1000000"
-    return (f"CASE WHEN {at} <= e.start_ts THEN 0 WHEN {at} >= e.end_ts THEN e.delta_wh "
-            f"ELSE (div({elapsed}, {span}) - (mod({elapsed}, {span}) < 0)::int)::bigint END")
+    return (
+        f"CASE WHEN {at} <= e.start_ts THEN 0 WHEN {at} >= e.end_ts THEN e.delta_wh "
+        f"ELSE (div({elapsed}, {span}) - (mod({elapsed}, {span}) < 0)::int)::bigint END"
+    )
 
 
 # {entries}: the current entries touching the range (the same queryset the Python path walks).
@@ -245,9 +259,14 @@ GROUP BY p.device_id, s.days[p.k]
 
 def _rebuild_in_sql(entries, first: date, last: date) -> None:
     # The queryset's own parameters go in as quoted literals, so that the rest can be named.
-    selected = connection.ops.compose_sql(*entries.order_by().values("device_id", "start_ts", "end_ts", "delta_wh").query.sql_with_params())
-    sql = REBUILD_SQL.format(entries=selected.replace("%", "%%"), cumulative_end=_cumulative_sql("least(e.end_ts, s.bounds[k + 1])"),
-                             cumulative_start=_cumulative_sql("greatest(e.start_ts, s.bounds[k])"))
+    selected = connection.ops.compose_sql(
+        *entries.order_by().values("device_id", "start_ts", "end_ts", "delta_wh").query.sql_with_params()
+    )
+    sql = REBUILD_SQL.format(
+        entries=selected.replace("%", "%%"),
+        cumulative_end=_cumulative_sql("least(e.end_ts, s.bounds[k + 1])"),
+        cumulative_start=_cumulative_sql("greatest(e.start_ts, s.bounds[k])"),
+    )
     with connection.cursor() as cursor:
         # generate_series() is guessed at 1000 rows, so even a one-day rebuild looks big enough to
         # JIT-compile, which takes a second; the statement runs faster without it in any case.
@@ -269,9 +288,15 @@ def sums_diff(before: dict, after: dict) -> list[dict]:
         old_wh, old_cost = before.get(day, (0, Decimal(0)))
         new_wh, new_cost = after.get(day, (0, Decimal(0)))
         if old_wh != new_wh or old_cost != new_cost:
-            changed.append({"day": day.isoformat(), "old_kwh": decimal_text(Decimal(old_wh) / THOUSAND),
-                            "new_kwh": decimal_text(Decimal(new_wh) / THOUSAND),
-                            "old_cost": decimal_text(old_cost), "new_cost": decimal_text(new_cost)})
+            changed.append(
+                {
+                    "day": day.isoformat(),
+                    "old_kwh": decimal_text(Decimal(old_wh) / THOUSAND),
+                    "new_kwh": decimal_text(Decimal(new_wh) / THOUSAND),
+                    "old_cost": decimal_text(old_cost),
+                    "new_cost": decimal_text(new_cost),
+                }
+            )
     return changed
 
 
@@ -279,8 +304,14 @@ def _run_record(kind: str, started, result: dict) -> AggregationRun:
     return AggregationRun.objects.create(kind=kind, started_at=started, finished_at=timezone.now(), result=result)
 
 
-def range_recalculate(*, first: date, last: date, device_ids: list[int] | None = None, kind: str = "recalculate",
-                      location: Location | None = None) -> dict:
+def range_recalculate(
+    *,
+    first: date,
+    last: date,
+    device_ids: list[int] | None = None,
+    kind: str = "recalculate",
+    location: Location | None = None,
+) -> dict:
     """Rebuild totals for first..last and say what changed. With a location: the devices that
     were there, on the days they were there, and the location's days compared."""
     started = timezone.now()
@@ -297,13 +328,17 @@ def range_recalculate(*, first: date, last: date, device_ids: list[int] | None =
     return {**result, "run_id": run.pk}
 
 
-def cost_version_create(*, cost_per_kwh: Decimal, effective_from: datetime, notes: str = "", created_by: str = "") -> CostVersion:
+def cost_version_create(
+    *, cost_per_kwh: Decimal, effective_from: datetime, notes: str = "", created_by: str = ""
+) -> CostVersion:
     """Add a price and recalculate exactly the days it affects: from its first local day to the
     day the next version starts. Days wholly inside take wh x price in one UPDATE; the two edge
     days (a price change inside them) are rebuilt from the ledger."""
     started = timezone.now()
     with transaction.atomic():
-        version = CostVersion(cost_per_kwh=cost_per_kwh, effective_from=effective_from, notes=notes, created_by=created_by)
+        version = CostVersion(
+            cost_per_kwh=cost_per_kwh, effective_from=effective_from, notes=notes, created_by=created_by
+        )
         version.full_clean()
         version.save()
         following = CostVersion.objects.filter(effective_from__gt=effective_from).order_by("effective_from").first()
@@ -311,7 +346,9 @@ def cost_version_create(*, cost_per_kwh: Decimal, effective_from: datetime, note
         last = local_day(following.effective_from) if following else None
         before = day_sums(first=first, last=last)
         inner = Q(day__gt=first) & (Q(day__lt=last) if last else Q())
-        price = ExpressionWrapper(F("wh") * Value(cost_per_kwh) / Value(THOUSAND), output_field=DecimalField(max_digits=24, decimal_places=9))
+        price = ExpressionWrapper(
+            F("wh") * Value(cost_per_kwh) / Value(THOUSAND), output_field=DecimalField(max_digits=24, decimal_places=9)
+        )
         DailyTotal.objects.filter(inner).update(cost=price)
         totals_rebuild(first=first, last=first)
         if last and last != first:
@@ -319,7 +356,9 @@ def cost_version_create(*, cost_per_kwh: Decimal, effective_from: datetime, note
         after = day_sums(first=first, last=last)
         changed = sums_diff(before, after)
         version.recalculation = {
-            "first": first.isoformat(), "last": last.isoformat() if last else None, "days_changed": changed,
+            "first": first.isoformat(),
+            "last": last.isoformat() if last else None,
+            "days_changed": changed,
             "old_cost": decimal_text(sum((Decimal(d["old_cost"]) for d in changed), Decimal(0))),
             "new_cost": decimal_text(sum((Decimal(d["new_cost"]) for d in changed), Decimal(0))),
         }

@@ -30,12 +30,19 @@ def device_health(request: HtmxHttpRequest) -> HttpResponse:
     silent_after = timedelta(minutes=settings.TELEMETRY_SILENT_MINUTES)
     devices = list(Device.objects.select_related("location").order_by("location__name", "name"))
     per_hour = reports.readings_per_device(now - timedelta(hours=1))
-    rows = [{"device": d, "silent": d.is_silent(now=now, after=silent_after), "events_hour": per_hour.get(d.pk, 0)}
-            for d in devices]
+    rows = [
+        {"device": d, "silent": d.is_silent(now=now, after=silent_after), "events_hour": per_hour.get(d.pk, 0)}
+        for d in devices
+    ]
     context = {
-        "rows": rows, "now": now, "silent_minutes": settings.TELEMETRY_SILENT_MINUTES, "locations": Location.objects.all(),
-        "health": reports.health_snapshot(now, totals_too=False), "unassigned": sum(1 for d in devices if d.location_id is None),
-        "open_tickets": ReviewTicket.objects.filter(status="open").count(), "zone": settings.TELEMETRY_TIME_ZONE,
+        "rows": rows,
+        "now": now,
+        "silent_minutes": settings.TELEMETRY_SILENT_MINUTES,
+        "locations": Location.objects.all(),
+        "health": reports.health_snapshot(now, totals_too=False),
+        "unassigned": sum(1 for d in devices if d.location_id is None),
+        "open_tickets": ReviewTicket.objects.filter(status="open").count(),
+        "zone": settings.TELEMETRY_TIME_ZONE,
     }
     template = "telemetry/device_health.html"
     if request.htmx:
@@ -50,11 +57,21 @@ def device_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _device_page(request, device, AssignForm(initial={"location": device.location_id}))
 
 
-def _device_page(request: HtmxHttpRequest, device: Device, form: AssignForm, status: int = 200,
-                 reading_form: DeviceReadingForm | None = None) -> HttpResponse:
+def _device_page(
+    request: HtmxHttpRequest,
+    device: Device,
+    form: AssignForm,
+    status: int = 200,
+    reading_form: DeviceReadingForm | None = None,
+) -> HttpResponse:
     stays = device.stays()[::-1]  # newest first
-    context = {"device": device, "form": form, "stays": stays, "zone": settings.TELEMETRY_TIME_ZONE,
-               "reading_form": reading_form or DeviceReadingForm(instance=device)}
+    context = {
+        "device": device,
+        "form": form,
+        "stays": stays,
+        "zone": settings.TELEMETRY_TIME_ZONE,
+        "reading_form": reading_form or DeviceReadingForm(instance=device),
+    }
     return render(request, "telemetry/device_detail.html", context, status=status)
 
 
@@ -66,9 +83,13 @@ def device_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = AssignForm(request.POST)
     if form.is_valid():
         try:
-            current = assign.device_assign(device=device, location=form.cleaned_data["location"],
-                                           effective_from=form.cleaned_data["effective_from"],
-                                           assigned_by=request_identity(request) or "", note=form.cleaned_data["note"])
+            current = assign.device_assign(
+                device=device,
+                location=form.cleaned_data["location"],
+                effective_from=form.cleaned_data["effective_from"],
+                assigned_by=request_identity(request) or "",
+                note=form.cleaned_data["note"],
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
     if form.errors:
@@ -91,8 +112,11 @@ def device_reading(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         device.refresh_from_db()
         return _device_page(request, device, AssignForm(initial={"location": device.location_id}), 400, form)
     form.save()
-    messages.success(request, f"{device.name}: times without an offset read in {device.time_zone or settings.TELEMETRY_TIME_ZONE}, "
-                              f"its counter in {device.counter_unit}.")
+    messages.success(
+        request,
+        f"{device.name}: times without an offset read in {device.time_zone or settings.TELEMETRY_TIME_ZONE}, "
+        f"its counter in {device.counter_unit}.",
+    )
     return redirect("telemetry:device-detail", pk=device.pk)
 
 
@@ -116,8 +140,12 @@ def location_list(request: HtmxHttpRequest) -> HttpResponse:
     locations = list(Location.objects.annotate(device_count=Count("devices")))
     for location in locations:
         location.wh_30d = wh.get(location.pk)
-    return render(request, "telemetry/location_list.html", {"locations": locations, "form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "telemetry/location_list.html",
+        {"locations": locations, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_GET
@@ -138,11 +166,22 @@ def location_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     rows = reports.daily_rows(location=location, device=device, first=start, last=end)
     day = data.get("day") or end
     shown = [s for s in stays if device in (None, s.device)]
-    context = {"location": location, "form": form, "devices": devices, "device": device, "rows": rows,
-               "bars": charts.daily_bars(rows), "day": day, "total_kwh": sum(r.kwh for r in rows),
-               "total_cost": sum(r.cost for r in rows), "first": start, "last": end, "zone": settings.TELEMETRY_TIME_ZONE,
-               "stays": [_stay_row(s, start, end) for s in shown],
-               "timelines": _timeline_charts([s.device for s in location.stays(day, day) if device in (None, s.device)], day)}
+    context = {
+        "location": location,
+        "form": form,
+        "devices": devices,
+        "device": device,
+        "rows": rows,
+        "bars": charts.daily_bars(rows),
+        "day": day,
+        "total_kwh": sum(r.kwh for r in rows),
+        "total_cost": sum(r.cost for r in rows),
+        "first": start,
+        "last": end,
+        "zone": settings.TELEMETRY_TIME_ZONE,
+        "stays": [_stay_row(s, start, end) for s in shown],
+        "timelines": _timeline_charts([s.device for s in location.stays(day, day) if device in (None, s.device)], day),
+    }
     template = "telemetry/location_detail.html"
     if request.htmx:
         template += "#location-charts"
@@ -150,16 +189,26 @@ def location_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _stay_row(stay: Stay, first: date, last: date) -> dict:
-    return {"stay": stay, "moved_in": stay.moved_in(first), "moved_out": stay.moved_out(last),
-            "kwh": reports.stay_wh(stay=stay, first=first, last=last) / 1000}
+    return {
+        "stay": stay,
+        "moved_in": stay.moved_in(first),
+        "moved_out": stay.moved_out(last),
+        "kwh": reports.stay_wh(stay=stay, first=first, last=last) / 1000,
+    }
 
 
 def _timeline_charts(devices: list[Device], day: date) -> list[dict]:
     start, end = totals.day_bounds(day)
     zone = totals.local_zone()
-    return [{"device": t.device, "kwh": t.kwh, "readings": t.readings,
-             "svg": charts.timeline(t.points, start=start.astimezone(zone), end=end.astimezone(zone))}
-            for t in reports.device_day_timelines(devices=devices, day=day)]
+    return [
+        {
+            "device": t.device,
+            "kwh": t.kwh,
+            "readings": t.readings,
+            "svg": charts.timeline(t.points, start=start.astimezone(zone), end=end.astimezone(zone)),
+        }
+        for t in reports.device_day_timelines(devices=devices, day=day)
+    ]
 
 
 @require_http_methods(["GET", "POST"])
@@ -183,7 +232,13 @@ def cost_version_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     result = version.recalculation or {}
     days = [d | {"change": Decimal(d["new_cost"]) - Decimal(d["old_cost"])} for d in result.get("days_changed", [])]
     change = Decimal(result.get("new_cost") or 0) - Decimal(result.get("old_cost") or 0)
-    context = {"version": version, "result": result, "days": days, "change": change, "zone": settings.TELEMETRY_TIME_ZONE}
+    context = {
+        "version": version,
+        "result": result,
+        "days": days,
+        "change": change,
+        "zone": settings.TELEMETRY_TIME_ZONE,
+    }
     return render(request, "telemetry/cost_version_detail.html", context)
 
 

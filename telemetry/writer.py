@@ -26,4 +26,9 @@ def batch_store(messages: list[tuple[str, bytes, datetime]]) -> dict:
     # A writer may sit idle for hours: a connection the server dropped meanwhile is replaced.
     close_old_connections()
     result = ingest.messages_record(messages)
-    return {"stored": result.stored, "duplicates": result.duplicates, "malformed": result.malformed, "statuses": result.statuses}
+    return {
+        "stored": result.stored,
+        "duplicates": result.duplicates,
+        "malformed": result.malformed,
+        "statuses": result.statuses,
+    }

@@ -37,10 +37,21 @@ def cluster_start(settings, log_path) -> subprocess.Popen:
     from django.db import connection
 
     db = connection.settings_dict
-    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "MEDIA_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]), "Q_SYNC": "false", "Q_WORKERS": "1"}
-    return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "MEDIA_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        "Q_SYNC": "false",
+        "Q_WORKERS": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=open(log_path, "a"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def cluster_stop(cluster: subprocess.Popen) -> None:
@@ -73,7 +84,10 @@ def _media_root(settings, tmp_path, monkeypatch):
     """Each test writes its stored files to a fresh folder."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
     }
     # Queued tasks run inline; django-q2 reads its settings once, so patch its Conf too.
     from django_q.conf import Conf
@@ -93,7 +107,9 @@ def moto_server():
     """moto's S3 API server on a loopback port, stopped after the session."""
     port = free_port()
     binary = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_url(f"http://127.0.0.1:{port}/moto-api/")
         yield f"http://127.0.0.1:{port}"
@@ -108,15 +124,22 @@ def s3_storage(settings, moto_server):
     import boto3
 
     bucket = f"test-{time.time_ns()}"
-    client = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    client = boto3.client(
+        "s3", endpoint_url=moto_server, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
     client.create_bucket(Bucket=bucket)
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": bucket, "endpoint_url": moto_server, "access_key": "test", "secret_key": "test",
-                "region_name": "us-east-1", "addressing_style": "path", "file_overwrite": False,
+                "bucket_name": bucket,
+                "endpoint_url": moto_server,
+                "access_key": "test",
+                "secret_key": "test",
+                "region_name": "us-east-1",
+                "addressing_style": "path",
+                "file_overwrite": False,
             },
         },
     }

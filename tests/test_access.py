@@ -32,14 +32,30 @@ EXPECTED = {
     "login": ("get", "/login/", {"anon": 200, "customer": 302, "staff": 302}),
     "logout": ("get", "/logout/", {"anon": 405, "customer": 405, "staff": 405}),
     "smt:upload": ("post", "/upload", {"anon": 401, "customer": 403, "staff": 400, "token": 400}),
-    "smt:api-raw-upload": ("post", "/api/admin/smt/raw-upload", {"anon": 401, "customer": 403, "staff": 400, "token": 400}),
+    "smt:api-raw-upload": (
+        "post",
+        "/api/admin/smt/raw-upload",
+        {"anon": 401, "customer": 403, "staff": 400, "token": 400},
+    ),
     "smt:raw-file-list": ("get", "/smt/raw-files/", {"anon": LOGIN, "customer": 403, "staff": 200}),
-    "smt:raw-file-normalize-latest": ("post", "/smt/raw-files/normalize-latest", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "smt:raw-file-normalize-latest": (
+        "post",
+        "/smt/raw-files/normalize-latest",
+        {"anon": LOGIN, "customer": 403, "staff": 302},
+    ),
     "smt:raw-file-detail": ("get", "/smt/raw-files/{raw}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:raw-file-download": ("get", "/smt/raw-files/{raw}/download", {"anon": LOGIN, "customer": 403, "staff": 200}),
-    "smt:raw-file-normalize": ("post", "/smt/raw-files/{raw}/normalize", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "smt:raw-file-normalize": (
+        "post",
+        "/smt/raw-files/{raw}/normalize",
+        {"anon": LOGIN, "customer": 403, "staff": 302},
+    ),
     "api:normalize": ("post", "/api/admin/smt/normalize", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
-    "api:raw_files": ("get", "/api/admin/debug/smt/raw-files", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "api:raw_files": (
+        "get",
+        "/api/admin/debug/smt/raw-files",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
     "api:pull_inline": ("post", "/api/admin/smt/pull", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
     "smt:interval-list": ("get", "/smt/intervals/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:interval-export": ("get", "/smt/intervals/export.csv", {"anon": LOGIN, "customer": 403, "staff": 200}),
@@ -50,19 +66,49 @@ EXPECTED = {
     "smt:customer-list": ("get", "/smt/customers/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:customer-upload": ("get", "/customer/smt-upload", {"anon": LOGIN, "customer": 200, "staff": 403}),
     "smt:customer-usage": ("get", "/customer/usage", {"anon": LOGIN, "customer": 200, "staff": 403}),
-    "smt:customer-green-button": ("get", "/customer/usage/green-button.xml?esiid=10443720000000001",
-                                  {"anon": LOGIN, "customer": 200, "other": 404, "staff": 403}),
-    "api:green_button_export": ("get", "/api/admin/smt/green-button?esiid=10443720000000001",
-                                {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
+    "smt:customer-green-button": (
+        "get",
+        "/customer/usage/green-button.xml?esiid=10443720000000001",
+        {"anon": LOGIN, "customer": 200, "other": 404, "staff": 403},
+    ),
+    "api:green_button_export": (
+        "get",
+        "/api/admin/smt/green-button?esiid=10443720000000001",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
     "smt:customer-upload-list": ("get", "/customer/uploads/", {"anon": LOGIN, "customer": 200, "staff": 403}),
     # {craw} is the customer's own upload: another customer gets 404, as for any object not theirs.
-    "smt:customer-upload-detail": ("get", "/customer/uploads/{craw}/", {"anon": LOGIN, "customer": 200, "other": 404, "staff": 403}),
-    "api:intervals_list": ("get", "/api/admin/debug/smt/intervals?esiid=10443720000000001", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
-    "api:daily_summary": ("get", "/api/admin/analysis/daily-summary?esiid=10443720000000001", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
-    "api:backfill_usage": ("post", "/api/admin/smt/backfill-usage", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
-    "api:usage_refresh": ("post", "/api/user/usage/refresh", {"anon": 401, "customer": 200, "other": 404, "staff": 401, "token": 401},
-                          {"houseId": "{house}", "esiid": "10443720000000001"}),
-    "api:intervals_delete": ("post", "/api/admin/debug/smt/intervals", {"anon": 401, "customer": 401, "staff": 400, "token": 400}),
+    "smt:customer-upload-detail": (
+        "get",
+        "/customer/uploads/{craw}/",
+        {"anon": LOGIN, "customer": 200, "other": 404, "staff": 403},
+    ),
+    "api:intervals_list": (
+        "get",
+        "/api/admin/debug/smt/intervals?esiid=10443720000000001",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
+    "api:daily_summary": (
+        "get",
+        "/api/admin/analysis/daily-summary?esiid=10443720000000001",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
+    "api:backfill_usage": (
+        "post",
+        "/api/admin/smt/backfill-usage",
+        {"anon": 401, "customer": 401, "staff": 422, "token": 422},
+    ),
+    "api:usage_refresh": (
+        "post",
+        "/api/user/usage/refresh",
+        {"anon": 401, "customer": 200, "other": 404, "staff": 401, "token": 401},
+        {"houseId": "{house}", "esiid": "10443720000000001"},
+    ),
+    "api:intervals_delete": (
+        "post",
+        "/api/admin/debug/smt/intervals",
+        {"anon": 401, "customer": 401, "staff": 400, "token": 400},
+    ),
     "api:openapi-json": ("get", "/api/openapi.json", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:openapi-view": ("get", "/api/docs", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "api:api-root": ("get", "/api/", {"anon": 404, "customer": 404, "staff": 404, "token": 404}),
@@ -74,29 +120,88 @@ EXPECTED = {
     # The test settings point ERCOT at a closed port: an authorised fetch runs and reports 502. A staff
     # session must POST (with CSRF): GET would let any page trigger a fetch (tests/ercot/test_api.py).
     "api:ercot_cron": ("get", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 401, "token": 502}),
-    "api:ercot_cron_post": ("post", "/api/admin/ercot/cron", {"anon": 401, "customer": 401, "staff": 502, "token": 502}),
-    "api:ercot_cron_health": ("get", "/api/admin/ercot/cron/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
-    "api:power_telemetry": ("post", "/api/power-analytics/telemetry", {"anon": 401, "customer": 401, "staff": 401, "token": 422}),
-    "api:power_health": ("get", "/api/power-analytics/health", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
-    "api:power_summary": ("get", "/api/power-analytics/summary?classroom=Room%20101", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
-    "api:power_timeline": ("get", "/api/power-analytics/timeline?classroom=Room%20101&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z",
-                           {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
-    "api:power_cost_versions": ("get", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 200, "token": 200}),
-    "api:power_cost_version_add": ("post", "/api/power-analytics/cost-versions", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
-    "api:power_recalculate": ("post", "/api/power-analytics/recalculate", {"anon": 401, "customer": 401, "staff": 422, "token": 422}),
+    "api:ercot_cron_post": (
+        "post",
+        "/api/admin/ercot/cron",
+        {"anon": 401, "customer": 401, "staff": 502, "token": 502},
+    ),
+    "api:ercot_cron_health": (
+        "get",
+        "/api/admin/ercot/cron/health",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
+    "api:power_telemetry": (
+        "post",
+        "/api/power-analytics/telemetry",
+        {"anon": 401, "customer": 401, "staff": 401, "token": 422},
+    ),
+    "api:power_health": (
+        "get",
+        "/api/power-analytics/health",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
+    "api:power_summary": (
+        "get",
+        "/api/power-analytics/summary?classroom=Room%20101",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
+    "api:power_timeline": (
+        "get",
+        "/api/power-analytics/timeline?classroom=Room%20101&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
+    "api:power_cost_versions": (
+        "get",
+        "/api/power-analytics/cost-versions",
+        {"anon": 401, "customer": 401, "staff": 200, "token": 200},
+    ),
+    "api:power_cost_version_add": (
+        "post",
+        "/api/power-analytics/cost-versions",
+        {"anon": 401, "customer": 401, "staff": 422, "token": 422},
+    ),
+    "api:power_recalculate": (
+        "post",
+        "/api/power-analytics/recalculate",
+        {"anon": 401, "customer": 401, "staff": 422, "token": 422},
+    ),
     "telemetry:device-health": ("get", "/telemetry/devices/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "telemetry:device-detail": ("get", "/telemetry/devices/{device}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     # The empty form moves the device to "unassigned" from today.
-    "telemetry:device-assign": ("post", "/telemetry/devices/{device}/assign", {"anon": LOGIN, "customer": 403, "staff": 302}),
-    "telemetry:device-token": ("post", "/telemetry/devices/{device}/token", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:device-assign": (
+        "post",
+        "/telemetry/devices/{device}/assign",
+        {"anon": LOGIN, "customer": 403, "staff": 302},
+    ),
+    "telemetry:device-token": (
+        "post",
+        "/telemetry/devices/{device}/token",
+        {"anon": LOGIN, "customer": 403, "staff": 200},
+    ),
     # The empty form lacks the counter unit: the device page again, saying so.
-    "telemetry:device-reading": ("post", "/telemetry/devices/{device}/reading", {"anon": LOGIN, "customer": 403, "staff": 400}),
+    "telemetry:device-reading": (
+        "post",
+        "/telemetry/devices/{device}/reading",
+        {"anon": LOGIN, "customer": 403, "staff": 400},
+    ),
     "telemetry:location-list": ("get", "/telemetry/locations/", {"anon": LOGIN, "customer": 403, "staff": 200}),
-    "telemetry:location-detail": ("get", "/telemetry/locations/{location}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:location-detail": (
+        "get",
+        "/telemetry/locations/{location}/",
+        {"anon": LOGIN, "customer": 403, "staff": 200},
+    ),
     "telemetry:cost-version-list": ("get", "/telemetry/costs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
-    "telemetry:cost-version-detail": ("get", "/telemetry/costs/{cost}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
+    "telemetry:cost-version-detail": (
+        "get",
+        "/telemetry/costs/{cost}/",
+        {"anon": LOGIN, "customer": 403, "staff": 200},
+    ),
     "telemetry:ticket-list": ("get", "/telemetry/tickets/", {"anon": LOGIN, "customer": 403, "staff": 200}),
-    "telemetry:ticket-update": ("post", "/telemetry/tickets/{ticket}/acknowledge", {"anon": LOGIN, "customer": 403, "staff": 302}),
+    "telemetry:ticket-update": (
+        "post",
+        "/telemetry/tickets/{ticket}/acknowledge",
+        {"anon": LOGIN, "customer": 403, "staff": 302},
+    ),
     "telemetry:malformed-list": ("get", "/telemetry/malformed/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:job-list": ("get", "/smt/jobs/", {"anon": LOGIN, "customer": 403, "staff": 200}),
     "smt:job-detail": ("get", "/smt/jobs/{job}/", {"anon": LOGIN, "customer": 403, "staff": 200}),
@@ -158,11 +263,23 @@ def objects(db):
     from smt import storage
 
     data = b"ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL\n'10443720000000001,01/02/2025,00:00,00:15,1,A\n"
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="a.csv", origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename="a.csv",
+        origin="staff",
+    ).raw_file
     customer = get_user_model().objects.get(username="customer")
     own = data.replace(b"00:15,1,A", b"00:15,2,A")
-    craw = storage.raw_file_store(fileobj=io.BytesIO(own), sha256=hashlib.sha256(own).hexdigest(), size=len(own), filename="mine.csv",
-                                  origin="customer", uploaded_by=customer).raw_file
+    craw = storage.raw_file_store(
+        fileobj=io.BytesIO(own),
+        sha256=hashlib.sha256(own).hexdigest(),
+        size=len(own),
+        filename="mine.csv",
+        origin="customer",
+        uploaded_by=customer,
+    ).raw_file
     house = House.objects.create(customer=customer, name="Oak St", esiid="10443720000000001")
 
     key = default_storage.save("ercot/2026-06-03/ext.zip", ContentFile(b"PK"))
@@ -175,8 +292,18 @@ def objects(db):
     ticket = ReviewTicket.objects.create(kind="silent_device", device=device)
     job = JobRun.objects.create(kind="mirror", trigger="manual")
     monitor = Monitor.objects.create(kind="workers", key="cluster", subject="Task cluster")
-    return {"monitor": monitor.pk, "raw": raw.pk, "craw": craw.pk, "house": house.pk, "ercot": ercot.pk, "location": location.pk, "device": device.pk, "cost": cost.pk,
-            "ticket": ticket.pk, "job": job.pk}
+    return {
+        "monitor": monitor.pk,
+        "raw": raw.pk,
+        "craw": craw.pk,
+        "house": house.pk,
+        "ercot": ercot.pk,
+        "location": location.pk,
+        "device": device.pk,
+        "cost": cost.pk,
+        "ticket": ticket.pk,
+        "job": job.pk,
+    }
 
 
 @pytest.mark.parametrize("role", ["anon", "customer", "other", "staff", "token"])

@@ -14,8 +14,10 @@ def test_admin_title_says_read_only_and_the_index_offers_no_add_or_change(admin_
     assert "/add/" not in page
 
 
-@pytest.mark.parametrize("path", ["/admin/database/auth/user/add/", "/admin/database/auth/group/add/",
-                                  "/admin/database/django_q/schedule/add/"])
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/database/auth/user/add/", "/admin/database/auth/group/add/", "/admin/database/django_q/schedule/add/"],
+)
 def test_even_a_superuser_cannot_add_users_groups_or_scheduled_tasks(admin_client, path):
     assert admin_client.get(path).status_code == 403
 
@@ -38,5 +40,12 @@ def test_a_users_password_cannot_be_changed_through_the_admin(admin_client, staf
 def test_model_names_read_right_in_the_admin(admin_client):
     page = admin_client.get("/admin/database/").content.decode()
     assert "Ledger entrys" not in page
-    for name in ("Ledger entries", "ESIID records", "ERCOT ingests", "Raw SMT files", "SMT intervals", "SMT billing reads"):
+    for name in (
+        "Ledger entries",
+        "ESIID records",
+        "ERCOT ingests",
+        "Raw SMT files",
+        "SMT intervals",
+        "SMT billing reads",
+    ):
         assert name in page, name

@@ -56,8 +56,12 @@ def within(target: str, package: str) -> bool:
 
 
 def offenders(packages: tuple[str, ...], forbidden: tuple[str, ...]) -> list[str]:
-    return sorted(f"{name} imports {target}" for name, tree in modules(*packages).items()
-                  for target in targets(tree, name) if any(within(target, f) for f in forbidden))
+    return sorted(
+        f"{name} imports {target}"
+        for name, tree in modules(*packages).items()
+        for target in targets(tree, name)
+        if any(within(target, f) for f in forbidden)
+    )
 
 
 def test_no_ercot_or_telemetry_module_imports_smt():
@@ -76,8 +80,12 @@ def test_ops_imports_no_source_app():
 def test_the_shared_config_modules_import_no_app():
     shared = {name: tree for name, tree in modules("config").items() if name in SHARED}
     assert set(shared) == set(SHARED)  # every shared module is really read
-    bad = sorted(f"{name} imports {target}" for name, tree in shared.items() for target in targets(tree, name)
-                 if any(within(target, app) for app in (*SOURCE_APPS, "ops")))
+    bad = sorted(
+        f"{name} imports {target}"
+        for name, tree in shared.items()
+        for target in targets(tree, name)
+        if any(within(target, app) for app in (*SOURCE_APPS, "ops"))
+    )
     assert bad == []
 
 
@@ -85,7 +93,9 @@ def test_smt_takes_only_the_esiid_check_from_ercot_and_nothing_from_telemetry():
     bad = []
     for name, tree in modules("smt").items():
         for module, imported in imports(tree, name):
-            if within(module, "telemetry") or (within(module, "ercot") and imported not in SMT_MAY_IMPORT.get(module, set())):
+            if within(module, "telemetry") or (
+                within(module, "ercot") and imported not in SMT_MAY_IMPORT.get(module, set())
+            ):
                 bad.append(f"{name} imports {module}{'.' + imported if imported else ''}")
     assert bad == []
 

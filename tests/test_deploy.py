@@ -43,7 +43,9 @@ def production_env(tmp_path) -> dict[str, str]:
 
 
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @functools.cache
@@ -101,12 +103,21 @@ def self_signed(tmp_path) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meters.example.com")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(cert_path), str(key_path)
 
 
@@ -115,14 +126,20 @@ def nginx_config(tmp_path, *, sock: str, port: int) -> str:
     cert, key = self_signed(tmp_path)
     site = SITE.read_text().replace("/run/wattledger/gunicorn.sock", sock).replace("/var/log/nginx/", f"{tmp_path}/")
     site = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", site)
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{free_port()};").replace("listen 443 ", f"listen 127.0.0.1:{port} ")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{free_port()};").replace(
+        "listen 443 ", f"listen 127.0.0.1:{port} "
+    )
     site = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", site)
     site = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", site)
     (tmp_path / "site.conf").write_text(site)
-    temps = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temps = " ".join(
+        f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     conf = tmp_path / "nginx.conf"
-    conf.write_text(f"user root; daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
-                    f"events {{}}\nhttp {{ access_log off; {temps} include {tmp_path}/site.conf; }}\n")
+    conf.write_text(
+        f"user root; daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{ access_log off; {temps} include {tmp_path}/site.conf; }}\n"
+    )
     return str(conf)
 
 
@@ -137,11 +154,21 @@ def site_running(tmp_path, **env_overrides: str):
     conf = nginx_config(tmp_path, sock=sock, port=port)
     check = subprocess.run([nginx, "-t", "-c", conf], check=False, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    env = production_env(tmp_path) | {"GUNICORN_BIND": f"unix:{sock}", "ALLOWED_HOSTS": "meters.example.com",
-                                      "PYTHONUNBUFFERED": "1", "CRON_SECRET": CRON_SECRET, "ADMIN_TOKEN": ADMIN_TOKEN}
+    env = production_env(tmp_path) | {
+        "GUNICORN_BIND": f"unix:{sock}",
+        "ALLOWED_HOSTS": "meters.example.com",
+        "PYTHONUNBUFFERED": "1",
+        "CRON_SECRET": CRON_SECRET,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+    }
     with (tmp_path / "gunicorn.out").open("w") as out, (tmp_path / "gunicorn.log").open("w") as err:
-        gunicorn = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi:application"],
-                                    cwd=ROOT, env=env | env_overrides, stdout=out, stderr=err)
+        gunicorn = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "config.wsgi:application"],
+            cwd=ROOT,
+            env=env | env_overrides,
+            stdout=out,
+            stderr=err,
+        )
     server = subprocess.Popen([nginx, "-c", conf], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -172,12 +199,18 @@ def https(port: int, method: str, path: str, headers: dict | None = None) -> tup
 
 def test_nginx_proxies_to_gunicorn_and_refuses_bodies_over_the_limit(proxied_site):
     status, body = https(proxied_site, "GET", "/health")
-    assert status == 200 and b'"maxBytes": %d' % default_max_bytes() in body  # no https redirect loop: the proto header arrives
+    assert (
+        status == 200 and b'"maxBytes": %d' % default_max_bytes() in body
+    )  # no https redirect loop: the proto header arrives
     for path in UPLOAD_LOCATIONS:
         status, _ = https(proxied_site, "POST", path, {"Content-Length": str(default_max_bytes() + 1)})
         assert status == 413  # nginx, before one body byte is read
-        status, body = https(proxied_site, "POST", path, {"Content-Length": "0", "Content-Type": "multipart/form-data; boundary=x"})
-        assert status == 401 and b"authentication required" in body, body  # the app answered through the unbuffered location
+        status, body = https(
+            proxied_site, "POST", path, {"Content-Length": "0", "Content-Type": "multipart/form-data; boundary=x"}
+        )
+        assert status == 401 and b"authentication required" in body, (
+            body
+        )  # the app answered through the unbuffered location
 
 
 def log_text(path, *, containing: str, seconds: float = 10) -> str:
@@ -207,8 +240,10 @@ def slow_upload(port: int, address: str) -> ssl.SSLSocket:
     """An authorised upload that sends its headers and one body byte, then stalls."""
     raw = socket.create_connection(("127.0.0.1", port), timeout=20, source_address=(address, 0))
     conn = ssl._create_unverified_context().wrap_socket(raw, server_hostname="meters.example.com")
-    conn.sendall(f"POST /upload HTTP/1.1\r\nHost: meters.example.com\r\nX-Admin-Token: {ADMIN_TOKEN}\r\n"
-                 "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n-".encode())
+    conn.sendall(
+        f"POST /upload HTTP/1.1\r\nHost: meters.example.com\r\nX-Admin-Token: {ADMIN_TOKEN}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n-".encode()
+    )
     return conn
 
 
@@ -249,15 +284,26 @@ def test_slow_uploads_are_capped_per_address_and_in_all_and_health_still_answers
 
 
 def test_make_check_deploy_runs_the_deploy_checks_on_the_example_env():
-    out = subprocess.run(["make", "-s", "check-deploy"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        ["make", "-s", "check-deploy"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "System check identified no issues" in out.stdout
 
 
 def test_check_deploy_fails_on_a_warning_naming_it(tmp_path):
     weak = tmp_path / "weak.env"
-    weak.write_text((DEPLOY / "wattledger.env.example").read_text().replace("SECURE_HSTS_SECONDS=31536000", "SECURE_HSTS_SECONDS=0"))
-    out = subprocess.run([str(ROOT / "bin/check-deploy.sh"), str(weak)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    weak.write_text(
+        (DEPLOY / "wattledger.env.example").read_text().replace("SECURE_HSTS_SECONDS=31536000", "SECURE_HSTS_SECONDS=0")
+    )
+    out = subprocess.run(
+        [str(ROOT / "bin/check-deploy.sh"), str(weak)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode != 0
     assert "security.W004" in out.stdout + out.stderr
 
@@ -269,8 +315,13 @@ def test_runserver_logs_the_cron_request_with_its_token_scrubbed(tmp_path, db):
     env = os.environ | {"CRON_SECRET": CRON_SECRET, "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url(connection)}
     log = tmp_path / "runserver.log"
     with log.open("w") as stderr:
-        server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         wait_for_url(f"http://127.0.0.1:{port}/health")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)

@@ -25,7 +25,10 @@ def test_the_right_password_after_the_limit_of_failures_is_refused_with_429(clie
         assert sign_in(client, "wrong").status_code == 200
     response = sign_in(client, "staff-pass-123")
     assert response.status_code == 429
-    assert "Too many failed sign-ins" in response.content.decode() and "try again in 15 minutes" in response.content.decode()
+    assert (
+        "Too many failed sign-ins" in response.content.decode()
+        and "try again in 15 minutes" in response.content.decode()
+    )
     assert "_auth_user_id" not in client.session
 
 

@@ -38,14 +38,25 @@ print(client.cookies["sessionid"].value)
 def pg(*args: str, check: bool = True) -> None:
     """A PostgreSQL program as the postgres user (initdb refuses root), newest version installed."""
     pgbin = max(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda path: int(Path(path).parent.name.split(".")[0]))
-    subprocess.run(["runuser", "-u", "postgres", "--", f"{pgbin}/{args[0]}", *args[1:]], check=check, capture_output=True)
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", f"{pgbin}/{args[0]}", *args[1:]], check=check, capture_output=True
+    )
 
 
 def server_start(data: Path, port: int, folder: Path) -> Path:
     log = folder / f"{port}.log"
-    pg("pg_ctl", "-D", str(data), "-l", str(log), "-w", "start", "-o",
-       f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=replica"
-       " -c max_wal_senders=4 -c log_statement=all")
+    pg(
+        "pg_ctl",
+        "-D",
+        str(data),
+        "-l",
+        str(log),
+        "-w",
+        "start",
+        "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=replica"
+        " -c max_wal_senders=4 -c log_statement=all",
+    )
     return log
 
 
@@ -60,8 +71,21 @@ class Cluster:
         pg("initdb", "-D", str(self.primary), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         self.primary_log = server_start(self.primary, self.primary_port, self.folder)
         # initdb's pg_hba.conf trusts replication connections from 127.0.0.1.
-        pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres", "-D", str(self.standby),
-           "-R", "-X", "stream", "--no-sync")
+        pg(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.primary_port),
+            "-U",
+            "postgres",
+            "-D",
+            str(self.standby),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+        )
         self.standby_log = server_start(self.standby, self.standby_port, self.folder)
 
     def url(self, port: int, db: str = "wl") -> str:
@@ -109,16 +133,28 @@ def read_on(log: Path, since: int) -> bool:
 
 def test_usage_page_reads_from_the_replica_and_falls_back_when_it_lags_or_stops(cluster, tmp_path):
     cluster.sql(cluster.primary_port, "CREATE DATABASE wl", db="postgres")
-    env = {**os.environ, "DATABASE_URL": cluster.url(cluster.primary_port), "DATABASE_REPLICA_URL": cluster.url(cluster.standby_port),
-           "DATABASE_REPLICA_MAX_LAG_SECONDS": "1", "SMT_USAGE_CACHE_SECONDS": "0", "MEDIA_ROOT": str(tmp_path)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": cluster.url(cluster.primary_port),
+        "DATABASE_REPLICA_URL": cluster.url(cluster.standby_port),
+        "DATABASE_REPLICA_MAX_LAG_SECONDS": "1",
+        "SMT_USAGE_CACHE_SECONDS": "0",
+        "MEDIA_ROOT": str(tmp_path),
+    }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    session = subprocess.run([*manage, "shell", "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True,
-                             text=True).stdout.split()[-1]
+    session = subprocess.run(
+        [*manage, "shell", "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout.split()[-1]
     port = free_port()
     web_log = open(tmp_path / "web.log", "w")  # noqa: SIM115  closed in the finally below
-    web = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                           stdout=web_log, stderr=subprocess.STDOUT)
+    web = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=web_log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_url(base + "/health", 30)

@@ -27,8 +27,14 @@ def test_every_variable_the_settings_read_is_in_env_example():
 def load_settings(**overrides: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in overrides} | {"DEBUG": "true"} | overrides
     code = "import django; from django.conf import settings; django.setup(); print(settings.SMT_UPLOAD_MAX_BYTES)"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env | {"DJANGO_SETTINGS_MODULE": "config.settings"},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env | {"DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_bad_value_is_refused_naming_the_variable():
@@ -48,7 +54,9 @@ def test_secrets_can_come_from_files(tmp_path):
 
 def test_manage_py_check_on_sqlite_prints_no_covering_index_warning():
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DEBUG": "true"}
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
     assert "W040" not in result.stdout + result.stderr

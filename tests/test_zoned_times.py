@@ -27,7 +27,7 @@ def shown_times(html: str) -> list[str]:
     html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
     titles = re.findall(r'title="([^"]*)"', html)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]*>", " ", html))
-    return [m.group(0) + part[m.end():m.end() + 8] for part in [text, *titles] for m in TIME.finditer(part)]
+    return [m.group(0) + part[m.end() : m.end() + 8] for part in [text, *titles] for m in TIME.finditer(part)]
 
 
 @pytest.fixture
@@ -36,8 +36,9 @@ def demo(settings):
     call_command("load_demo_data", "--days", "3")
     call_command("monitors_check")
     job_run_call(kind="mirror", trigger="manual", call=lambda job: job.note("mirrored"))
-    ReviewTicket.objects.get_or_create(kind=ReviewTicket.Kind.SILENT_DEVICE, device=Device.objects.first(), day="2026-06-01",
-                                       defaults={"evidence": {}})
+    ReviewTicket.objects.get_or_create(
+        kind=ReviewTicket.Kind.SILENT_DEVICE, device=Device.objects.first(), day="2026-06-01", defaults={"evidence": {}}
+    )
     MalformedMessage.objects.create(topic="tele/x/SENSOR", payload="{", error="not JSON")
 
 
@@ -45,11 +46,27 @@ def staff_pages() -> list[tuple[str, tuple[str, ...]]]:
     raw, job, monitor = RawSmtFile.objects.first(), JobRun.objects.first(), Monitor.objects.first()
     device, ingest = Device.objects.first(), ErcotIngest.objects.first()
     assert raw and job and monitor and device and ingest, "the demo data fills every page"
-    central = ["/smt/raw-files/", f"/smt/raw-files/{raw.pk}/", f"/smt/intervals/?esiid={House.objects.first().esiid}",
-               "/smt/deletions/", "/smt/usage/portfolio", "/smt/billing-reads/", "/ercot/", "/ercot/esiids/?q=1044",
-               "/ops/jobs/", f"/ops/jobs/{job.pk}/", "/ops/", f"/ops/monitors/{monitor.pk}/"]
-    telemetry = ["/telemetry/devices/", f"/telemetry/devices/{device.pk}/", "/telemetry/tickets/", "/telemetry/malformed/",
-                 "/telemetry/costs/"]
+    central = [
+        "/smt/raw-files/",
+        f"/smt/raw-files/{raw.pk}/",
+        f"/smt/intervals/?esiid={House.objects.first().esiid}",
+        "/smt/deletions/",
+        "/smt/usage/portfolio",
+        "/smt/billing-reads/",
+        "/ercot/",
+        "/ercot/esiids/?q=1044",
+        "/ops/jobs/",
+        f"/ops/jobs/{job.pk}/",
+        "/ops/",
+        f"/ops/monitors/{monitor.pk}/",
+    ]
+    telemetry = [
+        "/telemetry/devices/",
+        f"/telemetry/devices/{device.pk}/",
+        "/telemetry/tickets/",
+        "/telemetry/malformed/",
+        "/telemetry/costs/",
+    ]
     return [(url, CENTRAL_ZONES) for url in central] + [(url, ("IST",)) for url in telemetry]
 
 
@@ -60,7 +77,9 @@ def test_every_time_on_the_main_staff_pages_names_its_zone(staff_client, demo):
         assert response.status_code == 200, url
         for shown in shown_times(response.content.decode()):
             # UTC said outright ("...T06:00:00Z", "06:00 UTC") names its zone too.
-            assert re.search(rf"^[\d:T -]+?(Z| UTC| {'| '.join(zones)})(?![A-Za-z])", shown), f"{url}: {shown!r} names no zone"
+            assert re.search(rf"^[\d:T -]+?(Z| UTC| {'| '.join(zones)})(?![A-Za-z])", shown), (
+                f"{url}: {shown!r} names no zone"
+            )
             seen += 1
     assert seen >= 20  # the pages did show times
 

@@ -19,20 +19,19 @@ def lean_indexes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ercot', '0001_initial'),
+        ("ercot", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='esiidrecord',
-            name='zipcode',
-            field=models.CharField(blank=True, default='', max_length=10),
+            model_name="esiidrecord",
+            name="zipcode",
+            field=models.CharField(blank=True, default="", max_length=10),
         ),
         migrations.AddIndex(
-            model_name='esiidrecord',
-            index=models.Index(fields=['zipcode'], name='ercot_esiid_zipcode'),
+            model_name="esiidrecord",
+            index=models.Index(fields=["zipcode"], name="ercot_esiid_zipcode"),
         ),
         migrations.RunPython(lean_indexes, migrations.RunPython.noop),
     ]

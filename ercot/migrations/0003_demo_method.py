@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ercot', '0002_esiid_indexes'),
+        ("ercot", "0002_esiid_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ercotingest',
-            name='method',
-            field=models.CharField(choices=[('ews', 'EWS'), ('api', 'Public API'), ('mis', 'MIS'), ('demo', 'Demo data')], max_length=8),
+            model_name="ercotingest",
+            name="method",
+            field=models.CharField(
+                choices=[("ews", "EWS"), ("api", "Public API"), ("mis", "MIS"), ("demo", "Demo data")], max_length=8
+            ),
         ),
     ]

@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ercot', '0003_demo_method'),
+        ("ercot", "0003_demo_method"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='ercotingest',
-            options={'ordering': ['-posted_at', '-doc_id'], 'verbose_name': 'ERCOT ingest'},
+            name="ercotingest",
+            options={"ordering": ["-posted_at", "-doc_id"], "verbose_name": "ERCOT ingest"},
         ),
         migrations.AlterModelOptions(
-            name='esiidrecord',
-            options={'ordering': ['esiid'], 'verbose_name': 'ESIID record'},
+            name="esiidrecord",
+            options={"ordering": ["esiid"], "verbose_name": "ESIID record"},
         ),
     ]

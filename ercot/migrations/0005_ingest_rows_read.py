@@ -4,20 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ercot', '0004_verbose_names'),
+        ("ercot", "0004_verbose_names"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ercotingest',
-            name='rows_read',
-            field=models.BigIntegerField(blank=True, help_text='Data rows read from the file, refused ones too', null=True),
+            model_name="ercotingest",
+            name="rows_read",
+            field=models.BigIntegerField(
+                blank=True, help_text="Data rows read from the file, refused ones too", null=True
+            ),
         ),
         migrations.AlterField(
-            model_name='ercotingest',
-            name='rows_loaded',
-            field=models.BigIntegerField(blank=True, help_text='Records written (newer than stored)', null=True),
+            model_name="ercotingest",
+            name="rows_loaded",
+            field=models.BigIntegerField(blank=True, help_text="Records written (newer than stored)", null=True),
         ),
     ]

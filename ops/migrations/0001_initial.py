@@ -6,72 +6,160 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='KindCheck',
+            name="KindCheck",
             fields=[
-                ('kind', models.CharField(choices=[('smt-data', 'SMT meter data'), ('smt-file', 'SMT file failed'), ('smt-mirror', 'SFTP mirror'), ('ercot-daily', 'ERCOT daily extract'), ('ercot-fetch', 'ERCOT fetch'), ('device', 'Telemetry device'), ('subscriber', 'Telemetry subscriber'), ('tickets', 'Reconciliation tickets'), ('workers', 'Workers')], max_length=16, primary_key=True, serialize=False)),
-                ('checked_at', models.DateTimeField()),
-                ('seconds', models.FloatField(default=0)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("smt-data", "SMT meter data"),
+                            ("smt-file", "SMT file failed"),
+                            ("smt-mirror", "SFTP mirror"),
+                            ("ercot-daily", "ERCOT daily extract"),
+                            ("ercot-fetch", "ERCOT fetch"),
+                            ("device", "Telemetry device"),
+                            ("subscriber", "Telemetry subscriber"),
+                            ("tickets", "Reconciliation tickets"),
+                            ("workers", "Workers"),
+                        ],
+                        max_length=16,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("checked_at", models.DateTimeField()),
+                ("seconds", models.FloatField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Monitor',
+            name="Monitor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('smt-data', 'SMT meter data'), ('smt-file', 'SMT file failed'), ('smt-mirror', 'SFTP mirror'), ('ercot-daily', 'ERCOT daily extract'), ('ercot-fetch', 'ERCOT fetch'), ('device', 'Telemetry device'), ('subscriber', 'Telemetry subscriber'), ('tickets', 'Reconciliation tickets'), ('workers', 'Workers')], max_length=16)),
-                ('key', models.CharField(help_text="The subject's id within its kind: an ESIID, a device id, 'sftp'.", max_length=100)),
-                ('subject', models.CharField(max_length=200)),
-                ('state', models.CharField(choices=[('up', 'Up'), ('late', 'Late'), ('down', 'Down'), ('paused', 'Paused')], db_index=True, default='up', max_length=8)),
-                ('since', models.DateTimeField(default=django.utils.timezone.now)),
-                ('evidence', models.TextField(blank=True, default='')),
-                ('paused_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("smt-data", "SMT meter data"),
+                            ("smt-file", "SMT file failed"),
+                            ("smt-mirror", "SFTP mirror"),
+                            ("ercot-daily", "ERCOT daily extract"),
+                            ("ercot-fetch", "ERCOT fetch"),
+                            ("device", "Telemetry device"),
+                            ("subscriber", "Telemetry subscriber"),
+                            ("tickets", "Reconciliation tickets"),
+                            ("workers", "Workers"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="The subject's id within its kind: an ESIID, a device id, 'sftp'.", max_length=100
+                    ),
+                ),
+                ("subject", models.CharField(max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("up", "Up"), ("late", "Late"), ("down", "Down"), ("paused", "Paused")],
+                        db_index=True,
+                        default="up",
+                        max_length=8,
+                    ),
+                ),
+                ("since", models.DateTimeField(default=django.utils.timezone.now)),
+                ("evidence", models.TextField(blank=True, default="")),
+                ("paused_reason", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['kind', 'subject'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'key'), name='monitor_once_per_subject')],
+                "ordering": ["kind", "subject"],
+                "constraints": [models.UniqueConstraint(fields=("kind", "key"), name="monitor_once_per_subject")],
             },
         ),
         migrations.CreateModel(
-            name='MonitorEvent',
+            name="MonitorEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('previous', models.CharField(choices=[('up', 'Up'), ('late', 'Late'), ('down', 'Down'), ('paused', 'Paused')], max_length=8)),
-                ('state', models.CharField(choices=[('up', 'Up'), ('late', 'Late'), ('down', 'Down'), ('paused', 'Paused')], max_length=8)),
-                ('evidence', models.TextField(blank=True, default='')),
-                ('actor', models.CharField(default='check', help_text='check, or user:<name> for pause and resume', max_length=160)),
-                ('monitor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='ops.monitor')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "previous",
+                    models.CharField(
+                        choices=[("up", "Up"), ("late", "Late"), ("down", "Down"), ("paused", "Paused")], max_length=8
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("up", "Up"), ("late", "Late"), ("down", "Down"), ("paused", "Paused")], max_length=8
+                    ),
+                ),
+                ("evidence", models.TextField(blank=True, default="")),
+                (
+                    "actor",
+                    models.CharField(
+                        default="check", help_text="check, or user:<name> for pause and resume", max_length=160
+                    ),
+                ),
+                (
+                    "monitor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="ops.monitor"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'e-mail'), ('webhook', 'Webhook'), ('apprise', 'Apprise')], max_length=8)),
-                ('target_index', models.IntegerField(default=0)),
-                ('target', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], db_index=True, default='pending', max_length=8)),
-                ('attempts', models.IntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('error', models.TextField(blank=True, default='')),
-                ('response_status', models.IntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='ops.monitorevent')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("email", "e-mail"), ("webhook", "Webhook"), ("apprise", "Apprise")], max_length=8
+                    ),
+                ),
+                ("target_index", models.IntegerField(default=0)),
+                ("target", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("attempts", models.IntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("error", models.TextField(blank=True, default="")),
+                ("response_status", models.IntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="ops.monitorevent"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -4,17 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ops', '0002_jobrun'),
+        ("ops", "0002_jobrun"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='jobrun',
-            name='started_by',
-            field=models.CharField(blank=True, default='', help_text='Who started the run: "schedule", "command", "webhook", "staff: <name>".', max_length=160),
+            model_name="jobrun",
+            name="started_by",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text='Who started the run: "schedule", "command", "webhook", "staff: <name>".',
+                max_length=160,
+            ),
         ),
         # Runs recorded before the field: their trigger is the best answer there is.
-        migrations.RunSQL("UPDATE smt_jobrun SET started_by = \"trigger\" WHERE started_by = ''", migrations.RunSQL.noop),
+        migrations.RunSQL(
+            "UPDATE smt_jobrun SET started_by = \"trigger\" WHERE started_by = ''", migrations.RunSQL.noop
+        ),
     ]

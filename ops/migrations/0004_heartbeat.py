@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ops', '0003_jobrun_started_by'),
+        ("ops", "0003_jobrun_started_by"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Heartbeat',
+            name="Heartbeat",
             fields=[
-                ('name', models.CharField(max_length=60, primary_key=True, serialize=False)),
-                ('at', models.DateTimeField(help_text='The last beat.')),
-                ('connected', models.BooleanField(default=True)),
-                ('since', models.DateTimeField(help_text='When `connected` last changed.')),
-                ('detail', models.CharField(blank=True, default='', max_length=300)),
+                ("name", models.CharField(max_length=60, primary_key=True, serialize=False)),
+                ("at", models.DateTimeField(help_text="The last beat.")),
+                ("connected", models.BooleanField(default=True)),
+                ("since", models.DateTimeField(help_text="When `connected` last changed.")),
+                ("detail", models.CharField(blank=True, default="", max_length=300)),
             ],
         ),
     ]

@@ -96,26 +96,54 @@ def pull_inline(request: HttpRequest, body: PullIn):
     sha = hashlib.sha256(content).hexdigest()
     existing = RawSmtFile.objects.filter(sha256=sha).first()
     if existing and existing.official:  # a customer's copy is promoted by raw_file_store
-        return Status(200, {"ok": True, "duplicate": True, "rawId": existing.pk, "sha256": sha, "size": len(content), "status": existing.status})
+        return Status(
+            200,
+            {
+                "ok": True,
+                "duplicate": True,
+                "rawId": existing.pk,
+                "sha256": sha,
+                "size": len(content),
+                "status": existing.status,
+            },
+        )
     try:
         usage_points = interval_rows.usage_point_esiids_parse(json.dumps(body.usage_point_esiids))
-        inspection = storage.raw_file_inspect(fileobj=io.BytesIO(content), size=len(content), expected_esiid=esiid or None,
-                                              usage_points=usage_points)
+        inspection = storage.raw_file_inspect(
+            fileobj=io.BytesIO(content), size=len(content), expected_esiid=esiid or None, usage_points=usage_points
+        )
     except parser.FileRejected as exc:
         raise HttpError(422, f"file refused: {exc}") from None
     stored = storage.raw_file_store(
-        fileobj=io.BytesIO(content), sha256=sha, size=len(content), filename=body.filename,
-        source=body.source, esiid=esiid, meter=body.meter, kind=inspection.kind, uploader=request.auth,
-        origin=origins.origin_for_identity(request.auth), usage_points=usage_points,
+        fileobj=io.BytesIO(content),
+        sha256=sha,
+        size=len(content),
+        filename=body.filename,
+        source=body.source,
+        esiid=esiid,
+        meter=body.meter,
+        kind=inspection.kind,
+        uploader=request.auth,
+        origin=origins.origin_for_identity(request.auth),
+        usage_points=usage_points,
         uploaded_by=request.user if request.user.is_authenticated else None,
     )
     raw = stored.raw_file
     if not stored.duplicate:
         ingest.raw_file_queue(raw_file=raw)
-    return Status(200 if stored.duplicate else 201, {
-        "ok": True, "duplicate": stored.duplicate, "rawId": raw.pk, "sha256": sha, "size": len(content), "status": raw.status,
-        "kind": inspection.kind, "notes": inspection.notes,
-    })
+    return Status(
+        200 if stored.duplicate else 201,
+        {
+            "ok": True,
+            "duplicate": stored.duplicate,
+            "rawId": raw.pk,
+            "sha256": sha,
+            "size": len(content),
+            "status": raw.status,
+            "kind": inspection.kind,
+            "notes": inspection.notes,
+        },
+    )
 
 
 class GreenButtonQuery(Schema):
@@ -134,8 +162,9 @@ def green_button_export(request: HttpRequest, query: Query[GreenButtonQuery]) ->
         first, last = greenbutton_export.greenbutton_export_range(start=query.start, end=query.end)
     except ValidationError as exc:
         raise HttpError(400, "; ".join(exc.messages)) from None
-    response = StreamingHttpResponse(greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last),
-                                     content_type="application/atom+xml")
+    response = StreamingHttpResponse(
+        greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last), content_type="application/atom+xml"
+    )
     name = greenbutton_export.greenbutton_export_filename(esiid=esiid, first=first, last=last)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -200,7 +229,12 @@ def intervals_delete(request: HttpRequest, body: DeleteIn) -> dict:
     start, end = parse_instant(body.dateStart, "dateStart"), parse_instant(body.dateEnd, "dateEnd")
     try:
         record = usage.intervals_delete(
-            esiid=body.esiid, meter=body.meter, start=start, end=end, reason=body.reason, actor=request.auth,
+            esiid=body.esiid,
+            meter=body.meter,
+            start=start,
+            end=end,
+            reason=body.reason,
+            actor=request.auth,
             user=request.user if request.user.is_authenticated else None,
         )
     except ValidationError as exc:

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,58 +15,97 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='RawSmtFile',
+            name="RawSmtFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(help_text='As sent; never used as a path.', max_length=255)),
-                ('sha256', models.CharField(max_length=64, unique=True)),
-                ('size_bytes', models.BigIntegerField()),
-                ('storage_key', models.CharField(max_length=512)),
-                ('source', models.CharField(blank=True, default='', max_length=64)),
-                ('esiid_hint', models.CharField(blank=True, default='', max_length=22)),
-                ('meter_hint', models.CharField(blank=True, default='', max_length=64)),
-                ('kind', models.CharField(choices=[('interval', 'Interval'), ('billing', 'Billing'), ('unknown', 'Unknown')], default='unknown', max_length=16)),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('uploader', models.CharField(blank=True, default='', max_length=160)),
-                ('status', models.CharField(choices=[('received', 'Received'), ('normalizing', 'Normalizing'), ('normalized', 'Normalized'), ('failed', 'Failed')], db_index=True, default='received', max_length=16)),
-                ('status_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('error', models.TextField(blank=True, default='')),
-                ('stats', models.JSONField(blank=True, default=dict)),
-                ('normalized_at', models.DateTimeField(blank=True, null=True)),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("filename", models.CharField(help_text="As sent; never used as a path.", max_length=255)),
+                ("sha256", models.CharField(max_length=64, unique=True)),
+                ("size_bytes", models.BigIntegerField()),
+                ("storage_key", models.CharField(max_length=512)),
+                ("source", models.CharField(blank=True, default="", max_length=64)),
+                ("esiid_hint", models.CharField(blank=True, default="", max_length=22)),
+                ("meter_hint", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("interval", "Interval"), ("billing", "Billing"), ("unknown", "Unknown")],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                ("received_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("uploader", models.CharField(blank=True, default="", max_length=160)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("normalizing", "Normalizing"),
+                            ("normalized", "Normalized"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="received",
+                        max_length=16,
+                    ),
+                ),
+                ("status_changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("error", models.TextField(blank=True, default="")),
+                ("stats", models.JSONField(blank=True, default=dict)),
+                ("normalized_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SmtInterval',
+            name="SmtInterval",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('esiid', models.CharField(max_length=22)),
-                ('meter', models.CharField(default='unknown', max_length=64)),
-                ('channel', models.CharField(choices=[('consumption', 'Consumption'), ('generation', 'Generation')], max_length=12)),
-                ('ts', models.DateTimeField(help_text='Interval start, UTC.')),
-                ('kwh', models.DecimalField(decimal_places=3, max_digits=12)),
-                ('quality', models.CharField(choices=[('actual', 'Actual'), ('estimated', 'Estimated'), ('unknown', 'Unknown')], max_length=10)),
-                ('revised_at', models.DateTimeField(blank=True, null=True)),
-                ('row_number', models.IntegerField(help_text='Line number in the raw file (header = 1).')),
-                ('raw_file', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to='smt.rawsmtfile')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("esiid", models.CharField(max_length=22)),
+                ("meter", models.CharField(default="unknown", max_length=64)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("consumption", "Consumption"), ("generation", "Generation")], max_length=12
+                    ),
+                ),
+                ("ts", models.DateTimeField(help_text="Interval start, UTC.")),
+                ("kwh", models.DecimalField(decimal_places=3, max_digits=12)),
+                (
+                    "quality",
+                    models.CharField(
+                        choices=[("actual", "Actual"), ("estimated", "Estimated"), ("unknown", "Unknown")],
+                        max_length=10,
+                    ),
+                ),
+                ("revised_at", models.DateTimeField(blank=True, null=True)),
+                ("row_number", models.IntegerField(help_text="Line number in the raw file (header = 1).")),
+                (
+                    "raw_file",
+                    models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to="smt.rawsmtfile"),
+                ),
             ],
             options={
-                'db_table': 'smt_interval',
+                "db_table": "smt_interval",
             },
         ),
         migrations.AddIndex(
-            model_name='rawsmtfile',
-            index=models.Index(fields=['uploader', 'received_at'], name='smt_rawsmtf_uploade_a072d1_idx'),
+            model_name="rawsmtfile",
+            index=models.Index(fields=["uploader", "received_at"], name="smt_rawsmtf_uploade_a072d1_idx"),
         ),
         migrations.AddIndex(
-            model_name='smtinterval',
-            index=models.Index(fields=['esiid', 'ts'], name='smt_interval_esiid_ts'),
+            model_name="smtinterval",
+            index=models.Index(fields=["esiid", "ts"], name="smt_interval_esiid_ts"),
         ),
         migrations.AddConstraint(
-            model_name='smtinterval',
-            constraint=models.UniqueConstraint(fields=('esiid', 'meter', 'channel', 'ts'), name='smt_interval_key'),
+            model_name="smtinterval",
+            constraint=models.UniqueConstraint(fields=("esiid", "meter", "channel", "ts"), name="smt_interval_key"),
         ),
     ]

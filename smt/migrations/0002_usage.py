@@ -7,45 +7,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0001_initial'),
+        ("smt", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IntervalDeletion',
+            name="IntervalDeletion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor', models.CharField(help_text='user:<name> or token:admin', max_length=160)),
-                ('deleted_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('esiid', models.CharField(max_length=22)),
-                ('meter', models.CharField(max_length=64)),
-                ('range_start', models.DateTimeField(help_text='UTC, inclusive')),
-                ('range_end', models.DateTimeField(help_text='UTC, exclusive')),
-                ('deleted_count', models.IntegerField()),
-                ('reason', models.TextField(blank=True, default='')),
-                ('raw_file_ids', models.JSONField(default=list, help_text='Raw files whose re-normalization rebuilds the range')),
-                ('deleted_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("actor", models.CharField(help_text="user:<name> or token:admin", max_length=160)),
+                ("deleted_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("esiid", models.CharField(max_length=22)),
+                ("meter", models.CharField(max_length=64)),
+                ("range_start", models.DateTimeField(help_text="UTC, inclusive")),
+                ("range_end", models.DateTimeField(help_text="UTC, exclusive")),
+                ("deleted_count", models.IntegerField()),
+                ("reason", models.TextField(blank=True, default="")),
+                (
+                    "raw_file_ids",
+                    models.JSONField(default=list, help_text="Raw files whose re-normalization rebuilds the range"),
+                ),
+                (
+                    "deleted_by",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-deleted_at', '-id'],
+                "ordering": ["-deleted_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='House',
+            name="House",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='e.g. 12 Oak St', max_length=120)),
-                ('esiid', models.CharField(db_index=True, max_length=22)),
-                ('meter', models.CharField(blank=True, default='', max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='houses', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(help_text="e.g. 12 Oak St", max_length=120)),
+                ("esiid", models.CharField(db_index=True, max_length=22)),
+                ("meter", models.CharField(blank=True, default="", max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="houses", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['customer__username', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('customer', 'esiid'), name='smt_house_customer_esiid')],
+                "ordering": ["customer__username", "name"],
+                "constraints": [models.UniqueConstraint(fields=("customer", "esiid"), name="smt_house_customer_esiid")],
             },
         ),
     ]

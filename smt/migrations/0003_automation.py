@@ -6,74 +6,135 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0002_usage'),
+        ("smt", "0002_usage"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JobRun',
+            name="JobRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('mirror', 'Mirror'), ('ingest', 'Ingest')], max_length=16)),
-                ('trigger', models.CharField(choices=[('schedule', 'Schedule'), ('manual', 'Manual'), ('webhook', 'Webhook'), ('command', 'Command')], max_length=16)),
-                ('esiid', models.CharField(blank=True, default='', help_text='Set for an ESIID trigger.', max_length=22)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'partial (some files failed)'), ('failed', 'Failed'), ('skipped', 'Skipped')], db_index=True, default='queued', max_length=16)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('log', models.TextField(blank=True, default='', help_text="The last lines of the run's log.")),
-                ('error', models.TextField(blank=True, default='')),
-                ('task_id', models.CharField(blank=True, default='', max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[("mirror", "Mirror"), ("ingest", "Ingest")], max_length=16)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "Schedule"),
+                            ("manual", "Manual"),
+                            ("webhook", "Webhook"),
+                            ("command", "Command"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "esiid",
+                    models.CharField(blank=True, default="", help_text="Set for an ESIID trigger.", max_length=22),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("partial", "partial (some files failed)"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("log", models.TextField(blank=True, default="", help_text="The last lines of the run's log.")),
+                ("error", models.TextField(blank=True, default="")),
+                ("task_id", models.CharField(blank=True, default="", max_length=64)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='rawsmtfile',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='members', to='smt.rawsmtfile'),
+            model_name="rawsmtfile",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="members",
+                to="smt.rawsmtfile",
+            ),
         ),
         migrations.AlterField(
-            model_name='rawsmtfile',
-            name='kind',
-            field=models.CharField(choices=[('interval', 'Interval'), ('billing', 'Billing'), ('bundle', 'Bundle'), ('unknown', 'Unknown')], default='unknown', max_length=16),
+            model_name="rawsmtfile",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("interval", "Interval"),
+                    ("billing", "Billing"),
+                    ("bundle", "Bundle"),
+                    ("unknown", "Unknown"),
+                ],
+                default="unknown",
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='MirroredFile',
+            name="MirroredFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('remote_path', models.CharField(max_length=1024, unique=True)),
-                ('size_bytes', models.BigIntegerField()),
-                ('mtime', models.BigIntegerField(help_text='Remote modification time, seconds since the epoch.')),
-                ('sha256', models.CharField(max_length=64)),
-                ('mirrored_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('raw_file', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='mirrored_as', to='smt.rawsmtfile')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("remote_path", models.CharField(max_length=1024, unique=True)),
+                ("size_bytes", models.BigIntegerField()),
+                ("mtime", models.BigIntegerField(help_text="Remote modification time, seconds since the epoch.")),
+                ("sha256", models.CharField(max_length=64)),
+                ("mirrored_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "raw_file",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="mirrored_as",
+                        to="smt.rawsmtfile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['remote_path'],
+                "ordering": ["remote_path"],
             },
         ),
         migrations.CreateModel(
-            name='SmtBillingRead',
+            name="SmtBillingRead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('esiid', models.CharField(max_length=22)),
-                ('meter', models.CharField(default='unknown', max_length=64)),
-                ('read_date', models.DateField(help_text='Local Central service date.')),
-                ('revised_at', models.DateTimeField(blank=True, null=True)),
-                ('start_reading', models.DecimalField(blank=True, decimal_places=3, max_digits=15, null=True)),
-                ('end_reading', models.DecimalField(blank=True, decimal_places=3, max_digits=15, null=True)),
-                ('kwh', models.DecimalField(decimal_places=3, max_digits=12)),
-                ('row_number', models.IntegerField(help_text='Line number in the raw file (header = 1).')),
-                ('raw_file', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='billing_reads', to='smt.rawsmtfile')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("esiid", models.CharField(max_length=22)),
+                ("meter", models.CharField(default="unknown", max_length=64)),
+                ("read_date", models.DateField(help_text="Local Central service date.")),
+                ("revised_at", models.DateTimeField(blank=True, null=True)),
+                ("start_reading", models.DecimalField(blank=True, decimal_places=3, max_digits=15, null=True)),
+                ("end_reading", models.DecimalField(blank=True, decimal_places=3, max_digits=15, null=True)),
+                ("kwh", models.DecimalField(decimal_places=3, max_digits=12)),
+                ("row_number", models.IntegerField(help_text="Line number in the raw file (header = 1).")),
+                (
+                    "raw_file",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="billing_reads",
+                        to="smt.rawsmtfile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['esiid', '-read_date'],
-                'constraints': [models.UniqueConstraint(fields=('esiid', 'meter', 'read_date'), name='smt_billing_read_key')],
+                "ordering": ["esiid", "-read_date"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("esiid", "meter", "read_date"), name="smt_billing_read_key")
+                ],
             },
         ),
     ]

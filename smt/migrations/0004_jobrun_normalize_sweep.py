@@ -4,25 +4,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0003_automation'),
+        ("smt", "0003_automation"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='jobrun',
-            name='kind',
-            field=models.CharField(choices=[('mirror', 'Mirror'), ('ingest', 'Ingest'), ('normalize', 'Normalize'), ('sweep', 'Sweep')], max_length=16),
+            model_name="jobrun",
+            name="kind",
+            field=models.CharField(
+                choices=[("mirror", "Mirror"), ("ingest", "Ingest"), ("normalize", "Normalize"), ("sweep", "Sweep")],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='jobrun',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'Partial'), ('failed', 'Failed'), ('skipped', 'Skipped')], db_index=True, default='queued', max_length=16),
+            model_name="jobrun",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("partial", "Partial"),
+                    ("failed", "Failed"),
+                    ("skipped", "Skipped"),
+                ],
+                db_index=True,
+                default="queued",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='jobrun',
-            name='trigger',
-            field=models.CharField(choices=[('schedule', 'Schedule'), ('manual', 'Manual'), ('webhook', 'Webhook'), ('command', 'Command'), ('queue', 'queue (upload or button)')], max_length=16),
+            model_name="jobrun",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("schedule", "Schedule"),
+                    ("manual", "Manual"),
+                    ("webhook", "Webhook"),
+                    ("command", "Command"),
+                    ("queue", "queue (upload or button)"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

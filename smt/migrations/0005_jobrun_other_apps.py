@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0004_jobrun_normalize_sweep'),
+        ("smt", "0004_jobrun_normalize_sweep"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='jobrun',
-            name='kind',
-            field=models.CharField(choices=[('mirror', 'Mirror'), ('ingest', 'Ingest'), ('normalize', 'Normalize'), ('sweep', 'Sweep'), ('ercot-fetch', 'ERCOT fetch'), ('reconcile', 'telemetry reconcile'), ('prune', 'telemetry prune')], max_length=16),
+            model_name="jobrun",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("mirror", "Mirror"),
+                    ("ingest", "Ingest"),
+                    ("normalize", "Normalize"),
+                    ("sweep", "Sweep"),
+                    ("ercot-fetch", "ERCOT fetch"),
+                    ("reconcile", "telemetry reconcile"),
+                    ("prune", "telemetry prune"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

@@ -6,18 +6,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0005_jobrun_other_apps'),
+        ("smt", "0005_jobrun_other_apps"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='smtinterval',
-            index=models.Index(fields=['esiid', 'ts'], include=('meter', 'channel', 'kwh', 'quality'), name='smt_interval_esiid_ts_cov'),
+            model_name="smtinterval",
+            index=models.Index(
+                fields=["esiid", "ts"], include=("meter", "channel", "kwh", "quality"), name="smt_interval_esiid_ts_cov"
+            ),
         ),
         migrations.RemoveIndex(
-            model_name='smtinterval',
-            name='smt_interval_esiid_ts',
+            model_name="smtinterval",
+            name="smt_interval_esiid_ts",
         ),
     ]

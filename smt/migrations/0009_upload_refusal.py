@@ -5,22 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0008_rawsmtfile_origin'),
+        ("smt", "0008_rawsmtfile_origin"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UploadRefusal',
+            name="UploadRefusal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uploader', models.CharField(max_length=160)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.CharField(blank=True, default='', max_length=500)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uploader", models.CharField(max_length=160)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", models.CharField(blank=True, default="", max_length=500)),
             ],
             options={
-                'indexes': [models.Index(fields=['uploader', 'at'], name='smt_uploadr_uploade_f41471_idx')],
+                "indexes": [models.Index(fields=["uploader", "at"], name="smt_uploadr_uploade_f41471_idx")],
             },
         ),
     ]

@@ -4,12 +4,11 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0009_upload_refusal'),
-        ('ops', '0002_jobrun'),
+        ("smt", "0009_upload_refusal"),
+        ("ops", "0002_jobrun"),
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(state_operations=[migrations.DeleteModel(name='JobRun')]),
+        migrations.SeparateDatabaseAndState(state_operations=[migrations.DeleteModel(name="JobRun")]),
     ]

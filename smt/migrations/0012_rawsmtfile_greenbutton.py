@@ -4,20 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0011_interval_partitions'),
+        ("smt", "0011_interval_partitions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='rawsmtfile',
-            name='usage_point_esiids',
+            model_name="rawsmtfile",
+            name="usage_point_esiids",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='rawsmtfile',
-            name='kind',
-            field=models.CharField(choices=[('interval', 'Interval'), ('billing', 'Billing'), ('bundle', 'Bundle'), ('greenbutton', 'Green Button (ESPI XML)'), ('unknown', 'Unknown')], default='unknown', max_length=16),
+            model_name="rawsmtfile",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("interval", "Interval"),
+                    ("billing", "Billing"),
+                    ("bundle", "Bundle"),
+                    ("greenbutton", "Green Button (ESPI XML)"),
+                    ("unknown", "Unknown"),
+                ],
+                default="unknown",
+                max_length=16,
+            ),
         ),
     ]

@@ -4,22 +4,21 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('smt', '0012_rawsmtfile_greenbutton'),
+        ("smt", "0012_rawsmtfile_greenbutton"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='rawsmtfile',
-            options={'ordering': ['-received_at', '-id'], 'verbose_name': 'raw SMT file'},
+            name="rawsmtfile",
+            options={"ordering": ["-received_at", "-id"], "verbose_name": "raw SMT file"},
         ),
         migrations.AlterModelOptions(
-            name='smtbillingread',
-            options={'ordering': ['esiid', '-read_date'], 'verbose_name': 'SMT billing read'},
+            name="smtbillingread",
+            options={"ordering": ["esiid", "-read_date"], "verbose_name": "SMT billing read"},
         ),
         migrations.AlterModelOptions(
-            name='smtinterval',
-            options={'verbose_name': 'SMT interval'},
+            name="smtinterval",
+            options={"verbose_name": "SMT interval"},
         ),
     ]

@@ -24,8 +24,12 @@ from smt.tables import BillingReadTable
 
 
 class TriggerForm(forms.Form):
-    esiid = EsiidField(label="ESIID", max_length=23, required=False,
-                       help_text="Leave empty to mirror everything now; an ESIID tags the run and reports what arrived for it.")
+    esiid = EsiidField(
+        label="ESIID",
+        max_length=23,
+        required=False,
+        help_text="Leave empty to mirror everything now; an ESIID tags the run and reports what arrived for it.",
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -34,8 +38,14 @@ class TriggerForm(forms.Form):
 def smt_trigger(request: HtmxHttpRequest) -> HttpResponse:
     form = TriggerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        job = mirror.mirror_queue(trigger=JobRun.Trigger.MANUAL, esiid=form.cleaned_data["esiid"] or "", started_by=started_by_staff(request.user))
-        messages.success(request, f"Mirror run #{job.pk} queued" + (f" for ESIID {job.esiid}" if job.esiid else "") + ".")
+        job = mirror.mirror_queue(
+            trigger=JobRun.Trigger.MANUAL,
+            esiid=form.cleaned_data["esiid"] or "",
+            started_by=started_by_staff(request.user),
+        )
+        messages.success(
+            request, f"Mirror run #{job.pk} queued" + (f" for ESIID {job.esiid}" if job.esiid else "") + "."
+        )
         return HttpResponseClientRedirect(job.get_absolute_url()) if request.htmx else redirect(job)
     runs = JobRun.objects.filter(kind=JobRun.Kind.MIRROR)
     table = JobRunTable(runs)
@@ -70,5 +80,6 @@ def billing_read_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         template += "#billing-table"
     failed = RawSmtFile.objects.filter(
-        Q(kind=RawSmtFile.Kind.BILLING) | Q(filename__icontains="DailyMeterUsage"), status=RawSmtFile.Status.FAILED)[:10]
+        Q(kind=RawSmtFile.Kind.BILLING) | Q(filename__icontains="DailyMeterUsage"), status=RawSmtFile.Status.FAILED
+    )[:10]
     return render(request, template, {"filter": reads, "table": table, "failed": failed})

@@ -66,8 +66,11 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         return json_error(429, "monthly upload quota used up; it renews on the 1st (Central time)", remaining=0)
     uploader = customers.customer_identity(request.user)
     if limits.upload_refusals_left(uploader=uploader) <= 0:
-        return json_error(429, f"too many refused uploads: {settings.SMT_UPLOAD_REFUSALS_PER_DAY} in 24 hours "
-                                   "(SMT_UPLOAD_REFUSALS_PER_DAY); check your files and try again tomorrow")
+        return json_error(
+            429,
+            f"too many refused uploads: {settings.SMT_UPLOAD_REFUSALS_PER_DAY} in 24 hours "
+            "(SMT_UPLOAD_REFUSALS_PER_DAY); check your files and try again tomorrow",
+        )
     upload = receive_file(request)
     if isinstance(upload, JsonResponse):
         if upload.status_code in REFUSALS_COUNTED:
@@ -79,17 +82,31 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         expected = customers.customer_expected_esiid(user=request.user, given=request.POST.get("esiid", ""))
         usage_points = interval_rows.usage_point_esiids_parse(request.POST.get("usage_point_esiids", ""))
         with upload:
-            inspection = storage.raw_file_inspect(fileobj=upload, size=upload.size, expected_esiid=expected,
-                                                  usage_points=usage_points)
-            esiids = customers.customer_file_check(fileobj=upload, user=request.user, budget=limits.content_budget(size=upload.size),
-                                                   expected_esiid=expected, usage_points=usage_points)
+            inspection = storage.raw_file_inspect(
+                fileobj=upload, size=upload.size, expected_esiid=expected, usage_points=usage_points
+            )
+            esiids = customers.customer_file_check(
+                fileobj=upload,
+                user=request.user,
+                budget=limits.content_budget(size=upload.size),
+                expected_esiid=expected,
+                usage_points=usage_points,
+            )
             house = houses.filter(esiid=esiids[0]).first() if len(esiids) == 1 else None
             with customers.customer_quota_taken(user=request.user):
                 stored = storage.raw_file_store(
-                    fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
-                    source="customer-upload", esiid=expected or (esiids[0] if len(esiids) == 1 else ""),
-                    meter=house.meter if house else "", kind=inspection.kind, uploaded_by=request.user,
-                    uploader=uploader, origin=RawSmtFile.Origin.CUSTOMER, usage_points=usage_points,
+                    fileobj=upload,
+                    sha256=upload.sha256,
+                    size=upload.size,
+                    filename=upload.name or "",
+                    source="customer-upload",
+                    esiid=expected or (esiids[0] if len(esiids) == 1 else ""),
+                    meter=house.meter if house else "",
+                    kind=inspection.kind,
+                    uploaded_by=request.user,
+                    uploader=uploader,
+                    origin=RawSmtFile.Origin.CUSTOMER,
+                    usage_points=usage_points,
                 )
     except parser.FileRejected as exc:
         upload.close()
@@ -130,11 +147,20 @@ def _house_card(house: House, **window) -> dict:
     days = [usage.DaySummary(**d) for d in summary["days"]]
     has_data = summary["latestDay"] is not None
     day = lambda key: date.fromisoformat(summary[key]) if summary[key] else None  # noqa: E731 (templates format dates)
-    return {"house": house, "summary": summary, "has_data": has_data, "months": customers.house_months(house=house),
-            "in_range": any(d.found for d in days), "start": day("dateStart"), "end": day("dateEnd"),
-            "range_label": customer_uploads.days_label(day("dateStart"), day("dateEnd")),
-            "latest_day": day("latestDay"), "last_upload_day": day("lastUploadDay"),
-            "bars": bar_chart(days) if has_data else "", "heatmap": charts.heatmap(days) if has_data else ""}
+    return {
+        "house": house,
+        "summary": summary,
+        "has_data": has_data,
+        "months": customers.house_months(house=house),
+        "in_range": any(d.found for d in days),
+        "start": day("dateStart"),
+        "end": day("dateEnd"),
+        "range_label": customer_uploads.days_label(day("dateStart"), day("dateEnd")),
+        "latest_day": day("latestDay"),
+        "last_upload_day": day("lastUploadDay"),
+        "bars": bar_chart(days) if has_data else "",
+        "heatmap": charts.heatmap(days) if has_data else "",
+    }
 
 
 @require_GET
@@ -148,14 +174,19 @@ def customer_green_button(request: HttpRequest) -> HttpResponse:
     if not esiid and len(esiids) != 1:
         if not esiids:
             raise Http404("No houses are linked to your account yet.")
-        return HttpResponseBadRequest(f"You have several houses; add esiid= one of {', '.join(esiids)}.", content_type="text/plain")
+        return HttpResponseBadRequest(
+            f"You have several houses; add esiid= one of {', '.join(esiids)}.", content_type="text/plain"
+        )
     esiid = esiid or esiids[0]
     try:
-        first, last = greenbutton_export.greenbutton_export_range(start=request.GET.get("start", ""), end=request.GET.get("end", ""))
+        first, last = greenbutton_export.greenbutton_export_range(
+            start=request.GET.get("start", ""), end=request.GET.get("end", "")
+        )
     except ValidationError as exc:
         return HttpResponseBadRequest("; ".join(exc.messages), content_type="text/plain")
-    response = StreamingHttpResponse(greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last),
-                                     content_type="application/atom+xml")
+    response = StreamingHttpResponse(
+        greenbutton_export.greenbutton_export(esiid=esiid, first=first, last=last), content_type="application/atom+xml"
+    )
     name = greenbutton_export.greenbutton_export_filename(esiid=esiid, first=first, last=last)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -21,7 +21,12 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             house, password = customers.house_create(
-                username=data["username"], email=data["email"], name=data["name"], esiid=data["esiid"], meter=data["meter"])
+                username=data["username"],
+                email=data["email"],
+                name=data["name"],
+                esiid=data["esiid"],
+                meter=data["meter"],
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -32,7 +37,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
                 return redirect("smt:customer-list")
             # A new account's password goes in this response alone: a flash message would keep it
             # in the session store (or a cookie) until the next page is read.
-            return _customer_page(request, HouseForm(), new_account={"username": house.customer.username, "password": password})
+            return _customer_page(
+                request, HouseForm(), new_account={"username": house.customer.username, "password": password}
+            )
     return _customer_page(request, form)
 
 

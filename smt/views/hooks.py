@@ -16,7 +16,13 @@ from smt import jwt_client, mirror, parser
 
 log = logging.getLogger(__name__)
 # Senders use different names for the same shared secret; any one of them is accepted.
-WEBHOOK_SECRET_HEADERS = ("x-intelliwatt-secret", "x-droplet-webhook-secret", "x-proxy-secret", "x-smt-secret", "x-webhook-secret")
+WEBHOOK_SECRET_HEADERS = (
+    "x-intelliwatt-secret",
+    "x-droplet-webhook-secret",
+    "x-proxy-secret",
+    "x-smt-secret",
+    "x-webhook-secret",
+)
 
 
 def _secret_header(request: HttpRequest) -> str | None:
@@ -39,7 +45,7 @@ def smt_trigger_webhook(request: HttpRequest) -> JsonResponse:
     try:
         body = json.loads(request.body or b"")
     except ValueError:
-        return json_error(400, "body must be JSON like {\"reason\": \"smt_authorized\", \"esiid\": \"...\"}")
+        return json_error(400, 'body must be JSON like {"reason": "smt_authorized", "esiid": "..."}')
     if not isinstance(body, dict) or not isinstance(body.get("reason"), str) or not body["reason"].strip():
         return json_error(400, "body must be a JSON object with a non-empty string 'reason'")
     reason = body["reason"].strip()[:100]
@@ -51,8 +57,19 @@ def smt_trigger_webhook(request: HttpRequest) -> JsonResponse:
         return json_error(400, "'smt_authorized' needs 'esiid', a 17- or 22-digit ESIID")
     job = mirror.mirror_queue(trigger=JobRun.Trigger.WEBHOOK, esiid=esiid)
     log.info("smt trigger webhook (%s): smt_authorized for %s, mirror run #%s queued", header, esiid, job.pk)
-    return JsonResponse({"ok": True, "queued": True, "reason": reason, "esiid": esiid, "jobId": job.pk,
-                         "taskId": job.task_id, "status": job.status, "url": job.get_absolute_url()}, status=202)
+    return JsonResponse(
+        {
+            "ok": True,
+            "queued": True,
+            "reason": reason,
+            "esiid": esiid,
+            "jobId": job.pk,
+            "taskId": job.task_id,
+            "status": job.status,
+            "url": job.get_absolute_url(),
+        },
+        status=202,
+    )
 
 
 @csrf_exempt
@@ -64,11 +81,17 @@ def smt_token_proxy(request: HttpRequest) -> JsonResponse:
         return json_error(503, "the token proxy is not configured: set SMT_API_BASE_URL, SMT_USERNAME and SMT_PASSWORD")
     started = time.monotonic()
     try:
-        answer = jwt_client.token_request(base_url=settings.SMT_API_BASE_URL, username=settings.SMT_USERNAME,
-                                       password=settings.SMT_PASSWORD, timeout=settings.SMT_API_TIMEOUT)
+        answer = jwt_client.token_request(
+            base_url=settings.SMT_API_BASE_URL,
+            username=settings.SMT_USERNAME,
+            password=settings.SMT_PASSWORD,
+            timeout=settings.SMT_API_TIMEOUT,
+        )
     except jwt_client.SmtApiError as exc:
         log.warning("smt token proxy: %s", exc)
-        return JsonResponse({"ok": False, "via": "smt-token-proxy", "smtStatusCode": None, "error": str(exc)}, status=502)
+        return JsonResponse(
+            {"ok": False, "via": "smt-token-proxy", "smtStatusCode": None, "error": str(exc)}, status=502
+        )
     ok = 200 <= answer.status < 300
     # The answer holds the token: log the status only.
     log.info("smt token proxy: SMT answered %s in %.2f s", answer.status, time.monotonic() - started)

@@ -38,7 +38,9 @@ def interval_list_order(values: dict) -> tuple[str, ...]:
 
 
 def _filter_values(filters: IntervalFilter) -> dict:
-    return {k: v for k, v in filters.form.cleaned_data.items() if v not in (None, "")} if filters.form.is_valid() else {}
+    return (
+        {k: v for k, v in filters.form.cleaned_data.items() if v not in (None, "")} if filters.form.is_valid() else {}
+    )
 
 
 def _delete_link(filters: IntervalFilter) -> str:
@@ -47,8 +49,12 @@ def _delete_link(filters: IntervalFilter) -> str:
     query = {"prefill": "1"} | {k: values[k] for k in ("esiid", "meter") if k in values}
     if "esiid" in values and "meter" not in values and len(meters := usage.esiid_meters(esiid=values["esiid"])) == 1:
         query["meter"] = meters[0]
-    start = values.get("local_from") or (values["utc_from"].astimezone(CENTRAL).date() if "utc_from" in values else None)
-    end = values.get("local_to") or ((values["utc_to"] - timedelta(microseconds=1)).astimezone(CENTRAL).date() if "utc_to" in values else None)
+    start = values.get("local_from") or (
+        values["utc_from"].astimezone(CENTRAL).date() if "utc_from" in values else None
+    )
+    end = values.get("local_to") or (
+        (values["utc_to"] - timedelta(microseconds=1)).astimezone(CENTRAL).date() if "utc_to" in values else None
+    )
     query |= {k: v.isoformat() for k, v in (("start", start), ("end", end)) if v}
     return f"{reverse('smt:interval-delete')}?{urlencode(query)}"
 
@@ -66,7 +72,13 @@ def interval_list(request: HtmxHttpRequest) -> HttpResponse:
     template = "smt/interval_list.html"
     if request.htmx:
         template += "#interval-table"
-    context = {"filter": filters, "table": table, "query": request.GET.urlencode(), "totals": totals, "delete_link": _delete_link(filters)}
+    context = {
+        "filter": filters,
+        "table": table,
+        "query": request.GET.urlencode(),
+        "totals": totals,
+        "delete_link": _delete_link(filters),
+    }
     return render(request, template, context)
 
 
@@ -84,10 +96,24 @@ def interval_export(request: HttpRequest) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(["esiid", "meter", "channel", "ts_utc", "ts_local", "kwh", "quality", "revised_at", "raw_file_id", "row"])
+        yield writer.writerow(
+            ["esiid", "meter", "channel", "ts_utc", "ts_local", "kwh", "quality", "revised_at", "raw_file_id", "row"]
+        )
         for r in rows.iterator(chunk_size=5000):
-            yield writer.writerow([r.esiid, r.meter, r.channel, r.ts.isoformat(), r.ts.astimezone(CENTRAL).isoformat(),
-                                   r.kwh, r.quality, r.revised_at.isoformat() if r.revised_at else "", r.raw_file_id, r.row_number])
+            yield writer.writerow(
+                [
+                    r.esiid,
+                    r.meter,
+                    r.channel,
+                    r.ts.isoformat(),
+                    r.ts.astimezone(CENTRAL).isoformat(),
+                    r.kwh,
+                    r.quality,
+                    r.revised_at.isoformat() if r.revised_at else "",
+                    r.raw_file_id,
+                    r.row_number,
+                ]
+            )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="smt-intervals.csv"'
@@ -107,10 +133,17 @@ def interval_delete(request: HttpRequest) -> HttpResponse:
         start, end = usage.day_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
         args = {"esiid": form.cleaned_data["esiid"], "meter": form.cleaned_data["meter"], "start": start, "end": end}
         if request.method == "POST":
-            record = usage.intervals_delete(**args, reason=form.cleaned_data["reason"],
-                                            actor=f"user:{request.user.get_username()}", user=request.user)
-            messages.success(request, f"Deleted {record.deleted_count} intervals of {record.esiid} / {record.meter}. "
-                                      "Re-normalize the listed raw files to rebuild the range.")
+            record = usage.intervals_delete(
+                **args,
+                reason=form.cleaned_data["reason"],
+                actor=f"user:{request.user.get_username()}",
+                user=request.user,
+            )
+            messages.success(
+                request,
+                f"Deleted {record.deleted_count} intervals of {record.esiid} / {record.meter}. "
+                "Re-normalize the listed raw files to rebuild the range.",
+            )
             return redirect("smt:deletion-list")
         context |= {"preview": usage.intervals_delete_preview(**args), "range": (start, end)}
     return render(request, "smt/interval_delete.html", context)

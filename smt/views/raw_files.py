@@ -55,11 +55,19 @@ def _data_links(raw: RawSmtFile) -> list[dict]:
         return []
     start, last_start = datetime.fromisoformat(first), datetime.fromisoformat(last)
     end = last_start + timedelta(minutes=15)  # the intervals filter's "to" is exclusive
-    days = {"start": start.astimezone(CENTRAL).date().isoformat(), "end": last_start.astimezone(CENTRAL).date().isoformat()}
+    days = {
+        "start": start.astimezone(CENTRAL).date().isoformat(),
+        "end": last_start.astimezone(CENTRAL).date().isoformat(),
+    }
     span = {"utc_from": start.strftime("%Y-%m-%dT%H:%M"), "utc_to": end.strftime("%Y-%m-%dT%H:%M")}
-    return [{"esiid": esiid, "intervals": f"{reverse('smt:interval-list')}?{urlencode({'esiid': esiid} | span)}",
-             "usage": f"{reverse('smt:usage-summary')}?{urlencode({'esiid': esiid} | days)}"}
-            for esiid in raw.esiids[:20]]
+    return [
+        {
+            "esiid": esiid,
+            "intervals": f"{reverse('smt:interval-list')}?{urlencode({'esiid': esiid} | span)}",
+            "usage": f"{reverse('smt:usage-summary')}?{urlencode({'esiid': esiid} | days)}",
+        }
+        for esiid in raw.esiids[:20]
+    ]
 
 
 @require_GET

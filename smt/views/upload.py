@@ -46,7 +46,9 @@ def raw_file_upload(request: HttpRequest) -> JsonResponse:
     if identity is None:
         if request.user.is_authenticated:
             return json_error(403, "staff role or an upload token is required to upload SMT files")
-        return json_error(401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session")
+        return json_error(
+            401, "authentication required: x-smt-upload-token, x-admin-token, Bearer token or a staff session"
+        )
     since = timezone.now() - timedelta(days=1)
     # A cheap early refusal before the body streams in; _store counts again, atomically.
     if RawSmtFile.objects.uploads_since(uploader=identity, since=since) >= settings.SMT_UPLOADS_PER_DAY:
@@ -100,23 +102,40 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
     except parser.FileRejected as exc:
         upload.close()
         return json_error(422, f"{exc}; nothing was stored")
-    quota = limits.upload_quota_taken(uploader=identity, since=timezone.now() - timedelta(days=1),
-                                      allowed=settings.SMT_UPLOADS_PER_DAY, message=_daily_limit_message(identity))
+    quota = limits.upload_quota_taken(
+        uploader=identity,
+        since=timezone.now() - timedelta(days=1),
+        allowed=settings.SMT_UPLOADS_PER_DAY,
+        message=_daily_limit_message(identity),
+    )
     try:
         with upload:
             existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
             if existing and existing.official:  # a customer's copy is promoted by raw_file_store
                 return JsonResponse(upload_body(existing, duplicate=True), status=200)
             # Staff and tokens may send SMT's PGP bundles; customers (their own upload page) may not.
-            inspection = storage.raw_file_inspect(fileobj=upload, size=upload.size, filename=upload.name or "", bundles=True,
-                                                  expected_esiid=esiid or None, usage_points=usage_points)
+            inspection = storage.raw_file_inspect(
+                fileobj=upload,
+                size=upload.size,
+                filename=upload.name or "",
+                bundles=True,
+                expected_esiid=esiid or None,
+                usage_points=usage_points,
+            )
             with quota:
                 stored = storage.raw_file_store(
-                    fileobj=upload, sha256=upload.sha256, size=upload.size, filename=upload.name or "",
+                    fileobj=upload,
+                    sha256=upload.sha256,
+                    size=upload.size,
+                    filename=upload.name or "",
                     source=request.POST.get("source", "upload").strip() or "upload",
-                    esiid=parser.parse_esiid(esiid) or "", meter=request.POST.get("meter", "").strip(),
-                    kind=inspection.kind, uploaded_by=request.user if request.user.is_authenticated else None,
-                    uploader=identity, origin=origins.origin_for_identity(identity), usage_points=usage_points,
+                    esiid=parser.parse_esiid(esiid) or "",
+                    meter=request.POST.get("meter", "").strip(),
+                    kind=inspection.kind,
+                    uploaded_by=request.user if request.user.is_authenticated else None,
+                    uploader=identity,
+                    origin=origins.origin_for_identity(identity),
+                    usage_points=usage_points,
                 )
     except greenbutton.UsagePointsUnmapped as exc:
         return json_error(422, f"file refused: {exc}", usagePoints=exc.usage_points)
@@ -134,9 +153,15 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
 def upload_body(raw: RawSmtFile, *, duplicate: bool, notes: list[str] | None = None) -> dict:
     raw.refresh_from_db(fields=["status", "stats", "kind"])
     body = {
-        "ok": True, "duplicate": duplicate, "rawId": raw.pk, "sha256": raw.sha256,
-        "size": raw.size_bytes, "status": raw.status, "filename": raw.filename,
-        "url": raw.get_absolute_url(), "kind": raw.kind,
+        "ok": True,
+        "duplicate": duplicate,
+        "rawId": raw.pk,
+        "sha256": raw.sha256,
+        "size": raw.size_bytes,
+        "status": raw.status,
+        "filename": raw.filename,
+        "url": raw.get_absolute_url(),
+        "kind": raw.kind,
         # What was undone or decided reading it (a spreadsheet's UTF-16, a scientific ESIID, ...).
         "notes": raw.stats.get("notes") or notes or [],
     }

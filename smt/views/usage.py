@@ -36,12 +36,20 @@ def _summary_section(*, esiid: str, meter: str | None, start, end) -> dict:
         found, expected = sum(d.found for d in counted), sum(d.expected for d in counted)
         # Rendered strings and totals only: unpickling 366 DaySummary objects cost half a cached view.
         section = {
-            "heatmap": charts.heatmap(days), "bars": bar_chart(days), "day_rows": charts.day_rows(days),
+            "heatmap": charts.heatmap(days),
+            "bars": bar_chart(days),
+            "day_rows": charts.day_rows(days),
             "incomplete_rows": charts.day_rows([d for d in counted if d.completeness < 1]),
-            "totals": {"kwh": sum(d.kwh for d in days), "found": found, "expected": expected,
-                       "completeness": found / expected if expected else 0, "estimated": sum(d.estimated for d in days),
-                       "incomplete": sum(1 for d in counted if d.completeness < 1), "days": len(days),
-                       "counted": len(counted)},
+            "totals": {
+                "kwh": sum(d.kwh for d in days),
+                "found": found,
+                "expected": expected,
+                "completeness": found / expected if expected else 0,
+                "estimated": sum(d.estimated for d in days),
+                "incomplete": sum(1 for d in counted if d.completeness < 1),
+                "days": len(days),
+                "counted": len(counted),
+            },
         }
         cache.set(key, section, settings.SMT_USAGE_CACHE_SECONDS)
     return section
@@ -54,7 +62,9 @@ def usage_summary(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "esiids": known_esiids()}
     if request.GET and form.is_valid():
         data = form.cleaned_data
-        context |= _summary_section(esiid=data["esiid"], meter=data["meter"] or None, start=data["start"], end=data["end"])
+        context |= _summary_section(
+            esiid=data["esiid"], meter=data["meter"] or None, start=data["start"], end=data["end"]
+        )
         context["houses"] = House.objects.filter(esiid=data["esiid"]).select_related("customer")
     return render(request, "smt/usage_summary.html", context)
 

@@ -6,187 +6,304 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AggregationRun',
+            name="AggregationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('result', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=32)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("result", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CostVersion',
+            name="CostVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cost_per_kwh', models.DecimalField(decimal_places=6, max_digits=12)),
-                ('effective_from', models.DateTimeField(unique=True)),
-                ('notes', models.TextField(blank=True, default='')),
-                ('created_by', models.CharField(blank=True, default='', max_length=160)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recalculation', models.JSONField(blank=True, default=dict, help_text='What creating this version changed.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("cost_per_kwh", models.DecimalField(decimal_places=6, max_digits=12)),
+                ("effective_from", models.DateTimeField(unique=True)),
+                ("notes", models.TextField(blank=True, default="")),
+                ("created_by", models.CharField(blank=True, default="", max_length=160)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "recalculation",
+                    models.JSONField(blank=True, default=dict, help_text="What creating this version changed."),
+                ),
             ],
             options={
-                'ordering': ['-effective_from'],
+                "ordering": ["-effective_from"],
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='MalformedMessage',
+            name="MalformedMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('topic', models.CharField(max_length=255)),
-                ('payload', models.TextField()),
-                ('error', models.CharField(max_length=255)),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("topic", models.CharField(max_length=255)),
+                ("payload", models.TextField()),
+                ("error", models.CharField(max_length=255)),
+                ("received_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('status', models.CharField(choices=[('unknown', 'Unknown'), ('online', 'Online'), ('offline', 'Offline')], default='unknown', max_length=10)),
-                ('status_at', models.DateTimeField(blank=True, null=True)),
-                ('last_heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('last_reading_at', models.DateTimeField(blank=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('last_power_w', models.FloatField(blank=True, null=True)),
-                ('duplicates', models.BigIntegerField(default=0, help_text='Readings received again and dropped.')),
-                ('token_sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='devices', to='telemetry.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("unknown", "Unknown"), ("online", "Online"), ("offline", "Offline")],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("status_at", models.DateTimeField(blank=True, null=True)),
+                ("last_heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("last_reading_at", models.DateTimeField(blank=True, null=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("last_power_w", models.FloatField(blank=True, null=True)),
+                ("duplicates", models.BigIntegerField(default=0, help_text="Readings received again and dropped.")),
+                ("token_sha256", models.CharField(blank=True, default="", max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="devices",
+                        to="telemetry.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='RawEvent',
+            name="RawEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ts', models.DateTimeField(help_text='Device time (received time when the device sent none).')),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('energy_wh', models.BigIntegerField()),
-                ('power_w', models.FloatField(blank=True, null=True)),
-                ('switch_state', models.CharField(blank=True, default='', max_length=16)),
-                ('seq', models.BigIntegerField(blank=True, null=True)),
-                ('boot_id', models.CharField(blank=True, default='', max_length=64)),
-                ('source', models.CharField(default='mqtt', max_length=8)),
-                ('processed', models.BooleanField(default=False)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='telemetry.device')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ts", models.DateTimeField(help_text="Device time (received time when the device sent none).")),
+                ("received_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("energy_wh", models.BigIntegerField()),
+                ("power_w", models.FloatField(blank=True, null=True)),
+                ("switch_state", models.CharField(blank=True, default="", max_length=16)),
+                ("seq", models.BigIntegerField(blank=True, null=True)),
+                ("boot_id", models.CharField(blank=True, default="", max_length=64)),
+                ("source", models.CharField(default="mqtt", max_length=8)),
+                ("processed", models.BooleanField(default=False)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="telemetry.device"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['device_id', 'ts', 'id'],
+                "ordering": ["device_id", "ts", "id"],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start_ts', models.DateTimeField()),
-                ('end_ts', models.DateTimeField()),
-                ('start_wh', models.BigIntegerField()),
-                ('end_wh', models.BigIntegerField()),
-                ('delta_wh', models.BigIntegerField()),
-                ('kind', models.CharField(choices=[('normal', 'Normal'), ('gap', 'Gap'), ('reset', 'Reset'), ('glitch', 'Glitch')], default='normal', max_length=8)),
-                ('confidence', models.CharField(choices=[('high', 'High'), ('medium', 'Medium'), ('low', 'Low')], default='high', max_length=8)),
-                ('reason', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('superseded_at', models.DateTimeField(blank=True, null=True)),
-                ('superseded_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='telemetry.device')),
-                ('superseded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='telemetry.ledgerentry')),
-                ('end_event', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='telemetry.rawevent')),
-                ('start_event', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='telemetry.rawevent')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("start_ts", models.DateTimeField()),
+                ("end_ts", models.DateTimeField()),
+                ("start_wh", models.BigIntegerField()),
+                ("end_wh", models.BigIntegerField()),
+                ("delta_wh", models.BigIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("normal", "Normal"), ("gap", "Gap"), ("reset", "Reset"), ("glitch", "Glitch")],
+                        default="normal",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "confidence",
+                    models.CharField(
+                        choices=[("high", "High"), ("medium", "Medium"), ("low", "Low")], default="high", max_length=8
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("superseded_at", models.DateTimeField(blank=True, null=True)),
+                ("superseded_reason", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="entries", to="telemetry.device"
+                    ),
+                ),
+                (
+                    "superseded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="telemetry.ledgerentry",
+                    ),
+                ),
+                (
+                    "end_event",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="telemetry.rawevent",
+                    ),
+                ),
+                (
+                    "start_event",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="telemetry.rawevent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['device_id', 'end_ts', 'id'],
+                "ordering": ["device_id", "end_ts", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewTicket',
+            name="ReviewTicket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('counter_span', 'Counter span vs ledger'), ('total_mismatch', 'Daily total vs ledger'), ('silent_device', 'Silent device'), ('unprocessed', 'Unprocessed readings')], max_length=16)),
-                ('day', models.DateField(blank=True, null=True)),
-                ('evidence', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], db_index=True, default='open', max_length=14)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_by', models.CharField(blank=True, default='', max_length=160)),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='tickets', to='telemetry.device')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("counter_span", "Counter span vs ledger"),
+                            ("total_mismatch", "Daily total vs ledger"),
+                            ("silent_device", "Silent device"),
+                            ("unprocessed", "Unprocessed readings"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("day", models.DateField(blank=True, null=True)),
+                ("evidence", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("acknowledged", "Acknowledged"), ("resolved", "Resolved")],
+                        db_index=True,
+                        default="open",
+                        max_length=14,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_by", models.CharField(blank=True, default="", max_length=160)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tickets",
+                        to="telemetry.device",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DailyTotal',
+            name="DailyTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('wh', models.BigIntegerField(default=0)),
-                ('cost', models.DecimalField(decimal_places=9, default=0, max_digits=24)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='daily_totals', to='telemetry.device')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("wh", models.BigIntegerField(default=0)),
+                ("cost", models.DecimalField(decimal_places=9, default=0, max_digits=24)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="daily_totals", to="telemetry.device"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['device_id', 'day'],
-                'indexes': [models.Index(fields=['day'], name='telemetry_d_day_4ffa7a_idx')],
-                'constraints': [models.UniqueConstraint(fields=('device', 'day'), name='dailytotal_once')],
+                "ordering": ["device_id", "day"],
+                "indexes": [models.Index(fields=["day"], name="telemetry_d_day_4ffa7a_idx")],
+                "constraints": [models.UniqueConstraint(fields=("device", "day"), name="dailytotal_once")],
             },
         ),
         migrations.AddIndex(
-            model_name='rawevent',
-            index=models.Index(fields=['device', 'ts'], name='telemetry_r_device__9e9eb6_idx'),
+            model_name="rawevent",
+            index=models.Index(fields=["device", "ts"], name="telemetry_r_device__9e9eb6_idx"),
         ),
         migrations.AddIndex(
-            model_name='rawevent',
-            index=models.Index(condition=models.Q(('processed', False)), fields=['device', 'ts'], name='rawevent_unprocessed'),
+            model_name="rawevent",
+            index=models.Index(
+                condition=models.Q(("processed", False)), fields=["device", "ts"], name="rawevent_unprocessed"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rawevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('seq__isnull', False)), fields=('device', 'boot_id', 'seq'), name='rawevent_once_per_seq'),
+            model_name="rawevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("seq__isnull", False)),
+                fields=("device", "boot_id", "seq"),
+                name="rawevent_once_per_seq",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rawevent',
-            constraint=models.UniqueConstraint(fields=('device', 'ts', 'energy_wh'), name='rawevent_once_per_ts_counter'),
+            model_name="rawevent",
+            constraint=models.UniqueConstraint(
+                fields=("device", "ts", "energy_wh"), name="rawevent_once_per_ts_counter"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(condition=models.Q(('superseded_at__isnull', True)), fields=['device', 'end_ts'], name='ledger_current_end'),
+            model_name="ledgerentry",
+            index=models.Index(
+                condition=models.Q(("superseded_at__isnull", True)),
+                fields=["device", "end_ts"],
+                name="ledger_current_end",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(condition=models.Q(('superseded_at__isnull', True)), fields=['device', 'start_ts'], name='ledger_current_start'),
+            model_name="ledgerentry",
+            index=models.Index(
+                condition=models.Q(("superseded_at__isnull", True)),
+                fields=["device", "start_ts"],
+                name="ledger_current_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewticket',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'resolved'), _negated=True), fields=('kind', 'device', 'day'), name='ticket_once_while_open'),
+            model_name="reviewticket",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "resolved"), _negated=True),
+                fields=("kind", "device", "day"),
+                name="ticket_once_while_open",
+            ),
         ),
     ]

@@ -10,34 +10,64 @@ def current_locations_cover_history(apps, schema_editor):
     meaning they had before history was recorded."""
     Device = apps.get_model("telemetry", "Device")
     DeviceAssignment = apps.get_model("telemetry", "DeviceAssignment")
-    DeviceAssignment.objects.bulk_create([
-        DeviceAssignment(device_id=device_id, location_id=location_id, effective_from=None, assigned_by="migration",
-                         note="location when assignment history began")
-        for device_id, location_id in Device.objects.filter(location__isnull=False).values_list("id", "location_id")
-    ])
+    DeviceAssignment.objects.bulk_create(
+        [
+            DeviceAssignment(
+                device_id=device_id,
+                location_id=location_id,
+                effective_from=None,
+                assigned_by="migration",
+                note="location when assignment history began",
+            )
+            for device_id, location_id in Device.objects.filter(location__isnull=False).values_list("id", "location_id")
+        ]
+    )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0003_ledger_event_refs'),
+        ("telemetry", "0003_ledger_event_refs"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeviceAssignment',
+            name="DeviceAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('effective_from', models.DateField(blank=True, help_text='First local day; empty: all history.', null=True)),
-                ('assigned_by', models.CharField(blank=True, default='', max_length=160)),
-                ('assigned_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(blank=True, default='', max_length=200)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='telemetry.device')),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='telemetry.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "effective_from",
+                    models.DateField(blank=True, help_text="First local day; empty: all history.", null=True),
+                ),
+                ("assigned_by", models.CharField(blank=True, default="", max_length=160)),
+                ("assigned_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="assignments", to="telemetry.device"
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assignments",
+                        to="telemetry.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': [models.OrderBy(models.F('effective_from'), nulls_first=True), 'id'],
-                'constraints': [models.UniqueConstraint(fields=('device', 'effective_from'), name='assignment_once_per_day'), models.UniqueConstraint(condition=models.Q(('effective_from__isnull', True)), fields=('device',), name='assignment_one_since_start')],
+                "ordering": [models.OrderBy(models.F("effective_from"), nulls_first=True), "id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("device", "effective_from"), name="assignment_once_per_day"),
+                    models.UniqueConstraint(
+                        condition=models.Q(("effective_from__isnull", True)),
+                        fields=("device",),
+                        name="assignment_one_since_start",
+                    ),
+                ],
             },
         ),
         migrations.RunPython(current_locations_cover_history, migrations.RunPython.noop),

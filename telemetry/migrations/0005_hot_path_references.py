@@ -6,25 +6,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0004_device_assignment'),
+        ("telemetry", "0004_device_assignment"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='device',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='telemetry.device'),
+            model_name="ledgerentry",
+            name="device",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="entries",
+                to="telemetry.device",
+            ),
         ),
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='superseded_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='telemetry.ledgerentry'),
+            model_name="ledgerentry",
+            name="superseded_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="telemetry.ledgerentry",
+            ),
         ),
         migrations.AlterField(
-            model_name='rawevent',
-            name='device',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='telemetry.device'),
+            model_name="rawevent",
+            name="device",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="events",
+                to="telemetry.device",
+            ),
         ),
     ]

@@ -26,25 +26,38 @@ def indexes_drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0005_hot_path_references'),
+        ("telemetry", "0005_hot_path_references"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='end_event',
-            field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='telemetry.rawevent'),
+            model_name="ledgerentry",
+            name="end_event",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="telemetry.rawevent",
+            ),
         ),
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='start_event',
-            field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='telemetry.rawevent'),
+            model_name="ledgerentry",
+            name="start_event",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="telemetry.rawevent",
+            ),
         ),
         migrations.AlterField(
-            model_name='rawevent',
-            name='received_at',
+            model_name="rawevent",
+            name="received_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.RunPython(indexes_create, indexes_drop),

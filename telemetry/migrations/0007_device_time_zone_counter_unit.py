@@ -4,20 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0006_brin_indexes'),
+        ("telemetry", "0006_brin_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='device',
-            name='counter_unit',
-            field=models.CharField(choices=[('Wh', 'Wh'), ('kWh', 'kWh')], default='Wh', help_text="Unit of energy_wh_total in the device's native messages.", max_length=3),
+            model_name="device",
+            name="counter_unit",
+            field=models.CharField(
+                choices=[("Wh", "Wh"), ("kWh", "kWh")],
+                default="Wh",
+                help_text="Unit of energy_wh_total in the device's native messages.",
+                max_length=3,
+            ),
         ),
         migrations.AddField(
-            model_name='device',
-            name='time_zone',
-            field=models.CharField(blank=True, default='', help_text='For device times without an offset; empty: TELEMETRY_TIME_ZONE.', max_length=64),
+            model_name="device",
+            name="time_zone",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="For device times without an offset; empty: TELEMETRY_TIME_ZONE.",
+                max_length=64,
+            ),
         ),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0007_device_time_zone_counter_unit'),
+        ("telemetry", "0007_device_time_zone_counter_unit"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='ledgerentry',
-            options={'ordering': ['device_id', 'end_ts', 'id'], 'verbose_name_plural': 'ledger entries'},
+            name="ledgerentry",
+            options={"ordering": ["device_id", "end_ts", "id"], "verbose_name_plural": "ledger entries"},
         ),
     ]

@@ -26,8 +26,15 @@ DESKTOP = {"width": 1400, "height": 900}
 
 def store(lines, name: str, *, user=None, origin: str = "staff", meter: str = "M7") -> RawSmtFile:
     data = "".join(lines).encode()
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                 filename=name, origin=origin, uploaded_by=user, meter=meter).raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=name,
+        origin=origin,
+        uploaded_by=user,
+        meter=meter,
+    ).raw_file
     normalize.raw_file_normalize(raw_file=raw)
     return raw
 
@@ -65,8 +72,18 @@ def test_my_uploads_lists_only_my_files_in_words(page: Page, live_server, custom
     House.objects.create(customer=customer_user, name="12 Oak St", esiid=OWN, meter="M7")
     other = django_user_model.objects.create_user("neighbour", password="neighbour-pass-1")
     House.objects.create(customer=other, name="14 Oak St", esiid="10443720000000009")
-    store(interval_csv_lines(esiids=[OWN], start=date(2025, 11, 1), days=30), "november.csv", user=customer_user, origin="customer")
-    store(interval_csv_lines(esiids=["10443720000000009"], start=date(2025, 11, 1), days=2), "theirs.csv", user=other, origin="customer")
+    store(
+        interval_csv_lines(esiids=[OWN], start=date(2025, 11, 1), days=30),
+        "november.csv",
+        user=customer_user,
+        origin="customer",
+    )
+    store(
+        interval_csv_lines(esiids=["10443720000000009"], start=date(2025, 11, 1), days=2),
+        "theirs.csv",
+        user=other,
+        origin="customer",
+    )
     sign_in(page, live_server, "customer", "customer-pass-123")
     page.goto(f"{live_server.url}/customer/uploads/")
     uploads = page.locator("#my-uploads li")
@@ -131,8 +148,12 @@ def test_usage_explains_estimated_days_and_missing_readings_in_plain_words(page:
 
 def test_phone_header_stays_on_one_line_and_tiles_pair_up(page: Page, live_server, customer_user):
     House.objects.create(customer=customer_user, name="12 Oak St", esiid=OWN, meter="M7")
-    store([(SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_text()], "fall-back.csv",
-          user=customer_user, origin="customer")
+    store(
+        [(SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_text()],
+        "fall-back.csv",
+        user=customer_user,
+        origin="customer",
+    )
     page.set_viewport_size(PHONE)
     sign_in(page, live_server, "customer", "customer-pass-123")
     for path in ("/customer/usage", "/customer/smt-upload", "/customer/uploads/"):
@@ -153,8 +174,11 @@ def test_missing_spans_read_in_central_time(page: Page, live_server, customer_us
     """A day missing 18:00–22:00 Central (00:00–04:00 UTC the next day) and a whole missing day."""
     House.objects.create(customer=customer_user, name="12 Oak St", esiid=OWN, meter="M7")
     evening = re.compile(r"^'\d+,11/05/2025,[^,]+,(18|19|20|21):")
-    lines = [line for line in interval_csv_lines(esiids=[OWN], start=date(2025, 11, 3), days=7)
-             if not evening.match(line) and ",11/07/2025," not in line]
+    lines = [
+        line
+        for line in interval_csv_lines(esiids=[OWN], start=date(2025, 11, 3), days=7)
+        if not evening.match(line) and ",11/07/2025," not in line
+    ]
     store(lines, "week.csv")
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/smt/usage/?esiid={OWN}&start=2025-10-27&end=2025-11-09")

@@ -18,9 +18,17 @@ def test_fetch_now_shows_todays_files_and_the_strip_of_days(page: Page, live_ser
     today = timezone.localdate(timezone=CENTRAL)
     earlier = today - timedelta(days=3)
     mis.docs += [
-        MisDoc("2001", constructed(str(earlier), "ONCOR_ELEC___FUL", "181158000"), make_zip(extract_row("10443720000000001") * 3),
-               f"{earlier}T18:11:58-06:00"),
-        MisDoc("2002", constructed(str(today), "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000002", address="206 BOXWOOD DR", zipcode="750881851"))),
+        MisDoc(
+            "2001",
+            constructed(str(earlier), "ONCOR_ELEC___FUL", "181158000"),
+            make_zip(extract_row("10443720000000001") * 3),
+            f"{earlier}T18:11:58-06:00",
+        ),
+        MisDoc(
+            "2002",
+            constructed(str(today), "ONCOR_ELEC___DAILY"),
+            make_zip(extract_row("10443720000000002", address="206 BOXWOOD DR", zipcode="750881851")),
+        ),
         MisDoc("2003", constructed(str(today), "CENTERPOINT__DAILY", "055219302"), make_zip(SAMPLE_ROWS)),
         MisDoc("2004", constructed(str(today), "TNMP_________DAILY", "055219400"), b"<html>maintenance</html>"),
     ]
@@ -68,16 +76,30 @@ def test_smt_raw_file_page_shows_the_ercot_record_and_warning(page: Page, live_s
     from smt import normalize, storage
     from tests.conftest import SMT_SAMPLES
 
-    row = extract_row("10443720000000002", address="206 BOXWOOD DR", status="De-Energized", premise="Small Non-Residential")
-    esiids.esiid_records_load(records=[row.strip().replace('"', "").split(",")], tdsp="ONCOR_ELEC",
-                              posted_at=datetime(2026, 6, 3, 11, tzinfo=UTC), ingest_id=None)
+    row = extract_row(
+        "10443720000000002", address="206 BOXWOOD DR", status="De-Energized", premise="Small Non-Residential"
+    )
+    esiids.esiid_records_load(
+        records=[row.strip().replace('"', "").split(",")],
+        tdsp="ONCOR_ELEC",
+        posted_at=datetime(2026, 6, 3, 11, tzinfo=UTC),
+        ingest_id=None,
+    )
     data = (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                    filename="fall-back.csv", esiid="10443720000000002", origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename="fall-back.csv",
+        esiid="10443720000000002",
+        origin="staff",
+    ).raw_file
     normalize.raw_file_normalize(raw_file=raw)
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/smt/raw-files/{raw.pk}/")
-    expect(page.locator(".esiid-warning")).to_have_text("ESIID 10443720000000002: status De-Energized in the ERCOT ESIID extract")
+    expect(page.locator(".esiid-warning")).to_have_text(
+        "ESIID 10443720000000002: status De-Energized in the ERCOT ESIID extract"
+    )
     expect(page.locator("#esiid-record")).to_contain_text("206 BOXWOOD DR")
     expect(page.locator("#esiid-record")).to_contain_text("Small Non-Residential")
     SHOTS.mkdir(parents=True, exist_ok=True)

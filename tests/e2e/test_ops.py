@@ -18,17 +18,35 @@ SHOTS = ROOT / "var" / "screenshots"
 @pytest.fixture
 def board():
     now = timezone.now()
-    down = Monitor.objects.create(kind="device", key="1", subject="esp-kitchen", state="down", since=now - timedelta(hours=2),
-                                  evidence="last heard 2026-12-04 23:45 CST, 58 h ago; threshold 15 min")
+    down = Monitor.objects.create(
+        kind="device",
+        key="1",
+        subject="esp-kitchen",
+        state="down",
+        since=now - timedelta(hours=2),
+        evidence="last heard 2026-12-04 23:45 CST, 58 h ago; threshold 15 min",
+    )
     MonitorEvent.objects.create(monitor=down, previous="late", state="down", evidence=down.evidence)
-    Monitor.objects.create(kind="smt-data", key="10443720000000001", subject="10443720000000001", state="late",
-                           evidence="newest interval 2026-12-04 10:00 CST, 50 h ago; threshold 48 h")
-    Monitor.objects.create(kind="subscriber", key="mqtt", subject="MQTT subscriber", state="up",
-                           evidence="connected since 2026-12-07 08:00 CST, heartbeat 0 min ago; newest message 1 min ago")
+    Monitor.objects.create(
+        kind="smt-data",
+        key="10443720000000001",
+        subject="10443720000000001",
+        state="late",
+        evidence="newest interval 2026-12-04 10:00 CST, 50 h ago; threshold 48 h",
+    )
+    Monitor.objects.create(
+        kind="subscriber",
+        key="mqtt",
+        subject="MQTT subscriber",
+        state="up",
+        evidence="connected since 2026-12-07 08:00 CST, heartbeat 0 min ago; newest message 1 min ago",
+    )
     return down
 
 
-def test_the_board_puts_problems_first_and_a_monitor_is_paused_with_a_reason(page: Page, live_server, staff_user, board):
+def test_the_board_puts_problems_first_and_a_monitor_is_paused_with_a_reason(
+    page: Page, live_server, staff_user, board
+):
     SHOTS.mkdir(parents=True, exist_ok=True)
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/ops/")
@@ -51,9 +69,13 @@ def test_the_board_puts_problems_first_and_a_monitor_is_paused_with_a_reason(pag
     expect(page.locator("#monitor-board")).to_contain_text("paused: device unplugged for the kitchen remodel")
 
 
-def test_the_ercot_page_shows_a_failed_fetch_with_its_error_and_a_link_to_the_run(page: Page, live_server, staff_user, mis):  # noqa: F811
+def test_the_ercot_page_shows_a_failed_fetch_with_its_error_and_a_link_to_the_run(
+    page: Page, live_server, staff_user, mis
+):  # noqa: F811
     today = timezone.localdate()
-    mis.docs.append(MisDoc("3001", constructed(str(today), "TNMP_________DAILY", "055219400"), b"<html>maintenance</html>"))
+    mis.docs.append(
+        MisDoc("3001", constructed(str(today), "TNMP_________DAILY", "055219400"), b"<html>maintenance</html>")
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/ercot/")

@@ -43,7 +43,9 @@ def test_customer_uploads_a_green_button_file_and_downloads_an_export(page: Page
     assert len(exported.rows) == 96 and {row.esiid for row in exported.rows} == {OWN}
 
 
-def test_staff_see_conflicting_rows_on_the_raw_file_page_and_a_green_button_link_on_usage(page: Page, live_server, staff_user):
+def test_staff_see_conflicting_rows_on_the_raw_file_page_and_a_green_button_link_on_usage(
+    page: Page, live_server, staff_user
+):
     from tests.conftest import SMT_SAMPLES
     from tests.e2e.test_smt_usage import store
 
@@ -56,5 +58,7 @@ def test_staff_see_conflicting_rows_on_the_raw_file_page_and_a_green_button_link
     expect(page.locator("#conflicting table.conflicts tbody tr")).to_have_count(5)
     screenshot(page, "raw-file-conflicting")
     page.goto(f"{live_server.url}/smt/usage/?esiid=10443720000000002&start=2025-12-14&end=2025-12-14")
-    expect(page.locator("#green-button-download")).to_have_attribute("href", re.compile(r"/api/admin/smt/green-button\?esiid=10443720000000002"))
+    expect(page.locator("#green-button-download")).to_have_attribute(
+        "href", re.compile(r"/api/admin/smt/green-button\?esiid=10443720000000002")
+    )
     screenshot(page, "usage-green-button-link")

@@ -21,8 +21,15 @@ def mirror_cluster(transactional_db, settings, sshd, keyring, tmp_path, monkeypa
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", False)
-    env = {"SMT_HOST": "127.0.0.1", "SMT_PORT": str(sshd.port), "SMT_USER": "root", "SMT_KEY": str(sshd.client_key),
-           "SMT_KNOWN_HOSTS": str(sshd.known_hosts), "SMT_REMOTE_DIR": str(sshd.root), "SMT_GNUPG_HOME": keyring.home}
+    env = {
+        "SMT_HOST": "127.0.0.1",
+        "SMT_PORT": str(sshd.port),
+        "SMT_USER": "root",
+        "SMT_KEY": str(sshd.client_key),
+        "SMT_KNOWN_HOSTS": str(sshd.known_hosts),
+        "SMT_REMOTE_DIR": str(sshd.root),
+        "SMT_GNUPG_HOME": keyring.home,
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
         setattr(settings, name, int(value) if name == "SMT_PORT" else value)
@@ -32,7 +39,9 @@ def mirror_cluster(transactional_db, settings, sshd, keyring, tmp_path, monkeypa
     cluster_stop(cluster)
 
 
-def test_staff_triggers_the_mirror_for_an_esiid_and_watches_the_run(page: Page, live_server, staff_user, mirror_cluster):
+def test_staff_triggers_the_mirror_for_an_esiid_and_watches_the_run(
+    page: Page, live_server, staff_user, mirror_cluster
+):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1360, "height": 900})
     sign_in(page, live_server, "staff", "staff-pass-123")
@@ -61,7 +70,9 @@ def test_staff_triggers_the_mirror_for_an_esiid_and_watches_the_run(page: Page, 
     expect(page.locator("#billing-reads tbody tr")).to_have_count(2)
     expect(page.locator("tr[data-day='2025-11-02']")).to_have_class(re.compile(r"\bdiff\b"))
     page.screenshot(path=SHOTS / "smt-billing-reads.png", full_page=True)
-    page.locator("#billing-reads a", has_text="file #").first.click()  # the source row of a read: the DailyMeterUsage member
+    page.locator(
+        "#billing-reads a", has_text="file #"
+    ).first.click()  # the source row of a read: the DailyMeterUsage member
     expect(page.locator("#bundle-link")).to_contain_text("DailyMeterUsage20251216073000CSV.134642922.asc")
     page.click("#bundle-link a")
     expect(page.locator("#bundle-members tbody tr")).to_have_count(2)

@@ -37,7 +37,9 @@ def test_staff_upload_with_progress_normalizes_and_shows_detail(page: Page, live
 
     page.click("#normalize-latest")
     expect(page.locator(".messages")).to_contain_text("queued")
-    expect(page.locator("#raw-files tbody tr").first.locator(".badge")).to_have_text(re.compile("normalized", re.I), timeout=20_000)
+    expect(page.locator("#raw-files tbody tr").first.locator(".badge")).to_have_text(
+        re.compile("normalized", re.I), timeout=20_000
+    )
 
     page.locator("#raw-files a", has_text="portal-IntervalData-2025-11-02-fall-back.csv").click()
     expect(page).to_have_url(re.compile(r"/smt/raw-files/\d+/$"))
@@ -48,7 +50,10 @@ def test_staff_upload_with_progress_normalizes_and_shows_detail(page: Page, live
     expect(page.locator("#dry-run")).to_contain_text("100")  # all duplicates now
     with page.expect_download() as download:
         page.click("text=Download raw file")
-    assert open(download.value.path(), "rb").read() == (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
+    assert (
+        open(download.value.path(), "rb").read()
+        == (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
+    )
     assert RawSmtFile.objects.get().status == "normalized"
 
 

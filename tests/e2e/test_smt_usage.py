@@ -20,8 +20,14 @@ OWN = "10443720000000002"
 
 
 def store(data: bytes, name: str, meter: str = "M1"):
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(),
-                                size=len(data), filename=name, meter=meter, origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=name,
+        meter=meter,
+        origin="staff",
+    ).raw_file
     normalize.raw_file_normalize(raw_file=raw)
     return raw
 
@@ -61,7 +67,11 @@ def test_staff_find_meter_read_heatmap_and_delete_a_range(page: Page, live_serve
     expect(page.locator(".messages")).to_contain_text("192")
     assert SmtInterval.objects.filter(esiid=ESIID).count() == 21 * 96 + 4 - 192
     audit = IntervalDeletion.objects.get()
-    assert (audit.deleted_count, audit.reason, audit.deleted_by.username) == (192, "double-loaded by a bad script", "staff")
+    assert (audit.deleted_count, audit.reason, audit.deleted_by.username) == (
+        192,
+        "double-loaded by a bad script",
+        "staff",
+    )
 
     # The heatmap now shows the two empty days, and the audit page lists the deletion.
     page.goto(f"{live_server.url}/smt/usage/?esiid={ESIID}&start=2025-10-20&end=2025-11-09")

@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.e2e]
 def test_a_new_device_token_survives_the_refresh_until_dismissed_and_fits_the_page(page: Page, live_server, staff_user):
     now = timezone.now()
     Location.objects.create(name="A classroom with a rather long name, Block C")
-    device = Device.objects.create(name="esp-classroom-with-a-long-name-01", status="online", last_reading_at=now, last_seen_at=now)
+    device = Device.objects.create(
+        name="esp-classroom-with-a-long-name-01", status="online", last_reading_at=now, last_seen_at=now
+    )
     page.set_viewport_size({"width": 1400, "height": 900})
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/telemetry/devices/")
@@ -38,14 +40,17 @@ def test_a_new_device_token_survives_the_refresh_until_dismissed_and_fits_the_pa
 
 def test_a_device_heard_only_through_status_messages_shows_silent(page: Page, live_server, staff_user):
     now = timezone.now()
-    Device.objects.create(name="esp-quiet", status="online", status_at=now, last_seen_at=now,
-                          last_reading_at=now - timedelta(minutes=17))
+    Device.objects.create(
+        name="esp-quiet", status="online", status_at=now, last_seen_at=now, last_reading_at=now - timedelta(minutes=17)
+    )
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.goto(f"{live_server.url}/telemetry/devices/")
     expect(page.locator("#device-esp-quiet .badge-silent")).to_have_text(re.compile("silent"))
 
 
-def test_the_upload_banner_follows_the_file_to_normalized_without_a_reload(page: Page, live_server, staff_user, qcluster):
+def test_the_upload_banner_follows_the_file_to_normalized_without_a_reload(
+    page: Page, live_server, staff_user, qcluster
+):
     sign_in(page, live_server, "staff", "staff-pass-123")
     page.set_input_files("input[name=file]", str(SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv"))
     page.click("#upload-form button[type=submit]")

@@ -20,7 +20,9 @@ def test_location_charts_cost_version_and_ticket_queue(page: Page, live_server, 
     readings = [(m, m * 9 + (m // 60) * 30, {"power_w": 400 + (m % 300)}) for m in range(0, 9 * 24 * 60, 10)]
     feed("lab-1", *readings, start=start)
     place("lab-1", room)
-    ReviewTicket.objects.create(kind="total_mismatch", device=Device.objects.get(name="lab-1"), evidence={"stored_wh": 1, "ledger_wh": 2})
+    ReviewTicket.objects.create(
+        kind="total_mismatch", device=Device.objects.get(name="lab-1"), evidence={"stored_wh": 1, "ledger_wh": 2}
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     sign_in(page, live_server, "staff", "staff-pass-123")

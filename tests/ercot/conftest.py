@@ -18,10 +18,40 @@ ERCOT_SAMPLES = FIXTURES / "ercot"
 SAMPLE_ROWS = (ERCOT_SAMPLES / "tdsp_esiid_extract_sample_rows.csv").read_text()
 
 
-def extract_row(esiid: str, *, address: str = "1 MAIN ST", zipcode: str = "75001", status: str = "Active",
-                duns: str = "1039940674000", premise: str = "Residential", cycle: str = "07") -> str:
-    fields = [esiid, address, "", "DALLAS", "TX", zipcode, "DALLAS", duns, cycle, status, premise, "ERCOT",
-              "_CD", "STATION", "Y", "", premise, "Y", "AMSM", "N", "", ""]
+def extract_row(
+    esiid: str,
+    *,
+    address: str = "1 MAIN ST",
+    zipcode: str = "75001",
+    status: str = "Active",
+    duns: str = "1039940674000",
+    premise: str = "Residential",
+    cycle: str = "07",
+) -> str:
+    fields = [
+        esiid,
+        address,
+        "",
+        "DALLAS",
+        "TX",
+        zipcode,
+        "DALLAS",
+        duns,
+        cycle,
+        status,
+        premise,
+        "ERCOT",
+        "_CD",
+        "STATION",
+        "Y",
+        "",
+        premise,
+        "Y",
+        "AMSM",
+        "N",
+        "",
+        "",
+    ]
     return ",".join(f'"{f}"' if f else "" for f in fields) + "\n"
 
 
@@ -123,11 +153,20 @@ class MisDoc:
         return parts[5] if len(parts) > 6 else parts[0]
 
     def listing(self) -> dict:
-        return {"Document": {
-            "DocID": self.doc_id, "ConstructedName": self.name, "FriendlyName": self.friendly,
-            "PublishDate": self.publish, "ContentSize": str(len(self.body)), "ReportTypeID": "203",
-            "Extension": "zip", "Prefix": "ext", "ReportName": "TDSP ESI ID EXTRACT", "DUNS": "0000000000000000",
-        }}
+        return {
+            "Document": {
+                "DocID": self.doc_id,
+                "ConstructedName": self.name,
+                "FriendlyName": self.friendly,
+                "PublishDate": self.publish,
+                "ContentSize": str(len(self.body)),
+                "ReportTypeID": "203",
+                "Extension": "zip",
+                "Prefix": "ext",
+                "ReportName": "TDSP ESI ID EXTRACT",
+                "DUNS": "0000000000000000",
+            }
+        }
 
 
 @pytest.fixture
@@ -141,7 +180,11 @@ def mis(emulator, settings):
         if request.path == "/misdownload/servlets/mirDownload":
             doc = next((d for d in docs if [d.doc_id] == request.query.get("doclookupId")), None)
             if doc:
-                return 200, {"Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{doc.name}"'}, doc.body
+                return (
+                    200,
+                    {"Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{doc.name}"'},
+                    doc.body,
+                )
         return 404, {"Content-Type": "text/html"}, b"<html>Not found</html>"
 
     server = emulator(handle)

@@ -17,9 +17,16 @@ def one_doc(mis):
     return doc
 
 
-@pytest.mark.parametrize("query, headers", [
-    ("", {}), ("?token=wrong", {}), ("?token=", {}), ("", {"HTTP_X_TEST_CRON": "no"}), ("", {"HTTP_X_ADMIN_TOKEN": "nope"}),
-])
+@pytest.mark.parametrize(
+    "query, headers",
+    [
+        ("", {}),
+        ("?token=wrong", {}),
+        ("?token=", {}),
+        ("", {"HTTP_X_TEST_CRON": "no"}),
+        ("", {"HTTP_X_ADMIN_TOKEN": "nope"}),
+    ],
+)
 def test_cron_refuses_a_missing_or_wrong_token(client, mis, one_doc, query, headers):
     response = client.get(CRON + query, **headers)
     assert response.status_code == 401
@@ -27,9 +34,14 @@ def test_cron_refuses_a_missing_or_wrong_token(client, mis, one_doc, query, head
     assert mis.requests == []  # nothing was listed
 
 
-@pytest.mark.parametrize("query, headers", [
-    ("?token=test-cron-secret", {}), ("", {"HTTP_X_TEST_CRON": "yes"}), ("", {"HTTP_X_ADMIN_TOKEN": "test-admin-token"}),
-])
+@pytest.mark.parametrize(
+    "query, headers",
+    [
+        ("?token=test-cron-secret", {}),
+        ("", {"HTTP_X_TEST_CRON": "yes"}),
+        ("", {"HTTP_X_ADMIN_TOKEN": "test-admin-token"}),
+    ],
+)
 def test_cron_fetches_for_the_secret_the_scheduler_header_or_the_admin_token(client, one_doc, query, headers):
     response = client.get(CRON + query, **headers)
     assert response.status_code == 200
@@ -52,7 +64,12 @@ def test_health_names_each_missing_variable_and_downloads_nothing(client, settin
     settings.ERCOT_SUBSCRIPTION_KEY = "key"
     response = client.get(CRON + "/health?token=test-cron-secret")
     assert response.status_code == 200
-    assert response.json() == {"ok": False, "method": "mis", "missing": ["ERCOT_USERNAME", "ERCOT_PASSWORD"], "methods": ["mis"]}
+    assert response.json() == {
+        "ok": False,
+        "method": "mis",
+        "missing": ["ERCOT_USERNAME", "ERCOT_PASSWORD"],
+        "methods": ["mis"],
+    }
     assert mis.requests == []
 
 

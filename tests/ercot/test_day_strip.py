@@ -24,7 +24,14 @@ def test_the_page_shows_the_month_labels(staff_client):
 
 
 def test_an_esiid_lookup_result_links_to_that_esiids_usage(staff_client):
-    EsiidRecord.objects.create(esiid="10443720000000002", address="1 MAIN ST", city="DALLAS", zipcode="75201", tdsp="ONCOR_ELEC",
-                               status="Active", posted_at="2026-06-03T10:52:00Z")
+    EsiidRecord.objects.create(
+        esiid="10443720000000002",
+        address="1 MAIN ST",
+        city="DALLAS",
+        zipcode="75201",
+        tdsp="ONCOR_ELEC",
+        status="Active",
+        posted_at="2026-06-03T10:52:00Z",
+    )
     html = staff_client.get("/ercot/esiids/", {"q": "1044372"}).content.decode()
     assert '<a href="/smt/usage/?esiid=10443720000000002" title="Usage of this ESIID">10443720000000002</a>' in html

@@ -33,18 +33,28 @@ class ApiState:
     def __init__(self):
         self.tokens_issued = 0
         self.throttled = False
-        self.pages = {1: [{"docId": 5001, "friendlyName": "ONCOR_ELEC___DAILY", "postDatetime": "2026-06-03T05:52:19.000"}],
-                      2: [{"docId": 5002, "friendlyName": "TNMP_________DAILY", "postDatetime": "2026-06-03T05:52:20.000"}]}
+        self.pages = {
+            1: [{"docId": 5001, "friendlyName": "ONCOR_ELEC___DAILY", "postDatetime": "2026-06-03T05:52:19.000"}],
+            2: [{"docId": 5002, "friendlyName": "TNMP_________DAILY", "postDatetime": "2026-06-03T05:52:20.000"}],
+        }
         self.files = {"5001": NAME, "5002": constructed("2026-06-03", "TNMP_________DAILY", "055220000")}
 
     def handle(self, request):
         if request.path == "/token":
             form = dict(item.split("=", 1) for item in request.body.decode().split("&"))
-            if form.get("grant_type") != "password" or form.get("response_type") != "id_token" or form.get("password") != "pw":
+            if (
+                form.get("grant_type") != "password"
+                or form.get("response_type") != "id_token"
+                or form.get("password") != "pw"
+            ):
                 return 400, {}, {"error": "invalid_grant"}
             self.tokens_issued += 1
             # The first token is already expired as far as the server is concerned.
-            return 200, {}, {"id_token": f"token-{self.tokens_issued}", "access_token": "not-this-one", "expires_in": "3600"}
+            return (
+                200,
+                {},
+                {"id_token": f"token-{self.tokens_issued}", "access_token": "not-this-one", "expires_in": "3600"},
+            )
         if request.headers.get("Ocp-Apim-Subscription-Key") != "sub-key":
             return 401, {}, {"error": "missing subscription key"}
         if request.headers.get("Authorization") != f"Bearer token-{self.tokens_issued}" or self.tokens_issued < 2:
@@ -54,7 +64,11 @@ class ApiState:
         if request.path == "/reports/archive/ZP15-612" and "download" in request.query:
             doc_id = request.query["download"][0]
             name = self.files[doc_id]
-            return 200, {"Content-Type": "application/zip", "Content-Disposition": f"attachment; filename={doc_id}.{name}"}, make_zip(extract_row(ONCOR if "ONCOR" in name else "1016800000000000000001"))
+            return (
+                200,
+                {"Content-Type": "application/zip", "Content-Disposition": f"attachment; filename={doc_id}.{name}"},
+                make_zip(extract_row(ONCOR if "ONCOR" in name else "1016800000000000000001")),
+            )
         if request.path == "/reports/archive/ZP15-612":
             if not self.throttled:
                 self.throttled = True
@@ -136,7 +150,10 @@ def test_fetch_falls_back_to_mis_when_the_api_has_no_product(api, mis, settings)
 def test_fetch_through_the_api_stores_and_loads(api, settings):
     run = ingest.ercot_fetch(method="api")
     assert run.ok and run.method == "api"
-    assert [r["key"] for r in run.results] == [f"ercot/2026-06-03/{NAME}", f"ercot/2026-06-03/{api.state.files['5002']}"]
+    assert [r["key"] for r in run.results] == [
+        f"ercot/2026-06-03/{NAME}",
+        f"ercot/2026-06-03/{api.state.files['5002']}",
+    ]
     assert ErcotIngest.objects.get(doc_id="5001").method == "api"
     assert EsiidRecord.objects.filter(esiid=ONCOR).exists()
 
@@ -152,19 +169,29 @@ def _cert(subject: str, key, issuer: str, issuer_key, *, ca: bool = False, ip: b
     import ipaddress
 
     now = datetime.now(UTC)
-    builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer)).public_key(key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
-               .not_valid_after(now + timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if ip:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
 def _pem(obj) -> bytes:
     if isinstance(obj, x509.Certificate):
         return obj.public_bytes(serialization.Encoding.PEM)
-    return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return obj.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +206,15 @@ def pki(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pki")
     (folder / "server.pem").write_bytes(_pem(server) + _pem(server_key))
     (folder / "ca.pem").write_bytes(_pem(ca))
-    return {"ca": _pem(ca), "client_cert": _pem(client), "client_key": _pem(client_key), "client": client,
-            "client_key_obj": client_key, "server_pem": folder / "server.pem", "ca_path": folder / "ca.pem"}
+    return {
+        "ca": _pem(ca),
+        "client_cert": _pem(client),
+        "client_key": _pem(client_key),
+        "client": client,
+        "client_key_obj": client_key,
+        "server_pem": folder / "server.pem",
+        "ca_path": folder / "ca.pem",
+    }
 
 
 def verify_signed_body(envelope: bytes, peer_der: bytes) -> str:
@@ -193,7 +227,9 @@ def verify_signed_body(envelope: bytes, peer_der: bytes) -> str:
     token = re.search(r"<wsse:BinarySecurityToken [^>]*>(.*)</wsse:BinarySecurityToken>", text).group(1)
     assert base64.b64decode(token) == peer_der  # the signing certificate is the TLS client certificate
     signature = base64.b64decode(re.search(r"<ds:SignatureValue>(.*)</ds:SignatureValue>", text).group(1))
-    x509.load_der_x509_certificate(peer_der).public_key().verify(signature, signed_info.encode(), padding.PKCS1v15(), hashes.SHA256())
+    x509.load_der_x509_certificate(peer_der).public_key().verify(
+        signature, signed_info.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
     return re.search(r"<Option>(\d+)</Option>", body).group(1)
 
 
@@ -214,9 +250,11 @@ def ews(emulator, settings, pki):
                 f"<URL>{server.url}/files/?doclookupId={doc_id}</URL></Report>"
                 for doc_id, name in [("7001", NAME)]
             )
-            reply = (f'<soap:Envelope xmlns:soap="{soap.NS_SOAP}"><soap:Body><ResponseMessage xmlns="{soap.NS_MSG}">'
-                     f"<Header><Verb>reply</Verb><Noun>Reports</Noun></Header><Reply><ReplyCode>OK</ReplyCode></Reply>"
-                     f"<Payload><Reports>{reports}</Reports></Payload></ResponseMessage></soap:Body></soap:Envelope>")
+            reply = (
+                f'<soap:Envelope xmlns:soap="{soap.NS_SOAP}"><soap:Body><ResponseMessage xmlns="{soap.NS_MSG}">'
+                f"<Header><Verb>reply</Verb><Noun>Reports</Noun></Header><Reply><ReplyCode>OK</ReplyCode></Reply>"
+                f"<Payload><Reports>{reports}</Reports></Payload></ResponseMessage></soap:Body></soap:Envelope>"
+            )
             return 200, {"Content-Type": "text/xml"}, reply.encode()
         if request.path == "/files/" and request.query.get("doclookupId") == ["7001"]:
             return 200, {"Content-Type": "application/zip"}, ZIP
@@ -232,15 +270,18 @@ def test_ews_lists_with_a_signed_request_over_mutual_tls_and_stores(ews, setting
     settings.ERCOT_EWS_CERT, settings.ERCOT_EWS_KEY = pki["client_cert"].decode(), pki["client_key"].decode()
     run = ingest.ercot_fetch()
     assert run.method == "ews" and run.ok, run.as_json()
-    assert run.results == [{"key": f"ercot/2026-06-03/{NAME}", "bytes": len(ZIP), "ingestId": ErcotIngest.objects.get().pk}]
+    assert run.results == [
+        {"key": f"ercot/2026-06-03/{NAME}", "bytes": len(ZIP), "ingestId": ErcotIngest.objects.get().pk}
+    ]
     assert default_storage.open(f"ercot/2026-06-03/{NAME}").read() == ZIP
     assert [r.path for r in ews.requests] == ["/EWS/", "/files/"]
     assert all(r.peer_cert for r in ews.requests)
 
 
 def test_ews_accepts_a_base64_pkcs12_bundle(ews, settings, pki):
-    pfx = pkcs12.serialize_key_and_certificates(b"mp", pki["client_key_obj"], pki["client"], None,
-                                                serialization.BestAvailableEncryption(b"secret"))
+    pfx = pkcs12.serialize_key_and_certificates(
+        b"mp", pki["client_key_obj"], pki["client"], None, serialization.BestAvailableEncryption(b"secret")
+    )
     settings.ERCOT_EWS_PFX, settings.ERCOT_EWS_PFX_PASS = base64.b64encode(pfx).decode(), "secret"
     run = ingest.ercot_fetch(method="ews")
     assert run.ok and run.results[0]["key"] == f"ercot/2026-06-03/{NAME}"
@@ -249,7 +290,9 @@ def test_ews_accepts_a_base64_pkcs12_bundle(ews, settings, pki):
 def test_ews_without_a_client_certificate_gets_no_session(ews, settings, pki):
     client = download.MisClient(base_url=ews.url)  # same server, no client certificate
     client.context = ssl.create_default_context(cadata=pki["ca"].decode())
-    with pytest.raises((download.FetchError, ssl.SSLError), match="(?i)certificate|EOF occurred"):  # TLS 1.3: the alert comes on read
+    with pytest.raises(
+        (download.FetchError, ssl.SSLError), match="(?i)certificate|EOF occurred"
+    ):  # TLS 1.3: the alert comes on read
         client.list_documents()
     assert ews.requests == []
 
@@ -265,7 +308,9 @@ def test_ews_reply_errors_are_reported():
     with pytest.raises(download.FetchError, match="ReplyCode 'ERROR'"):
         soap.ews_reports(b"<Envelope><Reply><ReplyCode>ERROR</ReplyCode></Reply></Envelope>")
     with pytest.raises(download.FetchError, match="EWS fault: Client bad signature"):
-        soap.ews_reports(b"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>bad signature</faultstring></Fault></Body></Envelope>")
+        soap.ews_reports(
+            b"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>bad signature</faultstring></Fault></Body></Envelope>"
+        )
 
 
 def test_api_retries_a_timed_out_call(api, settings):

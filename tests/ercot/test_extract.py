@@ -9,26 +9,40 @@ from ercot import extract
 from tests.ercot.conftest import SAMPLE_ROWS, make_zip
 
 
-@pytest.mark.parametrize("name, key, tdsp, kind, published", [
-    ("ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC___DAILY.zip",
-     "ercot/2026-06-03/ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC___DAILY.zip", "ONCOR_ELEC", "DAILY",
-     datetime(2026, 6, 3, 10, 52, 19, 164000, tzinfo=UTC)),
-    # A FUL posted 18:12 CST is 00:12Z the next day: the key keeps the Central date.
-    ("ext.00000203.0000000000000000.20261201.181158.SHARYLAND_MCALLEN_FUL.zip",
-     "ercot/2026-12-01/ext.00000203.0000000000000000.20261201.181158.SHARYLAND_MCALLEN_FUL.zip", "SHARYLAND_MCALLEN", "FUL",
-     datetime(2026, 12, 2, 0, 11, 58, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    "name, key, tdsp, kind, published",
+    [
+        (
+            "ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC___DAILY.zip",
+            "ercot/2026-06-03/ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC___DAILY.zip",
+            "ONCOR_ELEC",
+            "DAILY",
+            datetime(2026, 6, 3, 10, 52, 19, 164000, tzinfo=UTC),
+        ),
+        # A FUL posted 18:12 CST is 00:12Z the next day: the key keeps the Central date.
+        (
+            "ext.00000203.0000000000000000.20261201.181158.SHARYLAND_MCALLEN_FUL.zip",
+            "ercot/2026-12-01/ext.00000203.0000000000000000.20261201.181158.SHARYLAND_MCALLEN_FUL.zip",
+            "SHARYLAND_MCALLEN",
+            "FUL",
+            datetime(2026, 12, 2, 0, 11, 58, tzinfo=UTC),
+        ),
+    ],
+)
 def test_names_give_the_central_date_key_tdsp_and_kind(name, key, tdsp, kind, published):
     parsed = extract.parse_name(name)
     assert (parsed.storage_key, parsed.tdsp, parsed.kind, parsed.published_at) == (key, tdsp, kind, published)
 
 
-@pytest.mark.parametrize("name, message", [
-    ("mirDownload?doclookupId=1234", "is not an ERCOT constructed name"),
-    ("rpt.00013057.0000000000000000.20241105.031610.2_Day_AS_Disclosure.zip", "report type 13057, not 203"),
-    ("ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC.zip", "does not end in _FUL or _DAILY"),
-    ("ext.00000203.0000000000000000.20261332.055219164.ONCOR_ELEC___FUL.zip", "is not a date and time"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("mirDownload?doclookupId=1234", "is not an ERCOT constructed name"),
+        ("rpt.00013057.0000000000000000.20241105.031610.2_Day_AS_Disclosure.zip", "report type 13057, not 203"),
+        ("ext.00000203.0000000000000000.20260603.055219164.ONCOR_ELEC.zip", "does not end in _FUL or _DAILY"),
+        ("ext.00000203.0000000000000000.20261332.055219164.ONCOR_ELEC___FUL.zip", "is not a date and time"),
+    ],
+)
 def test_bad_names_are_refused_with_the_name(name, message):
     with pytest.raises(extract.NameRejected, match=message):
         extract.parse_name(name)
@@ -43,7 +57,9 @@ def test_rows_keep_every_field_as_text_with_quoted_commas():
 
 
 def test_zip_check_lists_csv_members_and_refuses_the_rest():
-    assert extract.zip_check(io.BytesIO(make_zip(SAMPLE_ROWS, "CENTERPOINT__FUL-REPORTS-06-JUL-26.CSV"))) == ["CENTERPOINT__FUL-REPORTS-06-JUL-26.CSV"]
+    assert extract.zip_check(io.BytesIO(make_zip(SAMPLE_ROWS, "CENTERPOINT__FUL-REPORTS-06-JUL-26.CSV"))) == [
+        "CENTERPOINT__FUL-REPORTS-06-JUL-26.CSV"
+    ]
     with pytest.raises(ValueError, match="no .csv member"):
         extract.zip_check(io.BytesIO(make_zip("x", "readme.txt")))
     with pytest.raises(ValueError, match="does not start with PK"):

@@ -26,10 +26,20 @@ def load(text: str, posted_at: datetime, kind: str, tdsp: str = "ONCOR_ELEC", si
     return load_counted(text, posted_at, kind, tdsp, size).written
 
 
-def load_counted(text: str, posted_at: datetime, kind: str, tdsp: str = "ONCOR_ELEC", size: int | None = STAGE) -> esiids.Loaded:
+def load_counted(
+    text: str, posted_at: datetime, kind: str, tdsp: str = "ONCOR_ELEC", size: int | None = STAGE
+) -> esiids.Loaded:
     errors = extract.RowErrors()
-    loaded = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors, tdsp=tdsp,
-                                   posted_at=posted_at, ingest_id=None, kind=kind, size=size)
+    loaded = esiids.esiid_csv_load(
+        fileobj=io.BytesIO(text.encode()),
+        member="extract.csv",
+        errors=errors,
+        tdsp=tdsp,
+        posted_at=posted_at,
+        ingest_id=None,
+        kind=kind,
+        size=size,
+    )
     assert errors.count == 0
     return loaded
 
@@ -47,7 +57,12 @@ def indexes() -> list[str]:
 # Files in the order they are loaded: a later DAILY before the FUL it follows, an older FUL after it,
 # a FUL with a repeated ESIID, another TDSP's FUL, and a FUL that leaves out ESIIDs already stored.
 SEQUENCE = [
-    (extract_row(ONCOR[0], status="De-Energized") + extract_row(ONCOR[7], address="8 NEW ST"), JUNE_2, "DAILY", "ONCOR_ELEC"),
+    (
+        extract_row(ONCOR[0], status="De-Energized") + extract_row(ONCOR[7], address="8 NEW ST"),
+        JUNE_2,
+        "DAILY",
+        "ONCOR_ELEC",
+    ),
     (SAMPLE_ROWS, JUNE, "FUL", "CENTERPOINT"),
     ("".join(extract_row(e) for e in ONCOR[:6]) + extract_row(ONCOR[2], status="Inactive"), JUNE, "FUL", "ONCOR_ELEC"),
     ("".join(extract_row(e, address="OLD ADDRESS") for e in ONCOR), MAY, "FUL", "ONCOR_ELEC"),
@@ -64,8 +79,12 @@ def test_a_ful_keeps_rows_posted_later_and_drops_nothing_newer(size):
 
     assert written == 2  # ONCOR[0] is posted later than this file: not replaced
     got = {r.esiid: (r.status, r.posted_at) for r in EsiidRecord.objects.all()}
-    assert got == {ONCOR[0]: ("De-Energized", JUNE_2), ONCOR[1]: ("Active", JUNE), ONCOR[2]: ("Active", JUNE),
-                   CNP: ("Active", JUNE_2)}
+    assert got == {
+        ONCOR[0]: ("De-Energized", JUNE_2),
+        ONCOR[1]: ("Active", JUNE),
+        ONCOR[2]: ("Active", JUNE),
+        CNP: ("Active", JUNE_2),
+    }
     assert indexes() == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]
 
 
@@ -83,7 +102,9 @@ def test_a_file_older_than_every_stored_row_reports_its_rows_read_and_none_writt
 def test_a_ful_replaces_older_rows_and_keeps_esiids_it_leaves_out(size):
     load("".join(extract_row(e) for e in ONCOR[:3]), MAY, "FUL", size=size)
 
-    load(extract_row(ONCOR[1], status="Inactive") + extract_row(ONCOR[1], status="De-Energized"), JUNE, "FUL", size=size)
+    load(
+        extract_row(ONCOR[1], status="Inactive") + extract_row(ONCOR[1], status="De-Energized"), JUNE, "FUL", size=size
+    )
 
     got = {r.esiid: (r.status, r.posted_at) for r in EsiidRecord.objects.all()}
     assert got == {ONCOR[0]: ("Active", MAY), ONCOR[1]: ("De-Energized", JUNE), ONCOR[2]: ("Active", MAY)}
@@ -116,8 +137,16 @@ def test_a_ful_with_a_bad_row_falls_back_to_the_row_path_and_leaves_the_table_wh
     load(extract_row(ONCOR[0]), MAY, "FUL", size=SWAP)
     errors = extract.RowErrors()
     text = extract_row(ONCOR[1]) + extract_row("12AB")
-    loaded = esiids.esiid_csv_load(fileobj=io.BytesIO(text.encode()), member="extract.csv", errors=errors,
-                                   tdsp="ONCOR_ELEC", posted_at=JUNE, ingest_id=None, kind="FUL", size=SWAP)
+    loaded = esiids.esiid_csv_load(
+        fileobj=io.BytesIO(text.encode()),
+        member="extract.csv",
+        errors=errors,
+        tdsp="ONCOR_ELEC",
+        posted_at=JUNE,
+        ingest_id=None,
+        kind="FUL",
+        size=SWAP,
+    )
     assert loaded == esiids.Loaded(read=2, written=1) and errors.count == 1  # the refused row was read too
     assert sorted(EsiidRecord.objects.values_list("esiid", flat=True)) == ONCOR[:2]
     assert indexes() == ["ercot_esiid_record_pkey", "ercot_esiid_zipcode"]

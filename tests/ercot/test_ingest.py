@@ -27,15 +27,28 @@ def test_fetch_stores_each_zip_under_its_central_date_and_loads_the_rows(mis, ca
     assert [r["bytes"] for r in run.results] == [len(oncor.body), len(center.body)]
     assert default_storage.open(f"ercot/2026-06-03/{oncor.name}").read() == oncor.body
     row = ErcotIngest.objects.get(doc_id="1001")
-    assert (row.tdsp, row.kind, row.status, row.method, row.file_date) == ("ONCOR_ELEC", "DAILY", "stored", "mis", date(2026, 6, 3))
+    assert (row.tdsp, row.kind, row.status, row.method, row.file_date) == (
+        "ONCOR_ELEC",
+        "DAILY",
+        "stored",
+        "mis",
+        date(2026, 6, 3),
+    )
     assert row.posted_at == datetime(2026, 6, 3, 10, 52, 19, tzinfo=UTC)
     assert len(row.sha256) == 64 and row.rows_loaded == 1
     # The CenterPoint sample repeats one ESIID three times: the last row wins.
     record = EsiidRecord.objects.get(esiid="1008901023817895470106")
-    assert (record.status, record.county, record.address_overflow, record.duns) == ("Active", "CHAMBERS", "", "957877905")
+    assert (record.status, record.county, record.address_overflow, record.duns) == (
+        "Active",
+        "CHAMBERS",
+        "",
+        "957877905",
+    )
     assert EsiidRecord.objects.get(esiid=ONCOR).tdsp == "ONCOR_ELEC"
     assert [m for m in caplog.messages if "written" in m] == [
-        "ERCOT extract.csv: 1 rows read, 1 records written via COPY", "ERCOT extract.csv: 3 rows read, 1 records written via COPY"]
+        "ERCOT extract.csv: 1 rows read, 1 records written via COPY",
+        "ERCOT extract.csv: 3 rows read, 1 records written via COPY",
+    ]
 
 
 def test_a_repeated_run_skips_everything_and_downloads_nothing(mis):
@@ -57,7 +70,9 @@ def test_a_file_already_in_storage_is_recorded_as_skipped_without_download(mis):
 
     run = ingest.ercot_fetch()
 
-    assert run.results == [{"key": f"ercot/2026-06-03/{doc.name}", "skipped": True, "ingestId": ErcotIngest.objects.get().pk}]
+    assert run.results == [
+        {"key": f"ercot/2026-06-03/{doc.name}", "skipped": True, "ingestId": ErcotIngest.objects.get().pk}
+    ]
     assert not any("mirDownload" in r.path for r in mis.requests)
     row = ErcotIngest.objects.get()
     assert row.status == "skipped" and row.sha256 == __import__("hashlib").sha256(doc.body).hexdigest()
@@ -71,7 +86,10 @@ def test_a_size_other_than_the_listing_is_noted_on_a_stored_file(mis):
     doc.listing = lambda: {"Document": {**listing()["Document"], "ContentSize": "99"}}
     assert ingest.ercot_fetch().ok
     row = ErcotIngest.objects.get()
-    assert row.status == "stored" and row.error == f"size differs from the listing: 99 bytes announced, {len(doc.body)} received"
+    assert (
+        row.status == "stored"
+        and row.error == f"size differs from the listing: 99 bytes announced, {len(doc.body)} received"
+    )
 
 
 def test_a_corrupt_zip_fails_alone(mis):
@@ -86,7 +104,11 @@ def test_a_corrupt_zip_fails_alone(mis):
     assert run.results[0]["key"].endswith("ONCOR_ELEC___DAILY.zip")
     assert run.results[1]["name"] == corrupt.name and "unreadable zip" in run.results[1]["error"]
     assert run.results[2]["name"] == html.name and "does not start with PK" in run.results[2]["error"]
-    assert list(ErcotIngest.objects.order_by("doc_id").values_list("status", flat=True)) == ["stored", "failed", "failed"]
+    assert list(ErcotIngest.objects.order_by("doc_id").values_list("status", flat=True)) == [
+        "stored",
+        "failed",
+        "failed",
+    ]
     assert not default_storage.exists(f"ercot/2026-06-03/{corrupt.name}")
     assert ErcotIngest.objects.get(doc_id="1002").tdsp == "TNMP"
 
@@ -110,8 +132,10 @@ def test_a_name_outside_the_grammar_fails_with_the_name(mis):
 
 
 def test_the_date_option_fetches_only_that_central_day(mis):
-    mis.docs += [MisDoc("1001", constructed("2026-06-02", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR))),
-                 MisDoc("1002", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR)))]
+    mis.docs += [
+        MisDoc("1001", constructed("2026-06-02", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR))),
+        MisDoc("1002", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row(ONCOR))),
+    ]
     run = ingest.ercot_fetch(day=date(2026, 6, 3))
     assert [r["key"][:17] for r in run.results] == ["ercot/2026-06-03/"]
 
@@ -124,14 +148,27 @@ def test_an_unreachable_listing_is_one_error_result(settings):
 
 def test_a_forced_method_that_is_not_configured_names_the_missing_variables():
     run = ingest.ercot_fetch(method="api")
-    assert run.results == [{"name": "listing", "error": "api: not configured, missing ERCOT_SUBSCRIPTION_KEY, ERCOT_USERNAME, ERCOT_PASSWORD"}]
+    assert run.results == [
+        {
+            "name": "listing",
+            "error": "api: not configured, missing ERCOT_SUBSCRIPTION_KEY, ERCOT_USERNAME, ERCOT_PASSWORD",
+        }
+    ]
 
 
 def test_latest_posting_wins_whatever_the_load_order(mis):
-    ful = MisDoc("2001", constructed("2026-06-01", "ONCOR_ELEC___FUL", "181158000"),
-                 make_zip(extract_row(ONCOR, status="Active") + extract_row("10443720000000002")), "2026-06-01T18:11:58-05:00")
-    daily = MisDoc("2002", constructed("2026-06-02", "ONCOR_ELEC___DAILY"),
-                   make_zip(extract_row(ONCOR, status="De-Energized")), "2026-06-02T05:52:19-05:00")
+    ful = MisDoc(
+        "2001",
+        constructed("2026-06-01", "ONCOR_ELEC___FUL", "181158000"),
+        make_zip(extract_row(ONCOR, status="Active") + extract_row("10443720000000002")),
+        "2026-06-01T18:11:58-05:00",
+    )
+    daily = MisDoc(
+        "2002",
+        constructed("2026-06-02", "ONCOR_ELEC___DAILY"),
+        make_zip(extract_row(ONCOR, status="De-Energized")),
+        "2026-06-02T05:52:19-05:00",
+    )
     mis.docs += [daily, ful]
     ingest.ercot_fetch(load=False)
     for doc_id in ("2002", "2001"):  # the DAILY first, then the older FUL
@@ -155,7 +192,10 @@ def test_bad_rows_are_counted_with_their_line_and_the_rest_loads(mis, caplog):
 
     row = ErcotIngest.objects.get()
     assert (row.rows_read, row.rows_loaded) == (4, 2)
-    assert [(e["line"], e["error"][:20]) for e in row.row_errors] == [(2, "2 fields; expected 2"), (3, "ESIID '12AB' is not ")]
+    assert [(e["line"], e["error"][:20]) for e in row.row_errors] == [
+        (2, "2 fields; expected 2"),
+        (3, "ESIID '12AB' is not "),
+    ]
     assert "2 row(s) refused" in row.error
     assert "COPY refused the file" in caplog.text and "2 records written row by row, 2 rows refused" in caplog.text
     legacy_record = EsiidRecord.objects.get(esiid="10443720000000003")
@@ -174,7 +214,10 @@ def test_health_names_missing_variables_of_partly_configured_methods(settings):
 def test_esiid_warnings_name_unknown_and_inactive_esiids():
     assert esiids.esiid_warnings([ONCOR]) == []  # nothing loaded yet: nothing to check against
     posted = datetime(2026, 6, 3, tzinfo=UTC)
-    rows = [extract_row(ONCOR)[:-1].replace('"', "").split(","), extract_row("10443720000000002", status="Inactive")[:-1].replace('"', "").split(",")]
+    rows = [
+        extract_row(ONCOR)[:-1].replace('"', "").split(","),
+        extract_row("10443720000000002", status="Inactive")[:-1].replace('"', "").split(","),
+    ]
     esiids.esiid_records_load(records=rows, tdsp="ONCOR_ELEC", posted_at=posted, ingest_id=None)
     assert esiids.esiid_warnings([ONCOR, "10443720000000002", "10443720000000009"]) == [
         {"esiid": "10443720000000002", "problem": "status Inactive in the ERCOT ESIID extract"},

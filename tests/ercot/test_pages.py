@@ -23,9 +23,20 @@ SMT_ESIID = "10443720000000002"  # the ESIID in the SMT fall-back sample
 def stored(doc_id: str, day, tdsp: str, kind: str = "DAILY", status: str = "stored") -> ErcotIngest:
     name = constructed(str(day), f"{tdsp}___{kind}")
     key = default_storage.save(f"ercot/{day}/{name}", ContentFile(b"PK-zip-" + doc_id.encode()))
-    return ErcotIngest.objects.create(doc_id=doc_id, filename=name, storage_key=key, method="mis", tdsp=tdsp, kind=kind,
-                                      file_date=day, posted_at=POSTED, status=status, sha256="ab" * 32, size_bytes=9,
-                                      error="unreadable zip" if status == "failed" else "")
+    return ErcotIngest.objects.create(
+        doc_id=doc_id,
+        filename=name,
+        storage_key=key,
+        method="mis",
+        tdsp=tdsp,
+        kind=kind,
+        file_date=day,
+        posted_at=POSTED,
+        status=status,
+        sha256="ab" * 32,
+        size_bytes=9,
+        error="unreadable zip" if status == "failed" else "",
+    )
 
 
 def load(*rows: str, tdsp: str = "ONCOR_ELEC") -> None:
@@ -46,9 +57,11 @@ def test_staff_see_files_and_the_31_day_strip(staff_client, today):
     html = response.content.decode()
     assert response.status_code == 200
     assert 'id="today-count">1<' in html
-    assert html.count('<tr data-tdsp="ONCOR_ELEC">') == 1 and 'data-tdsp="TNMP"' not in html  # failed files are not present
-    strip = html[html.index('data-tdsp="ONCOR_ELEC"'):]
-    strip = strip[:strip.index("</tr>")]
+    assert (
+        html.count('<tr data-tdsp="ONCOR_ELEC">') == 1 and 'data-tdsp="TNMP"' not in html
+    )  # failed files are not present
+    strip = html[html.index('data-tdsp="ONCOR_ELEC"') :]
+    strip = strip[: strip.index("</tr>")]
     assert strip.count("<td") == 31 and strip.count("day present") == 2 and strip.count(">F<") == 1
     assert f'title="{today:%Y-%m-%d}: DAILY"' in strip
     assert "unreadable zip" in html and html.count("/download") == 2
@@ -57,7 +70,9 @@ def test_staff_see_files_and_the_31_day_strip(staff_client, today):
 
 def test_the_files_table_shows_rows_read_beside_rows_newer_than_stored(staff_client, today):
     ErcotIngest.objects.filter(pk=stored("1", today, "ONCOR_ELEC").pk).update(rows_read=1040, rows_loaded=0)
-    ErcotIngest.objects.filter(pk=stored("2", today, "TNMP").pk).update(rows_loaded=7)  # loaded before rows_read existed
+    ErcotIngest.objects.filter(pk=stored("2", today, "TNMP").pk).update(
+        rows_loaded=7
+    )  # loaded before rows_read existed
 
     html = staff_client.get("/ercot/").content.decode()
 
@@ -68,16 +83,26 @@ def test_the_files_table_shows_rows_read_beside_rows_newer_than_stored(staff_cli
 def test_filters_narrow_the_table_and_htmx_gets_the_fragment(staff_client, today):
     stored("1", today, "ONCOR_ELEC")
     stored("2", today, "TNMP", "FUL")
-    response = staff_client.get("/ercot/", {"tdsp": "TNMP", "kind": "FUL", "status": "stored", "file_date": f"{today}"},
-                                headers={"HX-Request": "true"})
+    response = staff_client.get(
+        "/ercot/",
+        {"tdsp": "TNMP", "kind": "FUL", "status": "stored", "file_date": f"{today}"},
+        headers={"HX-Request": "true"},
+    )
     html = response.content.decode()
-    assert html.strip().startswith('<div id="ingest-table"') and "TNMP___FUL" in html and "ONCOR_ELEC___DAILY" not in html
+    assert (
+        html.strip().startswith('<div id="ingest-table"') and "TNMP___FUL" in html and "ONCOR_ELEC___DAILY" not in html
+    )
     assert "HX-Request" in response["Vary"]
-    assert "ONCOR_ELEC___DAILY" not in staff_client.get("/ercot/", {"kind": "FUL"}).content.decode().split('id="ingest-table"')[1]
+    assert (
+        "ONCOR_ELEC___DAILY"
+        not in staff_client.get("/ercot/", {"kind": "FUL"}).content.decode().split('id="ingest-table"')[1]
+    )
 
 
 def test_fetch_now_queues_a_fetch_that_stores_the_listed_files(staff_client, mis):
-    mis.docs.append(MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001"))))
+    mis.docs.append(
+        MisDoc("1001", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001")))
+    )
     response = staff_client.post("/ercot/fetch")
     assert response.status_code == 302 and response["Location"] == "/ercot/"
     assert ErcotIngest.objects.get().status == "stored"
@@ -103,18 +128,28 @@ def test_pages_are_staff_only(client, customer_user):
     assert ErcotIngest.objects.count() == 0
 
 
-@pytest.mark.parametrize("query, found", [
-    ("1044372", ["10443720000000001", "10443720000000002"]), ("104437200000000012", []),
-    ("75088", ["10443720000000002"]), ("boxwood", ["10443720000000002"]), ("  elm   st ", ["10443720000000001"]),
-])
+@pytest.mark.parametrize(
+    "query, found",
+    [
+        ("1044372", ["10443720000000001", "10443720000000002"]),
+        ("104437200000000012", []),
+        ("75088", ["10443720000000002"]),
+        ("boxwood", ["10443720000000002"]),
+        ("  elm   st ", ["10443720000000001"]),
+    ],
+)
 def test_esiid_lookup_by_prefix_zip_or_address(staff_client, query, found):
-    load(extract_row("10443720000000001", address="12 ELM ST"),
-         extract_row("10443720000000002", address="206 BOXWOOD DR", zipcode="750881851"),
-         extract_row("1008901023817895470106", address="9 OAK AVE"))
+    load(
+        extract_row("10443720000000001", address="12 ELM ST"),
+        extract_row("10443720000000002", address="206 BOXWOOD DR", zipcode="750881851"),
+        extract_row("1008901023817895470106", address="9 OAK AVE"),
+    )
     response = staff_client.get("/ercot/esiids/", {"q": query}, headers={"HX-Request": "true"})
     html = response.content.decode()
     assert html.strip().startswith('<div id="esiid-results"') and "HX-Request" in response["Vary"]
-    assert [e for e in ("10443720000000001", "10443720000000002", "1008901023817895470106") if f">{e}<" in html] == found
+    assert [
+        e for e in ("10443720000000001", "10443720000000002", "1008901023817895470106") if f">{e}<" in html
+    ] == found
     if not found:
         assert "No ESIID matches" in html
 
@@ -150,15 +185,23 @@ def test_an_smt_upload_of_an_unknown_esiid_gets_a_warning_and_an_active_one_none
 
 
 def test_smt_pages_show_the_ercot_record(staff_client):
-    load(extract_row(SMT_ESIID, address="206 BOXWOOD DR", status="Inactive", premise="Small Non-Residential", cycle="19"))
+    load(
+        extract_row(SMT_ESIID, address="206 BOXWOOD DR", status="Inactive", premise="Small Non-Residential", cycle="19")
+    )
     upload_smt(staff_client, SMT_ESIID)
     raw = RawSmtFile.objects.get()
     html = staff_client.get(f"/smt/raw-files/{raw.pk}/").content.decode()
-    record = html[html.index('id="esiid-record"'):]
-    assert "206 BOXWOOD DR" in record and "Small Non-Residential" in record and ">19<" in record and "not Active" in record
+    record = html[html.index('id="esiid-record"') :]
+    assert (
+        "206 BOXWOOD DR" in record and "Small Non-Residential" in record and ">19<" in record and "not Active" in record
+    )
     assert "status Inactive in the ERCOT ESIID extract" in html
-    usage = staff_client.get("/smt/usage/", {"esiid": SMT_ESIID, "start": "2025-11-02", "end": "2025-11-02"}).content.decode()
+    usage = staff_client.get(
+        "/smt/usage/", {"esiid": SMT_ESIID, "start": "2025-11-02", "end": "2025-11-02"}
+    ).content.decode()
     assert 'id="esiid-record"' in usage and "206 BOXWOOD DR" in usage
-    intervals = staff_client.get("/smt/intervals/", {"esiid": SMT_ESIID}, headers={"HX-Request": "true"}).content.decode()
+    intervals = staff_client.get(
+        "/smt/intervals/", {"esiid": SMT_ESIID}, headers={"HX-Request": "true"}
+    ).content.decode()
     assert 'id="esiid-record"' in intervals and "206 BOXWOOD DR" in intervals  # inside the fragment filters refresh
     assert 'id="esiid-record"' not in staff_client.get("/smt/intervals/", {"esiid": "12"}).content.decode()

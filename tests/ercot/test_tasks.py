@@ -27,7 +27,9 @@ def test_setup_schedules_adds_the_daily_fetch_and_the_retry_polls():
 
 def test_retry_poll_fetches_only_while_todays_files_are_missing(mis):
     today = timezone.localdate(timezone=CENTRAL)
-    mis.docs.append(MisDoc("1001", constructed(str(today), "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001"))))
+    mis.docs.append(
+        MisDoc("1001", constructed(str(today), "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001")))
+    )
     first = tasks.ercot_fetch_if_missing()
     assert first["ok"] and ErcotIngest.objects.get().file_date == today
     listed = len(mis.requests)
@@ -47,8 +49,10 @@ def test_a_fetch_whose_only_file_fails_is_a_failed_job_naming_the_file(mis):
 
 
 def test_command_fetches_one_day_and_prints_the_results(mis):
-    mis.docs += [MisDoc("1001", constructed("2026-06-02", "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001"))),
-                 MisDoc("1002", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001")))]
+    mis.docs += [
+        MisDoc("1001", constructed("2026-06-02", "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001"))),
+        MisDoc("1002", constructed("2026-06-03", "ONCOR_ELEC___DAILY"), make_zip(extract_row("10443720000000001"))),
+    ]
     out = StringIO()
     call_command("ercot_fetch", "--date", "2026-06-03", "--method", "mis", "--no-load", stdout=out)
     body = json.loads(out.getvalue())

@@ -35,8 +35,12 @@ def smtp(settings):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                                    "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 10}}}
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 10},
+        }
+    }
     yield inbox
     controller.stop()
 
@@ -65,8 +69,14 @@ def receiver():
 
 
 def make_late():
-    SmtInterval.objects.create(esiid=ESIID, channel="consumption", ts=timezone.now() - timedelta(hours=60),
-                               kwh=Decimal(1), quality="actual", row_number=2)
+    SmtInterval.objects.create(
+        esiid=ESIID,
+        channel="consumption",
+        ts=timezone.now() - timedelta(hours=60),
+        kwh=Decimal(1),
+        quality="actual",
+        row_number=2,
+    )
 
 
 def test_the_alert_e_mail_reaches_a_real_smtp_server(check, settings, smtp):

@@ -32,7 +32,11 @@ def test_a_disconnected_subscriber_is_late_then_down_with_the_reason(check, mqtt
     heartbeat_beat(name=SUBSCRIBER, connected=True)
     heartbeat_beat(name=SUBSCRIBER, connected=False, detail="disconnected: Unspecified error")
     [late] = check("subscriber", minutes=1)
-    assert late.state == "late" and "disconnected from the broker since" in late.evidence and "Unspecified error" in late.evidence
+    assert (
+        late.state == "late"
+        and "disconnected from the broker since" in late.evidence
+        and "Unspecified error" in late.evidence
+    )
     heartbeat_beat(name=SUBSCRIBER, connected=False, now=timezone.now() + timedelta(minutes=11))
     assert check("subscriber", minutes=11)[0].state == "down"
 
@@ -59,11 +63,17 @@ def test_connected_changes_move_since_but_a_beat_does_not():
 def test_the_real_subscriber_beats_on_connect_and_on_stop(transactional_db, broker, prefix, tmp_path):
     # Generous waits: a process start on a busy two-core machine takes seconds.
     with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log", TELEMETRY_WRITERS="0"):
-        beat = wait_until(lambda: Heartbeat.objects.filter(name=SUBSCRIBER, connected=True).first(), 60, "a connected heartbeat")
+        beat = wait_until(
+            lambda: Heartbeat.objects.filter(name=SUBSCRIBER, connected=True).first(), 60, "a connected heartbeat"
+        )
         assert f"connected to 127.0.0.1:{broker.port}" in beat.detail
         broker.stop()
-        wait_until(lambda: Heartbeat.objects.filter(name=SUBSCRIBER, connected=False).exists(), 60, "a disconnected heartbeat")
+        wait_until(
+            lambda: Heartbeat.objects.filter(name=SUBSCRIBER, connected=False).exists(), 60, "a disconnected heartbeat"
+        )
         assert "disconnected" in Heartbeat.objects.get(name=SUBSCRIBER).detail
         broker.start()
-        wait_until(lambda: Heartbeat.objects.filter(name=SUBSCRIBER, connected=True).exists(), 60, "a reconnected heartbeat")
+        wait_until(
+            lambda: Heartbeat.objects.filter(name=SUBSCRIBER, connected=True).exists(), 60, "a reconnected heartbeat"
+        )
     assert Heartbeat.objects.get(name=SUBSCRIBER).detail == "stopped"

@@ -64,9 +64,16 @@ def test_the_ercot_fetch_now_button_records_the_staff_user(staff_client, staff_u
 
 def test_the_ercot_page_shows_the_last_fetch_its_errors_and_a_link_to_the_run(staff_client):
     JobRun.objects.create(kind="ercot-fetch", trigger="schedule", started_by="schedule", status="succeeded")
-    failed = JobRun.objects.create(kind="ercot-fetch", trigger="schedule", started_by="staff: alice", status="failed",
-                                   finished_at=timezone.now(), error="1 item(s) failed; see the log", counts={"failed": 1},
-                                   log="12:00:01 method mis\n12:00:02 ERROR ONCOR_ELEC___DAILY.zip: not a zip file\n")
+    failed = JobRun.objects.create(
+        kind="ercot-fetch",
+        trigger="schedule",
+        started_by="staff: alice",
+        status="failed",
+        finished_at=timezone.now(),
+        error="1 item(s) failed; see the log",
+        counts={"failed": 1},
+        log="12:00:01 method mis\n12:00:02 ERROR ONCOR_ELEC___DAILY.zip: not a zip file\n",
+    )
     text = staff_client.get("/ercot/").content.decode()
     assert 'id="last-fetch-status">failed<' in text and f'href="/ops/jobs/{failed.pk}/"' in text
     assert "started by staff: alice" in text and "ONCOR_ELEC___DAILY.zip: not a zip file" in text
@@ -83,7 +90,12 @@ def test_the_normalize_button_records_the_staff_user(staff_client, staff_user, s
 
 
 def test_a_hint_in_the_log_is_a_link_to_the_page(staff_client):
-    job = JobRun.objects.create(kind="ercot-fetch", trigger="schedule", status="failed", finished_at=timezone.now(),
-                                log="12:00:00 ERROR no ERCOT fetch path worked; /api/admin/ercot/cron/health names what is missing\n")
+    job = JobRun.objects.create(
+        kind="ercot-fetch",
+        trigger="schedule",
+        status="failed",
+        finished_at=timezone.now(),
+        log="12:00:00 ERROR no ERCOT fetch path worked; /api/admin/ercot/cron/health names what is missing\n",
+    )
     text = staff_client.get(job.get_absolute_url()).content.decode()
     assert '<a href="/api/admin/ercot/cron/health">/api/admin/ercot/cron/health</a>' in text

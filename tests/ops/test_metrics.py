@@ -39,7 +39,9 @@ def test_requests_are_counted_by_method_status_and_view_name_not_path(staff_clie
     staff_client.get("/ops/monitors/999999/")
     text = staff_client.get("/metrics").content.decode()
     assert sample_value(text, 'wattledger_http_requests_total{method="GET",status="200",view="ops:monitor-list"}') >= 1
-    assert sample_value(text, 'wattledger_http_requests_total{method="GET",status="404",view="ops:monitor-detail"}') >= 1
+    assert (
+        sample_value(text, 'wattledger_http_requests_total{method="GET",status="404",view="ops:monitor-detail"}') >= 1
+    )
     assert 'wattledger_http_request_duration_seconds_bucket{le="0.01",view="ops:monitor-list"}' in text
     assert "999999" not in text
 
@@ -52,8 +54,13 @@ def test_normalize_durations_form_a_histogram(staff_client):
 
     start = timezone.now()
     for seconds in (0.2, 3, 45):
-        JobRun.objects.create(kind="normalize", trigger="queue", status="succeeded", started_at=start,
-                              finished_at=start + timedelta(seconds=seconds))
+        JobRun.objects.create(
+            kind="normalize",
+            trigger="queue",
+            status="succeeded",
+            started_at=start,
+            finished_at=start + timedelta(seconds=seconds),
+        )
     text = staff_client.get("/metrics").content.decode()
     assert sample_value(text, 'wattledger_smt_normalize_seconds_bucket{le="0.5"}') == 1
     assert sample_value(text, 'wattledger_smt_normalize_seconds_bucket{le="5.0"}') == 2
@@ -65,10 +72,20 @@ def test_two_gunicorn_workers_counts_are_summed_in_one_scrape(transactional_db, 
     db = connection.settings_dict
     port, metrics_dir = free_port(), tmp_path / "prom"
     metrics_dir.mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "METRICS_TOKEN": TOKEN,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "METRICS_TOKEN": TOKEN,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for_url(f"{base}/health", seconds=60)  # probes /health; the counted requests go to /login/ alone
@@ -77,7 +94,12 @@ def test_two_gunicorn_workers_counts_are_summed_in_one_scrape(transactional_db, 
             list(pool.map(lambda _: urllib.request.urlopen(f"{base}/login/", timeout=30).read(), range(200)))
         pids = {path.stem.split("_")[1] for path in metrics_dir.glob("counter_*.db")}
         assert len(pids) == 2, "both workers should have served requests"
-        assert sample_value(scrape(f"{base}/metrics"), 'wattledger_http_requests_total{method="GET",status="200",view="login"}') == 200
+        assert (
+            sample_value(
+                scrape(f"{base}/metrics"), 'wattledger_http_requests_total{method="GET",status="200",view="login"}'
+            )
+            == 200
+        )
     finally:
         server.terminate()
         server.wait(20)
@@ -86,7 +108,9 @@ def test_two_gunicorn_workers_counts_are_summed_in_one_scrape(transactional_db, 
 def test_a_real_prometheus_scrapes_our_gauges_with_the_bearer_token(live_server, settings, tmp_path):
     settings.METRICS_TOKEN = TOKEN
     for n, status in enumerate(["failed", "failed", "normalized"]):
-        RawSmtFile.objects.create(filename=f"f{n}.csv", sha256=f"{n}" * 64, size_bytes=1, storage_key=f"k{n}", status=status)
+        RawSmtFile.objects.create(
+            filename=f"f{n}.csv", sha256=f"{n}" * 64, size_bytes=1, storage_key=f"k{n}", status=status
+        )
     target = urllib.parse.urlsplit(live_server.url).netloc
     port = free_port()
     (tmp_path / "token").write_text(TOKEN)
@@ -94,9 +118,18 @@ def test_a_real_prometheus_scrapes_our_gauges_with_the_bearer_token(live_server,
         "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
         "scrape_configs:\n"
         f"  - job_name: wattledger\n    authorization: {{credentials_file: {tmp_path / 'token'}}}\n"
-        f"    static_configs: [{{targets: ['{target}']}}]\n")
-    prometheus = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                   f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    prometheus = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         query = urllib.parse.urlencode({"query": 'wattledger_smt_raw_files{status="failed"}'})
         deadline, result = time.monotonic() + 40, []

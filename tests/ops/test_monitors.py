@@ -20,8 +20,9 @@ ESIID = "10443720000000001"
 
 
 def interval(esiid: str, ts) -> SmtInterval:
-    return SmtInterval.objects.create(esiid=esiid, channel="consumption", ts=ts, kwh=Decimal("0.5"), quality="actual",
-                                      row_number=2)
+    return SmtInterval.objects.create(
+        esiid=esiid, channel="consumption", ts=ts, kwh=Decimal("0.5"), quality="actual", row_number=2
+    )
 
 
 def test_smt_meter_data_goes_late_then_down_then_up_when_intervals_arrive(check, settings):
@@ -81,8 +82,9 @@ def test_a_second_check_records_and_sends_nothing_new(check, settings):
 
 
 def test_a_failed_file_is_down_until_it_is_deleted(check):
-    raw = RawSmtFile.objects.create(filename="bad.csv", sha256="a" * 64, size_bytes=1, storage_key="k", status="failed",
-                                    error="row 2: no ESIID")
+    raw = RawSmtFile.objects.create(
+        filename="bad.csv", sha256="a" * 64, size_bytes=1, storage_key="k", status="failed", error="row 2: no ESIID"
+    )
     [down] = check("smt-file")
     assert down.state == "down" and "row 2: no ESIID" in down.evidence
     raw.delete()
@@ -96,7 +98,9 @@ def test_the_sftp_mirror_goes_late_down_and_up(check, settings):
     assert check("smt-mirror") == []
     assert check("smt-mirror", minutes=100)[0].state == "late"
     assert check("smt-mirror", minutes=200)[0].state == "down"
-    JobRun.objects.create(kind="mirror", trigger="schedule", status="succeeded", finished_at=timezone.now() + timedelta(minutes=199))
+    JobRun.objects.create(
+        kind="mirror", trigger="schedule", status="succeeded", finished_at=timezone.now() + timedelta(minutes=199)
+    )
     assert check("smt-mirror", minutes=200)[0].state == "up"
 
 
@@ -123,8 +127,15 @@ def test_a_missing_ercot_daily_is_late_after_a_poll_and_down_after_three(check):
     from ercot.models import ErcotIngest
 
     today = timezone.localdate()
-    ErcotIngest.objects.create(doc_id="1", filename="a.zip", method="mis", status="stored", tdsp="ONCOR", kind="DAILY",
-                               file_date=today - timedelta(days=1))
+    ErcotIngest.objects.create(
+        doc_id="1",
+        filename="a.zip",
+        method="mis",
+        status="stored",
+        tdsp="ONCOR",
+        kind="DAILY",
+        file_date=today - timedelta(days=1),
+    )
     assert check("ercot-daily") == []
     JobRun.objects.create(kind="ercot-fetch", trigger="schedule", status="succeeded")
     assert check("ercot-daily")[0].state == "late"
@@ -132,7 +143,9 @@ def test_a_missing_ercot_daily_is_late_after_a_poll_and_down_after_three(check):
     JobRun.objects.create(kind="ercot-fetch", trigger="schedule", status="succeeded")
     [down] = check("ercot-daily")
     assert down.state == "down" and f"DAILY for {today} still missing after 3 fetch run(s)" in down.evidence
-    ErcotIngest.objects.create(doc_id="2", filename="b.zip", method="mis", status="stored", tdsp="ONCOR", kind="DAILY", file_date=today)
+    ErcotIngest.objects.create(
+        doc_id="2", filename="b.zip", method="mis", status="stored", tdsp="ONCOR", kind="DAILY", file_date=today
+    )
     assert check("ercot-daily")[0].state == "up"
 
 

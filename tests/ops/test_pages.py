@@ -12,8 +12,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def down_monitor():
-    monitor = Monitor.objects.create(kind="device", key="1", subject="esp-kitchen", state="down",
-                                     evidence="last heard 2026-12-04 23:45 CST, 58 h ago; threshold 15 min")
+    monitor = Monitor.objects.create(
+        kind="device",
+        key="1",
+        subject="esp-kitchen",
+        state="down",
+        evidence="last heard 2026-12-04 23:45 CST, 58 h ago; threshold 15 min",
+    )
     MonitorEvent.objects.create(monitor=monitor, previous="late", state="down", evidence=monitor.evidence)
     Monitor.objects.create(kind="smt-data", key="10443720000000001", subject="10443720000000001", state="up")
     return monitor
@@ -47,7 +52,12 @@ def test_pausing_needs_a_reason_and_records_who_paused(staff_client, down_monito
     assert refused.status_code == 400 and "Give a reason" in refused.content.decode()
     down_monitor.refresh_from_db()
     assert down_monitor.state == "down"
-    assert staff_client.post(f"/ops/monitors/{down_monitor.pk}/pause", {"reason": "device unplugged for repair"}).status_code == 302
+    assert (
+        staff_client.post(
+            f"/ops/monitors/{down_monitor.pk}/pause", {"reason": "device unplugged for repair"}
+        ).status_code
+        == 302
+    )
     down_monitor.refresh_from_db()
     assert down_monitor.state == "paused" and down_monitor.paused_reason == "device unplugged for repair"
     assert down_monitor.events.first().actor == "user:staff"

@@ -23,8 +23,10 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_no_ops_module_imports_a_source_app():
-    offenders = {str(path.relative_to(OPS.parent)): sorted(m for m in imported_modules(path) if m.split(".")[0] in SOURCE_APPS)
-                 for path in OPS.rglob("*.py")}
+    offenders = {
+        str(path.relative_to(OPS.parent)): sorted(m for m in imported_modules(path) if m.split(".")[0] in SOURCE_APPS)
+        for path in OPS.rglob("*.py")
+    }
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
@@ -38,6 +40,11 @@ def test_every_monitor_kind_is_registered_by_its_app():
 @pytest.mark.django_db
 def test_the_apps_metrics_reach_the_scrape(staff_client):
     text = staff_client.get("/metrics").content.decode()
-    for name in ("wattledger_smt_raw_files", "wattledger_devices", "wattledger_telemetry_messages_malformed",
-                 "wattledger_monitors", "wattledger_smt_normalize_seconds_bucket"):
+    for name in (
+        "wattledger_smt_raw_files",
+        "wattledger_devices",
+        "wattledger_telemetry_messages_malformed",
+        "wattledger_monitors",
+        "wattledger_smt_normalize_seconds_bucket",
+    ):
         assert name in text

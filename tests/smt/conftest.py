@@ -45,9 +45,16 @@ class Keyring:
     def __init__(self, home: str):
         self.home = home
         self.gpg = gnupg.GPG(gnupghome=home)
-        key = self.gpg.gen_key(self.gpg.gen_key_input(
-            key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH", subkey_curve="cv25519",
-            name_email="csp@example.test", no_protection=True))
+        key = self.gpg.gen_key(
+            self.gpg.gen_key_input(
+                key_type="EDDSA",
+                key_curve="ed25519",
+                subkey_type="ECDH",
+                subkey_curve="cv25519",
+                name_email="csp@example.test",
+                no_protection=True,
+            )
+        )
         self.fingerprint = key.fingerprint
 
     def armor(self, payload: bytes) -> bytes:
@@ -83,16 +90,30 @@ def build_tree(root: Path, keyring: Keyring) -> None:
     """A delivery folder like SMT's: plain CSV, gzip, and PGP-armored zips mixing both kinds."""
     ad = root / "adhocusage"
     (ad / "2025").mkdir(parents=True)
-    (ad / "portal-IntervalData-2025-11-02-fall-back.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
+    (ad / "portal-IntervalData-2025-11-02-fall-back.csv").write_bytes(
+        sample("portal-IntervalData-2025-11-02-fall-back.csv")
+    )
     email = "IntervalMeterUsage202512012104421513F4F9339E4024C89B21685CA1223B8AEEML.CSV"
     (ad / "2025" / f"{email}.gz").write_bytes(gzip.compress(sample(email)))
-    (ad / "IntervalMeterUsage20251215CSV.134642921.asc").write_bytes(keyring.armor(zip_bytes({
-        "IntervalMeterUsage20251215.csv": sample("portal-IntervalData-2025-12-14-estimated.csv"),
-    })))
-    (ad / "DailyMeterUsage20251216073000CSV.134642922.asc").write_bytes(keyring.armor(zip_bytes({
-        "DailyMeterUsage20251216073000.csv": DAILY_CSV.encode(),
-        "IntervalMeterUsage20250310.csv": sample("portal-IntervalData-2025-03-09-spring-forward.csv"),
-    })))
+    (ad / "IntervalMeterUsage20251215CSV.134642921.asc").write_bytes(
+        keyring.armor(
+            zip_bytes(
+                {
+                    "IntervalMeterUsage20251215.csv": sample("portal-IntervalData-2025-12-14-estimated.csv"),
+                }
+            )
+        )
+    )
+    (ad / "DailyMeterUsage20251216073000CSV.134642922.asc").write_bytes(
+        keyring.armor(
+            zip_bytes(
+                {
+                    "DailyMeterUsage20251216073000.csv": DAILY_CSV.encode(),
+                    "IntervalMeterUsage20250310.csv": sample("portal-IntervalData-2025-03-09-spring-forward.csv"),
+                }
+            )
+        )
+    )
 
 
 def store(data: bytes, name: str = "IntervalData.csv", **hints):
@@ -100,11 +121,19 @@ def store(data: bytes, name: str = "IntervalData.csv", **hints):
     from smt import storage
 
     return storage.raw_file_store(
-        fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, origin="staff", **hints
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=name,
+        origin="staff",
+        **hints,
     ).raw_file
 
 
 def day_file(kwh: str, revision: str) -> bytes:
     """One day of 96 intervals of one ESIID, every interval `kwh`, all with the same revision."""
-    rows = [f"'10443720000000002,12/14/2025,{revision},{q // 4:02d}:{q % 4 * 15:02d},00:00,{kwh},A,Consumption\n" for q in range(96)]
+    rows = [
+        f"'10443720000000002,12/14/2025,{revision},{q // 4:02d}:{q % 4 * 15:02d},00:00,{kwh},A,Consumption\n"
+        for q in range(96)
+    ]
     return (INTERVAL_HEADER + "".join(rows)).encode()

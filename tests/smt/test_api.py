@@ -18,9 +18,19 @@ def post(client, url, body, **headers):
 
 
 def pull_body(content: bytes, **extra) -> dict:
-    return {"mode": "inline", "source": "smt-inline", "filename": "IntervalData.csv", "mime": "text/csv",
-            "encoding": "base64", "sizeBytes": len(content), "content_b64": base64.b64encode(content).decode(),
-            "esiid": "10443720000000002", "meter": "M1", "captured_at": "2025-03-10T12:00:00Z", **extra}
+    return {
+        "mode": "inline",
+        "source": "smt-inline",
+        "filename": "IntervalData.csv",
+        "mime": "text/csv",
+        "encoding": "base64",
+        "sizeBytes": len(content),
+        "content_b64": base64.b64encode(content).decode(),
+        "esiid": "10443720000000002",
+        "meter": "M1",
+        "captured_at": "2025-03-10T12:00:00Z",
+        **extra,
+    }
 
 
 def test_inline_pull_stores_and_normalizes(client):
@@ -78,7 +88,9 @@ def test_normalize_by_id_latest_and_dry_run(client):
     SmtInterval.objects.all().delete()
     dry = post(client, "/api/admin/smt/normalize", {"latest": True, "dryRun": True}).json()
     assert dry["dryRun"] and dry["intervalsInserted"] == 92 and SmtInterval.objects.count() == 0
-    real = post(client, "/api/admin/smt/normalize", {"latest": True}, HTTP_AUTHORIZATION="Bearer test-admin-token").json()
+    real = post(
+        client, "/api/admin/smt/normalize", {"latest": True}, HTTP_AUTHORIZATION="Bearer test-admin-token"
+    ).json()
     assert real["intervalsInserted"] == 92 and real["totalKwh"] == 42.72 and real["tsMin"] == "2025-03-09T06:00:00Z"
 
 

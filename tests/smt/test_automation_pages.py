@@ -13,8 +13,15 @@ pytestmark = pytest.mark.django_db
 
 
 def make_run(**fields) -> JobRun:
-    defaults = {"kind": "mirror", "trigger": "schedule", "status": "succeeded", "started_at": timezone.now(),
-                "finished_at": timezone.now(), "counts": {"listed": 3, "fetched": 2}, "log": "12:00:00 fetched a.csv\n"}
+    defaults = {
+        "kind": "mirror",
+        "trigger": "schedule",
+        "status": "succeeded",
+        "started_at": timezone.now(),
+        "finished_at": timezone.now(),
+        "counts": {"listed": 3, "fetched": 2},
+        "log": "12:00:00 fetched a.csv\n",
+    }
     return JobRun.objects.create(**(defaults | fields))
 
 
@@ -100,14 +107,19 @@ def test_trigger_put_is_405(staff_client):
 def test_billing_reads_sit_beside_the_days_interval_sum_with_differences_highlighted(staff_client):
     ingest.raw_file_ingest(raw_file=store(sample("portal-IntervalData-2025-11-02-fall-back.csv")))  # 52.788
     ingest.raw_file_ingest(raw_file=store(sample("portal-IntervalData-2025-12-14-estimated.csv")))  # 85.947
-    ingest.raw_file_ingest(raw_file=store(sample(
-        "IntervalMeterUsage202512012104421513F4F9339E4024C89B21685CA1223B8AEEML.CSV")))  # 11/30: 57.087
-    reads = (DAILY_HEADER + "'10443720000000002,12/14/2025,,1,2,85.947\n'10443720000000002,11/02/2025,,1,2,52.000\n"
-             "'10443720000000002,11/30/2025,,1,2,50.000\n'10443720000000002,12/20/2025,,1,2,40.000\n")
+    ingest.raw_file_ingest(
+        raw_file=store(sample("IntervalMeterUsage202512012104421513F4F9339E4024C89B21685CA1223B8AEEML.CSV"))
+    )  # 11/30: 57.087
+    reads = (
+        DAILY_HEADER + "'10443720000000002,12/14/2025,,1,2,85.947\n'10443720000000002,11/02/2025,,1,2,52.000\n"
+        "'10443720000000002,11/30/2025,,1,2,50.000\n'10443720000000002,12/20/2025,,1,2,40.000\n"
+    )
     ingest.raw_file_ingest(raw_file=store(reads.encode(), name="DailyMeterUsage1.csv"))
     html = staff_client.get("/smt/billing-reads/?esiid=10443720000000002").content.decode()
-    by_day = {day: re.search(rf'<tr class="([^"]*)" data-day="{day}">(.*?)</tr>', html, re.S).groups()
-              for day in ("2025-12-14", "2025-11-02", "2025-11-30", "2025-12-20")}
+    by_day = {
+        day: re.search(rf'<tr class="([^"]*)" data-day="{day}">(.*?)</tr>', html, re.S).groups()
+        for day in ("2025-12-14", "2025-11-02", "2025-11-30", "2025-12-20")
+    }
     assert by_day["2025-12-14"][0] in ("even", "odd") and "+0.000" in by_day["2025-12-14"][1]  # equal: no highlight
     assert by_day["2025-11-02"][0].startswith("diff ") and "+0.788" in by_day["2025-11-02"][1]
     assert by_day["2025-11-30"][0].startswith("diff-big ") and "+7.087" in by_day["2025-11-30"][1]
@@ -132,8 +144,16 @@ def test_bundle_page_lists_its_members_and_a_member_links_back(staff_client, tmp
     from tests.smt.conftest import DAILY_CSV, zip_bytes
 
     path = tmp_path / "DailyMeterUsage2CSV.1.asc"
-    path.write_bytes(keyring.armor(zip_bytes({"DailyMeterUsage2.csv": DAILY_CSV.encode(),
-                                              "IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv")})))
+    path.write_bytes(
+        keyring.armor(
+            zip_bytes(
+                {
+                    "DailyMeterUsage2.csv": DAILY_CSV.encode(),
+                    "IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv"),
+                }
+            )
+        )
+    )
     call_command("smt_ingest", str(path))
     bundle = RawSmtFile.objects.get(kind="bundle")
     html = staff_client.get(f"/smt/raw-files/{bundle.pk}/").content.decode()

@@ -10,12 +10,15 @@ from tests.smt.test_ingest import store
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("header", [
-    "ESIID,USAGE_DATE,REVISION_DATE,START_READING,END_READING,USAGE_KWH",
-    "esiid,readDate,revisionDate,startReading,endReading,energyDataKwh",
-    " EsiId , Read_Date , Revision_Date , StartReading , EndReading , ENERGY_DATA_KWH ",
-    "ESIID,date,REVISION_DATE,STARTREADING,ENDREADING,reading",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "ESIID,USAGE_DATE,REVISION_DATE,START_READING,END_READING,USAGE_KWH",
+        "esiid,readDate,revisionDate,startReading,endReading,energyDataKwh",
+        " EsiId , Read_Date , Revision_Date , StartReading , EndReading , ENERGY_DATA_KWH ",
+        "ESIID,date,REVISION_DATE,STARTREADING,ENDREADING,reading",
+    ],
+)
 def test_header_aliases_read_the_same_values(header):
     data = f"{header}\n'10443720000000002,04/21/2020,04/22/2020 07:41:22,24002.915,24038.915,36.492\n"
     rows, errors = billing.billing_rows_parse(io.BytesIO(data.encode()))
@@ -47,8 +50,10 @@ def test_latest_revision_wins_whatever_the_order():
 
 
 def test_bad_rows_are_counted_with_their_line_and_good_rows_kept():
-    data = (b"ESIID,READ_DATE,USAGE_KWH\n'10443720000000002,12/14/2025,1.5\n'123,12/14/2025,1\n"
-            b"'10443720000000002,14/12/2025,1\n'10443720000000002,12/15/2025,lots\n")
+    data = (
+        b"ESIID,READ_DATE,USAGE_KWH\n'10443720000000002,12/14/2025,1.5\n'123,12/14/2025,1\n"
+        b"'10443720000000002,14/12/2025,1\n'10443720000000002,12/15/2025,lots\n"
+    )
     raw = store(data)
     stats = ingest.raw_file_ingest(raw_file=raw)
     assert stats["validRows"] == 1 and stats["invalidCount"] == 3

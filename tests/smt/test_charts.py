@@ -8,7 +8,9 @@ from smt.usage import DaySummary
 
 
 def days_from(first: date, count: int) -> list[DaySummary]:
-    return [DaySummary(date=str(first + timedelta(days=n)), expected=96, found=96, completeness=1.0) for n in range(count)]
+    return [
+        DaySummary(date=str(first + timedelta(days=n)), expected=96, found=96, completeness=1.0) for n in range(count)
+    ]
 
 
 def month_labels(svg: str) -> list[tuple[int, str]]:
@@ -34,6 +36,19 @@ def test_a_first_month_with_room_keeps_its_label_clear_of_the_next():
 def test_a_year_of_days_labels_every_month_once_without_overlap():
     labels = month_labels(heatmap(days_from(date(2025, 12, 7), 366)))  # Sunday 2025-12-07 to Monday 2026-12-07
 
-    assert [name for _, name in labels] == ["Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                                            "Nov", "Dec"]
+    assert [name for _, name in labels] == [
+        "Dec",
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dec",
+    ]
     assert all(b[0] - a[0] >= MONTH_LABEL_WIDTH for a, b in zip(labels, labels[1:], strict=False))

@@ -64,7 +64,9 @@ def test_upload_needs_sign_in_and_is_not_for_staff(client, staff_client):
 
 def test_usage_refresh_returns_the_house_summary_and_404s_for_others(customer_client, house):
     upload(customer_client, "portal-IntervalData-2025-12-14-estimated.csv")
-    response = customer_client.post("/api/user/usage/refresh", json.dumps({"houseId": house.pk, "esiid": OWN}), content_type="application/json")
+    response = customer_client.post(
+        "/api/user/usage/refresh", json.dumps({"houseId": house.pk, "esiid": OWN}), content_type="application/json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] and body["houseId"] == house.pk and body["lastUpload"] is not None
@@ -74,12 +76,23 @@ def test_usage_refresh_returns_the_house_summary_and_404s_for_others(customer_cl
     assert [d["found"] for d in body["days"]] == [96] and body["completeness"] == 1.0 and body["kwh"] > 0
     other = get_user_model().objects.create_user("neighbour", password="neighbour-pass-1")
     customer_client.force_login(other)
-    response = customer_client.post("/api/user/usage/refresh", json.dumps({"houseId": house.pk, "esiid": OWN}), content_type="application/json")
+    response = customer_client.post(
+        "/api/user/usage/refresh", json.dumps({"houseId": house.pk, "esiid": OWN}), content_type="application/json"
+    )
     assert response.status_code == 404
 
 
 def test_staff_add_a_customer_house(staff_client):
-    response = staff_client.post("/smt/customers/", {"username": "newcust", "email": "n@example.test", "name": "Elm St", "esiid": "'10443720000000009", "meter": ""})
+    response = staff_client.post(
+        "/smt/customers/",
+        {
+            "username": "newcust",
+            "email": "n@example.test",
+            "name": "Elm St",
+            "esiid": "'10443720000000009",
+            "meter": "",
+        },
+    )
     assert response.status_code == 200 and b'id="new-password"' in response.content  # a new account: its password, once
     house = House.objects.get()
     assert house.customer.username == "newcust" and house.esiid == "10443720000000009" and not house.customer.is_staff
@@ -87,19 +100,31 @@ def test_staff_add_a_customer_house(staff_client):
     assert bad.status_code == 400 and b"17 or 22 digits" in bad.content and House.objects.count() == 1
 
 
-def test_a_house_for_a_staff_account_or_a_second_house_with_the_same_esiid_is_refused_on_the_page(staff_client, staff_user):
-    staff = staff_client.post("/smt/customers/", {"username": staff_user.username, "email": "", "name": "Oak", "esiid": "10443720000000009"})
+def test_a_house_for_a_staff_account_or_a_second_house_with_the_same_esiid_is_refused_on_the_page(
+    staff_client, staff_user
+):
+    staff = staff_client.post(
+        "/smt/customers/", {"username": staff_user.username, "email": "", "name": "Oak", "esiid": "10443720000000009"}
+    )
     assert staff.status_code == 400 and b"That is a staff account" in staff.content and House.objects.count() == 0
     form = {"username": "newcust", "email": "", "name": "Elm St", "esiid": "10443720000000009", "meter": ""}
     assert staff_client.post("/smt/customers/", form).status_code == 200
     again = staff_client.post("/smt/customers/", form | {"name": "Elm St again"})
-    assert again.status_code == 400 and b"already has a house with that ESIID" in again.content and House.objects.count() == 1
+    assert (
+        again.status_code == 400
+        and b"already has a house with that ESIID" in again.content
+        and House.objects.count() == 1
+    )
 
 
 def test_house_create_gives_a_new_customer_a_one_time_password_and_an_existing_one_none(db):
-    house, password = customers.house_create(username="newcust", email="n@example.test", name="Elm", esiid="10443720000000009", meter="")
+    house, password = customers.house_create(
+        username="newcust", email="n@example.test", name="Elm", esiid="10443720000000009", meter=""
+    )
     assert password and house.customer.check_password(password) and not house.customer.is_staff
-    second, again = customers.house_create(username="newcust", email="", name="Oak", esiid="10443720000000010", meter="M1")
+    second, again = customers.house_create(
+        username="newcust", email="", name="Oak", esiid="10443720000000010", meter="M1"
+    )
     assert again == "" and second.customer == house.customer and House.objects.count() == 2
 
 
@@ -116,8 +141,16 @@ def test_a_new_customers_password_is_shown_in_the_page_once_and_never_stored_in_
 def test_adding_a_house_for_a_de_energized_esiid_warns(staff_client):
     from ercot.models import EsiidRecord
 
-    EsiidRecord.objects.create(esiid="10443720000000009", address="1 ELM ST", tdsp="ONCOR_ELEC", status="De-Energized",
-                               posted_at="2026-06-03T10:52:00Z")
-    page = staff_client.post("/smt/customers/", {"username": "newcust", "email": "", "name": "Elm St", "esiid": "10443720000000009", "meter": ""})
+    EsiidRecord.objects.create(
+        esiid="10443720000000009",
+        address="1 ELM ST",
+        tdsp="ONCOR_ELEC",
+        status="De-Energized",
+        posted_at="2026-06-03T10:52:00Z",
+    )
+    page = staff_client.post(
+        "/smt/customers/",
+        {"username": "newcust", "email": "", "name": "Elm St", "esiid": "10443720000000009", "meter": ""},
+    )
     page = page.content.decode()
     assert 'class="msg-warning">ESIID 10443720000000009:' in page and "De-Energized" in page

@@ -45,16 +45,25 @@ def test_a_pending_upload_keeps_polling(customer_client, house, customer_user):
 
 
 def test_revised_readings_are_counted_in_words(customer_user):
-    raw = RawSmtFile(status=RawSmtFile.Status.NORMALIZED, stats={
-        "intervalsInserted": 96, "intervalsUpdated": 4, "tsMin": "2025-11-02T05:00:00Z", "tsMax": "2025-11-03T05:45:00Z"})
+    raw = RawSmtFile(
+        status=RawSmtFile.Status.NORMALIZED,
+        stats={
+            "intervalsInserted": 96,
+            "intervalsUpdated": 4,
+            "tsMin": "2025-11-02T05:00:00Z",
+            "tsMax": "2025-11-03T05:45:00Z",
+        },
+    )
     assert customer_uploads.upload_outcome(raw).text == "96 readings for Nov 2, 2025 added; 4 revised"
 
 
 def test_a_failed_upload_says_why_and_a_repeat_says_nothing_new():
     failed = customer_uploads.upload_outcome(RawSmtFile(status=RawSmtFile.Status.FAILED, error="row 3: bad date"))
     assert (failed.ok, failed.text) == (False, "Not added: row 3: bad date")
-    same = RawSmtFile(status=RawSmtFile.Status.NORMALIZED, stats={
-        "validRows": 96, "tsMin": "2025-12-14T06:00:00Z", "tsMax": "2025-12-15T05:45:00Z"})
+    same = RawSmtFile(
+        status=RawSmtFile.Status.NORMALIZED,
+        stats={"validRows": 96, "tsMin": "2025-12-14T06:00:00Z", "tsMax": "2025-12-15T05:45:00Z"},
+    )
     assert customer_uploads.upload_outcome(same).text == "Nothing new: we already had all 96 readings for Dec 14, 2025"
 
 
@@ -97,12 +106,15 @@ def test_the_usage_range_shows_the_chosen_days(customer_client, house):
     assert "used, Oct 1 – Nov 30, 2025" in page
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("start=2025-11-30&end=2025-11-01", "&#x27;From&#x27; must not be after &#x27;To&#x27;."),
-    ("start=2025-11-01", "Choose both a &#x27;From&#x27; and a &#x27;To&#x27; day, or neither."),
-    ("start=2023-01-01&end=2025-01-01", "Choose at most a year at a time."),
-    ("start=yesterday&end=2025-01-01", "From: Enter a valid date."),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("start=2025-11-30&end=2025-11-01", "&#x27;From&#x27; must not be after &#x27;To&#x27;."),
+        ("start=2025-11-01", "Choose both a &#x27;From&#x27; and a &#x27;To&#x27; day, or neither."),
+        ("start=2023-01-01&end=2025-01-01", "Choose at most a year at a time."),
+        ("start=yesterday&end=2025-01-01", "From: Enter a valid date."),
+    ],
+)
 def test_a_bad_range_gets_400_naming_the_problem(customer_client, house, query, message):
     response = customer_client.get(f"/customer/usage?{query}")
     assert response.status_code == 400

@@ -51,7 +51,9 @@ def test_year_one_is_refused_by_line_on_the_staging_path(client):
 
 
 def test_a_usage_date_after_tomorrow_is_refused_by_line(client):
-    data = sample(PORTAL).decode().replace("12/14/2025,12/15/2025 07:38:23,00:30", "12/14/2099,12/15/2025 07:38:23,00:30")
+    data = (
+        sample(PORTAL).decode().replace("12/14/2025,12/15/2025 07:38:23,00:30", "12/14/2099,12/15/2025 07:38:23,00:30")
+    )
     raw = official_upload(client, data.encode())
     assert_refused_line(raw, "4", "USAGE_DATE 2099-12-14 is outside")
 
@@ -64,10 +66,12 @@ def test_a_customer_upload_with_year_one_is_refused_with_its_line(customer_clien
 
 
 def test_billing_reads_outside_the_window_are_refused_by_line(client):
-    daily = (DAILY_HEADER
-             + f"'{OWN},12/14/2025,12/15/2025 07:41:22,24002.915,24088.862,85.947\n"
-             + f"'{OWN},06/01/0001,12/15/2025 07:41:22,1,2,1\n"
-             + f"'{OWN},12/13/2025,12/31/2099 00:00:00,1,2,1\n")
+    daily = (
+        DAILY_HEADER
+        + f"'{OWN},12/14/2025,12/15/2025 07:41:22,24002.915,24088.862,85.947\n"
+        + f"'{OWN},06/01/0001,12/15/2025 07:41:22,1,2,1\n"
+        + f"'{OWN},12/13/2025,12/31/2099 00:00:00,1,2,1\n"
+    )
     raw = official_upload(client, daily.encode())
     assert raw.kind == "billing" and raw.status == "normalized" and raw.stats["billingReadsInserted"] == 1
     invalid = raw.stats["invalid"]["billing"]

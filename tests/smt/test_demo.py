@@ -17,11 +17,17 @@ def test_demo_data_covers_recent_days_with_visible_gaps_and_loads_once(capsys, s
     call_command("load_demo_data", days=60)
     assert RawSmtFile.objects.filter(source="demo", status="normalized").count() == 3
     yesterday = timezone.localdate(timezone=CENTRAL) - timedelta(days=1)
-    whole = usage.daily_summary(esiid="10443720000000101", meter=None, start=yesterday - timedelta(days=59), end=yesterday)
+    whole = usage.daily_summary(
+        esiid="10443720000000101", meter=None, start=yesterday - timedelta(days=59), end=yesterday
+    )
     assert len(whole) == 60 and all(d.completeness == 1 for d in whole)
-    afternoon = usage.daily_summary(esiid="10443720000000102", meter=None, start=yesterday - timedelta(days=20), end=yesterday - timedelta(days=20))[0]
+    afternoon = usage.daily_summary(
+        esiid="10443720000000102", meter=None, start=yesterday - timedelta(days=20), end=yesterday - timedelta(days=20)
+    )[0]
     assert afternoon.found == afternoon.expected - 16 and len(afternoon.gaps) == 1
-    lost_day = usage.daily_summary(esiid="10443720000000103", meter=None, start=yesterday - timedelta(days=39), end=yesterday - timedelta(days=39))[0]
+    lost_day = usage.daily_summary(
+        esiid="10443720000000103", meter=None, start=yesterday - timedelta(days=39), end=yesterday - timedelta(days=39)
+    )[0]
     assert lost_day.found == 0
     count = SmtInterval.objects.count()
     call_command("load_demo_data", days=60)

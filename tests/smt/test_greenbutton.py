@@ -25,8 +25,11 @@ def central_epoch(day: date, hour: int = 0, minute: int = 0) -> int:
     return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=CENTRAL).timestamp())
 
 
-def espi(readings_by_series: list[dict], *, prefix: str = "espi", usage_points: int = 1, bom: bool = False) -> io.BytesIO:
+def espi(
+    readings_by_series: list[dict], *, prefix: str = "espi", usage_points: int = 1, bom: bool = False
+) -> io.BytesIO:
     """An ESPI feed from the schema's own structure. prefix "" puts ESPI in a default namespace."""
+
     def el(name: str, body: str) -> str:
         if prefix:
             return f"<{prefix}:{name}>{body}</{prefix}:{name}>"
@@ -35,17 +38,27 @@ def espi(readings_by_series: list[dict], *, prefix: str = "espi", usage_points: 
     entries = []
     for point in range(1, usage_points + 1):
         up = f"RetailCustomer/1/UsagePoint/{point}"
-        entries.append(f'<entry><id>up{point}</id><link rel="self" href="{up}"/><link rel="up" href="RetailCustomer/1/UsagePoint"/>'
-                       f'<link rel="related" href="{up}/MeterReading"/><content>{el("UsagePoint", "")}</content></entry>')
+        entries.append(
+            f'<entry><id>up{point}</id><link rel="self" href="{up}"/><link rel="up" href="RetailCustomer/1/UsagePoint"/>'
+            f'<link rel="related" href="{up}/MeterReading"/><content>{el("UsagePoint", "")}</content></entry>'
+        )
         for n, series in enumerate(readings_by_series, start=1):
             mr = f"{up}/MeterReading/{n}"
-            rt = (el("flowDirection", str(series.get("flow", 1))) + el("intervalLength", str(series.get("length", 900)))
-                  + el("powerOfTenMultiplier", str(series.get("power", 0))) + el("uom", str(series.get("uom", 72))))
-            entries.append(f'<entry><link rel="self" href="ReadingType/{point}{n}"/><content>{el("ReadingType", rt)}</content></entry>')
+            rt = (
+                el("flowDirection", str(series.get("flow", 1)))
+                + el("intervalLength", str(series.get("length", 900)))
+                + el("powerOfTenMultiplier", str(series.get("power", 0)))
+                + el("uom", str(series.get("uom", 72)))
+            )
+            entries.append(
+                f'<entry><link rel="self" href="ReadingType/{point}{n}"/><content>{el("ReadingType", rt)}</content></entry>'
+            )
             # The ReadingType comes before its MeterReading on purpose: links tie them, not position.
-            entries.append(f'<entry><link rel="self" href="{mr}"/><link rel="up" href="{up}/MeterReading"/>'
-                           f'<link rel="related" href="{mr}/IntervalBlock"/><link rel="related" href="ReadingType/{point}{n}"/>'
-                           f'<content>{el("MeterReading", "")}</content></entry>')
+            entries.append(
+                f'<entry><link rel="self" href="{mr}"/><link rel="up" href="{up}/MeterReading"/>'
+                f'<link rel="related" href="{mr}/IntervalBlock"/><link rel="related" href="ReadingType/{point}{n}"/>'
+                f"<content>{el('MeterReading', '')}</content></entry>"
+            )
             for b, block in enumerate(series["blocks"]):
                 body = ""
                 for reading in block:
@@ -53,12 +66,27 @@ def espi(readings_by_series: list[dict], *, prefix: str = "espi", usage_points: 
                     quality = "".join(el("ReadingQuality", el("quality", str(q))) for q in reading[2:])
                     period = el("timePeriod", el("duration", str(series.get("length", 900))) + el("start", str(start)))
                     body += el("IntervalReading", quality + period + ("" if value is None else el("value", str(value))))
-                entries.append(f'<entry><link rel="self" href="{mr}/IntervalBlock/{b}"/><link rel="up" href="{mr}/IntervalBlock"/>'
-                               f'<content>{el("IntervalBlock", body)}</content></entry>')
-    ns = ' xmlns:espi="http://naesb.org/espi"' if prefix == "espi" else (f' xmlns:{prefix}="http://naesb.org/espi"' if prefix else "")
-    xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<a:feed xmlns:a="http://www.w3.org/2005/Atom"{ns}>' + "".join(entries) + "</a:feed>"
+                entries.append(
+                    f'<entry><link rel="self" href="{mr}/IntervalBlock/{b}"/><link rel="up" href="{mr}/IntervalBlock"/>'
+                    f"<content>{el('IntervalBlock', body)}</content></entry>"
+                )
+    ns = (
+        ' xmlns:espi="http://naesb.org/espi"'
+        if prefix == "espi"
+        else (f' xmlns:{prefix}="http://naesb.org/espi"' if prefix else "")
+    )
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<a:feed xmlns:a="http://www.w3.org/2005/Atom"{ns}>'
+        + "".join(entries)
+        + "</a:feed>"
+    )
     xml = xml.replace("<entry>", "<a:entry>").replace("</entry>", "</a:entry>").replace("<link ", "<a:link ")
-    xml = xml.replace("<content>", "<a:content>").replace("</content>", "</a:content>").replace("<id>", "<a:id>").replace("</id>", "</a:id>")
+    xml = (
+        xml.replace("<content>", "<a:content>")
+        .replace("</content>", "</a:content>")
+        .replace("<id>", "<a:id>")
+        .replace("</id>", "</a:id>")
+    )
     return io.BytesIO((b"\xef\xbb\xbf" if bom else b"") + xml.encode())
 
 
@@ -92,15 +120,24 @@ def test_batch_feed_with_three_usage_points_is_refused_naming_them_until_each_is
     mapping = {point: f"1044372000161727{n}" for n, point in enumerate(points)}
     result = greenbutton_read(real("gbsdk_batch_3usagepoints_15min_generation_2011-06.xml"), esiids=mapping)
     channels = {mapping[p]: sorted({row.channel for row in rows}) for p, rows in result.rows_by_usage_point.items()}
-    assert channels == {mapping[points[0]]: ["consumption", "generation"], mapping[points[1]]: ["consumption"],
-                        mapping[points[2]]: ["generation"]}
+    assert channels == {
+        mapping[points[0]]: ["consumption", "generation"],
+        mapping[points[1]]: ["consumption"],
+        mapping[points[2]]: ["generation"],
+    }
     assert result.stats.valid == 4 * 96
 
 
-@pytest.mark.parametrize("name", [
-    "bchydro_hourly_kwh_2018-03.xml", "hydroone_tou_hourly_2025.xml", "pge_api_ns0_hourly_2015.xml",
-    "utility_hourly_flowdir0_2011.xml", "utilityapi_hourly_descending_2023-03.xml",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bchydro_hourly_kwh_2018-03.xml",
+        "hydroone_tou_hourly_2025.xml",
+        "pge_api_ns0_hourly_2015.xml",
+        "utility_hourly_flowdir0_2011.xml",
+        "utilityapi_hourly_descending_2023-03.xml",
+    ],
+)
 def test_real_hourly_downloads_are_refused_because_hourly_data_is_not_stored_yet(name):
     with pytest.raises(FileRejected, match=r"^hourly Green Button files are not stored yet: .*3600 s intervals"):
         greenbutton_read(real(name), esiid=ESIID)
@@ -116,11 +153,19 @@ def test_every_real_download_is_either_read_or_refused_with_a_reason():
         except FileRejected as exc:
             outcomes[path.name] = str(exc).split(":")[0]
     assert outcomes == {
-        "ameren_bidgely_15min_2023-09.xml": 2976, "gba_openespi_15min_2012-03.xml": 1340,
+        "ameren_bidgely_15min_2023-09.xml": 2976,
+        "gba_openespi_15min_2012-03.xml": 1340,
         "gbsdk_batch_3usagepoints_15min_generation_2011-06.xml": "unmapped",
-        **{name: "hourly Green Button files are not stored yet" for name in (
-            "bchydro_hourly_kwh_2018-03.xml", "hydroone_tou_hourly_2025.xml", "pge_api_ns0_hourly_2015.xml",
-            "utility_hourly_flowdir0_2011.xml", "utilityapi_hourly_descending_2023-03.xml")},
+        **{
+            name: "hourly Green Button files are not stored yet"
+            for name in (
+                "bchydro_hourly_kwh_2018-03.xml",
+                "hydroone_tou_hourly_2025.xml",
+                "pge_api_ns0_hourly_2015.xml",
+                "utility_hourly_flowdir0_2011.xml",
+                "utilityapi_hourly_descending_2023-03.xml",
+            )
+        },
     }
 
 
@@ -155,7 +200,10 @@ def test_generation_series_flow_19_is_the_generation_channel_and_multiplier_appl
     kwh_readings = [(central_epoch(day), 2, 8), (central_epoch(day) + 900, 3, 9), (central_epoch(day) + 1800, 1, 0)]
     result = greenbutton_read(espi([{"flow": 19, "power": 3, "blocks": [kwh_readings]}]), esiid=ESIID)
     assert [(row.channel, row.wh, row.quality) for row in result.rows] == [
-        ("generation", 2000, "estimated"), ("generation", 3000, "estimated"), ("generation", 1000, "actual")]
+        ("generation", 2000, "estimated"),
+        ("generation", 3000, "estimated"),
+        ("generation", 1000, "actual"),
+    ]
     assert result.stats.generation_wh == 6000
 
 
@@ -175,13 +223,16 @@ def test_overlapping_blocks_descending_order_and_missing_values_are_handled():
     assert [row.ts for row in result.rows] == sorted(row.ts for row in result.rows)
     assert result.stats.valid == 8 and result.repeated == 4 and result.conflicting == 1 and result.missing_values == 1
     assert next(row.wh for row in result.rows if row.ts == first[5][0]) == 999
-    assert any("1 intervals appeared twice with different values; the later reading was kept" in note for note in result.notes)
+    assert any(
+        "1 intervals appeared twice with different values; the later reading was kept" in note for note in result.notes
+    )
 
 
 def test_non_energy_series_is_refused_with_its_unit_while_the_energy_series_is_read():
     day = date(2025, 6, 1)
-    result = greenbutton_read(espi([{"blocks": [quarter_hours(day, 4)]}, {"uom": 6, "blocks": [quarter_hours(day, 4)]}]),
-                              esiid=ESIID)
+    result = greenbutton_read(
+        espi([{"blocks": [quarter_hours(day, 4)]}, {"uom": 6, "blocks": [quarter_hours(day, 4)]}]), esiid=ESIID
+    )
     assert result.stats.valid == 4
     assert any("is not energy (uom 6" in note for note in result.notes)
 
@@ -191,7 +242,9 @@ def test_bad_reading_is_counted_with_its_line_and_the_rest_is_read():
     readings = quarter_hours(day, 3) + [(central_epoch(day) + 7, 5)]
     result = greenbutton_read(espi([{"blocks": [readings]}]), esiid=ESIID)
     assert result.stats.valid == 3
-    assert result.stats.invalid["timestamp"]["messages"] == [f"IntervalReading starts at {central_epoch(day) + 7}, not on a quarter hour"]
+    assert result.stats.invalid["timestamp"]["messages"] == [
+        f"IntervalReading starts at {central_epoch(day) + 7}, not on a quarter hour"
+    ]
     assert result.stats.invalid["timestamp"]["rows"][0].isdigit()
 
 
@@ -201,9 +254,13 @@ def test_two_usage_points_with_one_esiid_are_refused_naming_both():
 
 
 def test_billion_laughs_is_refused_without_expanding_it():
-    bomb = b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' + b"".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10)
-    ) + b']><feed xmlns="http://www.w3.org/2005/Atom"><entry>&lol9;</entry></feed>'
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10)
+        )
+        + b']><feed xmlns="http://www.w3.org/2005/Atom"><entry>&lol9;</entry></feed>'
+    )
     with pytest.raises(FileRejected, match="declares a DTD or entities"):
         greenbutton_read(io.BytesIO(bomb), esiid=ESIID)
 
@@ -232,8 +289,9 @@ def export_rows() -> list[Row]:
 
 def export_bytes(rows: list[Row]) -> bytes:
     out = io.BytesIO()
-    greenbutton_write(rows, esiid=ESIID, start=datetime(2025, 1, 1, tzinfo=UTC),
-                      end=datetime(2026, 1, 1, tzinfo=UTC), out=out)
+    greenbutton_write(
+        rows, esiid=ESIID, start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 1, tzinfo=UTC), out=out
+    )
     return out.getvalue()
 
 
@@ -266,9 +324,18 @@ def test_export_then_import_gives_the_same_rows():
 
 def test_export_streams_in_pieces_and_refuses_unsorted_rows():
     rows = export_rows()
-    chunks = list(greenbutton_chunks(rows, esiid=ESIID, start=datetime(2025, 1, 1, tzinfo=UTC),
-                                     end=datetime(2026, 1, 1, tzinfo=UTC)))
+    chunks = list(
+        greenbutton_chunks(
+            rows, esiid=ESIID, start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+    )
     assert len(chunks) > 6 and max(map(len, chunks)) < len(b"".join(chunks)) / 2
     with pytest.raises(ValueError, match="sorted by"):
-        list(greenbutton_chunks(list(reversed(rows)), esiid=ESIID, start=datetime(2025, 1, 1, tzinfo=UTC),
-                                end=datetime(2026, 1, 1, tzinfo=UTC)))
+        list(
+            greenbutton_chunks(
+                list(reversed(rows)),
+                esiid=ESIID,
+                start=datetime(2025, 1, 1, tzinfo=UTC),
+                end=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )

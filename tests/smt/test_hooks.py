@@ -29,7 +29,9 @@ def post(client, body, **headers):
 @pytest.mark.parametrize("header", WEBHOOK_SECRET_HEADERS)
 def test_each_secret_header_queues_a_mirror_run_for_the_esiid(client, header, caplog):
     caplog.set_level(logging.INFO)
-    response = post(client, {"reason": "smt_authorized", "esiid": "'10443720000000002", "houseId": 9}, **{header: SECRET})
+    response = post(
+        client, {"reason": "smt_authorized", "esiid": "'10443720000000002", "houseId": 9}, **{header: SECRET}
+    )
     assert response.status_code == 202
     body = response.json()
     job = JobRun.objects.get()
@@ -58,13 +60,16 @@ def test_no_configured_secret_refuses_everyone(client, settings):
     assert post(client, {"reason": "x"}, **{"x-webhook-secret": ""}).status_code == 401
 
 
-@pytest.mark.parametrize("body, problem", [
-    ("{not json", "body must be JSON"),
-    ("[1, 2]", "JSON object"),
-    ({"esiid": "10443720000000002"}, "'reason'"),
-    ({"reason": "smt_authorized"}, "needs 'esiid'"),
-    ({"reason": "smt_authorized", "esiid": "1234"}, "needs 'esiid'"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("{not json", "body must be JSON"),
+        ("[1, 2]", "JSON object"),
+        ({"esiid": "10443720000000002"}, "'reason'"),
+        ({"reason": "smt_authorized"}, "needs 'esiid'"),
+        ({"reason": "smt_authorized", "esiid": "1234"}, "needs 'esiid'"),
+    ],
+)
 def test_bad_bodies_get_400_naming_the_problem(client, body, problem):
     response = post(client, body, **{"x-proxy-secret": SECRET})
     assert response.status_code == 400 and problem in response.json()["error"]
@@ -73,8 +78,14 @@ def test_bad_bodies_get_400_naming_the_problem(client, body, problem):
 
 def test_other_reasons_are_logged_and_accepted_without_a_run(client, caplog):
     caplog.set_level(logging.INFO)
-    response = post(client, {"reason": "customer_revoked", "esiid": "10443720000000002"}, **{"x-intelliwatt-secret": SECRET})
-    assert response.status_code == 202 and response.json() == {"ok": True, "queued": False, "reason": "customer_revoked"}
+    response = post(
+        client, {"reason": "customer_revoked", "esiid": "10443720000000002"}, **{"x-intelliwatt-secret": SECRET}
+    )
+    assert response.status_code == 202 and response.json() == {
+        "ok": True,
+        "queued": False,
+        "reason": "customer_revoked",
+    }
     assert "customer_revoked" in caplog.text and JobRun.objects.count() == 0
 
 
@@ -94,7 +105,11 @@ class FakeSmt(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeSmt.requests.append((self.path, body))
         good = body == {"username": "csp-user", "password": "smt-password-c0ffee"}
-        answer = {"statusCode": 200, "accessToken": "eyJ.jwt.token-9a8b"} if good else {"statusCode": 401, "errorMessage": "Invalid credentials"}
+        answer = (
+            {"statusCode": 200, "accessToken": "eyJ.jwt.token-9a8b"}
+            if good
+            else {"statusCode": 401, "errorMessage": "Invalid credentials"}
+        )
         data = json.dumps(answer).encode()
         self.send_response(200 if good else 401)
         self.send_header("Content-Type", "application/json")
@@ -126,8 +141,12 @@ def test_token_proxy_returns_smts_answer_and_logs_no_secret(client, fake_smt, ca
     caplog.set_level(logging.DEBUG)
     response = token(client)
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "via": "smt-token-proxy", "smtStatusCode": 200,
-                               "smtBody": {"statusCode": 200, "accessToken": "eyJ.jwt.token-9a8b"}}
+    assert response.json() == {
+        "ok": True,
+        "via": "smt-token-proxy",
+        "smtStatusCode": 200,
+        "smtBody": {"statusCode": 200, "accessToken": "eyJ.jwt.token-9a8b"},
+    }
     assert fake_smt.requests == [("/v2/token/", {"username": "csp-user", "password": "smt-password-c0ffee"})]
     for secret in ("smt-password-c0ffee", "eyJ.jwt.token-9a8b", "proxy-token-77"):
         assert secret not in caplog.text
@@ -176,11 +195,15 @@ def test_token_proxy_get_is_405(client):
 def test_api_queues_a_mirror_and_shows_the_run_with_its_log(client, smt_sftp):
     (smt_sftp.root / "portal.csv").write_bytes(sample("portal-IntervalData-2025-11-02-fall-back.csv"))
     token = {"x-admin-token": "test-admin-token"}
-    response = client.post("/api/admin/smt/mirror", {"esiid": "10443720000000002"}, content_type="application/json", headers=token)
+    response = client.post(
+        "/api/admin/smt/mirror", {"esiid": "10443720000000002"}, content_type="application/json", headers=token
+    )
     assert response.status_code == 202
     job_id = response.json()["jobId"]
     detail = client.get(f"/api/admin/jobs/{job_id}", headers=token).json()["job"]
-    assert detail["status"] == "succeeded" and detail["counts"]["esiidIntervals"] == 100 and "portal.csv" in detail["log"]
+    assert (
+        detail["status"] == "succeeded" and detail["counts"]["esiidIntervals"] == 100 and "portal.csv" in detail["log"]
+    )
     listed = client.get("/api/admin/jobs?kind=mirror&status=succeeded", headers=token).json()["jobs"]
     assert [job["jobId"] for job in listed] == [job_id]
     assert client.get("/api/admin/jobs?status=failed", headers=token).json()["jobs"] == []

@@ -23,8 +23,13 @@ def test_smt_ingest_routes_interval_billing_and_bundles(tmp_path, keyring, capsy
     paths = [
         write(tmp_path, "IntervalData.csv", sample("portal-IntervalData-2025-11-02-fall-back.csv")),
         write(tmp_path, "DailyMeterUsage1.csv", DAILY_CSV.encode()),
-        write(tmp_path, "IntervalMeterUsage2CSV.55.asc", keyring.armor(zip_bytes({
-            "a/IntervalMeterUsage.csv": sample("portal-IntervalData-2025-12-14-estimated.csv")}))),
+        write(
+            tmp_path,
+            "IntervalMeterUsage2CSV.55.asc",
+            keyring.armor(
+                zip_bytes({"a/IntervalMeterUsage.csv": sample("portal-IntervalData-2025-12-14-estimated.csv")})
+            ),
+        ),
     ]
     call_command("smt_ingest", *map(str, paths), "--source", "backfill", "--meter", "M7")
     out = capsys.readouterr().out
@@ -34,7 +39,11 @@ def test_smt_ingest_routes_interval_billing_and_bundles(tmp_path, keyring, capsy
     member = RawSmtFile.objects.get(filename="a/IntervalMeterUsage.csv")
     assert member.parent.filename == "IntervalMeterUsage2CSV.55.asc" and member.source == "backfill"
     job = JobRun.objects.get()
-    assert job.kind == "ingest" and job.trigger == "command" and job.counts == {"ingested": 3, "intervalsInserted": 196, "billingReadsInserted": 2}
+    assert (
+        job.kind == "ingest"
+        and job.trigger == "command"
+        and job.counts == {"ingested": 3, "intervalsInserted": 196, "billingReadsInserted": 2}
+    )
 
 
 def test_a_bare_csv_payload_becomes_one_member_named_after_the_bundle(tmp_path, keyring):
@@ -50,11 +59,14 @@ def test_a_plain_csv_under_an_asc_name_is_read_as_csv(tmp_path):
     assert RawSmtFile.objects.get().kind == "interval" and SmtInterval.objects.count() == 100
 
 
-@pytest.mark.parametrize("members, reason", [
-    ({"../escape.csv": b"ESIID\n"}, "unsafe path"),
-    ({"/etc/cron.d/x.csv": b"ESIID\n"}, "unsafe path"),
-    ({"bomb.csv": b"0" * 5_000_000}, "compression ratio"),
-])
+@pytest.mark.parametrize(
+    "members, reason",
+    [
+        ({"../escape.csv": b"ESIID\n"}, "unsafe path"),
+        ({"/etc/cron.d/x.csv": b"ESIID\n"}, "unsafe path"),
+        ({"bomb.csv": b"0" * 5_000_000}, "compression ratio"),
+    ],
+)
 def test_unsafe_bundles_fail_and_store_no_member(tmp_path, keyring, members, reason):
     path = write(tmp_path, "IntervalMeterUsageCSV.9.asc", keyring.armor(zip_bytes(members)))
     with pytest.raises(CommandError, match="1 item"):
@@ -64,10 +76,18 @@ def test_unsafe_bundles_fail_and_store_no_member(tmp_path, keyring, members, rea
 
 
 def test_an_unrecognized_member_is_kept_and_reported_while_the_rest_go_on(tmp_path, keyring):
-    path = write(tmp_path, "MixedCSV.3.asc", keyring.armor(zip_bytes({
-        "MonthlyBilling.csv": b"PERIOD,TOTAL\n2025-11,1000\n",
-        "IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv"),
-    })))
+    path = write(
+        tmp_path,
+        "MixedCSV.3.asc",
+        keyring.armor(
+            zip_bytes(
+                {
+                    "MonthlyBilling.csv": b"PERIOD,TOTAL\n2025-11,1000\n",
+                    "IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv"),
+                }
+            )
+        ),
+    )
     with pytest.raises(CommandError):
         call_command("smt_ingest", str(path))
     unknown = RawSmtFile.objects.get(filename="MonthlyBilling.csv")
@@ -100,7 +120,9 @@ def test_a_missing_path_fails_alone(tmp_path):
 def test_staff_upload_of_a_pgp_bundle_is_stored_and_expanded(staff_client, keyring):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    armored = keyring.armor(zip_bytes({"IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv")}))
+    armored = keyring.armor(
+        zip_bytes({"IntervalMeterUsage.csv": sample("portal-IntervalData-2025-11-02-fall-back.csv")})
+    )
     response = staff_client.post("/upload", {"file": SimpleUploadedFile("IntervalMeterUsageCSV.12.asc", armored)})
     assert response.status_code == 201, response.content
     bundle = RawSmtFile.objects.get(pk=response.json()["rawId"])
@@ -122,7 +144,9 @@ def test_stranded_files_are_queued_again(settings):
     from django.utils import timezone
 
     raw = store((SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_bytes())
-    RawSmtFile.objects.filter(pk=raw.pk).update(status="normalizing", status_changed_at=timezone.now() - timedelta(hours=1))
+    RawSmtFile.objects.filter(pk=raw.pk).update(
+        status="normalizing", status_changed_at=timezone.now() - timedelta(hours=1)
+    )
     assert ingest.raw_files_requeue_stranded() == 1  # the sync q2 cluster of the tests runs it at once
     raw.refresh_from_db()
     assert raw.status == "normalized" and SmtInterval.objects.count() == 96

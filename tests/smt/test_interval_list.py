@@ -62,13 +62,17 @@ def test_headers_sort_the_list(staff_client, day):
 
 
 def test_a_filter_shows_how_many_intervals_match_and_their_kwh_sum(staff_client, day):
-    html = staff_client.get("/smt/intervals/", {"esiid": ESIID, "local_from": "2025-12-14", "local_to": "2025-12-14"}, headers=HX)
+    html = staff_client.get(
+        "/smt/intervals/", {"esiid": ESIID, "local_from": "2025-12-14", "local_to": "2025-12-14"}, headers=HX
+    )
     text = html.content.decode()
     assert re.search(r'id="interval-totals"><b>96</b> intervals match · <b>12.000</b> kWh', text)
 
 
 def test_delete_a_range_from_a_filtered_list_is_prefilled_with_its_esiid_meter_and_days(staff_client, day):
-    html = staff_client.get("/smt/intervals/", {"esiid": ESIID, "utc_from": "2025-12-14T06:00", "utc_to": "2025-12-15T06:00"}).content.decode()
+    html = staff_client.get(
+        "/smt/intervals/", {"esiid": ESIID, "utc_from": "2025-12-14T06:00", "utc_to": "2025-12-15T06:00"}
+    ).content.decode()
     link = re.search(r'id="delete-range" href="([^"]+)"', html).group(1).replace("&amp;", "&")
     assert link == f"/smt/intervals/delete?prefill=1&esiid={ESIID}&meter=M7&start=2025-12-14&end=2025-12-14"
     form = staff_client.get(link).content.decode()

@@ -22,8 +22,13 @@ A, B, C = "10443720000000801", "10443720000000802", "10443720000000803"
 
 def normalize(start: date, days: int, esiids: tuple[str, ...] = (A, B), seed: int = 1) -> RawSmtFile:
     data = "".join(interval_csv_lines(esiids=list(esiids), start=start, days=days, seed=seed)).encode()
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                filename=f"{start}-{seed}.csv", origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=f"{start}-{seed}.csv",
+        origin="staff",
+    ).raw_file
     assert "error" not in raw_file_normalize(raw_file=raw)
     return raw
 
@@ -82,7 +87,9 @@ def test_updates_that_move_the_newest_rows_back_or_to_another_esiid_are_followed
 def test_truncating_the_intervals_empties_the_table():
     normalize(date(2025, 3, 1), 1)
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test transaction's deferred FK checks, else TRUNCATE refuses
+        cursor.execute(
+            "SET CONSTRAINTS ALL IMMEDIATE"
+        )  # the test transaction's deferred FK checks, else TRUNCATE refuses
         cursor.execute("TRUNCATE smt_interval")
     assert newest() == {}
 
@@ -92,7 +99,9 @@ def test_retention_dropping_whole_months_reads_the_newest_interval_again(setting
     normalize(date(2025, 1, 5), 10, esiids=(B,))  # only in January: its whole history is dropped
     normalize(date(2025, 1, 1), 20, esiids=(C,))  # January and 1 to 9 February: dropped, then deleted
     settings.SMT_RETENTION_DAYS = (date(2025, 4, 15) - date(2025, 2, 10)).days  # keeps 10 February on
-    with connection.cursor() as cursor:  # several files in one test transaction leave deferred FK checks, else DROP refuses
+    with (
+        connection.cursor() as cursor
+    ):  # several files in one test transaction leave deferred FK checks, else DROP refuses
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     result = partitions.intervals_prune(now=datetime(2025, 4, 15, 12, tzinfo=CENTRAL))
     assert result["partitionsDropped"] == ["smt_interval_y2025m01"]

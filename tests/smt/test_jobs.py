@@ -61,8 +61,12 @@ def test_a_queued_normalization_is_recorded_as_a_run():
 
 
 def test_the_sweep_fails_runs_whose_worker_died_and_records_itself(settings):
-    dead = JobRun.objects.create(kind="mirror", trigger="schedule", status="running",
-                                 started_at=timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60))
+    dead = JobRun.objects.create(
+        kind="mirror",
+        trigger="schedule",
+        status="running",
+        started_at=timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60),
+    )
     alive = JobRun.objects.create(kind="mirror", trigger="schedule", status="running", started_at=timezone.now())
     tasks.raw_files_requeue_stranded()
     dead.refresh_from_db()

@@ -36,7 +36,9 @@ def test_mirror_ingests_plain_gzip_and_pgp_bundles_and_a_second_run_fetches_noth
     assert MirroredFile.objects.count() == 4
     assert RawSmtFile.objects.count() == 7  # 4 fetched + 3 bundle members
     origins = {f.filename: f.origin for f in RawSmtFile.objects.all()}
-    assert origins == {name: "member" if name in members or name == "IntervalMeterUsage20251215.csv" else "mirror" for name in origins}
+    assert origins == {
+        name: "member" if name in members or name == "IntervalMeterUsage20251215.csv" else "mirror" for name in origins
+    }
 
     again = mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
     assert again.status == "succeeded"

@@ -39,7 +39,9 @@ def test_renormalizing_the_same_file_inserts_nothing():
 
 def test_redelivery_with_other_formatting_and_same_revision_changes_nothing():
     portal = store((SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_bytes())
-    email = store((SMT_SAMPLES / "IntervalMeterUsage202512152104279823F4F9339E4024C89B21685CA1223B8AEEML.CSV").read_bytes())
+    email = store(
+        (SMT_SAMPLES / "IntervalMeterUsage202512152104279823F4F9339E4024C89B21685CA1223B8AEEML.CSV").read_bytes()
+    )
     normalize.raw_file_normalize(raw_file=portal)
     stats = normalize.raw_file_normalize(raw_file=email)
     assert stats["duplicatesSkipped"] == 96 and stats["intervalsInserted"] == 0
@@ -59,7 +61,9 @@ def test_newer_revision_wins_whatever_the_arrival_order(order):
 
 
 def test_invalid_rows_are_reported_and_good_rows_stored():
-    data = day_file("0.100", "12/15/2025 07:38:23") + b"'123,12/14/2025,12/15/2025 07:38:23,00:00,00:15,1,A,Consumption\n"
+    data = (
+        day_file("0.100", "12/15/2025 07:38:23") + b"'123,12/14/2025,12/15/2025 07:38:23,00:00,00:15,1,A,Consumption\n"
+    )
     raw = store(data)
     stats = normalize.raw_file_normalize(raw_file=raw)
     assert stats["intervalsInserted"] == 96

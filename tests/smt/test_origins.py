@@ -49,8 +49,15 @@ def kwh_of(esiid: str) -> set[str]:
 
 def store_as_customer(data: bytes, user, name: str = "usage.csv") -> RawSmtFile:
     """A customer's file as stored, skipping the upload check: what the worker must still refuse."""
-    return storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                 filename=name, origin="customer", uploaded_by=user, uploader="customer:customer").raw_file
+    return storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=name,
+        origin="customer",
+        uploaded_by=user,
+        uploader="customer:customer",
+    ).raw_file
 
 
 def armoured_attack(keyring) -> bytes:
@@ -68,7 +75,10 @@ def test_each_channel_records_its_origin(client, customer_client, house, staff_u
     assert customer_upload(customer_client, portal()).status_code == 201
     assert official_upload(client, portal(esiid=FOREIGN)).status_code == 201
     client.force_login(staff_user)
-    assert client.post("/upload", {"file": SimpleUploadedFile("b.csv", portal(esiid="10443720000000003"))}).status_code == 201
+    assert (
+        client.post("/upload", {"file": SimpleUploadedFile("b.csv", portal(esiid="10443720000000003"))}).status_code
+        == 201
+    )
     origins = dict(RawSmtFile.objects.values_list("uploader", "origin"))
     assert origins == {"customer:customer": "customer", "token:upload": "token", "user:staff": "staff"}
 
@@ -88,7 +98,9 @@ def test_worker_never_decrypts_a_customer_file_even_if_stored(customer_user, hou
     tasks.raw_file_normalize(raw.pk)
     raw.refresh_from_db()
     assert raw.status == "failed" and "PGP" in raw.error and raw.kind != "bundle"
-    assert not raw.members.exists() and kwh_of(FOREIGN) == before and not SmtInterval.objects.filter(raw_file=raw).exists()
+    assert (
+        not raw.members.exists() and kwh_of(FOREIGN) == before and not SmtInterval.objects.filter(raw_file=raw).exists()
+    )
 
 
 def test_worker_rechecks_the_customers_esiids_at_normalize_time(customer_user, house):
@@ -115,7 +127,9 @@ def test_a_customer_billing_file_is_refused_at_upload_and_never_read_as_billing(
     raw = store_as_customer(daily.encode(), customer_user)
     tasks.raw_file_normalize(raw.pk)
     raw.refresh_from_db()
-    assert raw.status == "failed" and "billing" in raw.error and raw.kind != "billing" and not raw.billing_reads.exists()
+    assert (
+        raw.status == "failed" and "billing" in raw.error and raw.kind != "billing" and not raw.billing_reads.exists()
+    )
 
 
 def test_the_upload_check_reads_the_rows_the_worker_loads(customer_client, house):
@@ -150,7 +164,9 @@ def test_a_future_revision_date_from_smt_channels_is_refused_by_row(client):
     data = portal().decode().replace("12/15/2025 07:38:23,00:15", "12/31/2099 00:00:00,00:15").encode()
     raw = RawSmtFile.objects.get(pk=official_upload(client, data).json()["rawId"])
     assert raw.status == "normalized" and raw.stats["intervalsInserted"] == 95
-    assert raw.stats["invalid"]["date"]["rows"] == ["3"] and "in the future" in raw.stats["invalid"]["date"]["messages"][0]
+    assert (
+        raw.stats["invalid"]["date"]["rows"] == ["3"] and "in the future" in raw.stats["invalid"]["date"]["messages"][0]
+    )
 
 
 def test_a_newer_customer_revision_never_replaces_official_intervals(customer_client, house, client):
@@ -164,8 +180,11 @@ def test_a_newer_customer_revision_never_replaces_official_intervals(customer_cl
     neighbour = get_user_model().objects.create_user("neighbour", password="neighbour-pass-1")
     House.objects.create(customer=neighbour, name="12 Oak St", esiid=OWN)
     customer_client.force_login(neighbour)
-    body = customer_client.post("/api/user/usage/refresh", f'{{"esiid": "{OWN}", "houseId": {House.objects.get(customer=neighbour).pk}}}',
-                                content_type="application/json").json()
+    body = customer_client.post(
+        "/api/user/usage/refresh",
+        f'{{"esiid": "{OWN}", "houseId": {House.objects.get(customer=neighbour).pk}}}',
+        content_type="application/json",
+    ).json()
     assert body["kwh"] != pytest.approx(96 * 9.999)
 
 
@@ -194,12 +213,25 @@ def test_the_migration_classifies_files_stored_before_origins():
 
     sources = {"customer:customer": "", "token:upload": "", "user:staff": "", "cli": "", "": "sftp"}
     for index, (uploader, source) in enumerate(sources.items()):
-        RawSmtFile.objects.create(filename="f.csv", sha256=f"{index:064d}", size_bytes=1, storage_key="k",
-                                  uploader=uploader, source=source, origin="staff")
+        RawSmtFile.objects.create(
+            filename="f.csv",
+            sha256=f"{index:064d}",
+            size_bytes=1,
+            storage_key="k",
+            uploader=uploader,
+            source=source,
+            origin="staff",
+        )
     bundle = RawSmtFile.objects.get(source="sftp")
-    RawSmtFile.objects.create(filename="m.csv", sha256="f" * 64, size_bytes=1, storage_key="k", source="sftp", parent=bundle)
+    RawSmtFile.objects.create(
+        filename="m.csv", sha256="f" * 64, size_bytes=1, storage_key="k", source="sftp", parent=bundle
+    )
     import_module("smt.migrations.0008_rawsmtfile_origin").origin_fill(apps, None)
     assert dict(RawSmtFile.objects.values_list("sha256", "origin")) == {
-        f"{0:064d}": "customer", f"{1:064d}": "token", f"{2:064d}": "staff", f"{3:064d}": "command",
-        f"{4:064d}": "mirror", "f" * 64: "member",
+        f"{0:064d}": "customer",
+        f"{1:064d}": "token",
+        f"{2:064d}": "staff",
+        f"{3:064d}": "command",
+        f"{4:064d}": "mirror",
+        "f" * 64: "member",
     }

@@ -35,8 +35,11 @@ def generated_file() -> bytes:
 
 
 def stored_rows() -> list[tuple]:
-    return list(SmtInterval.objects.order_by("esiid", "channel", "ts").values_list(
-        "esiid", "channel", "ts", "kwh", "quality", "revised_at", "raw_file_id", "row_number"))
+    return list(
+        SmtInterval.objects.order_by("esiid", "channel", "ts").values_list(
+            "esiid", "channel", "ts", "kwh", "quality", "revised_at", "raw_file_id", "row_number"
+        )
+    )
 
 
 def normalized(raw, settings, *, parallel: bool) -> tuple[dict, list[tuple]]:
@@ -60,7 +63,9 @@ def split_calls(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("range_bytes", [1, 700, 4096])
-def test_parallel_normalize_stores_the_same_rows_and_stats_as_the_serial_one(settings, monkeypatch, split_calls, range_bytes):
+def test_parallel_normalize_stores_the_same_rows_and_stats_as_the_serial_one(
+    settings, monkeypatch, split_calls, range_bytes
+):
     # range_bytes=1 makes every line its own range: every duplicate key and every row of the
     # repeated fall-back hour sits across a range boundary from the rows before it.
     monkeypatch.setattr(parallel_parse, "RANGE_BYTES", range_bytes)
@@ -91,8 +96,9 @@ def test_bad_row_in_a_later_range_is_reported_with_its_real_line_number(settings
     data = generated_file()
     stats = normalize.raw_file_normalize(raw_file=store(data))
     last_line = data.decode().count("\n")
-    assert stats["invalid"] == {"kwh": {"count": 1, "rows": [str(last_line)],
-                                        "messages": ["USAGE_KWH 'abc' is not a non-negative number"]}}
+    assert stats["invalid"] == {
+        "kwh": {"count": 1, "rows": [str(last_line)], "messages": ["USAGE_KWH 'abc' is not a non-negative number"]}
+    }
 
 
 def test_fall_back_hour_split_across_ranges_gets_both_instants(settings):
@@ -112,7 +118,9 @@ def test_gzip_file_is_decompressed_then_split_with_the_same_answer(settings):
     settings.SMT_PARSE_PARALLEL_MIN_BYTES, settings.SMT_PARSE_WORKERS = 1, 2
     serial_stats, parallel_stats = parser.ParseStats(), parser.ParseStats()
     serial = list(parser.iter_rows(io.BytesIO(data), serial_stats))
-    parallel = list(parallel_parse.file_rows_parallel(io.BytesIO(gzip.compress(data)), parallel_stats, range_bytes=2048))
+    parallel = list(
+        parallel_parse.file_rows_parallel(io.BytesIO(gzip.compress(data)), parallel_stats, range_bytes=2048)
+    )
     assert parallel == serial and parallel_stats == serial_stats
 
 

@@ -89,7 +89,7 @@ def test_zip_and_gzip_containers_give_the_same_rows():
 def test_legacy_iso_dialect_with_padded_kwh():
     data = (
         b"ESIID,USAGE_DATE,USAGE_START_TIME,USAGE_END_TIME,USAGE_KWH,ESTIMATED_ACTUAL,CONSUMPTION_GENERATION\n"
-        b'10443720000000005,2017-08-31, 23:45, 00:00, 000000000000007.980,A,Consumption\n'
+        b"10443720000000005,2017-08-31, 23:45, 00:00, 000000000000007.980,A,Consumption\n"
     )
     rows, stats = parse(data)
     assert rows[0].wh == 7980 and rows[0].revised is None
@@ -111,7 +111,8 @@ def test_bad_rows_are_counted_by_kind_with_row_numbers_and_good_rows_kept():
     header = parser.EXPECTED_HEADER + "\n"
     good = "'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:00,00:15,0.356,A,Consumption\n"
     data = (
-        header + good
+        header
+        + good
         + "'1044372,12/14/2025,12/15/2025 07:38:23,00:15,00:30,0.1,A,Consumption\n"
         + "'10443720000000002,13/45/2025,12/15/2025 07:38:23,00:30,00:45,0.1,A,Consumption\n"
         + "'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:45,01:00,abc,A,Consumption\n"
@@ -121,7 +122,11 @@ def test_bad_rows_are_counted_by_kind_with_row_numbers_and_good_rows_kept():
     rows, stats = parse(data)
     assert len(rows) == 1
     assert {kind: e["rows"] for kind, e in stats.invalid.items()} == {
-        "esiid": ["3"], "timestamp": ["4"], "kwh": ["5"], "channel": ["6"], "truncated": ["7"],
+        "esiid": ["3"],
+        "timestamp": ["4"],
+        "kwh": ["5"],
+        "channel": ["6"],
+        "truncated": ["7"],
     }
 
 
@@ -156,7 +161,9 @@ def test_parser_memory_does_not_grow_with_file_size():
         for day in range(days):
             month, dom = 1 + day // 28, 1 + day % 28
             for q in range(96):
-                lines.append(f"'10443720000000001,{month:02d}/{dom:02d}/2024,01/01/2025 06:00:00,{q // 4:02d}:{q % 4 * 15:02d},00:00,0.250,A,Consumption")
+                lines.append(
+                    f"'10443720000000001,{month:02d}/{dom:02d}/2024,01/01/2025 06:00:00,{q // 4:02d}:{q % 4 * 15:02d},00:00,0.250,A,Consumption"
+                )
         return io.BytesIO("\n".join(lines).encode())
 
     peaks = []

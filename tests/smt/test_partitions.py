@@ -42,8 +42,13 @@ def exists(table: str) -> bool:
 
 def normalize(start: date, days: int, esiids: tuple[str, ...] = (ESIID,)) -> RawSmtFile:
     data = "".join(interval_csv_lines(esiids=list(esiids), start=start, days=days)).encode()
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                filename=f"{start}.csv", origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=f"{start}.csv",
+        origin="staff",
+    ).raw_file
     assert "error" not in raw_file_normalize(raw_file=raw)
     return raw
 
@@ -126,7 +131,9 @@ def test_retention_is_off_by_default(settings):
 
 
 def test_a_one_month_intervals_query_touches_only_that_months_partition():
-    partitions.interval_partitions_ensure(start=datetime(2024, 12, 1, tzinfo=CENTRAL), end=datetime(2026, 1, 1, tzinfo=CENTRAL))
+    partitions.interval_partitions_ensure(
+        start=datetime(2024, 12, 1, tzinfo=CENTRAL), end=datetime(2026, 1, 1, tzinfo=CENTRAL)
+    )
     start, end = usage.day_bounds(date(2025, 3, 1), date(2025, 3, 31))
     month = usage.intervals_for(esiid=ESIID, meter="M1").filter(ts__gte=start, ts__lt=end).order_by("ts")
     sql, params = month.query.sql_with_params()
@@ -137,7 +144,9 @@ def test_a_one_month_intervals_query_touches_only_that_months_partition():
 
 def test_a_one_esiid_year_summary_touches_only_that_years_partitions():
     normalize(date(2024, 12, 25), 380)
-    SmtInterval.objects.filter(ts__gte=datetime(2025, 6, 3, 10, tzinfo=CENTRAL), ts__lt=datetime(2025, 6, 3, 12, tzinfo=CENTRAL)).delete()
+    SmtInterval.objects.filter(
+        ts__gte=datetime(2025, 6, 3, 10, tzinfo=CENTRAL), ts__lt=datetime(2025, 6, 3, 12, tzinfo=CENTRAL)
+    ).delete()
     with CaptureQueriesContext(connection) as queries:
         days = usage.daily_summary(esiid=ESIID, start=date(2025, 1, 1), end=date(2025, 12, 31))
     assert [d.found for d in days if d.date == "2025-06-03"] == [96 - 8]
@@ -156,7 +165,8 @@ def test_the_migration_moves_existing_rows_with_their_ids_and_day_totals():
             cursor.execute(
                 "INSERT INTO smt_interval (esiid, meter, channel, ts, kwh, quality, row_number)"
                 " SELECT %s, 'M1', 'consumption', timestamptz '2023-12-31 18:00+00' + g * interval '15 min', 0.125, 'actual', g"
-                " FROM generate_series(0, 9999) g", [ESIID],
+                " FROM generate_series(0, 9999) g",
+                [ESIID],
             )
             cursor.execute("SELECT (SELECT max(id) FROM smt_interval), (SELECT sum(found) FROM smt_interval_day)")
             last_id, found = cursor.fetchone()
@@ -167,8 +177,14 @@ def test_the_migration_moves_existing_rows_with_their_ids_and_day_totals():
     assert rows_in("smt_interval_default") == 0 and rows_in("smt_interval_y2024m01") == 31 * 96
     assert usage.day_totals_drift() == []
     assert smt_newest_intervals() == smt_newest_intervals_plain() != {}  # 0013 filled it from the moved rows
-    added = SmtInterval.objects.create(esiid=ESIID, channel="consumption", ts=datetime(2024, 6, 1, tzinfo=CENTRAL),
-                                       kwh=1, quality="actual", row_number=2)
+    added = SmtInterval.objects.create(
+        esiid=ESIID,
+        channel="consumption",
+        ts=datetime(2024, 6, 1, tzinfo=CENTRAL),
+        kwh=1,
+        quality="actual",
+        row_number=2,
+    )
     assert added.id == last_id + 1  # the sequence goes on after the moved rows
     assert usage.daily_summary(esiid=ESIID, start=date(2024, 6, 1), end=date(2024, 6, 1))[0].found == 1
 
@@ -196,8 +212,11 @@ def test_two_workers_creating_the_same_missing_month_both_succeed_and_keep_every
     def create() -> None:
         try:
             start.wait()
-            created.extend(partitions.interval_partitions_ensure(start=datetime(2015, 1, 5, tzinfo=CENTRAL),
-                                                                 end=datetime(2015, 1, 20, tzinfo=CENTRAL)))
+            created.extend(
+                partitions.interval_partitions_ensure(
+                    start=datetime(2015, 1, 5, tzinfo=CENTRAL), end=datetime(2015, 1, 20, tzinfo=CENTRAL)
+                )
+            )
         except Exception as exc:  # the assertion below names what went wrong
             errors.append(repr(exc))
         finally:

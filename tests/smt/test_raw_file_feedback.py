@@ -24,10 +24,14 @@ def test_a_file_uploaded_without_an_esiid_shows_and_filters_by_the_esiid_it_hold
     raw = upload(staff_client, day_file("0.100", "12/15/2025 07:38:23"), "old.csv")
     assert raw.esiid_hint == ""
     html = staff_client.get("/smt/raw-files/").content.decode()
-    assert f"<span title=\"{ESIID}\">{ESIID}</span>" in html
-    found = staff_client.get("/smt/raw-files/", {"esiid_hint": ESIID[:12]}, headers={"HX-Request": "true"}).content.decode()
+    assert f'<span title="{ESIID}">{ESIID}</span>' in html
+    found = staff_client.get(
+        "/smt/raw-files/", {"esiid_hint": ESIID[:12]}, headers={"HX-Request": "true"}
+    ).content.decode()
     assert "old.csv" in found
-    other = staff_client.get("/smt/raw-files/", {"esiid_hint": "1008901"}, headers={"HX-Request": "true"}).content.decode()
+    other = staff_client.get(
+        "/smt/raw-files/", {"esiid_hint": "1008901"}, headers={"HX-Request": "true"}
+    ).content.decode()
     assert "old.csv" not in other
 
 

@@ -54,7 +54,13 @@ def redis_queue(transactional_db, monkeypatch):
     name = f"wl-test-{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("Q_BROKER", REDIS_URL)
     monkeypatch.setenv("Q_CLUSTER_NAME", name)
-    for attribute, value in {"SYNC": False, "REDIS": REDIS_URL, "ORM": None, "PREFIX": name, "CLUSTER_NAME": name}.items():
+    for attribute, value in {
+        "SYNC": False,
+        "REDIS": REDIS_URL,
+        "ORM": None,
+        "PREFIX": name,
+        "CLUSTER_NAME": name,
+    }.items():
         monkeypatch.setattr(Conf, attribute, value)
     yield name
     connection = redis.from_url(REDIS_URL)
@@ -67,10 +73,16 @@ def two_clusters(settings, tmp_path) -> list:
     return [cluster_start(settings, tmp_path / f"host-{n}.log") for n in (1, 2)]
 
 
-def test_two_clusters_share_uploads_normalize_each_once_and_fire_a_schedule_once(client, settings, tmp_path, redis_queue):
+def test_two_clusters_share_uploads_normalize_each_once_and_fire_a_schedule_once(
+    client, settings, tmp_path, redis_queue
+):
     schedule = Schedule.objects.create(
-        name="scale-test-once", func="django.utils.timezone.now", schedule_type=Schedule.MINUTES, minutes=60,
-        repeats=-1, next_run=timezone.now() - timedelta(seconds=1),
+        name="scale-test-once",
+        func="django.utils.timezone.now",
+        schedule_type=Schedule.MINUTES,
+        minutes=60,
+        repeats=-1,
+        next_run=timezone.now() - timedelta(seconds=1),
     )
     clusters = two_clusters(settings, tmp_path)
     files = [csv_bytes([f"1044372000000{n:04d}"], days=60, seed=n) for n in range(8)]
@@ -91,7 +103,10 @@ def test_two_clusters_share_uploads_normalize_each_once_and_fire_a_schedule_once
         for cluster in clusters:
             cluster_stop(cluster)
     logs = [(tmp_path / f"host-{n}.log").read_text() for n in (1, 2)]
-    per_host = [sum(f"smt-normalize-{pk}" in line and "processing" in line for line in log.splitlines() for pk in raw_ids) for log in logs]
+    per_host = [
+        sum(f"smt-normalize-{pk}" in line and "processing" in line for line in log.splitlines() for pk in raw_ids)
+        for log in logs
+    ]
     assert sorted(per_host) != [0, len(raw_ids)] and sum(per_host) == len(raw_ids), per_host
     assert JobRun.objects.filter(kind=JobRun.Kind.NORMALIZE).count() == len(raw_ids)
     assert set(JobRun.objects.filter(kind=JobRun.Kind.NORMALIZE).values_list("status", flat=True)) == {"succeeded"}
@@ -106,8 +121,13 @@ def test_two_clusters_share_uploads_normalize_each_once_and_fire_a_schedule_once
 def test_cluster_killed_mid_normalize_leaves_the_file_to_the_other_which_ends_exact(settings, tmp_path, redis_queue):
     esiids = [f"104437200000003{n:02d}" for n in range(6)]
     data = csv_bytes(esiids, days=365)
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                filename="year.csv", origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename="year.csv",
+        origin="staff",
+    ).raw_file
     clusters = two_clusters(settings, tmp_path)
     logs = [tmp_path / f"host-{n}.log" for n in (1, 2)]
     try:
@@ -125,7 +145,9 @@ def test_cluster_killed_mid_normalize_leaves_the_file_to_the_other_which_ends_ex
         settings.SMT_STRANDED_AFTER_SECONDS = 0
         assert ingest.raw_files_requeue_stranded() == 1
         survivor = logs[1 - working]
-        assert wait_for(lambda: RawSmtFile.objects.get(pk=raw.pk).status == "normalized", 90, 0.2), survivor.read_text()[-2000:]
+        assert wait_for(lambda: RawSmtFile.objects.get(pk=raw.pk).status == "normalized", 90, 0.2), (
+            survivor.read_text()[-2000:]
+        )
     finally:
         for cluster in clusters:
             cluster_stop(cluster)

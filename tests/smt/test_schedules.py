@@ -28,7 +28,9 @@ def test_setup_schedules_is_idempotent_and_removes_stale_ones(capsys):
 
 def test_a_changed_cron_is_updated_with_a_new_next_run():
     call_command("setup_schedules")
-    Schedule.objects.filter(name="smt-sftp-mirror").update(cron="0 0 1 1 *", next_run=timezone.now() + timedelta(days=300))
+    Schedule.objects.filter(name="smt-sftp-mirror").update(
+        cron="0 0 1 1 *", next_run=timezone.now() + timedelta(days=300)
+    )
     call_command("setup_schedules")
     schedule = Schedule.objects.get(name="smt-sftp-mirror")
     assert schedule.cron == "*/30 * * * *" and schedule.next_run <= timezone.now() + timedelta(minutes=30)

@@ -60,13 +60,17 @@ def test_excels_unicode_text_save_utf16_with_tabs_gives_the_same_rows():
 def test_scientific_esiid_agreeing_with_the_uploads_esiid_is_read_as_it_and_reported():
     rows, stats, said = parsed((VARIANTS / "v3_excel_scientific_esiid.csv").open("rb"), ESIID)
     assert len(rows) == 8740 and stats.invalid_count == 0 and {row.esiid for row in rows} == {ESIID}
-    assert said == [f"an ESIID in scientific notation on 8740 rows was read as {ESIID}, the upload's ESIID, "
-                    "whose digits it agrees with"]
+    assert said == [
+        f"an ESIID in scientific notation on 8740 rows was read as {ESIID}, the upload's ESIID, "
+        "whose digits it agrees with"
+    ]
     assert key(rows) == key(parsed((VARIANTS / "v4_utf16.csv").open("rb"))[0])
 
 
 def test_scientific_esiid_without_a_named_esiid_is_refused_saying_how_to_fix_the_spreadsheet():
-    with pytest.raises(FileRejected, match=r"row 2: ESIID '1.04437E\+16' is in scientific notation.*format the ESIID column as Text"):
+    with pytest.raises(
+        FileRejected, match=r"row 2: ESIID '1.04437E\+16' is in scientific notation.*format the ESIID column as Text"
+    ):
         parsed((VARIANTS / "v3_excel_scientific_esiid.csv").open("rb"))
 
 

@@ -16,7 +16,13 @@ pytestmark = pytest.mark.django_db
 def test_storing_the_same_bytes_twice_keeps_one_file():
     data = (SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_bytes()
     first = store(data)
-    again = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="x.csv", origin="staff")
+    again = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename="x.csv",
+        origin="staff",
+    )
     assert again.duplicate and again.raw_file.pk == first.pk and RawSmtFile.objects.count() == 1
 
 

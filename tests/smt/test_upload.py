@@ -30,7 +30,12 @@ def test_curl_style_upload_with_token_stores_and_normalizes(client):
     assert raw.storage_key.startswith("smt/raw/") and raw.storage_key.endswith(f"{raw.sha256}-smt.csv")
     assert default_storage.open(raw.storage_key).read() == data
     raw.refresh_from_db()
-    assert raw.status == "normalized" and raw.source == "smt-inline" and raw.meter_hint == "M1" and raw.uploader == "token:upload"
+    assert (
+        raw.status == "normalized"
+        and raw.source == "smt-inline"
+        and raw.meter_hint == "M1"
+        and raw.uploader == "token:upload"
+    )
     assert SmtInterval.objects.filter(meter="M1").count() == 96
 
 
@@ -42,7 +47,9 @@ def test_same_file_again_is_a_duplicate_and_stores_nothing(client):
     assert RawSmtFile.objects.count() == 1
 
 
-@pytest.mark.parametrize("headers", [{"HTTP_X_ADMIN_TOKEN": "test-admin-token"}, {"HTTP_AUTHORIZATION": "Bearer test-admin-token"}])
+@pytest.mark.parametrize(
+    "headers", [{"HTTP_X_ADMIN_TOKEN": "test-admin-token"}, {"HTTP_AUTHORIZATION": "Bearer test-admin-token"}]
+)
 def test_admin_token_uploads_through_the_legacy_api_path(client, headers):
     response = upload(client, (SMT_SAMPLES / SAMPLE).read_bytes(), url="/api/admin/smt/raw-upload", **headers)
     assert response.status_code == 201 and RawSmtFile.objects.get().uploader == "token:admin"
@@ -82,8 +89,9 @@ def test_get_is_405(client):
 
 def test_declared_too_large_body_gets_413_before_reading(client, settings):
     settings.SMT_UPLOAD_MAX_BYTES = 1000
-    response = client.generic("POST", "/upload", b"", CONTENT_TYPE="multipart/form-data; boundary=x",
-                              CONTENT_LENGTH=str(10_000_000), **TOKEN)
+    response = client.generic(
+        "POST", "/upload", b"", CONTENT_TYPE="multipart/form-data; boundary=x", CONTENT_LENGTH=str(10_000_000), **TOKEN
+    )
     assert response.status_code == 413 and "1000 bytes" in response.json()["error"]
 
 
@@ -118,9 +126,15 @@ MALFORMED = {
     "wrong header": (b"date,usage\n2025-01-01,1\n", "no SMT interval header"),
     "header only": (HEADER, "no data rows"),
     "truncated rows": (HEADER + b"'10443720000000002,12/14/2025\n'10443720000000002\n", "truncated: 2"),
-    "bad dates": (HEADER + b"'10443720000000002,14/35/2025,12/15/2025 07:38:23,00:00,00:15,1,A,Consumption\n", "line 2"),
-    "bad numbers": (HEADER + b"'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:00,00:15,1,2,A,Consumption\n"
-                    b"'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:15,00:30,-1,A,Consumption\n", "kwh"),
+    "bad dates": (
+        HEADER + b"'10443720000000002,14/35/2025,12/15/2025 07:38:23,00:00,00:15,1,A,Consumption\n",
+        "line 2",
+    ),
+    "bad numbers": (
+        HEADER + b"'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:00,00:15,1,2,A,Consumption\n"
+        b"'10443720000000002,12/14/2025,12/15/2025 07:38:23,00:15,00:30,-1,A,Consumption\n",
+        "kwh",
+    ),
     "huge line": (b"ESIID," + b"X" * 100_000 + b"\n", "longer than"),
     "zip path escape": (_zip("../x.csv", HEADER), "unsafe path"),
 }

@@ -33,8 +33,8 @@ def _patched_zip(local_offset: int, central_offset: int, value: bytes, content: 
     """A zip of `content` with the same field changed in its local and central headers."""
     data = bytearray(_zip(content))
     central = data.find(b"PK\x01\x02")
-    data[local_offset:local_offset + len(value)] = value
-    data[central + central_offset:central + central_offset + len(value)] = value
+    data[local_offset : local_offset + len(value)] = value
+    data[central + central_offset : central + central_offset + len(value)] = value
     return bytes(data)
 
 
@@ -78,8 +78,9 @@ def _customer_upload(client, data: bytes):
 
 def _pull(client, data: bytes):
     body = {"mode": "inline", "filename": "IntervalData.csv", "content_b64": base64.b64encode(data).decode()}
-    return client.post("/api/admin/smt/pull", json.dumps(body), content_type="application/json",
-                       HTTP_X_ADMIN_TOKEN="test-admin-token")
+    return client.post(
+        "/api/admin/smt/pull", json.dumps(body), content_type="application/json", HTTP_X_ADMIN_TOKEN="test-admin-token"
+    )
 
 
 ENDPOINTS = {"upload": _token_upload, "raw-upload": _legacy_upload, "customer": _customer_upload, "pull": _pull}

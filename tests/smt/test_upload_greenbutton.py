@@ -32,12 +32,17 @@ def post(client, data: bytes, *, url: str = "/upload", name: str = "usage.xml", 
 
 
 def built(day: date = date(2025, 6, 1), *, usage_points: int = 1, prefix: str = "espi") -> bytes:
-    return espi([{"blocks": [quarter_hours(day)]}, {"flow": 19, "blocks": [quarter_hours(day, 8, 5)]}],
-                usage_points=usage_points, prefix=prefix).getvalue()
+    return espi(
+        [{"blocks": [quarter_hours(day)]}, {"flow": 19, "blocks": [quarter_hours(day, 8, 5)]}],
+        usage_points=usage_points,
+        prefix=prefix,
+    ).getvalue()
 
 
 def intervals() -> list[tuple]:
-    return list(SmtInterval.objects.order_by("esiid", "channel", "ts").values_list("esiid", "channel", "ts", "kwh", "quality"))
+    return list(
+        SmtInterval.objects.order_by("esiid", "channel", "ts").values_list("esiid", "channel", "ts", "kwh", "quality")
+    )
 
 
 def test_token_upload_of_a_real_15_minute_download_is_stored_as_green_button_and_normalized(client):
@@ -92,8 +97,10 @@ def test_an_hourly_download_is_refused_with_that_reason(client):
 
 
 def test_an_xml_bomb_is_refused_without_being_stored(client):
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;">]>'
-            b'<feed xmlns="http://www.w3.org/2005/Atom"><entry>&lol1;</entry></feed>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;">]>'
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry>&lol1;</entry></feed>'
+    )
     response = post(client, bomb, esiid=ESIID, **TOKEN)
     assert response.status_code == 422 and "declares a DTD or entities" in response.json()["error"]
     assert RawSmtFile.objects.count() == 0
@@ -102,21 +109,31 @@ def test_an_xml_bomb_is_refused_without_being_stored(client):
 def test_inline_pull_api_takes_a_green_button_file_and_its_usage_point_mapping(client):
     points = post(client, real(BATCH), **TOKEN).json()["usagePoints"]
     mapping = {point: f"1044372000161727{n}" for n, point in enumerate(points)}
-    body = {"mode": "inline", "filename": "batch.xml", "content_b64": base64.b64encode(real(BATCH)).decode(),
-            "usage_point_esiids": mapping}
-    response = client.post("/api/admin/smt/pull", json.dumps(body), content_type="application/json",
-                           HTTP_X_ADMIN_TOKEN="test-admin-token")
+    body = {
+        "mode": "inline",
+        "filename": "batch.xml",
+        "content_b64": base64.b64encode(real(BATCH)).decode(),
+        "usage_point_esiids": mapping,
+    }
+    response = client.post(
+        "/api/admin/smt/pull", json.dumps(body), content_type="application/json", HTTP_X_ADMIN_TOKEN="test-admin-token"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["kind"] == "greenbutton" and SmtInterval.objects.count() == 4 * 96
-    unmapped = client.post("/api/admin/smt/pull", json.dumps(body | {"usage_point_esiids": {}, "filename": "b.xml"}),
-                           content_type="application/json", HTTP_X_ADMIN_TOKEN="test-admin-token")
+    unmapped = client.post(
+        "/api/admin/smt/pull",
+        json.dumps(body | {"usage_point_esiids": {}, "filename": "b.xml"}),
+        content_type="application/json",
+        HTTP_X_ADMIN_TOKEN="test-admin-token",
+    )
     assert unmapped.status_code == 200 and unmapped.json()["duplicate"] is True  # same bytes: stored once
 
 
 def test_inline_pull_api_refuses_a_batch_without_mapping(client):
     body = {"mode": "inline", "filename": "batch.xml", "content_b64": base64.b64encode(real(BATCH)).decode()}
-    response = client.post("/api/admin/smt/pull", json.dumps(body), content_type="application/json",
-                           HTTP_X_ADMIN_TOKEN="test-admin-token")
+    response = client.post(
+        "/api/admin/smt/pull", json.dumps(body), content_type="application/json", HTTP_X_ADMIN_TOKEN="test-admin-token"
+    )
     assert response.status_code == 422 and "need an ESIID each" in response.json()["error"]
     assert RawSmtFile.objects.count() == 0
 
@@ -126,14 +143,21 @@ def test_customer_green_button_upload_is_read_as_their_only_house(customer_clien
     response = post(customer_client, built(), url="/customer/smt-upload")
     assert response.status_code == 201, response.content
     raw = RawSmtFile.objects.get()
-    assert raw.kind == "greenbutton" and raw.origin == "customer" and raw.esiid_hint == ESIID and raw.status == "normalized"
+    assert (
+        raw.kind == "greenbutton"
+        and raw.origin == "customer"
+        and raw.esiid_hint == ESIID
+        and raw.status == "normalized"
+    )
     assert SmtInterval.objects.filter(esiid=ESIID).count() == 104
 
 
 def test_customer_cannot_map_a_usage_point_to_someone_elses_esiid(customer_client, customer_user):
     House.objects.create(customer=customer_user, name="Oak St", esiid=ESIID)
     mapping = {"RetailCustomer/1/UsagePoint/1": ESIID, "RetailCustomer/1/UsagePoint/2": "10443720000000009"}
-    response = post(customer_client, built(usage_points=2), url="/customer/smt-upload", usage_point_esiids=json.dumps(mapping))
+    response = post(
+        customer_client, built(usage_points=2), url="/customer/smt-upload", usage_point_esiids=json.dumps(mapping)
+    )
     assert response.status_code == 422 and "10443720000000009 is not yours" in response.json()["error"]
     assert RawSmtFile.objects.count() == 0 and SmtInterval.objects.count() == 0
 
@@ -144,7 +168,9 @@ def test_customer_with_two_houses_is_asked_for_the_usage_points_esiid(customer_c
     refused = post(customer_client, built(), url="/customer/smt-upload")
     assert refused.status_code == 422 and refused.json()["usagePoints"] == ["RetailCustomer/1/UsagePoint/1"]
     named = post(customer_client, built(), url="/customer/smt-upload", esiid="10443720000000002")
-    assert named.status_code == 201 and set(SmtInterval.objects.values_list("esiid", flat=True)) == {"10443720000000002"}
+    assert named.status_code == 201 and set(SmtInterval.objects.values_list("esiid", flat=True)) == {
+        "10443720000000002"
+    }
 
 
 def test_the_mirror_stores_a_green_button_file_and_fails_it_naming_the_usage_point_it_cannot_map(smt_sftp):

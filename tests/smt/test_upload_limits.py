@@ -102,8 +102,9 @@ def test_a_nul_in_the_inline_pull_meter_is_a_422_before_anything_is_stored(clien
     import base64
 
     body = {"mode": "inline", "filename": "x.csv", "meter": "M\u00001", "content_b64": base64.b64encode(GOOD).decode()}
-    response = client.post("/api/admin/smt/pull", json.dumps(body), content_type="application/json",
-                           HTTP_X_ADMIN_TOKEN="test-admin-token")
+    response = client.post(
+        "/api/admin/smt/pull", json.dumps(body), content_type="application/json", HTTP_X_ADMIN_TOKEN="test-admin-token"
+    )
     assert response.status_code == 422 and "NUL" in response.content.decode()
     assert RawSmtFile.objects.count() == 0 and _stored_objects() == []
 
@@ -115,7 +116,9 @@ def test_a_failure_after_the_bytes_are_stored_removes_them_again(monkeypatch):
 
     monkeypatch.setattr(storage, "_register", refuse)
     with pytest.raises(RuntimeError):
-        storage.raw_file_store(fileobj=io.BytesIO(GOOD), sha256="a" * 64, size=len(GOOD), filename="x.csv", origin="staff")
+        storage.raw_file_store(
+            fileobj=io.BytesIO(GOOD), sha256="a" * 64, size=len(GOOD), filename="x.csv", origin="staff"
+        )
     assert _stored_objects() == []
 
 

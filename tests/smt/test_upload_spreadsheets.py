@@ -70,7 +70,10 @@ def test_scientific_esiid_without_a_named_esiid_is_refused_saying_how_to_fix_the
 
 def test_scientific_esiid_disagreeing_with_the_named_esiid_is_refused(client):
     response = post(client, variant("v3_excel_scientific_esiid.csv"), esiid="10443820001617272", **TOKEN)
-    assert response.status_code == 422 and "does not agree with the upload's ESIID 10443820001617272" in response.json()["error"]
+    assert (
+        response.status_code == 422
+        and "does not agree with the upload's ESIID 10443820001617272" in response.json()["error"]
+    )
     assert RawSmtFile.objects.count() == 0
 
 

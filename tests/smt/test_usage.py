@@ -16,7 +16,14 @@ UTC = UTC
 
 def load(name: str, meter: str = "M1"):
     data = (SMT_SAMPLES / name).read_bytes()
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename=name, meter=meter, origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=name,
+        meter=meter,
+        origin="staff",
+    ).raw_file
     normalize.raw_file_normalize(raw_file=raw)
     return raw
 
@@ -37,7 +44,10 @@ def test_real_dst_samples_are_complete_with_the_days_true_interval_count(name, e
 
 def test_spreadsheet_excerpt_counts_both_dst_days_and_partial_days():
     load("excel-resaved-IntervalData-excerpt.csv")
-    days = {d.date: d for d in usage.daily_summary(esiid="10443720000000003", start=date(2025, 11, 1), end=date(2025, 11, 3))}
+    days = {
+        d.date: d
+        for d in usage.daily_summary(esiid="10443720000000003", start=date(2025, 11, 1), end=date(2025, 11, 3))
+    }
     assert days["2025-11-02"].expected == 100 and days["2025-11-02"].completeness == 1.0
     assert days["2025-11-01"].found == 0 and days["2025-11-01"].gaps[0]["intervals"] == 96
     (spring,) = usage.daily_summary(esiid="10443720000000003", start=date(2026, 3, 8), end=date(2026, 3, 8))
@@ -63,10 +73,19 @@ def test_removed_block_shows_as_gap_ranges():
 
 def test_daily_summary_api(client):
     load("portal-IntervalData-2025-12-14-estimated.csv")
-    body = client.get("/api/admin/analysis/daily-summary?esiid=10443720000000002&dateStart=2025-12-13&dateEnd=2025-12-14", **TOKEN).json()
+    body = client.get(
+        "/api/admin/analysis/daily-summary?esiid=10443720000000002&dateStart=2025-12-13&dateEnd=2025-12-14", **TOKEN
+    ).json()
     assert body["ok"] and [d["date"] for d in body["days"]] == ["2025-12-13", "2025-12-14"]
     day = body["days"][1]
-    assert (day["expected"], day["found"], day["completeness"], day["kwh"], day["estimated"], day["generationKwh"]) == (96, 96, 1.0, 85.947, 16, 0.0)
+    assert (day["expected"], day["found"], day["completeness"], day["kwh"], day["estimated"], day["generationKwh"]) == (
+        96,
+        96,
+        1.0,
+        85.947,
+        16,
+        0.0,
+    )
     assert body["days"][0]["completeness"] == 0.0
     bad = client.get("/api/admin/analysis/daily-summary?esiid=1&dateStart=yesterday", **TOKEN)
     assert bad.status_code == 400 and "dateStart" in bad.json()["error"]
@@ -77,8 +96,15 @@ def test_intervals_api_filters_by_utc_range(client):
     url = "/api/admin/debug/smt/intervals?esiid=10443720000000002&meter=M1&dateStart=2025-12-14T23:45:00Z&dateEnd=2025-12-15T00:30:00Z"
     body = client.get(url, **TOKEN).json()
     assert body["count"] == 3
-    assert body["intervals"][0] == {"esiid": "10443720000000002", "meter": "M1", "channel": "consumption",
-                                    "ts": "2025-12-14T23:45:00Z", "kwh": 1.276, "quality": "estimated", "rawFileId": raw.pk}
+    assert body["intervals"][0] == {
+        "esiid": "10443720000000002",
+        "meter": "M1",
+        "channel": "consumption",
+        "ts": "2025-12-14T23:45:00Z",
+        "kwh": 1.276,
+        "quality": "estimated",
+        "rawFileId": raw.pk,
+    }
     assert client.get(url + "&limit=1", **TOKEN).json()["count"] == 1
 
 
@@ -87,11 +113,22 @@ def test_deletion_matches_preview_is_audited_and_renormalizing_restores(client, 
     start, end = datetime(2025, 11, 2, 6, tzinfo=UTC), datetime(2025, 11, 2, 9, tzinfo=UTC)
     preview = usage.intervals_delete_preview(esiid="10443720000000002", meter="M1", start=start, end=end)
     assert preview["count"] == 12 and preview["rawFileIds"] == [raw.pk]
-    body = {"esiid": "10443720000000002", "meter": "M1", "dateStart": "2025-11-02T06:00:00Z", "dateEnd": "2025-11-02T09:00:00Z", "reason": "bad load"}
+    body = {
+        "esiid": "10443720000000002",
+        "meter": "M1",
+        "dateStart": "2025-11-02T06:00:00Z",
+        "dateEnd": "2025-11-02T09:00:00Z",
+        "reason": "bad load",
+    }
     response = client.post("/api/admin/debug/smt/intervals", json.dumps(body), content_type="application/json", **TOKEN)
     assert response.status_code == 200 and response.json()["deletedCount"] == preview["count"]
     audit = IntervalDeletion.objects.get()
-    assert (audit.actor, audit.deleted_count, audit.reason, audit.raw_file_ids) == ("token:admin", 12, "bad load", [raw.pk])
+    assert (audit.actor, audit.deleted_count, audit.reason, audit.raw_file_ids) == (
+        "token:admin",
+        12,
+        "bad load",
+        [raw.pk],
+    )
     assert SmtInterval.objects.count() == 88
     stats = normalize.raw_file_normalize(raw_file=raw)
     assert stats["intervalsInserted"] == 12 and SmtInterval.objects.count() == 100
@@ -116,13 +153,26 @@ def test_bad_deletion_requests_are_400_and_delete_nothing(client, body, message)
 def test_backfill_total_equals_sum_of_data_and_says_when_cut(client, monkeypatch):
     load("portal-IntervalData-2025-12-14-estimated.csv")
     monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2025, 12, 20, tzinfo=UTC))
-    body = client.post("/api/admin/smt/backfill-usage", json.dumps({"esiid": "10443720000000002", "days": 30, "limit": 1000}),
-                       content_type="application/json", **TOKEN).json()
+    body = client.post(
+        "/api/admin/smt/backfill-usage",
+        json.dumps({"esiid": "10443720000000002", "days": 30, "limit": 1000}),
+        content_type="application/json",
+        **TOKEN,
+    ).json()
     assert body["summary"]["count"] == 96 and body["summary"]["truncated"] is False
     assert body["summary"]["totalKwh"] == 85.947 == round(sum(d["kwh"] for d in body["data"]), 3)
-    cut = client.post("/api/admin/smt/backfill-usage", json.dumps({"esiid": "10443720000000002", "days": 30, "limit": 10}),
-                      content_type="application/json", **TOKEN).json()["summary"]
-    assert cut["truncated"] is True and cut["count"] == 10 and "cut 86 of 96" in cut["note"] and cut["fullTotalKwh"] == 85.947
+    cut = client.post(
+        "/api/admin/smt/backfill-usage",
+        json.dumps({"esiid": "10443720000000002", "days": 30, "limit": 10}),
+        content_type="application/json",
+        **TOKEN,
+    ).json()["summary"]
+    assert (
+        cut["truncated"] is True
+        and cut["count"] == 10
+        and "cut 86 of 96" in cut["note"]
+        and cut["fullTotalKwh"] == 85.947
+    )
 
 
 def test_portfolio_lists_worst_first():
@@ -145,7 +195,9 @@ def test_daily_summary_reads_the_day_totals_and_gaps_from_the_covering_index():
     from django.test.utils import CaptureQueriesContext
 
     load("portal-IntervalData-2025-11-02-fall-back.csv")
-    SmtInterval.objects.filter(ts__gte=datetime(2025, 11, 2, 7, tzinfo=UTC), ts__lt=datetime(2025, 11, 2, 8, tzinfo=UTC)).delete()
+    SmtInterval.objects.filter(
+        ts__gte=datetime(2025, 11, 2, 7, tzinfo=UTC), ts__lt=datetime(2025, 11, 2, 8, tzinfo=UTC)
+    ).delete()
     with CaptureQueriesContext(connection) as queries:
         (day,) = usage.daily_summary(esiid="10443720000000002", start=date(2025, 11, 2), end=date(2025, 11, 2))
     assert (day.found, len(day.gaps)) == (96, 1) and len(queries) == 2
@@ -171,18 +223,31 @@ def test_day_totals_follow_every_write_path(client):
     assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].estimated == 16
     text = (SMT_SAMPLES / "portal-IntervalData-2025-12-14-estimated.csv").read_text()
     revised = text.replace("12/15/2025 07:38:23", "12/16/2025 08:00:00").replace(",E,", ",A,").encode()
-    stored = storage.raw_file_store(fileobj=io.BytesIO(revised), sha256=hashlib.sha256(revised).hexdigest(),
-                                   size=len(revised), filename="revised.csv", meter="M1", origin="staff").raw_file
+    stored = storage.raw_file_store(
+        fileobj=io.BytesIO(revised),
+        sha256=hashlib.sha256(revised).hexdigest(),
+        size=len(revised),
+        filename="revised.csv",
+        meter="M1",
+        origin="staff",
+    ).raw_file
     assert normalize.raw_file_normalize(raw_file=stored)["intervalsUpdated"] == 96  # a newer revision of every row
     (summary,) = usage.daily_summary(esiid=esiid, start=day, end=day)
     assert usage.day_totals_drift() == [] and (summary.found, summary.estimated, summary.kwh) == (96, 0, 85.947)
     body = {"esiid": esiid, "meter": "M1", "dateStart": "2025-12-14T12:00:00Z", "dateEnd": "2025-12-14T14:00:00Z"}
-    assert client.post("/api/admin/debug/smt/intervals", json.dumps(body), content_type="application/json", **TOKEN).json()["deletedCount"] == 8
+    assert (
+        client.post(
+            "/api/admin/debug/smt/intervals", json.dumps(body), content_type="application/json", **TOKEN
+        ).json()["deletedCount"]
+        == 8
+    )
     assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].found == 88
     normalize.raw_file_normalize(raw_file=raw)
     assert usage.day_totals_drift() == [] and usage.daily_summary(esiid=esiid, start=day, end=day)[0].found == 96
     with connection.cursor() as cursor:  # move the day's last hour into the next local day, change kWh
-        cursor.execute("UPDATE smt_interval SET ts = ts + interval '1 hour', kwh = kwh + 1 WHERE ts >= '2025-12-15T05:00:00Z' AND ts < '2025-12-15T06:00:00Z'")
+        cursor.execute(
+            "UPDATE smt_interval SET ts = ts + interval '1 hour', kwh = kwh + 1 WHERE ts >= '2025-12-15T05:00:00Z' AND ts < '2025-12-15T06:00:00Z'"
+        )
         assert usage.day_totals_drift() == []
         cursor.execute("DELETE FROM smt_interval WHERE meter = 'M2'")
         assert usage.day_totals_drift() == []
@@ -191,7 +256,9 @@ def test_day_totals_follow_every_write_path(client):
     days = usage.daily_summary(esiid=esiid, start=day, end=day + timedelta(days=1))
     assert [d.found for d in days] == [92, 4] and days[0].gaps[0]["start"] == "2025-12-15T05:00:00Z"
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test transaction's deferred FK checks, else TRUNCATE refuses
+        cursor.execute(
+            "SET CONSTRAINTS ALL IMMEDIATE"
+        )  # the test transaction's deferred FK checks, else TRUNCATE refuses
         cursor.execute("TRUNCATE smt_interval")
         cursor.execute("SELECT count(*) FROM smt_interval_day")
         assert cursor.fetchone() == (0,)
@@ -210,4 +277,8 @@ def test_day_totals_command_reports_and_repairs_drift():
     with pytest.raises(SystemExit):
         call_command("smt_day_totals", stdout=io.StringIO(), stderr=io.StringIO())
     call_command("smt_day_totals", "--rebuild", stdout=out)
-    assert usage.day_totals_drift() == [] and usage.daily_summary(esiid="10443720000000002", start=date(2025, 11, 2), end=date(2025, 11, 2))[0].found == 100
+    assert (
+        usage.day_totals_drift() == []
+        and usage.daily_summary(esiid="10443720000000002", start=date(2025, 11, 2), end=date(2025, 11, 2))[0].found
+        == 100
+    )

@@ -28,8 +28,14 @@ def cache_on(settings):
 
 def normalized(name: str):
     data = (SMT_SAMPLES / name).read_bytes()
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                                filename=name, meter="M1", origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=name,
+        meter="M1",
+        origin="staff",
+    ).raw_file
     normalize.raw_file_normalize(raw_file=raw)
     return raw
 
@@ -51,8 +57,13 @@ def test_a_repeat_view_is_served_from_the_cache(staff_client):
 def test_an_audited_deletion_shows_at_once(staff_client):
     normalized("portal-IntervalData-2025-11-02-fall-back.csv")
     assert found_on_page(staff_client) == "100 of 100"
-    usage.intervals_delete(esiid="10443720000000002", meter="M1", start=datetime(2025, 11, 2, 5, tzinfo=UTC),
-                           end=datetime(2025, 11, 2, 6, tzinfo=UTC), actor="test")
+    usage.intervals_delete(
+        esiid="10443720000000002",
+        meter="M1",
+        start=datetime(2025, 11, 2, 5, tzinfo=UTC),
+        end=datetime(2025, 11, 2, 6, tzinfo=UTC),
+        actor="test",
+    )
     assert found_on_page(staff_client) == "96 of 100"
 
 

@@ -13,7 +13,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def loaded():
     data = (SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv").read_bytes()
-    raw = storage.raw_file_store(fileobj=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="fb.csv", meter="M1", origin="staff").raw_file
+    raw = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename="fb.csv",
+        meter="M1",
+        origin="staff",
+    ).raw_file
     normalize.raw_file_normalize(raw_file=raw)
     return raw
 
@@ -35,11 +42,19 @@ def test_csv_export_streams_the_filtered_rows(staff_client, loaded):
     response = staff_client.get("/smt/intervals/export.csv?esiid=10443720000000002&channel=consumption")
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert response["Content-Type"] == "text/csv" and len(lines) == 101
-    assert lines[1].startswith("10443720000000002,M1,consumption,2025-11-02T05:00:00+00:00,2025-11-02T00:00:00-05:00,0.434,actual")
+    assert lines[1].startswith(
+        "10443720000000002,M1,consumption,2025-11-02T05:00:00+00:00,2025-11-02T00:00:00-05:00,0.434,actual"
+    )
 
 
 def test_delete_page_previews_then_deletes_and_audits(staff_client, loaded):
-    query = {"esiid": "10443720000000002", "meter": "M1", "start": "2025-11-02", "end": "2025-11-02", "reason": "double load"}
+    query = {
+        "esiid": "10443720000000002",
+        "meter": "M1",
+        "start": "2025-11-02",
+        "end": "2025-11-02",
+        "reason": "double load",
+    }
     preview = staff_client.get("/smt/intervals/delete", query)
     assert b'id="preview-count">100<' in preview.content and SmtInterval.objects.count() == 100
     response = staff_client.post("/smt/intervals/delete", query)
@@ -50,7 +65,9 @@ def test_delete_page_previews_then_deletes_and_audits(staff_client, loaded):
 
 
 def test_delete_form_errors_name_the_field_and_delete_nothing(staff_client, loaded):
-    response = staff_client.post("/smt/intervals/delete", {"esiid": "12", "meter": "M1", "start": "2025-11-03", "end": "2025-11-02"})
+    response = staff_client.post(
+        "/smt/intervals/delete", {"esiid": "12", "meter": "M1", "start": "2025-11-03", "end": "2025-11-02"}
+    )
     assert response.status_code == 200 and b"17 or 22 digits" in response.content and SmtInterval.objects.count() == 100
 
 
@@ -71,7 +88,13 @@ def test_portfolio_lists_esiids(staff_client, loaded):
 def test_percent_never_rounds_an_incomplete_range_up_to_100():
     from smt.templatetags.smt_format import percent
 
-    assert [percent(1), percent(35024 / 35040), percent(80 / 96), percent(0), percent(None)] == ["100%", "99.9%", "83.3%", "0%", "–"]
+    assert [percent(1), percent(35024 / 35040), percent(80 / 96), percent(0), percent(None)] == [
+        "100%",
+        "99.9%",
+        "83.3%",
+        "0%",
+        "–",
+    ]
 
 
 def test_interval_pages_do_not_claim_a_page_count_they_never_counted(staff_client, loaded):

@@ -28,7 +28,9 @@ def test_a_meter_without_data_has_no_counted_days():
 
 def test_first_data_day_is_the_central_day_of_the_first_reading():
     # 04:30 UTC on Nov 5 is 22:30 CST on Nov 4.
-    SmtInterval.objects.create(esiid=ESIID, meter="M7", ts="2025-11-05T04:30:00Z", kwh=1, channel="consumption", quality="actual", row_number=2)
+    SmtInterval.objects.create(
+        esiid=ESIID, meter="M7", ts="2025-11-05T04:30:00Z", kwh=1, channel="consumption", quality="actual", row_number=2
+    )
     assert usage.first_data_day(esiid=ESIID) == date(2025, 11, 4)
     assert usage.first_data_day(esiid="10443720000000009") is None
 
@@ -59,8 +61,15 @@ def test_the_day_table_shows_local_spans_from_the_real_summary():
     from smt.charts import day_rows
 
     for n in range(72):  # 00:00–18:00 Central on Nov 5; 18:00–24:00 missing
-        SmtInterval.objects.create(esiid=ESIID, meter="M7", ts=usage.local_midnight(date(2025, 11, 5)) + n * usage.STEP,
-                                   kwh=1, channel="consumption", quality="actual", row_number=2)
+        SmtInterval.objects.create(
+            esiid=ESIID,
+            meter="M7",
+            ts=usage.local_midnight(date(2025, 11, 5)) + n * usage.STEP,
+            kwh=1,
+            channel="consumption",
+            quality="actual",
+            row_number=2,
+        )
     summary = usage.daily_summary(esiid=ESIID, start=date(2025, 11, 5), end=date(2025, 11, 6))
     html = day_rows(summary)
     assert "18:00–24:00 (24)" in html and "whole day (96)" in html and "00:00–06:00" not in html

@@ -37,9 +37,13 @@ def test_worker_killed_mid_normalize_then_restarted_ends_exact(settings, tmp_pat
     with open(path, "w") as handle:
         handle.writelines(interval_csv_lines(esiids=ESIIDS, start=date(2025, 1, 1), days=365))
     data = path.read_bytes()
-    expected_wh = sum(int(line.split(",")[5].replace(".", "")) for line in data.decode().splitlines()[1:] if line.split(",")[5])
+    expected_wh = sum(
+        int(line.split(",")[5].replace(".", "")) for line in data.decode().splitlines()[1:] if line.split(",")[5]
+    )
     with open(path, "rb") as handle:
-        raw = storage.raw_file_store(fileobj=handle, sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="year.csv", origin="staff").raw_file
+        raw = storage.raw_file_store(
+            fileobj=handle, sha256=hashlib.sha256(data).hexdigest(), size=len(data), filename="year.csv", origin="staff"
+        ).raw_file
 
     cluster = cluster_start(settings, tmp_path / "q.log")
     try:
@@ -55,7 +59,9 @@ def test_worker_killed_mid_normalize_then_restarted_ends_exact(settings, tmp_pat
         cluster = cluster_start(settings, tmp_path / "q.log")
         settings.SMT_STRANDED_AFTER_SECONDS = 0
         assert ingest.raw_files_requeue_stranded() == 1
-        assert wait_for(lambda: RawSmtFile.objects.get(pk=raw.pk).status == "normalized", 60, 0.2), (tmp_path / "q.log").read_text()[-2000:]
+        assert wait_for(lambda: RawSmtFile.objects.get(pk=raw.pk).status == "normalized", 60, 0.2), (
+            tmp_path / "q.log"
+        ).read_text()[-2000:]
     finally:
         cluster_stop(cluster)
     assert SmtInterval.objects.count() == len(ESIIDS) * 365 * 96

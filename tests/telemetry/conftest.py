@@ -21,13 +21,17 @@ def feed(device: str, *readings: tuple, start: datetime = T0) -> ingest.RecordRe
     items = []
     for minute, wh, *extra in readings:
         ts = start + timedelta(minutes=minute)
-        items.append(messages.ReadingIn(device=device, ts=ts, received_at=ts, energy_wh=wh, **(extra[0] if extra else {})))
+        items.append(
+            messages.ReadingIn(device=device, ts=ts, received_at=ts, energy_wh=wh, **(extra[0] if extra else {}))
+        )
     return ingest.items_record(items)
 
 
 def place(device: str, location: Location | None, day=None) -> DeviceAssignment:
     """Assign a device by name, as staff do (day: the local day it takes effect, None: today)."""
-    return assign.device_assign(device=Device.objects.get(name=device), location=location, effective_from=day, assigned_by="test")
+    return assign.device_assign(
+        device=Device.objects.get(name=device), location=location, effective_from=day, assigned_by="test"
+    )
 
 
 def current(device: str) -> list[tuple]:
@@ -51,7 +55,9 @@ class Broker:
         listener = f"listener {self.port} 127.0.0.1\n"
         if tls:
             listener += "cafile {}\ncertfile {}\nkeyfile {}\n".format(*tls)
-        access = f"allow_anonymous false\npassword_file {password_file}\n" if password_file else "allow_anonymous true\n"
+        access = (
+            f"allow_anonymous false\npassword_file {password_file}\n" if password_file else "allow_anonymous true\n"
+        )
         self.conf = folder / "mosquitto.conf"
         self.conf.write_text(
             f"{listener}{access}persistence true\n"
@@ -64,8 +70,9 @@ class Broker:
     def start(self) -> None:
         import subprocess
 
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=open(self.folder / "broker.log", "a"),
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.conf)], stdout=open(self.folder / "broker.log", "a"), stderr=subprocess.STDOUT
+        )
         wait_port(self.port)
 
     def stop(self) -> None:
@@ -82,8 +89,24 @@ class Broker:
         import subprocess
 
         tls = ["--cafile", str(self.ca_file)] if self.ca_file else []
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), *tls, *options, "-q", "1", "-t", topic, "-m", payload],
-                       check=True)
+        subprocess.run(
+            [
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                *tls,
+                *options,
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-m",
+                payload,
+            ],
+            check=True,
+        )
 
 
 @contextmanager
@@ -136,8 +159,12 @@ class SubscriberProcess:
 
         db = connection.settings_dict
         self.env = {
-            **__import__("os").environ, "MQTT_URL": url, "MQTT_TOPIC_PREFIX": prefix, "MQTT_CLIENT_ID": f"wl-test-{uuid.uuid4().hex[:8]}",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "TELEMETRY_BATCH_MS": "50",
+            **__import__("os").environ,
+            "MQTT_URL": url,
+            "MQTT_TOPIC_PREFIX": prefix,
+            "MQTT_CLIENT_ID": f"wl-test-{uuid.uuid4().hex[:8]}",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "TELEMETRY_BATCH_MS": "50",
             "TELEMETRY_TIME_ZONE": "Asia/Kolkata",
         }
         self.log_path, self.proc = log_path, None
@@ -149,8 +176,14 @@ class SubscriberProcess:
         from tests.conftest import ROOT
 
         # Its own process group, so a subscriber that hangs is killed with its writer processes.
-        self.proc = subprocess.Popen([sys.executable, "manage.py", "telemetry_subscribe"], cwd=ROOT, env=self.env,
-                                     stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "telemetry_subscribe"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log_path, "a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop(self) -> int:
         import os
@@ -194,8 +227,9 @@ def writers():
 
 @pytest.fixture
 def subscriber(transactional_db, broker, prefix, tmp_path, mqtt_protocol, writers):
-    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log", MQTT_PROTOCOL=mqtt_protocol,
-                            TELEMETRY_WRITERS=writers) as sub:
+    with subscriber_running(
+        broker.url, prefix, tmp_path / "subscriber.log", MQTT_PROTOCOL=mqtt_protocol, TELEMETRY_WRITERS=writers
+    ) as sub:
         yield sub
 
 

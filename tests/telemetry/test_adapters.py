@@ -44,7 +44,8 @@ def test_tasmota_lwt_online_and_offline_are_statuses():
 
 def test_tasmota_refuses_a_sensor_message_without_energy_and_a_negative_total_with_reasons():
     assert tasmota("tele/th/SENSOR", b'{"Time":"2026-07-01T10:00:00","AM2301":{"Temperature":21}}') == Refusal(
-        "th", "no ENERGY.Total in the SENSOR message (is the device an energy meter?)")
+        "th", "no ENERGY.Total in the SENSOR message (is the device an energy meter?)"
+    )
     assert tasmota("tele/p/SENSOR", b'{"ENERGY":{"Total":-1}}').reason == "ENERGY.Total must not be negative"
     assert tasmota("tele/p/SENSOR", b'{"ENERGY":{"Total":NaN}}').reason == "payload holds NaN, not a number"
     assert tasmota("tele/p/SENSOR", b"not json").reason == "payload is not JSON"
@@ -82,7 +83,8 @@ def test_shelly_online_topic_and_refusals():
     assert shelly_message("shelly1/online", b"true", received_at=NOW) == AdaptedStatus("shelly1", "online")
     assert shelly_message("shelly1/online", b"false", received_at=NOW) == AdaptedStatus("shelly1", "offline")
     assert shelly_message("shelly1/status/switch:0", b'{"id":0,"output":true}', received_at=NOW).reason == (
-        "switch:0 has no aenergy.total (a switch without metering?)")
+        "switch:0 has no aenergy.total (a switch without metering?)"
+    )
     old = b'{"aenergy":{"total":1,"minute_ts":100}}'
     assert "the device clock is not set" in shelly_message("s/status/switch:0", old, received_at=NOW).reason
     assert shelly_message("s/status/sys", b"{}", received_at=NOW) is None
@@ -90,8 +92,12 @@ def test_shelly_online_topic_and_refusals():
 
 def test_esphome_bare_number_uses_the_sensor_unit_setting():
     units = {"athom_smart_plug_v2_total_energy": "kWh", "energy_wh": "Wh", "power": "W"}
-    result = esphome_message("plug/sensor/athom_smart_plug_v2_total_energy/state", real("esphome_total_energy_state.txt"),
-                             received_at=NOW, units=units)
+    result = esphome_message(
+        "plug/sensor/athom_smart_plug_v2_total_energy/state",
+        real("esphome_total_energy_state.txt"),
+        received_at=NOW,
+        units=units,
+    )
     assert result == AdaptedReading("plug", NOW, 1234)
     assert esphome_message("plug/sensor/energy_wh/state", b"1234", received_at=NOW, units=units).energy_wh == 1234
     assert esphome_message("plug/sensor/power/state", b"56.5", received_at=NOW, units=units).power_w == 56.5
@@ -104,5 +110,7 @@ def test_esphome_sensor_without_a_unit_is_refused_saying_what_to_set():
 
 def test_esphome_status_topic_and_the_adapter_table():
     assert esphome_message("plug/status", b"offline", received_at=NOW, units={}) == AdaptedStatus("plug", "offline")
-    assert esphome_message("plug/status", b"rebooting", received_at=NOW, units={}).reason.startswith("status payload 'rebooting'")
+    assert esphome_message("plug/status", b"rebooting", received_at=NOW, units={}).reason.startswith(
+        "status payload 'rebooting'"
+    )
     assert set(ADAPTERS) == {"tasmota", "shelly", "esphome"}

@@ -25,8 +25,10 @@ def room(db):
 
 
 def test_admin_token_posts_a_list_and_unknown_devices_are_registered_unassigned(client, db):
-    body = [{"device": "lab-1", "energy_wh_total": 10, "ts": "2026-03-01T06:00:00Z"},
-            {"device": "lab-1", "energy_wh_total": 25, "ts": "2026-03-01T06:01:00Z", "power_w": 900}]
+    body = [
+        {"device": "lab-1", "energy_wh_total": 10, "ts": "2026-03-01T06:00:00Z"},
+        {"device": "lab-1", "energy_wh_total": 25, "ts": "2026-03-01T06:01:00Z", "power_w": 900},
+    ]
     response = post(client, "/api/power-analytics/telemetry", body, **ADMIN)
     assert response.status_code == 200, response.content
     assert response.json() == {"ok": True, "stored": 2, "duplicates": 0, "devices_registered": ["lab-1"]}
@@ -66,31 +68,52 @@ def test_health_has_the_contract_fields(client, room):
 def test_summary_and_timeline_for_a_classroom(client, room):
     data = client.get("/api/power-analytics/summary?classroom=Room 101&date=2026-03-01", **ADMIN).json()
     assert data["total_kwh"] == "2.5" and data["devices"][0]["device"] == "m1" and data["timezone"] == "Asia/Kolkata"
-    data = client.get("/api/power-analytics/timeline?classroom=Room 101&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z", **ADMIN).json()
+    data = client.get(
+        "/api/power-analytics/timeline?classroom=Room 101&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z", **ADMIN
+    ).json()
     assert [e["delta_wh"] for e in data["devices"][0]["entries"]] == [1000, 1500]
     assert data["devices"][0]["readings"][0]["power_w"] == 100
     assert client.get("/api/power-analytics/summary?classroom=Nope", **ADMIN).status_code == 404
-    bad = client.get("/api/power-analytics/timeline?classroom=Room 101&start=2026-03-02T00:00:00Z&end=2026-03-01T00:00:00Z", **ADMIN)
+    bad = client.get(
+        "/api/power-analytics/timeline?classroom=Room 101&start=2026-03-02T00:00:00Z&end=2026-03-01T00:00:00Z", **ADMIN
+    )
     assert bad.status_code == 422
 
 
 def test_cost_version_post_recalculates_and_get_lists(client, room):
-    response = post(client, "/api/power-analytics/cost-versions",
-                    {"cost_per_kwh": "0.25", "effective_from": "2026-01-01T00:00:00+05:30", "notes": "tariff"}, **ADMIN)
+    response = post(
+        client,
+        "/api/power-analytics/cost-versions",
+        {"cost_per_kwh": "0.25", "effective_from": "2026-01-01T00:00:00+05:30", "notes": "tariff"},
+        **ADMIN,
+    )
     assert response.status_code == 200, response.content
     changed = response.json()["recalculation"]["days_changed"]
     assert [(c["day"], c["new_kwh"], Decimal(c["old_cost"]), Decimal(c["new_cost"])) for c in changed] == [
-        ("2026-03-01", "2.5", Decimal(0), Decimal("0.625"))]
+        ("2026-03-01", "2.5", Decimal(0), Decimal("0.625"))
+    ]
     assert CostVersion.objects.get().created_by == "token:admin"
     listed = client.get("/api/power-analytics/cost-versions", **ADMIN).json()["versions"]
     assert listed[0]["cost_per_kwh"] == "0.250000"
-    assert post(client, "/api/power-analytics/cost-versions", {"cost_per_kwh": "-1", "effective_from": "2026-01-01T00:00:00Z"},
-                **ADMIN).status_code == 422
+    assert (
+        post(
+            client,
+            "/api/power-analytics/cost-versions",
+            {"cost_per_kwh": "-1", "effective_from": "2026-01-01T00:00:00Z"},
+            **ADMIN,
+        ).status_code
+        == 422
+    )
 
 
 def test_recalculate_rebuilds_a_classroom_range(client, room):
     DailyTotal.objects.update(wh=7)
-    response = post(client, "/api/power-analytics/recalculate", {"classroom": "Room 101", "start": "2026-03-01", "end": "2026-03-01"}, **ADMIN)
+    response = post(
+        client,
+        "/api/power-analytics/recalculate",
+        {"classroom": "Room 101", "start": "2026-03-01", "end": "2026-03-01"},
+        **ADMIN,
+    )
     assert response.status_code == 200
     assert DailyTotal.objects.get(day=date(2026, 3, 1)).wh == 2500
     assert response.json()["days_changed"][0]["new_kwh"] == "2.5"
@@ -119,13 +142,21 @@ def moved(db):
 
 def test_summary_and_timeline_follow_where_the_device_was(client, moved):
     summary = lambda room, day: client.get(f"/api/power-analytics/summary?classroom={room}&date={day}", **ADMIN).json()  # noqa: E731
-    assert summary("Room 101", "2026-03-02")["total_kwh"] == "14.4" and summary("Room 101", "2026-03-03")["devices"] == []
-    assert summary("Room 102", "2026-03-02")["devices"] == [] and summary("Room 102", "2026-03-03")["total_kwh"] == "14.4"
+    assert (
+        summary("Room 101", "2026-03-02")["total_kwh"] == "14.4" and summary("Room 101", "2026-03-03")["devices"] == []
+    )
+    assert (
+        summary("Room 102", "2026-03-02")["devices"] == [] and summary("Room 102", "2026-03-03")["total_kwh"] == "14.4"
+    )
     window = "start=2026-03-02T00:00:00&end=2026-03-04T00:00:00"  # local times
     old = client.get(f"/api/power-analytics/timeline?classroom=Room 101&{window}", **ADMIN).json()["devices"]
     new = client.get(f"/api/power-analytics/timeline?classroom=Room 102&{window}", **ADMIN).json()["devices"]
-    assert [(d["device"], d["from"], d["until"]) for d in old] == [("m2", "2026-03-02T00:00:00+05:30", "2026-03-03T00:00:00+05:30")]
-    assert [(d["device"], d["from"], d["until"]) for d in new] == [("m2", "2026-03-03T00:00:00+05:30", "2026-03-04T00:00:00+05:30")]
+    assert [(d["device"], d["from"], d["until"]) for d in old] == [
+        ("m2", "2026-03-02T00:00:00+05:30", "2026-03-03T00:00:00+05:30")
+    ]
+    assert [(d["device"], d["from"], d["until"]) for d in new] == [
+        ("m2", "2026-03-03T00:00:00+05:30", "2026-03-04T00:00:00+05:30")
+    ]
     assert len(old[0]["readings"]) == len(new[0]["readings"]) == 24
     assert all(r["ts"] < "2026-03-02T18:30" for r in old[0]["readings"])
 

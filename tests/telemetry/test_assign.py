@@ -62,20 +62,28 @@ def test_a_day_before_the_previous_assignments_day_is_refused_and_nothing_change
     c = Location.objects.create(name="C")
     with pytest.raises(ValidationError, match=r"m1 is in B from 2026-03-03; a move cannot take effect before that day"):
         place("m1", c, MAR(2))
-    assert list(DeviceAssignment.objects.values_list("location__name", "effective_from")) == [("A", None), ("B", MAR(3))]
+    assert list(DeviceAssignment.objects.values_list("location__name", "effective_from")) == [
+        ("A", None),
+        ("B", MAR(3)),
+    ]
     assert Device.objects.get(name="m1").location == b
 
 
-@pytest.mark.parametrize("case, message", [
-    ("future", "is after today"),
-    ("same place", "m1 is already in A"),
-    ("unassigned first", "m1 is not assigned yet"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("future", "is after today"),
+        ("same place", "m1 is already in A"),
+        ("unassigned first", "m1 is not assigned yet"),
+    ],
+)
 def test_assignments_that_change_nothing_or_lie_ahead_are_refused(rooms, case, message):
     a, _ = rooms
     if case != "unassigned first":
         place("m1", a)
-    target, day = {"future": (rooms[1], date(2999, 1, 1)), "same place": (a, None), "unassigned first": (None, None)}[case]
+    target, day = {"future": (rooms[1], date(2999, 1, 1)), "same place": (a, None), "unassigned first": (None, None)}[
+        case
+    ]
     with pytest.raises(ValidationError, match=message):
         place("m1", target, day)
     assert DeviceAssignment.objects.count() == (0 if case == "unassigned first" else 1)
@@ -87,7 +95,10 @@ def test_same_day_reassignment_replaces_that_days_move_and_undoes_it_when_back_w
     place("m1", a)
     place("m1", b, MAR(3))
     replaced = place("m1", c, MAR(3))
-    assert list(DeviceAssignment.objects.values_list("location__name", "effective_from")) == [("A", None), ("C", MAR(3))]
+    assert list(DeviceAssignment.objects.values_list("location__name", "effective_from")) == [
+        ("A", None),
+        ("C", MAR(3)),
+    ]
     assert replaced.assigned_by == "test" and kwh(c, MAR(3)) == "14.4" and kwh(b, MAR(3)) == "0"
     assert place("m1", a, MAR(3)).effective_from is None  # back in A: the move is gone
     assert DeviceAssignment.objects.count() == 1 and Device.objects.get(name="m1").location == a
@@ -100,7 +111,12 @@ def test_location_stays_mark_devices_moved_in_and_out_during_a_range(rooms):
     [out] = a.stays(MAR(1), MAR(4))
     [into] = b.stays(MAR(1), MAR(4))
     assert (out.first, out.last, out.moved_out(MAR(4)), out.moved_in(MAR(1))) == (None, MAR(2), True, False)
-    assert (into.first, into.last, into.moved_in(MAR(1)), into.clip(MAR(1), MAR(4))) == (MAR(3), None, True, (MAR(3), MAR(4)))
+    assert (into.first, into.last, into.moved_in(MAR(1)), into.clip(MAR(1), MAR(4))) == (
+        MAR(3),
+        None,
+        True,
+        (MAR(3), MAR(4)),
+    )
     assert a.stays(MAR(3), MAR(4)) == [] and b.stays(MAR(1), MAR(2)) == []
 
 

@@ -65,5 +65,8 @@ def test_ingest_reads_each_device_with_its_own_zone_and_unit_and_keeps_refusals(
     ]
     result = ingest.messages_record(batch)
     assert (result.stored, result.malformed) == (2, 1)
-    assert set(RawEvent.objects.values_list("device__name", "energy_wh", "ts")) == {("chi", 1250, AT), ("kol", 1250, AT)}
+    assert set(RawEvent.objects.values_list("device__name", "energy_wh", "ts")) == {
+        ("chi", 1250, AT),
+        ("kol", 1250, AT),
+    }
     assert MalformedMessage.objects.get().error.startswith("energy_wh_total must be whole Wh, got 1250.5")

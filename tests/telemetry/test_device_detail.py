@@ -45,12 +45,15 @@ def test_assign_from_device_health_without_a_day_moves_from_today(staff_client, 
     assert f'href="/telemetry/devices/{m1.pk}/"' in html and 'name="effective_from"' in html and "hx-preserve" in html
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"location": "999"}, "Select a valid choice"),
-    ({"location": "{hall}", "effective_from": "3 March"}, "Enter a valid date"),
-    ({"location": "{lab}"}, "m1 is already in Lab"),
-    ({"location": "{hall}", "effective_from": "2999-01-01"}, "is after today"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"location": "999"}, "Select a valid choice"),
+        ({"location": "{hall}", "effective_from": "3 March"}, "Enter a valid date"),
+        ({"location": "{lab}"}, "m1 is already in Lab"),
+        ({"location": "{hall}", "effective_from": "2999-01-01"}, "is after today"),
+    ],
+)
 def test_bad_input_gets_400_naming_the_problem_and_changes_nothing(staff_client, m1, data, message):
     ids = {"{hall}": str(Location.objects.get(name="Hall").pk), "{lab}": str(Location.objects.get(name="Lab").pk)}
     response = assign(staff_client, m1, **{k: ids.get(v, v) for k, v in data.items()})
@@ -83,8 +86,12 @@ def test_location_page_lists_devices_that_were_there_with_moved_in_and_out(staff
     place("m1", hall, date(2026, 3, 3))
     range_ = "start=2026-03-01&end=2026-03-04"
     old = staff_client.get(f"/telemetry/locations/{lab.pk}/?{range_}&day=2026-03-02").content.decode()
-    assert "moved out" in old and "moved in" not in old and 'id="range-kwh">21.900<' in old and 'class="timeline"' in old
+    assert (
+        "moved out" in old and "moved in" not in old and 'id="range-kwh">21.900<' in old and 'class="timeline"' in old
+    )
     new = staff_client.get(f"/telemetry/locations/{hall.pk}/?{range_}&day=2026-03-02").content.decode()
-    assert "moved in" in new and 'id="range-kwh">28.800<' in new and "No devices were assigned here on 2026-03-02." in new
+    assert (
+        "moved in" in new and 'id="range-kwh">28.800<' in new and "No devices were assigned here on 2026-03-02." in new
+    )
     fragment = staff_client.get(f"/telemetry/locations/{hall.pk}/?{range_}", **HX).content.decode()
     assert fragment.lstrip().startswith('<div id="location-charts"') and 'id="stays"' in fragment

@@ -37,7 +37,9 @@ def test_out_of_range_numbers_are_malformed_and_the_rest_of_the_batch_is_stored(
     result = ingest.messages_record(batch)
     assert (result.stored, result.malformed) == (2, 2)
     assert sorted(MalformedMessage.objects.values_list("error", flat=True)) == [
-        "energy_wh_total is too large (at most 1000000000000 Wh)", "seq is out of range"]
+        "energy_wh_total is too large (at most 1000000000000 Wh)",
+        "seq is out of range",
+    ]
     assert LedgerEntry.objects.current().get().delta_wh == 20
 
 
@@ -53,8 +55,14 @@ def test_prepare_never_raises_and_keeps_what_it_could_not_foresee(db, monkeypatc
 
 
 def test_prepared_batch_keeps_message_order_for_device_state(db):
-    items = [messages.message_prepare(f"autovolt/m2/{kind}", payload, AT) for kind, payload in
-             [("telemetry", b'{"energy_wh_total": 5, "power_w": 40}'), ("status", b"offline"), ("heartbeat", b"{}")]]
+    items = [
+        messages.message_prepare(f"autovolt/m2/{kind}", payload, AT)
+        for kind, payload in [
+            ("telemetry", b'{"energy_wh_total": 5, "power_w": 40}'),
+            ("status", b"offline"),
+            ("heartbeat", b"{}"),
+        ]
+    ]
     assert [type(i).__name__ for i in items] == ["ReadingIn", "StatusIn", "StatusIn"]
     ingest.prepared_record(items)
     device = Device.objects.get(name="m2")
@@ -121,9 +129,12 @@ def test_a_batch_the_database_refuses_is_stored_one_by_one_and_the_refused_messa
     settings.TELEMETRY_MAX_POWER_W = 10**18
     CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=AT - timedelta(days=30))
     batch = [
-        reading_message("good", 0, 100), reading_message("huge", 0, 0, boot_id="a"),
-        reading_message("huge", 1, 10**12, boot_id="a"), reading_message("good", 1, 110),
-        reading_message("huge", 2, 0, boot_id="b"), reading_message("huge", 3, 10**12, boot_id="b"),
+        reading_message("good", 0, 100),
+        reading_message("huge", 0, 0, boot_id="a"),
+        reading_message("huge", 1, 10**12, boot_id="a"),
+        reading_message("good", 1, 110),
+        reading_message("huge", 2, 0, boot_id="b"),
+        reading_message("huge", 3, 10**12, boot_id="b"),
         reading_message("good", 2, 125),
     ]
     result = ingest.messages_record(batch)

@@ -19,7 +19,13 @@ def test_gap_gives_one_entry_spanning_it_at_lower_confidence(db):
 
 
 def test_counter_drop_with_new_boot_id_is_a_reset_counting_from_zero(db):
-    feed("m1", (0, 5000, {"boot_id": "a"}), (1, 5010, {"boot_id": "a"}), (2, 7, {"boot_id": "b"}), (3, 20, {"boot_id": "b"}))
+    feed(
+        "m1",
+        (0, 5000, {"boot_id": "a"}),
+        (1, 5010, {"boot_id": "a"}),
+        (2, 7, {"boot_id": "b"}),
+        (3, 20, {"boot_id": "b"}),
+    )
     rows = current("m1")
     assert rows[1] == (1, 2, 7, "reset", "medium")
     assert rows[2] == (2, 3, 13, "normal", "high")
@@ -57,7 +63,11 @@ def test_late_reading_supersedes_the_entry_it_splits_and_says_why(db):
     feed("m1", (0, 1000), (10, 1100), (20, 1200))
     old = LedgerEntry.objects.get(start_ts=T0)
     feed("m1", (5, 1040))
-    assert current("m1") == [(0, 5, 40, "normal", "high"), (5, 10, 60, "normal", "high"), (10, 20, 100, "normal", "high")]
+    assert current("m1") == [
+        (0, 5, 40, "normal", "high"),
+        (5, 10, 60, "normal", "high"),
+        (10, 20, 100, "normal", "high"),
+    ]
     old.refresh_from_db()
     assert old.superseded_at is not None and old.superseded_by is not None
     assert "late reading" in old.superseded_reason

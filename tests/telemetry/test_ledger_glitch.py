@@ -26,15 +26,23 @@ def test_a_step_within_the_plausible_power_is_consumption():
 
 
 def test_a_single_spike_is_a_glitch_carrying_nothing_and_the_counter_goes_on_from_the_base():
-    entries, pending = ledger_derive([at(0, 1000), at(1, 999_999), at(2, 1010), at(3, 1020)], gap_seconds=900, max_power_w=25000)
+    entries, pending = ledger_derive(
+        [at(0, 1000), at(1, 999_999), at(2, 1010), at(3, 1020)], gap_seconds=900, max_power_w=25000
+    )
     assert kinds(entries) == [(1000, 999_999, 0, "glitch"), (1000, 1010, 10, "normal"), (1010, 1020, 10, "normal")]
     assert "a single spike" in entries[0].reason and "more than 25000 W" in entries[0].reason
     assert pending is None
 
 
 def test_a_counter_that_jumps_and_goes_on_from_there_counts_from_the_new_level():
-    entries, _ = ledger_derive([at(0, 1000), at(1, 500_000), at(2, 500_010), at(3, 500_020)], gap_seconds=900, max_power_w=25000)
-    assert kinds(entries) == [(1000, 500_000, 0, "glitch"), (500_000, 500_010, 10, "normal"), (500_010, 500_020, 10, "normal")]
+    entries, _ = ledger_derive(
+        [at(0, 1000), at(1, 500_000), at(2, 500_010), at(3, 500_020)], gap_seconds=900, max_power_w=25000
+    )
+    assert kinds(entries) == [
+        (1000, 500_000, 0, "glitch"),
+        (500_000, 500_010, 10, "normal"),
+        (500_010, 500_020, 10, "normal"),
+    ]
     assert "the counter went on from there" in entries[0].reason
 
 

@@ -24,10 +24,27 @@ def parse(topic: str, payload: bytes | dict) -> ReadingIn | StatusIn:
 
 
 def test_a_telemetry_message_becomes_a_reading_with_every_field():
-    reading = parse("autovolt/lab-1/telemetry", {"energy_wh_total": 1235.0, "power_w": 40, "ts": "2026-03-01T05:59:00Z",
-                                                 "seq": 7, "boot_id": "b1", "switch_state": "on"})
-    assert reading == ReadingIn(device="lab-1", ts=AT - timedelta(minutes=1), received_at=AT, energy_wh=1235,
-                                power_w=40.0, switch_state="on", seq=7, boot_id="b1")
+    reading = parse(
+        "autovolt/lab-1/telemetry",
+        {
+            "energy_wh_total": 1235.0,
+            "power_w": 40,
+            "ts": "2026-03-01T05:59:00Z",
+            "seq": 7,
+            "boot_id": "b1",
+            "switch_state": "on",
+        },
+    )
+    assert reading == ReadingIn(
+        device="lab-1",
+        ts=AT - timedelta(minutes=1),
+        received_at=AT,
+        energy_wh=1235,
+        power_w=40.0,
+        switch_state="on",
+        seq=7,
+        boot_id="b1",
+    )
 
 
 def test_a_naive_time_is_read_in_the_telemetry_time_zone_and_epoch_milliseconds_as_seconds():
@@ -42,21 +59,36 @@ def test_status_and_heartbeat_messages_become_statuses():
     assert parse("autovolt/m1/heartbeat", b"{}") == StatusIn("m1", AT, None)
 
 
-@pytest.mark.parametrize(("topic", "payload", "reason"), [
-    ("other/m1/telemetry", {"energy_wh_total": 1}, "topic is not autovolt/<device>/(telemetry|status|heartbeat)"),
-    ("autovolt/m1/telemetry", b"{not json", "telemetry payload is not JSON"),
-    ("autovolt/m1/telemetry", b"[" * 100_000, "telemetry payload is nested too deeply"),
-    ("autovolt/m1/telemetry", {"power_w": 3}, "energy_wh_total is required"),
-    ("autovolt/m1/telemetry", {"energy_wh_total": -1}, "energy_wh_total must not be negative"),
-    ("autovolt/m1/telemetry", {"energy_wh_total": 10**13}, "energy_wh_total is too large (at most 1000000000000 Wh)"),
-    ("autovolt/m1/telemetry", {"energy_wh_total": True}, "energy_wh_total must be a number, got True"),
-    ("autovolt/m1/telemetry", {"energy_wh_total": 1, "seq": 2**70}, "seq is out of range"),
-    ("autovolt/m1/telemetry", {"energy_wh_total": 1, "boot_id": "a\x00b"}, "boot_id contains a NUL character"),
-    ("autovolt/m1/telemetry", {"energy_wh_total": 1, "ts": 0}, "ts 1970-01-01T00:00:00+00:00 is before 2000-01-01: the device clock is not set"),
-    ("autovolt/m1/telemetry", {"energy_wh_total": 1, "ts": "2026-03-03T06:00:00Z"}, "ts 2026-03-03T06:00:00+00:00 is more than a day after it was received"),
-    ("autovolt/m1/status", b"sleeping", "status must be online or offline"),
-    (f"autovolt/{'d' * 121}/telemetry", {"energy_wh_total": 1}, "device name longer than 120 characters"),
-])
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("other/m1/telemetry", {"energy_wh_total": 1}, "topic is not autovolt/<device>/(telemetry|status|heartbeat)"),
+        ("autovolt/m1/telemetry", b"{not json", "telemetry payload is not JSON"),
+        ("autovolt/m1/telemetry", b"[" * 100_000, "telemetry payload is nested too deeply"),
+        ("autovolt/m1/telemetry", {"power_w": 3}, "energy_wh_total is required"),
+        ("autovolt/m1/telemetry", {"energy_wh_total": -1}, "energy_wh_total must not be negative"),
+        (
+            "autovolt/m1/telemetry",
+            {"energy_wh_total": 10**13},
+            "energy_wh_total is too large (at most 1000000000000 Wh)",
+        ),
+        ("autovolt/m1/telemetry", {"energy_wh_total": True}, "energy_wh_total must be a number, got True"),
+        ("autovolt/m1/telemetry", {"energy_wh_total": 1, "seq": 2**70}, "seq is out of range"),
+        ("autovolt/m1/telemetry", {"energy_wh_total": 1, "boot_id": "a\x00b"}, "boot_id contains a NUL character"),
+        (
+            "autovolt/m1/telemetry",
+            {"energy_wh_total": 1, "ts": 0},
+            "ts 1970-01-01T00:00:00+00:00 is before 2000-01-01: the device clock is not set",
+        ),
+        (
+            "autovolt/m1/telemetry",
+            {"energy_wh_total": 1, "ts": "2026-03-03T06:00:00Z"},
+            "ts 2026-03-03T06:00:00+00:00 is more than a day after it was received",
+        ),
+        ("autovolt/m1/status", b"sleeping", "status must be online or offline"),
+        (f"autovolt/{'d' * 121}/telemetry", {"energy_wh_total": 1}, "device name longer than 120 characters"),
+    ],
+)
 def test_a_message_that_cannot_be_read_is_refused_naming_the_problem(topic, payload, reason):
     with pytest.raises(MessageError) as refused:
         parse(topic, payload)

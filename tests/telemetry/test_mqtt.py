@@ -25,7 +25,9 @@ def paho_publisher(broker, client_id: str) -> mqtt.Client:
 def test_mosquitto_pub_messages_are_stored_and_bad_ones_kept(subscriber, broker, prefix):
     connected(subscriber)
     broker.pub(f"{prefix}/esp-1/status", "online")
-    broker.pub(f"{prefix}/esp-1/telemetry", json.dumps({"energy_wh_total": 1000, "ts": "2026-03-01T06:00:00Z", "power_w": 120}))
+    broker.pub(
+        f"{prefix}/esp-1/telemetry", json.dumps({"energy_wh_total": 1000, "ts": "2026-03-01T06:00:00Z", "power_w": 120})
+    )
     broker.pub(f"{prefix}/esp-1/telemetry", json.dumps({"energy_wh_total": 1012, "ts": 1772344860}))
     broker.pub(f"{prefix}/esp-1/heartbeat", "{}")
     broker.pub(f"{prefix}/esp-1/telemetry", "not json")
@@ -36,7 +38,10 @@ def test_mosquitto_pub_messages_are_stored_and_bad_ones_kept(subscriber, broker,
     assert device.status == "online" and device.location is None  # registered, unassigned
     assert RawEvent.objects.count() == 2
     assert LedgerEntry.objects.current().get().delta_wh == 12
-    assert {m.error for m in MalformedMessage.objects.all()} == {"telemetry payload is not JSON", "energy_wh_total is required"}
+    assert {m.error for m in MalformedMessage.objects.all()} == {
+        "telemetry payload is not JSON",
+        "energy_wh_total is required",
+    }
     broker.pub(f"{prefix}/esp-1/status", '{"status": "offline"}')
     wait_until(lambda: Device.objects.get(name="esp-1").status == "offline", what="last will")
 
@@ -72,7 +77,10 @@ def test_backlog_published_while_the_subscriber_was_down_arrives(subscriber, bro
     assert subscriber.stop() == 0  # SIGTERM: clean exit
     assert "buffered readings stored" in subscriber.log_path.read_text()
     for seq in range(1, 21):
-        broker.pub(f"{prefix}/esp-b/telemetry", json.dumps({"energy_wh_total": seq * 5, "ts": 1772344800 + seq * 60, "seq": seq}))
+        broker.pub(
+            f"{prefix}/esp-b/telemetry",
+            json.dumps({"energy_wh_total": seq * 5, "ts": 1772344800 + seq * 60, "seq": seq}),
+        )
     subscriber.start()
     wait_until(lambda: RawEvent.objects.count() == 21, 30, "the backlog")
     assert LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"] == 100
@@ -82,10 +90,19 @@ def test_broker_url_with_credentials_and_tls_and_shared_group_filters():
     from telemetry.mqtt import broker_config, topic_filters
 
     config = broker_config("mqtts://meter%40site:p%3Ass@broker.example:8884", client_id="wl-1")
-    assert (config.host, config.port, config.tls, config.username, config.password) == ("broker.example", 8884, True, "meter@site", "p:ss")
+    assert (config.host, config.port, config.tls, config.username, config.password) == (
+        "broker.example",
+        8884,
+        True,
+        "meter@site",
+        "p:ss",
+    )
     assert broker_config("mqtt://10.0.0.5", client_id="x").port == 1883
     assert topic_filters("autovolt", "ingest") == [
-        "$share/ingest/autovolt/+/telemetry", "$share/ingest/autovolt/+/status", "$share/ingest/autovolt/+/heartbeat"]
+        "$share/ingest/autovolt/+/telemetry",
+        "$share/ingest/autovolt/+/status",
+        "$share/ingest/autovolt/+/heartbeat",
+    ]
 
 
 def test_a_malformed_broker_url_is_refused_without_its_password():
@@ -148,11 +165,13 @@ def test_a_writer_process_that_dies_is_replaced_and_nothing_is_lost(subscriber, 
     os.kill(writers[0], signal.SIGKILL)
     for seq in range(10):
         for device in ("w1", "w2", "w3", "w4"):
-            broker.pub(f"{prefix}/{device}/telemetry", json.dumps({"energy_wh_total": seq * 7, "ts": 1772344800 + seq * 60, "seq": seq}))
+            broker.pub(
+                f"{prefix}/{device}/telemetry",
+                json.dumps({"energy_wh_total": seq * 7, "ts": 1772344800 + seq * 60, "seq": seq}),
+            )
     wait_until(lambda: RawEvent.objects.count() == 40, 40, "every reading after the writer died")
     assert LedgerEntry.objects.current().count() == 36
     log = subscriber.log_path.read_text()
     assert "storing" in log and "retrying" in log  # the part the dead writer could not take was retried
     assert len(writer_pids(subscriber)) == 2 and writers[0] not in writer_pids(subscriber)
     assert subscriber.stop() == 0 and not writer_pids(subscriber)
-

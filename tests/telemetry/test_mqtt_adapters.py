@@ -23,9 +23,14 @@ def vendors(transactional_db, broker, prefix, tmp_path):
     """The subscriber reading all four formats on the vendors' default topics. Readings are
     published a few ms apart, faster than any real meter: the plausible power is raised so the
     steps count (tests/telemetry/test_ledger_glitch.py covers that rule)."""
-    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log",
-                            TELEMETRY_ADAPTERS="autovolt,tasmota,shelly,esphome", TELEMETRY_MAX_POWER_W=str(10**9),
-                            TELEMETRY_ESPHOME_UNITS=f"{ESPHOME_SENSOR}=kWh,power=W") as sub:
+    with subscriber_running(
+        broker.url,
+        prefix,
+        tmp_path / "subscriber.log",
+        TELEMETRY_ADAPTERS="autovolt,tasmota,shelly,esphome",
+        TELEMETRY_MAX_POWER_W=str(10**9),
+        TELEMETRY_ESPHOME_UNITS=f"{ESPHOME_SENSOR}=kWh,power=W",
+    ) as sub:
         connected(sub)
         yield sub
 
@@ -44,7 +49,11 @@ def test_tasmota_readings_land_in_the_ledger_in_exact_wh_at_the_devices_zone_and
     wait_until(lambda: entries("tasmota_891E97"), seconds=40, what="the Tasmota ledger entry")
     assert entries("tasmota_891E97") == [(17, "normal")]
     first_event = RawEvent.objects.filter(device__name="tasmota_891E97").order_by("ts").first()
-    assert (first_event.energy_wh, first_event.ts, first_event.power_w) == (4, datetime(2023, 2, 27, 15, 45, 7, tzinfo=UTC), 34.0)
+    assert (first_event.energy_wh, first_event.ts, first_event.power_w) == (
+        4,
+        datetime(2023, 2, 27, 15, 45, 7, tzinfo=UTC),
+        34.0,
+    )
     assert Device.objects.get(name="tasmota_891E97").status == "online"
     broker.pub("tele/tasmota_891E97/LWT", "Offline")
     wait_until(lambda: Device.objects.get(name="tasmota_891E97").status == "offline", what="the last will")
@@ -52,19 +61,29 @@ def test_tasmota_readings_land_in_the_ledger_in_exact_wh_at_the_devices_zone_and
 
 def test_shelly_switch_and_pro_3em_readings_land_in_the_ledger_and_online_false_shows_offline(vendors, broker):
     switch = json.loads(real("shelly_gen2_switch_status.json"))  # aenergy.total 913.252 Wh
-    later = {**switch, "aenergy": {**switch["aenergy"], "total": 1013.4, "minute_ts": switch["aenergy"]["minute_ts"] + 60}}
+    later = {
+        **switch,
+        "aenergy": {**switch["aenergy"], "total": 1013.4, "minute_ts": switch["aenergy"]["minute_ts"] + 60},
+    }
     broker.pub("shelly1pm-abc/status/switch:0", real("shelly_gen2_switch_status.json").decode())
     broker.pub("shelly1pm-abc/status/switch:0", json.dumps(later))
     emdata = json.loads(real("shelly_pro3em_notifystatus_emdata.json"))["params"]["emdata:0"]  # total_act 26289.57 Wh
     broker.pub("shellypro3em-1234567890ab/status/emdata:0", json.dumps(emdata))
     broker.pub("shellypro3em-1234567890ab/status/sys", '{"uptime": 100}')  # not ours: skipped
     broker.pub("shellypro3em-1234567890ab/status/emdata:0", json.dumps({**emdata, "total_act": 26389.57}))
-    wait_until(lambda: entries("shelly1pm-abc") and entries("shellypro3em-1234567890ab"), seconds=40, what="both Shelly ledger entries")
+    wait_until(
+        lambda: entries("shelly1pm-abc") and entries("shellypro3em-1234567890ab"),
+        seconds=40,
+        what="both Shelly ledger entries",
+    )
     assert entries("shelly1pm-abc") == [(100, "normal")]
     assert entries("shellypro3em-1234567890ab") == [(100, "normal")]
     switch_event = RawEvent.objects.filter(device__name="shelly1pm-abc").order_by("ts").first()
     assert (switch_event.energy_wh, switch_event.ts, switch_event.switch_state) == (
-        913, datetime.fromtimestamp(1782936360, tz=UTC), "on")
+        913,
+        datetime.fromtimestamp(1782936360, tz=UTC),
+        "on",
+    )
     broker.pub("shelly1pm-abc/online", "false")
     wait_until(lambda: Device.objects.get(name="shelly1pm-abc").status == "offline", what="online false")
     assert not MalformedMessage.objects.exists()
@@ -77,7 +96,10 @@ def test_esphome_bare_numbers_land_in_the_ledger_in_the_sensors_unit_and_status_
     broker.pub(topic, "1.250")
     wait_until(lambda: entries("athom-plug"), seconds=40, what="the ESPHome ledger entry")
     assert entries("athom-plug") == [(16, "normal")]
-    assert sorted(RawEvent.objects.filter(device__name="athom-plug").values_list("energy_wh", flat=True)) == [1234, 1250]
+    assert sorted(RawEvent.objects.filter(device__name="athom-plug").values_list("energy_wh", flat=True)) == [
+        1234,
+        1250,
+    ]
     before = Device.objects.get(name="athom-plug").last_seen_at
     broker.pub("athom-plug/sensor/power/state", "57.5")  # power only: the device is alive, no reading
     wait_until(lambda: Device.objects.get(name="athom-plug").last_seen_at > before, what="the power message")
@@ -104,7 +126,10 @@ def test_unreadable_messages_on_vendor_topics_are_kept_as_malformed_with_the_rea
 
 def test_our_own_format_still_arrives_beside_the_vendors(vendors, broker, prefix):
     now = datetime.now(UTC).replace(microsecond=0)
-    broker.pub(f"{prefix}/own-1/telemetry", json.dumps({"energy_kwh_total": 1.5, "ts": (now - timedelta(minutes=2)).isoformat()}))
+    broker.pub(
+        f"{prefix}/own-1/telemetry",
+        json.dumps({"energy_kwh_total": 1.5, "ts": (now - timedelta(minutes=2)).isoformat()}),
+    )
     broker.pub(f"{prefix}/own-1/telemetry", json.dumps({"energy_wh_total": 1512, "ts": now.isoformat()}))
     wait_until(lambda: entries("own-1"), seconds=40, what="the native ledger entry")
     assert entries("own-1") == [(12, "normal")]

@@ -28,15 +28,21 @@ def certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool) -> x509
     name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
     now = datetime.now(UTC)
     builder = (
-        x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer)).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name(subject))
+        .issuer_name(name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     )
     if not ca:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False,
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
@@ -52,12 +58,21 @@ def certs(tmp_path) -> dict[str, str]:
     folder = tmp_path / "certs"
     folder.mkdir()
     ca_key, other_key, server_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    (folder / "server.key").write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return {
-        "ca": pem_write(folder / "ca.pem", certificate("Wattledger test CA", ca_key, "Wattledger test CA", ca_key, ca=True)),
-        "other_ca": pem_write(folder / "other.pem", certificate("Someone else's CA", other_key, "Someone else's CA", other_key, ca=True)),
-        "server": pem_write(folder / "server.pem", certificate("127.0.0.1", server_key, "Wattledger test CA", ca_key, ca=False)),
+        "ca": pem_write(
+            folder / "ca.pem", certificate("Wattledger test CA", ca_key, "Wattledger test CA", ca_key, ca=True)
+        ),
+        "other_ca": pem_write(
+            folder / "other.pem", certificate("Someone else's CA", other_key, "Someone else's CA", other_key, ca=True)
+        ),
+        "server": pem_write(
+            folder / "server.pem", certificate("127.0.0.1", server_key, "Wattledger test CA", ca_key, ca=False)
+        ),
         "server_key": str(folder / "server.key"),
     }
 
@@ -83,12 +98,16 @@ def reading(seq: int) -> str:
 
 def retried(sub, text: str, seconds: float = 15) -> str:
     """Waits until `text` has shown up in the subscriber's log twice (a retry), the process still running."""
-    log = wait_until(lambda: sub.log_path.read_text().count(text) >= 2 and sub.log_path.read_text(), seconds, f"{text!r} twice")
+    log = wait_until(
+        lambda: sub.log_path.read_text().count(text) >= 2 and sub.log_path.read_text(), seconds, f"{text!r} twice"
+    )
     assert sub.proc.poll() is None
     return log
 
 
-def test_readings_published_over_tls_are_stored_and_in_the_ledger(transactional_db, tls_broker, certs, prefix, tmp_path):
+def test_readings_published_over_tls_are_stored_and_in_the_ledger(
+    transactional_db, tls_broker, certs, prefix, tmp_path
+):
     with subscriber_running(tls_broker.url, prefix, tmp_path / "sub.log", MQTT_CA_FILE=certs["ca"]) as sub:
         connected(sub)
         assert "MQTT connected" in sub.log_path.read_text()
@@ -106,7 +125,9 @@ def test_readings_published_over_tls_are_stored_and_in_the_ledger(transactional_
     assert LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"] == 21
 
 
-def test_subscriber_given_the_wrong_ca_stores_nothing_logs_why_and_keeps_retrying(transactional_db, tls_broker, certs, prefix, tmp_path):
+def test_subscriber_given_the_wrong_ca_stores_nothing_logs_why_and_keeps_retrying(
+    transactional_db, tls_broker, certs, prefix, tmp_path
+):
     with subscriber_running(tls_broker.url, prefix, tmp_path / "sub.log", MQTT_CA_FILE=certs["other_ca"]) as sub:
         wait_until(lambda: "subscribing to" in sub.log_path.read_text(), what="the subscriber to start")
         tls_broker.pub(f"{prefix}/esp-t/telemetry", reading(0))
@@ -125,7 +146,9 @@ def test_subscriber_with_a_missing_ca_file_stops_with_a_clear_message(settings, 
 
 
 @pytest.mark.parametrize("password_broker", ["s3cret-Pw", "p@ss:w/rd%"], indirect=True)
-def test_subscriber_with_the_password_in_the_url_percent_encoded_stores_readings(transactional_db, password_broker, prefix, tmp_path):
+def test_subscriber_with_the_password_in_the_url_percent_encoded_stores_readings(
+    transactional_db, password_broker, prefix, tmp_path
+):
     broker, password = password_broker
     url = f"mqtt://{USER}:{quote(password, safe='')}@127.0.0.1:{broker.port}"
     with subscriber_running(url, prefix, tmp_path / "sub.log") as sub:
@@ -139,7 +162,9 @@ def test_subscriber_with_the_password_in_the_url_percent_encoded_stores_readings
 
 
 @pytest.mark.parametrize("password_broker", ["s3cret-Pw"], indirect=True)
-def test_subscriber_with_a_wrong_password_is_refused_logs_the_reason_not_the_password(transactional_db, password_broker, prefix, tmp_path):
+def test_subscriber_with_a_wrong_password_is_refused_logs_the_reason_not_the_password(
+    transactional_db, password_broker, prefix, tmp_path
+):
     broker, password = password_broker
     wrong = "wr0ng-Guess"
     url = f"mqtt://{USER}:{wrong}@127.0.0.1:{broker.port}"

@@ -57,7 +57,9 @@ def test_locations_add_and_detail_shows_daily_and_timeline_charts(staff_client, 
     feed("m1", (0, 0, {"power_w": 600}), (60, 600, {"power_w": 700}), (120, 1300, {"power_w": 650}))
     place("m1", room)
     assert "Room 7" in staff_client.get("/telemetry/locations/").content.decode()
-    html = staff_client.get(f"/telemetry/locations/{room.pk}/?start=2026-02-25&end=2026-03-01&day=2026-03-01").content.decode()
+    html = staff_client.get(
+        f"/telemetry/locations/{room.pk}/?start=2026-02-25&end=2026-03-01&day=2026-03-01"
+    ).content.decode()
     assert 'class="bars"' in html and 'class="timeline"' in html and 'class="power"' in html
     assert 'id="range-kwh">1.300<' in html
     fragment = staff_client.get(f"/telemetry/locations/{room.pk}/?day=2026-03-01", **HX)
@@ -66,13 +68,15 @@ def test_locations_add_and_detail_shows_daily_and_timeline_charts(staff_client, 
 
 def test_cost_version_form_recalculates_and_shows_the_result(staff_client, db):
     feed("m1", (0, 0), (60, 2000))
-    response = staff_client.post("/telemetry/costs/", {"cost_per_kwh": "0.5", "effective_from": "2026-01-01T00:00", "notes": "first"})
+    response = staff_client.post(
+        "/telemetry/costs/", {"cost_per_kwh": "0.5", "effective_from": "2026-01-01T00:00", "notes": "first"}
+    )
     version = CostVersion.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/telemetry/costs/{version.pk}/"
     assert version.effective_from == datetime(2025, 12, 31, 18, 30, tzinfo=UTC)  # Kolkata wall time
     assert version.created_by == "user:staff"
     html = staff_client.get(f"/telemetry/costs/{version.pk}/").content.decode()
-    assert "2026-03-01" in html and "<td class=\"num\">INR 1.00</td>" in html
+    assert "2026-03-01" in html and '<td class="num">INR 1.00</td>' in html
     assert DailyTotal.objects.get().cost == Decimal(1)
     bad = staff_client.post("/telemetry/costs/", {"cost_per_kwh": "-2", "effective_from": "soon"})
     assert bad.status_code == 400 and "Give a date and time" in bad.content.decode()
@@ -102,10 +106,21 @@ def test_malformed_messages_are_listed(staff_client, db):
 
 def test_a_device_17_minutes_past_its_last_reading_is_silent_though_a_status_message_came_since(staff_client, db):
     now = dj_timezone.now()
-    Device.objects.create(name="talker", status="online", status_at=now, last_seen_at=now,
-                          last_reading_at=now - timedelta(minutes=17), last_heartbeat_at=now - timedelta(minutes=20))
-    Device.objects.create(name="beating", status="online", last_seen_at=now, last_reading_at=now - timedelta(hours=1),
-                          last_heartbeat_at=now - timedelta(minutes=1))
+    Device.objects.create(
+        name="talker",
+        status="online",
+        status_at=now,
+        last_seen_at=now,
+        last_reading_at=now - timedelta(minutes=17),
+        last_heartbeat_at=now - timedelta(minutes=20),
+    )
+    Device.objects.create(
+        name="beating",
+        status="online",
+        last_seen_at=now,
+        last_reading_at=now - timedelta(hours=1),
+        last_heartbeat_at=now - timedelta(minutes=1),
+    )
     html = staff_client.get("/telemetry/devices/").content.decode()
     assert 'id="device-talker" class="silent"' in html
     assert 'id="device-beating" class=""' in html
@@ -124,8 +139,12 @@ def test_costs_show_the_currency_two_decimals_thousands_and_the_change_per_day(s
     settings.TELEMETRY_CURRENCY = "INR"
     settings.TELEMETRY_MAX_POWER_W = 10**9  # 2,000 kWh in a minute is a glitch otherwise; the page is the point
     feed("m1", (0, 0), (60, 2_000_000))  # 2,000 kWh on one day
-    staff_client.post("/telemetry/costs/", {"cost_per_kwh": "0.5", "effective_from": "2026-01-01T00:00", "notes": "first"})
-    staff_client.post("/telemetry/costs/", {"cost_per_kwh": "0.5225", "effective_from": "2026-02-01T00:00", "notes": "rise"})
+    staff_client.post(
+        "/telemetry/costs/", {"cost_per_kwh": "0.5", "effective_from": "2026-01-01T00:00", "notes": "first"}
+    )
+    staff_client.post(
+        "/telemetry/costs/", {"cost_per_kwh": "0.5225", "effective_from": "2026-02-01T00:00", "notes": "rise"}
+    )
     rise = CostVersion.objects.get(notes="rise")
     html = staff_client.get(f"/telemetry/costs/{rise.pk}/").content.decode()
     assert "INR 0.5225 per kWh" in html

@@ -24,8 +24,10 @@ BOUNDARY = datetime(2026, 3, 1, tzinfo=UTC)
 def existing() -> set[str]:
     """The raw event partitions, from the catalog."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                       " WHERE i.inhparent = 'telemetry_rawevent'::regclass")
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'telemetry_rawevent'::regclass"
+        )
         return {name for (name,) in cursor.fetchall()}
 
 
@@ -61,9 +63,13 @@ def test_the_raw_event_table_is_partitioned_by_utc_month_and_the_seq_key_lives_a
     with connection.cursor() as cursor:
         cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'telemetry_rawevent'")
         assert cursor.fetchone()[0] == "p"
-        cursor.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'rawevent_once_per_ts_counter'")
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'rawevent_once_per_ts_counter'"
+        )
         assert cursor.fetchone()[0] == "UNIQUE (device_id, ts, energy_wh)"
-        cursor.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'telemetry_rawevent_seq'::regclass")
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'telemetry_rawevent_seq'::regclass"
+        )
         assert cursor.fetchone()[0] == "PRIMARY KEY (device_id, boot_id, seq)"
     now = datetime.now(UTC)
     assert partitions.LAYOUT.name(now.date().replace(day=1)) in existing()
@@ -83,7 +89,12 @@ def test_a_reading_resent_with_its_device_time_or_a_corrected_one_across_the_bou
     months(date(2026, 2, 1), date(2026, 3, 1))
     at = BOUNDARY - timedelta(minutes=1)
     assert send("m1", at, energy_wh_total=100, seq=7, boot_id="b1", ts=at.isoformat()).stored == 1
-    assert send("m1", BOUNDARY + timedelta(hours=1), energy_wh_total=100, seq=7, boot_id="b1", ts=at.isoformat()).duplicates == 1
+    assert (
+        send(
+            "m1", BOUNDARY + timedelta(hours=1), energy_wh_total=100, seq=7, boot_id="b1", ts=at.isoformat()
+        ).duplicates
+        == 1
+    )
     later = (BOUNDARY + timedelta(minutes=5)).isoformat()  # the device corrected its clock in between
     assert send("m1", BOUNDARY + timedelta(hours=1), energy_wh_total=101, seq=7, boot_id="b1", ts=later).duplicates == 1
     assert send("m1", BOUNDARY + timedelta(hours=1), energy_wh_total=5, seq=7, boot_id="b2", ts=later).stored == 1
@@ -93,8 +104,10 @@ def test_a_reading_resent_with_its_device_time_or_a_corrected_one_across_the_bou
 def test_both_copies_in_one_batch_either_side_of_the_boundary_store_one():
     months(date(2026, 2, 1), date(2026, 3, 1))
     at = BOUNDARY - timedelta(seconds=5)
-    items = [messages.ReadingIn(device="m1", ts=at, received_at=at, energy_wh=100, seq=3),
-             messages.ReadingIn(device="m1", ts=BOUNDARY, received_at=BOUNDARY, energy_wh=100, seq=3)]
+    items = [
+        messages.ReadingIn(device="m1", ts=at, received_at=at, energy_wh=100, seq=3),
+        messages.ReadingIn(device="m1", ts=BOUNDARY, received_at=BOUNDARY, energy_wh=100, seq=3),
+    ]
     result = ingest.items_record(items)
     assert (result.stored, result.duplicates) == (1, 1)
     assert list(RawEvent.objects.values_list("ts", flat=True)) == [at]
@@ -112,7 +125,9 @@ def test_a_new_seq_repeating_a_stored_time_and_counter_is_dropped_without_keepin
 def test_a_one_month_query_reads_only_that_months_partition():
     months(date(2026, 1, 1), date(2026, 4, 1))
     device = Device.objects.create(name="m1")
-    query = RawEvent.objects.filter(device=device, ts__gte=BOUNDARY, ts__lt=datetime(2026, 4, 1, tzinfo=UTC)).order_by("ts")
+    query = RawEvent.objects.filter(device=device, ts__gte=BOUNDARY, ts__lt=datetime(2026, 4, 1, tzinfo=UTC)).order_by(
+        "ts"
+    )
     sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {sql}", params)
@@ -124,7 +139,9 @@ def test_retention_drops_whole_months_and_deletes_only_inside_the_boundary_month
     settings.TELEMETRY_RETENTION_DAYS = 30
     now = datetime(2026, 3, 20, tzinfo=UTC)  # cutoff 2026-02-18 00:00 UTC
     months(date(2026, 1, 1), date(2026, 3, 1))
-    for n, day in enumerate([date(2026, 1, 10), date(2026, 1, 31), date(2026, 2, 10), date(2026, 2, 25), date(2026, 3, 5)]):
+    for n, day in enumerate(
+        [date(2026, 1, 10), date(2026, 1, 31), date(2026, 2, 10), date(2026, 2, 25), date(2026, 3, 5)]
+    ):
         at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         assert send("m1", at, energy_wh_total=100 * n, seq=n, ts=at.isoformat()).stored == 1
 
@@ -176,9 +193,12 @@ def test_the_monitors_row_estimate_sums_the_analysed_partitions_instead_of_count
     months(date(2026, 2, 1), date(2026, 3, 1))
     device = Device.objects.create(name="m1")
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO telemetry_rawevent (device_id, ts, received_at, energy_wh, switch_state, boot_id, source,"
-                       " processed) SELECT %s, t, t, n, '', '', 'mqtt', true FROM generate_series(1, 120000) AS n,"
-                       " LATERAL (SELECT %s::timestamptz + n * interval '20 seconds' AS t) AS at", [device.pk, BOUNDARY - timedelta(days=14)])
+        cursor.execute(
+            "INSERT INTO telemetry_rawevent (device_id, ts, received_at, energy_wh, switch_state, boot_id, source,"
+            " processed) SELECT %s, t, t, n, '', '', 'mqtt', true FROM generate_series(1, 120000) AS n,"
+            " LATERAL (SELECT %s::timestamptz + n * interval '20 seconds' AS t) AS at",
+            [device.pk, BOUNDARY - timedelta(days=14)],
+        )
         cursor.execute("ANALYZE telemetry_rawevent_y2026m02, telemetry_rawevent_y2026m03")
     with CaptureQueriesContext(connection) as queries:
         assert abs(estimated_rows("telemetry_rawevent") - 120000) < 6000
@@ -190,10 +210,12 @@ def test_the_migration_moves_existing_readings_with_their_ids_and_their_seq_keys
     try:
         device = Device.objects.create(name="m1")
         with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO telemetry_rawevent (device_id, ts, received_at, energy_wh, switch_state, seq, boot_id,"
-                           " source, processed) SELECT %s, t, t, g, '', CASE WHEN g > 0 THEN g END, 'b1', 'mqtt', true"
-                           " FROM generate_series(0, 99) g, LATERAL (SELECT timestamptz '2025-05-31 12:00+00' + g * interval '1 hour' AS t) at",
-                           [device.pk])
+            cursor.execute(
+                "INSERT INTO telemetry_rawevent (device_id, ts, received_at, energy_wh, switch_state, seq, boot_id,"
+                " source, processed) SELECT %s, t, t, g, '', CASE WHEN g > 0 THEN g END, 'b1', 'mqtt', true"
+                " FROM generate_series(0, 99) g, LATERAL (SELECT timestamptz '2025-05-31 12:00+00' + g * interval '1 hour' AS t) at",
+                [device.pk],
+            )
             cursor.execute("SELECT max(id) FROM telemetry_rawevent")
             last_id = cursor.fetchone()[0]
     finally:

@@ -26,8 +26,9 @@ from tests.telemetry.corpus import BAD_PAYLOADS, BAD_READINGS
 def slow_subscriber(transactional_db, broker, prefix, tmp_path):
     """A subscriber whose batches wait 1.5 s: what a test publishes at once lands in one batch. The
     plausible power is raised so that counter jumps of 10^12 Wh a minute count (and overflow)."""
-    with subscriber_running(broker.url, prefix, tmp_path / "subscriber.log", TELEMETRY_BATCH_MS="1500",
-                            TELEMETRY_MAX_POWER_W=str(10**18)) as sub:
+    with subscriber_running(
+        broker.url, prefix, tmp_path / "subscriber.log", TELEMETRY_BATCH_MS="1500", TELEMETRY_MAX_POWER_W=str(10**18)
+    ) as sub:
         connected(sub)
         yield sub
 
@@ -46,10 +47,14 @@ def publish_all(broker, prefix: str, messages: list[tuple[str, bytes]]) -> None:
 
 
 def good(minute: int) -> tuple[str, bytes]:
-    return "good-1/telemetry", json.dumps({"energy_wh_total": 100 + 10 * minute, "ts": 1772344800 + 60 * minute}).encode()
+    return "good-1/telemetry", json.dumps(
+        {"energy_wh_total": 100 + 10 * minute, "ts": 1772344800 + 60 * minute}
+    ).encode()
 
 
-def test_each_bad_message_is_kept_with_its_reason_and_the_good_ones_around_it_are_stored(slow_subscriber, broker, prefix):
+def test_each_bad_message_is_kept_with_its_reason_and_the_good_ones_around_it_are_stored(
+    slow_subscriber, broker, prefix
+):
     bad = [(f"bad-{n}/telemetry", fields.encode(), reason) for n, (fields, reason) in enumerate(BAD_READINGS)]
     bad += [(f"bad-p{n}/telemetry", payload, reason) for n, (payload, reason) in enumerate(BAD_PAYLOADS)]
     bad.append(("bad-s/status", b"\x00online", "status must be online or offline"))
@@ -57,8 +62,11 @@ def test_each_bad_message_is_kept_with_its_reason_and_the_good_ones_around_it_ar
     for minute, (topic, payload, _) in enumerate(bad, start=1):
         messages += [(topic, payload), good(minute)]
     publish_all(broker, prefix, messages)
-    wait_until(lambda: MalformedMessage.objects.count() == len(bad) and RawEvent.objects.count() == len(bad) + 1, 30,
-               "the batch stored")
+    wait_until(
+        lambda: MalformedMessage.objects.count() == len(bad) and RawEvent.objects.count() == len(bad) + 1,
+        30,
+        "the batch stored",
+    )
     kept = {m.topic: m.error for m in MalformedMessage.objects.all()}
     for topic, _, reason in bad:
         assert reason in kept[f"{prefix}/{topic}"], (topic, kept[f"{prefix}/{topic}"])
@@ -72,8 +80,10 @@ def test_a_message_the_database_refuses_is_kept_with_its_reason_and_never_sent_a
     # numeric(24, 9) holds: every check at reading passes and the batch insert fails. This wedged
     # the subscriber: it retried the batch every 2 s for ever and stored nothing else.
     CostVersion.objects.create(cost_per_kwh=Decimal(999999), effective_from=datetime(2026, 1, 1, tzinfo=UTC))
-    huge = [json.dumps({"energy_wh_total": wh, "boot_id": boot, "ts": 1772344800 + 60 * minute}).encode()
-            for minute, (wh, boot) in enumerate([(0, "a"), (10**12, "a"), (0, "b"), (10**12, "b")])]
+    huge = [
+        json.dumps({"energy_wh_total": wh, "boot_id": boot, "ts": 1772344800 + 60 * minute}).encode()
+        for minute, (wh, boot) in enumerate([(0, "a"), (10**12, "a"), (0, "b"), (10**12, "b")])
+    ]
     messages = [good(0), *[("huge/telemetry", payload) for payload in huge], good(1), good(2)]
     publish_all(broker, prefix, messages)
     wait_until(lambda: MalformedMessage.objects.exists() and RawEvent.objects.count() == 6, 30, "the batch stored")

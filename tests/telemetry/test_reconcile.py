@@ -91,7 +91,9 @@ def test_prune_removes_old_raw_events_and_keeps_ledger_and_totals(db, settings):
     old = LedgerEntry.objects.get(device__name="m1")
     assert (old.start_event_id, old.end_event_id, old.start_wh, old.end_wh) == (None, None, 0, 50)
     kept = set(RawEvent.objects.values_list("pk", flat=True))
-    assert set(LedgerEntry.objects.filter(device__name="m2").values_list("start_event_id", "end_event_id").get()) == kept
+    assert (
+        set(LedgerEntry.objects.filter(device__name="m2").values_list("start_event_id", "end_event_id").get()) == kept
+    )
 
 
 def test_the_prune_task_is_a_recorded_job(db):

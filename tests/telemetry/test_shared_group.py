@@ -47,7 +47,9 @@ def publish(broker, prefix: str, readings: list[tuple[str, dict]]) -> None:
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     try:
-        infos = [client.publish(f"{prefix}/{device}/telemetry", json.dumps(payload), qos=1) for device, payload in readings]
+        infos = [
+            client.publish(f"{prefix}/{device}/telemetry", json.dumps(payload), qos=1) for device, payload in readings
+        ]
         for info in infos:
             info.wait_for_publish(30)
     finally:
@@ -67,8 +69,10 @@ def outcome(run: str) -> dict:
     ledger = LedgerEntry.objects.current().filter(device__name__startswith=f"{run}-").order_by("device__name", "end_ts")
     totals = DailyTotal.objects.filter(device__name__startswith=f"{run}-").order_by("device__name", "day")
     return {
-        "ledger": [(number(e.device.name), e.start_ts, e.end_ts, e.start_wh, e.end_wh, e.delta_wh, e.kind, e.confidence)
-                   for e in ledger.select_related("device")],
+        "ledger": [
+            (number(e.device.name), e.start_ts, e.end_ts, e.start_wh, e.end_wh, e.delta_wh, e.kind, e.confidence)
+            for e in ledger.select_related("device")
+        ],
         "totals": [(number(t.device.name), t.day, t.wh, t.cost) for t in totals.select_related("device")],
     }
 

@@ -54,8 +54,12 @@ def test_new_version_recalculates_exactly_the_affected_past_days_and_shows_the_c
     start = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
     feed("m1", *[(h * 60, h * 100) for h in range(0, 24 * 5 + 1)], start=start)
     untouched = {t.day: t.cost for t in DailyTotal.objects.filter(day__lt=date(2026, 3, 3))}
-    version = totals.cost_version_create(cost_per_kwh=Decimal("0.20"), effective_from=datetime(2026, 3, 3, 6, 0, tzinfo=UTC),
-                                         notes="tariff 2026", created_by="test")
+    version = totals.cost_version_create(
+        cost_per_kwh=Decimal("0.20"),
+        effective_from=datetime(2026, 3, 3, 6, 0, tzinfo=UTC),
+        notes="tariff 2026",
+        created_by="test",
+    )
     changed = {row["day"] for row in version.recalculation["days_changed"]}
     assert changed == {"2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06"}
     assert {t.day: t.cost for t in DailyTotal.objects.filter(day__lt=date(2026, 3, 3))} == untouched
@@ -65,7 +69,10 @@ def test_new_version_recalculates_exactly_the_affected_past_days_and_shows_the_c
     before = {(t.device_id, t.day): (t.wh, t.cost) for t in DailyTotal.objects.all()}
     totals.range_recalculate(first=date(2026, 2, 28), last=date(2026, 3, 7))
     assert {(t.device_id, t.day): (t.wh, t.cost) for t in DailyTotal.objects.all()} == before
-    assert DailyTotal.objects.aggregate(s=Sum("wh"))["s"] == LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"]
+    assert (
+        DailyTotal.objects.aggregate(s=Sum("wh"))["s"]
+        == LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"]
+    )
 
 
 def test_recalculate_rebuilds_totals_that_drifted(db):

@@ -27,7 +27,9 @@ def wall(zone: str, *parts: int) -> datetime:
 
 
 def entry(device: Device, start: datetime, end: datetime, delta: int, **extra) -> LedgerEntry:
-    return LedgerEntry.objects.create(device=device, start_ts=start, end_ts=end, start_wh=0, end_wh=delta, delta_wh=delta, **extra)
+    return LedgerEntry.objects.create(
+        device=device, start_ts=start, end_ts=end, start_wh=0, end_wh=delta, delta_wh=delta, **extra
+    )
 
 
 def prices_create(zone: str) -> None:
@@ -45,7 +47,12 @@ def prices_create(zone: str) -> None:
 def edge_entries(device: Device, zone: str) -> None:
     """Hand-made entries on the awkward instants."""
     change = wall(zone, 2026, 3, 7, 13, 17, 5, 123457)
-    entry(device, midnight(date(2026, 3, 6)) - timedelta(minutes=7), midnight(date(2026, 3, 10)) + timedelta(seconds=3), 99_991)
+    entry(
+        device,
+        midnight(date(2026, 3, 6)) - timedelta(minutes=7),
+        midnight(date(2026, 3, 10)) + timedelta(seconds=3),
+        99_991,
+    )
     entry(device, midnight(date(2026, 3, 7)), midnight(date(2026, 3, 7)), 17)  # zero-length at a midnight and a change
     entry(device, change, change, 5)  # zero-length at a price change
     entry(device, wall(zone, 2026, 6, 1, 12, 0), wall(zone, 2026, 6, 1, 12, 0), 3)
@@ -55,7 +62,9 @@ def edge_entries(device: Device, zone: str) -> None:
     # delta x elapsed microseconds is ~1e24 here: far past bigint.
     entry(device, midnight(FIRST) - timedelta(days=30, seconds=1), midnight(LAST) + timedelta(hours=5), 3_000_000_001)
     entry(device, midnight(date(2026, 4, 2)), midnight(date(2026, 4, 5)), 0, kind="glitch")
-    entry(device, midnight(date(2026, 4, 2)), midnight(date(2026, 4, 4)), 10_000, superseded_at=midnight(date(2026, 4, 4)))
+    entry(
+        device, midnight(date(2026, 4, 2)), midnight(date(2026, 4, 4)), 10_000, superseded_at=midnight(date(2026, 4, 4))
+    )
     entry(device, midnight(LAST + timedelta(days=1)), midnight(LAST + timedelta(days=1)), 11)  # just after the range
     # The ledger makes no negative deltas, but if one came, both paths must floor it the same way.
     entry(device, wall(zone, 2026, 5, 1, 22, 0, 0, 7), wall(zone, 2026, 5, 3, 1, 0), -4_321)
@@ -66,8 +75,13 @@ def random_entries(device: Device, seed: int) -> None:
     rng = random.Random(seed)
     ts = midnight(date(2026, 3, 5)) + timedelta(microseconds=rng.randrange(10**9))
     for _ in range(150):
-        step = rng.choice([timedelta(0), timedelta(seconds=rng.randrange(1, 7200), microseconds=rng.randrange(10**6)),
-                           timedelta(days=rng.randrange(1, 4), seconds=rng.randrange(86400))])
+        step = rng.choice(
+            [
+                timedelta(0),
+                timedelta(seconds=rng.randrange(1, 7200), microseconds=rng.randrange(10**6)),
+                timedelta(days=rng.randrange(1, 4), seconds=rng.randrange(86400)),
+            ]
+        )
         entry(device, ts, ts + step, rng.choice([1, 2, 7, rng.randrange(1, 100_000)]))
         ts += step
 
@@ -75,8 +89,15 @@ def random_entries(device: Device, seed: int) -> None:
 def resets_feed(zone: str) -> None:
     """Readings through the ledger: a reboot restarting the counter, a gap across midnight."""
     start = midnight(date(2026, 3, 7)) - timedelta(minutes=50)
-    feed("m-reset", (0, 1000, {"boot_id": "a"}), (40, 1300, {"boot_id": "a"}), (55, 40, {"boot_id": "b"}),
-         (70, 300, {"boot_id": "b"}), (3000, 9000, {"boot_id": "b"}), start=start)
+    feed(
+        "m-reset",
+        (0, 1000, {"boot_id": "a"}),
+        (40, 1300, {"boot_id": "a"}),
+        (55, 40, {"boot_id": "b"}),
+        (70, 300, {"boot_id": "b"}),
+        (3000, 9000, {"boot_id": "b"}),
+        start=start,
+    )
 
 
 def table() -> dict:
@@ -107,9 +128,16 @@ def test_sql_rebuild_gives_exactly_the_python_rows(ledger):
 def test_sql_rebuild_adds_up_to_the_current_ledger(ledger):
     totals.totals_rebuild(first=FIRST, last=LAST + timedelta(days=1), in_sql=True)
     # The long entry reaching before FIRST keeps the Wh of those days out of the range.
-    outside = sum(wh for day, wh, _ in totals.entry_pieces(
-        start=midnight(FIRST) - timedelta(days=30, seconds=1), end=midnight(LAST) + timedelta(hours=5),
-        delta_wh=3_000_000_001, prices=totals.Prices.load()) if day < FIRST)
+    outside = sum(
+        wh
+        for day, wh, _ in totals.entry_pieces(
+            start=midnight(FIRST) - timedelta(days=30, seconds=1),
+            end=midnight(LAST) + timedelta(hours=5),
+            delta_wh=3_000_000_001,
+            prices=totals.Prices.load(),
+        )
+        if day < FIRST
+    )
     ledger_wh = LedgerEntry.objects.current().aggregate(s=Sum("delta_wh"))["s"]
     assert DailyTotal.objects.aggregate(s=Sum("wh"))["s"] == ledger_wh - outside
 

@@ -11,7 +11,9 @@ class Command(BaseCommand):
     help = "Compare smt_interval_day with totals recomputed from smt_interval; --rebuild recomputes it."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--rebuild", action="store_true", help="recompute the table (locks interval writes meanwhile)")
+        parser.add_argument(
+            "--rebuild", action="store_true", help="recompute the table (locks interval writes meanwhile)"
+        )
 
     def handle(self, *args, rebuild: bool = False, **options) -> None:
         if rebuild:

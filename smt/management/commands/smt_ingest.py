@@ -23,7 +23,9 @@ class Command(BaseCommand):
     def handle(self, *args, paths: list[Path], source: str, esiid: str, meter: str, **options) -> None:
         if esiid and parser.parse_esiid(esiid) is None:
             raise CommandError(f"--esiid {esiid!r} is not a 17- or 22-digit ESIID")
-        job = job_run_create(kind=JobRun.Kind.INGEST, trigger=JobRun.Trigger.COMMAND, esiid=parser.parse_esiid(esiid) or "")
+        job = job_run_create(
+            kind=JobRun.Kind.INGEST, trigger=JobRun.Trigger.COMMAND, esiid=parser.parse_esiid(esiid) or ""
+        )
         with job_run_record(job=job) as recorder:
             for path in paths:
                 self.ingest_one(path, recorder, source=source, esiid=job.esiid, meter=meter)
@@ -39,9 +41,17 @@ class Command(BaseCommand):
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
                 handle.seek(0)
-                stored = storage.raw_file_store(fileobj=handle, sha256=digest.hexdigest(), size=path.stat().st_size,
-                                               filename=path.name, source=source, esiid=esiid, meter=meter, uploader="cli",
-                                               origin=RawSmtFile.Origin.COMMAND)
+                stored = storage.raw_file_store(
+                    fileobj=handle,
+                    sha256=digest.hexdigest(),
+                    size=path.stat().st_size,
+                    filename=path.name,
+                    source=source,
+                    esiid=esiid,
+                    meter=meter,
+                    uploader="cli",
+                    origin=RawSmtFile.Origin.COMMAND,
+                )
         except OSError as exc:
             recorder.count("failed")
             recorder.note(f"{path}: {exc.strerror or exc}", failed=True)

@@ -9,8 +9,10 @@ from telemetry import mqtt, routes, writer
 
 
 class Command(BaseCommand):
-    help = ("Subscribe to <MQTT_TOPIC_PREFIX>/+/(telemetry|status|heartbeat) and the topics of the other "
-            "TELEMETRY_ADAPTERS, and store what arrives, until SIGTERM.")
+    help = (
+        "Subscribe to <MQTT_TOPIC_PREFIX>/+/(telemetry|status|heartbeat) and the topics of the other "
+        "TELEMETRY_ADAPTERS, and store what arrives, until SIGTERM."
+    )
 
     def subscriber(self) -> mqtt.Subscriber:
         if not settings.MQTT_URL:
@@ -18,11 +20,23 @@ class Command(BaseCommand):
         configured = routes.routes_configured()
         filters = mqtt.filters_shared(routes.subscription_filters(configured), settings.MQTT_SHARED_GROUP)
         try:
-            config = mqtt.broker_config(settings.MQTT_URL, client_id=settings.MQTT_CLIENT_ID, ca_file=settings.MQTT_CA_FILE,
-                                        session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS, protocol=settings.MQTT_PROTOCOL)
-            return mqtt.Subscriber(config, filters, writer.batch_store, writers=settings.TELEMETRY_WRITERS,
-                                   initializer=writer.writer_init, batch_size=settings.TELEMETRY_BATCH_SIZE,
-                                   batch_seconds=settings.TELEMETRY_BATCH_SECONDS, key=routes.partition_key(configured))
+            config = mqtt.broker_config(
+                settings.MQTT_URL,
+                client_id=settings.MQTT_CLIENT_ID,
+                ca_file=settings.MQTT_CA_FILE,
+                session_expiry=settings.MQTT_SESSION_EXPIRY_SECONDS,
+                protocol=settings.MQTT_PROTOCOL,
+            )
+            return mqtt.Subscriber(
+                config,
+                filters,
+                writer.batch_store,
+                writers=settings.TELEMETRY_WRITERS,
+                initializer=writer.writer_init,
+                batch_size=settings.TELEMETRY_BATCH_SIZE,
+                batch_seconds=settings.TELEMETRY_BATCH_SECONDS,
+                key=routes.partition_key(configured),
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
@@ -30,8 +44,10 @@ class Command(BaseCommand):
         subscriber = self.subscriber()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: subscriber.stop())
-        self.stdout.write(f"subscribing to {', '.join(subscriber.filters)} as {subscriber.config.client_id} "
-                          f"(MQTT {subscriber.config.protocol}, persistent session, "
-                          f"{subscriber.writers or 'no'} writer process{'es' if subscriber.writers != 1 else ''})")
+        self.stdout.write(
+            f"subscribing to {', '.join(subscriber.filters)} as {subscriber.config.client_id} "
+            f"(MQTT {subscriber.config.protocol}, persistent session, "
+            f"{subscriber.writers or 'no'} writer process{'es' if subscriber.writers != 1 else ''})"
+        )
         subscriber.run()
         self.stdout.write("subscriber stopped: buffered readings stored")

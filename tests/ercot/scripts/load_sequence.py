@@ -20,11 +20,20 @@ def run(files: list[tuple[str, str]]) -> list[list]:
     for posted, path in files:
         errors = extract.RowErrors()
         with open(path, "rb") as fileobj, transaction.atomic():
-            result = esiids.esiid_csv_load(fileobj=fileobj, member=os.path.basename(path), errors=errors, tdsp="ONCOR_ELEC",
-                                           posted_at=datetime.fromisoformat(posted), ingest_id=None)
+            result = esiids.esiid_csv_load(
+                fileobj=fileobj,
+                member=os.path.basename(path),
+                errors=errors,
+                tdsp="ONCOR_ELEC",
+                posted_at=datetime.fromisoformat(posted),
+                ingest_id=None,
+            )
         loaded.append([result.read, result.written])
     fields = ["esiid", *extract.COLUMNS[1:], "tdsp"]
-    return {"table": [list(row) for row in EsiidRecord.objects.order_by("esiid").values_list(*fields)], "loaded": loaded}
+    return {
+        "table": [list(row) for row in EsiidRecord.objects.order_by("esiid").values_list(*fields)],
+        "loaded": loaded,
+    }
 
 
 if __name__ == "__main__":
