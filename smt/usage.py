@@ -311,11 +311,6 @@ def _deletion_rows(*, esiid: str, meter: str, start: datetime, end: datetime) ->
     return SmtInterval.objects.filter(esiid=esiid, meter=meter, ts__gte=start, ts__lt=end)
 
 
-def esiid_meters(*, esiid: str, limit: int = 2) -> list[str]:
-    """Up to `limit` meters an ESIID's stored intervals use (one is enough to pre-fill a form)."""
-    return list(SmtInterval.objects.filter(esiid=esiid).values_list("meter", flat=True).distinct()[:limit])
-
-
 def intervals_delete_preview(*, esiid: str, meter: str, start: datetime, end: datetime) -> dict:
     rows = _deletion_rows(esiid=esiid, meter=meter, start=start, end=end)
     stats = rows.aggregate(count=Count("id"), kwh=Sum("kwh"), first=Min("ts"), last=Max("ts"))

@@ -43,12 +43,17 @@ def _filter_values(filters: IntervalFilter) -> dict:
     )
 
 
-def _delete_link(filters: IntervalFilter) -> str:
-    """The "Delete a range…" form pre-filled from this filter (a person still previews, then confirms)."""
+def _delete_link(filters: IntervalFilter, rows) -> str:
+    """The "Delete a range…" form pre-filled from this filter (a person still previews, then confirms).
+    The meter is pre-filled when the filtered rows use exactly one: asking the filtered rows (one
+    ESIID-month when a month is chosen) rather than all of the ESIID's years keeps the page's cost
+    to the month it shows, whatever the table holds."""
     values = _filter_values(filters)
     query = {"prefill": "1"} | {k: values[k] for k in ("esiid", "meter") if k in values}
-    if "esiid" in values and "meter" not in values and len(meters := usage.esiid_meters(esiid=values["esiid"])) == 1:
-        query["meter"] = meters[0]
+    if "esiid" in values and "meter" not in values:
+        meters = list(rows.order_by().values_list("meter", flat=True).distinct()[:2])
+        if len(meters) == 1:
+            query["meter"] = meters[0]
     start = values.get("local_from") or (
         values["utc_from"].astimezone(CENTRAL).date() if "utc_from" in values else None
     )
@@ -77,7 +82,7 @@ def interval_list(request: HtmxHttpRequest) -> HttpResponse:
         "table": table,
         "query": request.GET.urlencode(),
         "totals": totals,
-        "delete_link": _delete_link(filters),
+        "delete_link": _delete_link(filters, rows),
     }
     return render(request, template, context)
 
