@@ -10,6 +10,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,19 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def smt_retention(*, first_kept: date) -> dict:
+    """SMT retention as production runs it (smt.partitions.intervals_prune under SMT_RETENTION_DAYS),
+    its cutoff at first_kept's local midnight: every month before it goes whole. Returns its result."""
+    from django.test import override_settings  # imported here: Django is set up after this module loads
+
+    from smt import partitions
+
+    kept_days = 30
+    now = datetime.combine(first_kept + timedelta(days=kept_days), clock(12), tzinfo=partitions.ZONE)
+    with override_settings(SMT_RETENTION_DAYS=kept_days):
+        return partitions.intervals_prune(now=now)
 
 
 def table(headers: list[str], rows: list[list]) -> str:

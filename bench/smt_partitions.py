@@ -1,7 +1,8 @@
 """Partitioned vs plain smt_interval, same rows, same run: ingest (INSERT ... SELECT with the
 day-rollup and newest-interval triggers and the four indexes on both; and COPY, the
-normalizer's direct path) and retention of the oldest month (partition
-drop vs DELETE). BENCH_ROWS intervals (default 1,440,000: 166 ESIIDs x 90 days from 1 January 2025,
+normalizer's direct path) and retention of the oldest month (DELETE on the plain table vs the
+product's retention, `smt.partitions.intervals_prune`, which drops the month's smt_interval and
+smt_interval_day partitions). BENCH_ROWS intervals (default 1,440,000: 166 ESIIDs x 90 days from 1 January 2025,
 Central time), BENCH_ROUNDS interleaved ingest rounds (default 3; the order alternates, plain first
 in odd rounds, so neither table always runs on the warmer machine), every round reported.
 bench/smt_scale.py measures retention at 50 M rows."""
@@ -9,7 +10,7 @@ bench/smt_scale.py measures retention at 50 M rows."""
 import os
 from datetime import date
 
-from _common import django_setup, table, timed, verdict
+from _common import django_setup, smt_retention, table, timed, verdict
 
 django_setup()
 
@@ -113,12 +114,9 @@ def main() -> None:
     delete_s, _ = timed(
         lambda: run("DELETE FROM bench_plain WHERE ts < timestamptz '2025-02-01 00:00 America/Chicago'")
     )
-    drop_s, _ = timed(
-        lambda: run(
-            "ALTER TABLE smt_interval DETACH PARTITION smt_interval_y2025m01; DROP TABLE smt_interval_y2025m01;"
-            " DELETE FROM smt_interval_day WHERE day < '2025-02-01'"
-        )
-    )
+    drop_s, pruned = timed(lambda: smt_retention(first_kept=date(2025, 2, 1)))
+    assert pruned["partitionsDropped"] == ["smt_interval_y2025m01"], pruned
+    assert pruned["dayPartitionsDropped"] == ["smt_interval_day_y2025m01"], pruned
     print(f"{rows:,} intervals ({ESIIDS} ESIIDs x {DAYS} days), January 2025 = {ESIIDS * 31 * 96:,} rows\n")
     print("| measure | plain table (s) | partitioned (s) | partitioned vs plain |\n|---|---|---|---|")
     totals = {}

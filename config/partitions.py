@@ -2,7 +2,7 @@
 
 A partitioned table here has one partition a month, named `<table>_yYYYYmMM`, bounded at local
 midnight on the 1st in the table's time zone (so a local month, and every local day, lies in
-one partition), and a DEFAULT partition `<table>_default` that catches rows of a month with no
+one partition; a `date` column of local days is bounded by the 1st itself), and a DEFAULT partition `<table>_default` that catches rows of a month with no
 partition yet: a write never fails for want of a partition. Creating a month's partition moves
 the rows the default holds for it, partition to partition, so the parent's statement triggers
 (the SMT day rollup) do not see the move: the rows did not change.
@@ -15,6 +15,7 @@ and `partitions_drop_before` (retention in whole partitions). Edge-free: plain S
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -25,6 +26,8 @@ class Layout:
     table: str
     column: str
     zone: str  # the IANA zone whose months bound the partitions
+    # "date": the column holds local days already (a per-day rollup), so a bound is the 1st itself
+    column_type: Literal["timestamptz", "date"] = "timestamptz"
 
     @property
     def default(self) -> str:
@@ -33,8 +36,20 @@ class Layout:
     def name(self, month: date) -> str:
         return f"{self.table}_y{month.year}m{month.month:02d}"
 
-    def bound(self, month: date) -> datetime:
+    def bound(self, month: date) -> datetime | date:
+        if self.column_type == "date":
+            return month.replace(day=1)
         return datetime(month.year, month.month, 1, tzinfo=ZoneInfo(self.zone))
+
+    def bound_parse(self, text: str) -> datetime | date:
+        """A bound as pg_get_expr prints it: '2025-01-01 06:00:00+00', or '2025-01-01' for a date."""
+        return date.fromisoformat(text) if self.column_type == "date" else datetime.fromisoformat(text)
+
+    def month_sql(self) -> tuple[str, list[str]]:
+        """The local month of a row, as an SQL expression and its parameters."""
+        if self.column_type == "date":  # via timestamp: a date would go through the session's zone
+            return f"date_trunc('month', \"{self.column}\"::timestamp)::date", []
+        return f"date_trunc('month', \"{self.column}\" AT TIME ZONE %s)::date", [self.zone]
 
 
 def month_of(moment: datetime | date, zone: str) -> date:
@@ -64,7 +79,7 @@ def is_partitioned(table: str) -> bool:
     return bool(row and row[0])
 
 
-def partitions_existing(layout: Layout) -> dict[str, tuple[datetime, datetime]]:
+def partitions_existing(layout: Layout) -> dict[str, tuple[datetime | date, datetime | date]]:
     """The monthly partitions by name, with their [lower, upper) bounds."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -76,7 +91,7 @@ def partitions_existing(layout: Layout) -> dict[str, tuple[datetime, datetime]]:
     result = {}
     for name, bound in rows:  # FOR VALUES FROM ('2025-01-01 06:00:00+00') TO ('2025-02-01 06:00:00+00')
         lower, upper = (part.split("'")[1] for part in bound.split(" TO "))
-        result[name] = (datetime.fromisoformat(lower), datetime.fromisoformat(upper))
+        result[name] = (layout.bound_parse(lower), layout.bound_parse(upper))
     return result
 
 
@@ -119,20 +134,18 @@ def partitions_ensure(layout: Layout, *, start: datetime | date, end: datetime |
     """Every month from start to end has its partition, and so does every month the default
     partition holds rows for (an upload of old data lands there first). Returns the names created."""
     wanted = set(months(month_of(start, layout.zone), month_of(end, layout.zone)))
+    month, params = layout.month_sql()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT DISTINCT date_trunc(\'month\', "{layout.column}" AT TIME ZONE %s)::date FROM "{layout.default}"',
-            [layout.zone],
-        )
+        cursor.execute(f'SELECT DISTINCT {month} FROM "{layout.default}"', params)
         wanted |= {month for (month,) in cursor.fetchall()}
     return [layout.name(month) for month in sorted(wanted) if partition_create(layout, month)]
 
 
 def partitions_drop_before(
-    layout: Layout, *, cutoff: datetime, keep: Callable[[str], bool] | None = None
-) -> list[tuple[str, datetime, datetime]]:
-    """Drop the partitions that end at or before the cutoff, whole (constant time, no dead rows),
-    except those `keep(name)` says to keep. Returns (name, lower, upper) of each, for the caller to
+    layout: Layout, *, cutoff: datetime | date, keep: Callable[[str], bool] | None = None
+) -> list[tuple[str, datetime | date, datetime | date]]:
+    """Drop the partitions that end at or before the cutoff (a date for a date column), whole
+    (constant time, no dead rows), except those `keep(name)` says to keep. Returns (name, lower, upper) of each, for the caller to
     settle what the rows fed. The rows of the partition holding the cutoff (and of the ones kept)
     are the caller's to DELETE through the parent."""
     dropped = []
@@ -148,14 +161,17 @@ def partitions_drop_before(
 
 def table_partition(schema_editor, layout: Layout, *, key: list[str], ahead_months: int = 3) -> None:
     """Turn the plain table into a partitioned one (a migration step): same columns, constraint
-    and index names; the primary key becomes (id, column) because PostgreSQL requires the
-    partition key in every unique key. Triggers are the caller's to create again."""
+    and index names; the primary key becomes `key`, (id, column) for a table with an id, because
+    PostgreSQL requires the partition key in every unique key. A table without an id column (a
+    rollup keyed by what it sums) needs no sequence. Triggers are the caller's to create again."""
     table, old = layout.table, f"{layout.table}_unpartitioned"
     constraints, indexes = _definitions(schema_editor, table)
+    ids = _has_id(schema_editor, table)
     run = schema_editor.execute
     run(f'ALTER TABLE "{table}" RENAME TO "{old}"')
     run(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS) PARTITION BY RANGE ("{layout.column}")')
-    _identity_to_sequence(schema_editor, table, old)
+    if ids:
+        _identity_to_sequence(schema_editor, table, old)
     run(f'CREATE TABLE "{layout.default}" PARTITION OF "{table}" DEFAULT')
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(f'SELECT min("{layout.column}") FROM "{old}"')
@@ -168,7 +184,8 @@ def table_partition(schema_editor, layout: Layout, *, key: list[str], ahead_mont
         partition_create(layout, month)
     run(f'INSERT INTO "{table}" SELECT * FROM "{old}"')
     run(f'DROP TABLE "{old}"')
-    run(f'ALTER SEQUENCE "{table}_new_id_seq" RENAME TO "{table}_id_seq"')
+    if ids:
+        run(f'ALTER SEQUENCE "{table}_new_id_seq" RENAME TO "{table}_id_seq"')
     for name, definition in constraints:
         if definition.startswith("PRIMARY KEY"):
             definition = f"PRIMARY KEY ({', '.join(key)})"
@@ -177,21 +194,26 @@ def table_partition(schema_editor, layout: Layout, *, key: list[str], ahead_mont
         run(definition)
 
 
-def table_unpartition(schema_editor, layout: Layout) -> None:
-    """The reverse of table_partition: one plain table again, primary key on id alone."""
+def table_unpartition(schema_editor, layout: Layout, *, key: list[str] | None = None) -> None:
+    """The reverse of table_partition: one plain table again, primary key `key` (id alone by
+    default)."""
     table, old = layout.table, f"{layout.table}_partitioned"
     constraints, indexes = _definitions(schema_editor, table)
+    ids = _has_id(schema_editor, table)
     run = schema_editor.execute
     run(f'ALTER TABLE "{table}" RENAME TO "{old}"')
-    run(f'ALTER SEQUENCE "{table}_id_seq" RENAME TO "{table}_new_id_seq"')
+    if ids:
+        run(f'ALTER SEQUENCE "{table}_id_seq" RENAME TO "{table}_new_id_seq"')
     run(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS)')
-    run(f'ALTER SEQUENCE "{table}_new_id_seq" OWNED BY "{table}".id')
+    if ids:
+        run(f'ALTER SEQUENCE "{table}_new_id_seq" OWNED BY "{table}".id')
     run(f'INSERT INTO "{table}" SELECT * FROM "{old}"')
     run(f'DROP TABLE "{old}" CASCADE')
-    run(f'ALTER SEQUENCE "{table}_new_id_seq" RENAME TO "{table}_id_seq"')
+    if ids:
+        run(f'ALTER SEQUENCE "{table}_new_id_seq" RENAME TO "{table}_id_seq"')
     for name, definition in constraints:
         if definition.startswith("PRIMARY KEY"):
-            definition = "PRIMARY KEY (id)"
+            definition = f"PRIMARY KEY ({', '.join(key or ['id'])})"
         run(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
     for definition in indexes:
         run(definition.replace(" ON ONLY ", " ON "))
@@ -214,6 +236,14 @@ def _definitions(schema_editor, table: str) -> tuple[list[tuple[str, str]], list
         )
         indexes = [definition for (definition,) in cursor.fetchall()]
     return constraints, indexes
+
+
+def _has_id(schema_editor, table: str) -> bool:
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'id' AND NOT attisdropped", [table]
+        )
+        return cursor.fetchone() is not None
 
 
 def _identity_to_sequence(schema_editor, table: str, old: str) -> None:

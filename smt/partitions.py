@@ -1,7 +1,7 @@
-"""smt_interval's monthly partitions on PostgreSQL (migration 0008): made ahead by the
-smt-partitions schedule and on demand for a file of older months; SMT_RETENTION_DAYS in whole
-partitions. The embedded SQLite database has one plain table, and every function here is a
-no-op there."""
+"""smt_interval's monthly partitions on PostgreSQL (migration 0011), and smt_interval_day's for
+the same months (0015): made ahead by the smt-partitions schedule and on demand for a file of
+older months; SMT_RETENTION_DAYS in whole partitions of both. The embedded SQLite database has
+one plain table, and every function here is a no-op there."""
 
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from smt.models import SmtInterval
 # Central months, like the daily summary's days: one ESIID-month is one partition, and a
 # partition's rows feed exactly the smt_interval_day rows of its local days.
 LAYOUT = Layout(table="smt_interval", column="ts", zone="America/Chicago")
+DAY_LAYOUT = Layout(table="smt_interval_day", column="day", zone=LAYOUT.zone, column_type="date")
 ZONE = ZoneInfo(LAYOUT.zone)
 AHEAD_MONTHS = 3
 
@@ -30,9 +31,12 @@ def _partitioned() -> bool:
 
 
 def interval_partitions_ensure(*, start: datetime, end: datetime) -> list[str]:
-    """Partitions for the months from start to end (and for rows the default partition caught)."""
+    """Partitions for the months from start to end (and for rows a default partition caught), in
+    smt_interval and smt_interval_day alike. Returns the interval partitions created (their day
+    partitions are named alike)."""
     if not _partitioned():
         return []
+    partitions_ensure(DAY_LAYOUT, start=start, end=end)
     return partitions_ensure(LAYOUT, start=start, end=end)
 
 
@@ -55,29 +59,37 @@ def interval_partitions_maintain(*, now: datetime | None = None) -> dict:
 
 def intervals_prune(*, now: datetime | None = None) -> dict:
     """Intervals older than SMT_RETENTION_DAYS (0: keep all): whole months by dropping their
-    partitions and their day totals (and reading the newest interval of the ESIIDs they held
-    again), then a DELETE inside the month holding the cutoff (the rollup triggers settle that
-    part). The cutoff is a local midnight, so no day is cut in two."""
+    partitions and their day totals' partitions (and reading the newest interval of the ESIIDs
+    they held again), then a DELETE inside the month holding the cutoff (the rollup triggers
+    settle that part). The cutoff is a local midnight, so no day is cut in two."""
     days = settings.SMT_RETENTION_DAYS
     if days <= 0:
-        return {"partitionsDropped": [], "intervalsDeleted": 0}
+        return {"partitionsDropped": [], "dayPartitionsDropped": [], "intervalsDeleted": 0}
     first_kept = timezone.localtime(now or timezone.now(), ZONE).date() - timedelta(days=days)
     cutoff = datetime(first_kept.year, first_kept.month, first_kept.day, tzinfo=ZONE)
     if not _partitioned():
         deleted = SmtInterval.objects.filter(ts__lt=cutoff)._raw_delete(SmtInterval.objects.db)
-        return {"partitionsDropped": [], "intervalsDeleted": deleted}
+        return {"partitionsDropped": [], "dayPartitionsDropped": [], "intervalsDeleted": deleted}
     with transaction.atomic():
+        # Intervals first, then days: the order an ingest's rollup triggers lock the two tables in.
         dropped = partitions_drop_before(LAYOUT, cutoff=cutoff)
+        # Every interval before the cutoff is gone once this transaction commits, so every day
+        # partition wholly before it holds only totals of gone intervals.
+        days_dropped = partitions_drop_before(DAY_LAYOUT, cutoff=first_kept)
         with connection.cursor() as cursor:
-            for _, lower, upper in dropped:
-                cursor.execute(
-                    "DELETE FROM smt_interval_day WHERE day >= %s AND day < %s", [_local_day(lower), _local_day(upper)]
-                )
             if dropped:
-                _newest_recompute_before(max(upper for _, _, upper in dropped))
+                end = max(upper for _, _, upper in dropped)
+                # Day rows of those months still in the day table are in its default partition (a month
+                # whose day partition was missing): the only partition left below `end`, empty as a rule.
+                cursor.execute("DELETE FROM smt_interval_day WHERE day < %s", [_local_day(end)])
+                _newest_recompute_before(end)
             cursor.execute("DELETE FROM smt_interval WHERE ts < %s", [cutoff])
             deleted = cursor.rowcount
-    return {"partitionsDropped": [name for name, _, _ in dropped], "intervalsDeleted": deleted}
+    return {
+        "partitionsDropped": [name for name, _, _ in dropped],
+        "dayPartitionsDropped": [name for name, _, _ in days_dropped],
+        "intervalsDeleted": deleted,
+    }
 
 
 def _newest_recompute_before(upper: datetime) -> None:
