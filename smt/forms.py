@@ -5,6 +5,8 @@ from django.utils import timezone
 
 from config.texas import CENTRAL, parse_esiid
 from config.widgets import DateInput
+from smt import interval_rows, parser
+from smt.models import RawSmtFile
 
 
 class EsiidField(forms.CharField):
@@ -74,3 +76,43 @@ class HouseForm(forms.Form):
     name = forms.CharField(label="House", max_length=120)
     esiid = EsiidField(label="ESIID", max_length=23)
     meter = forms.CharField(max_length=64, required=False)
+
+
+class RawFileHintsForm(forms.Form):
+    """The ESIID / UsagePoint mapping a failed raw file is normalized again with; empty keeps the stored one."""
+
+    esiid = EsiidField(label="ESIID", max_length=23, required=False)
+    usage_point_esiids = forms.CharField(
+        label="UsagePoint → ESIID (JSON)",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": '{"RetailCustomer/1/UsagePoint/1": "10443720000000001"}'}
+        ),
+    )
+
+    def __init__(self, *args, raw_file: RawSmtFile, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.raw_file = raw_file
+
+    def clean_usage_point_esiids(self) -> dict[str, str]:
+        try:
+            return interval_rows.usage_point_esiids_parse(self.cleaned_data["usage_point_esiids"])
+        except parser.FileRejected as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        data = super().clean()
+        raw, given = self.raw_file, self.hints()
+        changes = raw.hints_merged(**given) != (raw.esiid_hint, dict(raw.usage_point_esiids or {}))
+        if changes and raw.status != RawSmtFile.Status.FAILED:
+            # A normalized file read again under other ESIIDs would write its rows twice.
+            raise forms.ValidationError(
+                f"Only a failed file takes new hints; this one is {raw.status}. Upload a corrected file instead."
+            )
+        return data
+
+    def hints(self) -> dict:
+        return {
+            "esiid": self.cleaned_data.get("esiid") or "",
+            "usage_points": self.cleaned_data.get("usage_point_esiids") or {},
+        }

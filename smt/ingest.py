@@ -12,10 +12,12 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from smt import billing, interval_rows, normalize, parser, pgp, storage
 from smt.models import RawSmtFile
@@ -44,6 +46,52 @@ def raw_file_requeue(*, raw_file: RawSmtFile, reason: str = "", started_by: str 
     """
     raw_file.set_status(RawSmtFile.Status.RECEIVED, error=reason)
     return raw_file_queue(raw_file=raw_file, started_by=started_by)
+
+
+def raw_file_hints_take(
+    *, raw_file: RawSmtFile, by: str, esiid: str = "", usage_points: Mapping[str, str] | None = None
+) -> list[str]:
+    """Give a failed file the ESIID / UsagePoint mapping it lacked and queue it again.
+
+    Each hint given replaces the stored one (RawSmtFile.hints_merged); `by` (an identity) and
+    the time are recorded, the file's origin and uploader stay. Returns what changed ("ESIID",
+    "UsagePoint mapping"); empty, changing nothing, when the file is not failed or nothing new
+    was given. Callers check the hints against the file first (storage.raw_file_inspect, or a
+    customer's own check), as they would a new upload.
+    """
+    if not raw_file.hints_new(esiid=esiid, usage_points=usage_points):
+        return []
+    esiid, points = raw_file.hints_merged(esiid=esiid, usage_points=usage_points)
+    changed = [
+        name
+        for name, new, old in (
+            ("ESIID", esiid, raw_file.esiid_hint),
+            ("UsagePoint mapping", points, dict(raw_file.usage_point_esiids or {})),
+        )
+        if new != old
+    ]
+    now = timezone.now()
+    # Conditional on `failed`: of two requests re-sending the file at once, one takes it, and a
+    # worker never reads a file whose hints change under it.
+    taken = RawSmtFile.objects.filter(pk=raw_file.pk, status=RawSmtFile.Status.FAILED).update(
+        esiid_hint=esiid[:22],
+        usage_point_esiids=points,
+        hints_set_by=by[:160],
+        hints_set_at=now,
+        status=RawSmtFile.Status.RECEIVED,
+        status_changed_at=now,
+        error="",
+    )
+    if not taken:
+        return []
+    raw_file.refresh_from_db()
+    raw_file_queue(raw_file=raw_file, started_by=f"new hints: {by}")
+    return changed
+
+
+def hints_requeued_message(changed: list[str]) -> str:
+    """The answer to a re-sent file that took new hints, e.g. 'already stored; re-queued with the new ESIID'."""
+    return f"already stored; re-queued with the new {' and '.join(changed)}"
 
 
 def raw_files_requeue_stranded() -> int:

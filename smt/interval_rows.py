@@ -2,7 +2,8 @@
 
 One reader for every path (upload checks, the customer reader in smt.origins, the worker), so
 what an upload was checked with is what the worker loads. The form is told by the content,
-never by the file name: Green Button is ESPI XML in an Atom feed, anything else is read as CSV.
+never by the file name: Green Button is ESPI XML in an Atom feed (plain, or alone in a zip or
+gzip), anything else is read as CSV.
 """
 
 import json
@@ -15,6 +16,7 @@ from smt import greenbutton, parser
 # Real downloads open with long licence comments and stylesheets before the feed element.
 HEAD_BYTES = 64 * 1024
 _NAMESPACES = (greenbutton.ATOM.encode(), greenbutton.ESPI.encode())
+_CONTAINER_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b")  # zip, empty zip, gzip (as parser.open_members)
 
 
 def is_greenbutton(head: bytes) -> bool:
@@ -24,10 +26,21 @@ def is_greenbutton(head: bytes) -> bool:
 
 
 def fileobj_is_greenbutton(fileobj: BinaryIO) -> bool:
-    """is_greenbutton on a seekable file, left rewound."""
+    """is_greenbutton on a seekable file, or on the first member of a zip or gzip; left rewound."""
     head = fileobj.read(HEAD_BYTES)
     fileobj.seek(0)
-    return is_greenbutton(head)
+    if not head.startswith(_CONTAINER_MAGIC):
+        return is_greenbutton(head)
+    # Utilities' portals often hand the XML out zipped: what it is shows only once decompressed.
+    members = parser.open_members(fileobj)
+    try:
+        first = next(members, None)
+        return first is not None and is_greenbutton(first[1].read(HEAD_BYTES))
+    except parser.FileRejected:
+        return False  # a damaged or refused container: the CSV reader names what is wrong with it
+    finally:
+        members.close()
+        fileobj.seek(0)
 
 
 def usage_point_esiids_parse(text: str) -> dict[str, str]:
@@ -76,22 +89,21 @@ def file_rows(
     if not fileobj_is_greenbutton(fileobj):
         yield from parser.iter_rows(fileobj, stats, budget, expected_esiid=expected_esiid)
         return
-    source = fileobj if budget is None else _Charged(fileobj, budget)
-    read = greenbutton.greenbutton_read(source, esiid=expected_esiid, esiids=dict(usage_points or {}) or None)
+    # open_members charges what it reads to the budget, plain file or decompressed member alike.
+    members = parser.open_members(fileobj, budget)
+    try:
+        _, stream = next(members)
+        read = greenbutton.greenbutton_read(stream, esiid=expected_esiid, esiids=dict(usage_points or {}) or None)
+        if next(members, None) is not None:
+            # Two feeds would both name "RetailCustomer/1/UsagePoint/1": one mapping cannot tell them apart.
+            raise parser.FileRejected(
+                "the zip holds a Green Button file and other members; send each Green Button file on its own "
+                "(plain, or alone in its zip)"
+            )
+    finally:
+        members.close()
     stats.reset()
     for name in ("rows_read", "valid", "consumption_wh", "generation_wh", "ts_min", "ts_max", "invalid"):
         setattr(stats, name, getattr(read.stats, name))
     stats.notes = list(read.notes)
     yield from read.rows
-
-
-class _Charged:
-    """Charges what a Green Button read takes to the upload's content budget."""
-
-    def __init__(self, inner: BinaryIO, budget: parser.ContentBudget):
-        self.inner, self.budget = inner, budget
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.inner.read(n)
-        self.budget.charge(len(data))
-        return data

@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -64,6 +65,10 @@ class RawSmtFile(models.Model):
     # Green Button files: the ESIID of each UsagePoint (its link path), as given with the upload,
     # so the worker reads the file with the same mapping the upload was checked with.
     usage_point_esiids = models.JSONField(default=dict, blank=True)
+    # Who gave the ESIID / UsagePoint mapping a failed file was normalized again with, and when
+    # (an identity like "user:<name>", "token:upload", "customer:<name>"); the origin stays as it was.
+    hints_set_by = models.CharField(max_length=160, blank=True, default="")
+    hints_set_at = models.DateTimeField(null=True, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.UNKNOWN)
     # The least trusted origin by default: a row created without saying where it came from gets
     # a customer's limits (plain CSV, the uploader's own ESIIDs, never above SMT's data).
@@ -109,6 +114,23 @@ class RawSmtFile(models.Model):
     def official(self) -> bool:
         """Came through one of SMT's own channels (SFTP, staff, tokens, the command line, a bundle)."""
         return self.origin != self.Origin.CUSTOMER
+
+    def hints_merged(self, *, esiid: str = "", usage_points: Mapping[str, str] | None = None) -> tuple[str, dict]:
+        """The ESIID and UsagePoint mapping the file would be read with: each one given replaces the stored one."""
+        return esiid or self.esiid_hint, dict(usage_points or {}) or dict(self.usage_point_esiids or {})
+
+    def hints_new(self, *, esiid: str = "", usage_points: Mapping[str, str] | None = None) -> bool:
+        """Whether a failed file is given hints it did not have: worth reading again with them.
+
+        Only a failed file: a pending one is being read with the old hints, and one that
+        normalized fine would write its rows again under other ESIIDs.
+        """
+        if self.status != self.Status.FAILED:
+            return False
+        return self.hints_merged(esiid=esiid, usage_points=usage_points) != (
+            self.esiid_hint,
+            dict(self.usage_point_esiids or {}),
+        )
 
     def set_status(self, status: str, *, error: str = "", stats: dict | None = None) -> None:
         self.status = status

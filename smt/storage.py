@@ -63,7 +63,7 @@ def raw_file_store(
     """
     existing = RawSmtFile.objects.filter(sha256=sha256).first()
     if existing:
-        return _known(existing, origin=origin)
+        return _known(existing, origin=origin, esiid=esiid, usage_points=usage_points, by=uploader)
     # An upload spooled to a temporary file is moved into local storage, not copied (1 GB twice).
     content = fileobj if hasattr(fileobj, "temporary_file_path") else File(fileobj, name=filename)
     key = default_storage.save(raw_file_key(sha256=sha256, filename=filename), content)
@@ -146,13 +146,21 @@ def raw_file_register_streamed(
     )
 
 
-def _known(existing: RawSmtFile, *, origin: str) -> StoredFile:
+def _known(
+    existing: RawSmtFile, *, origin: str, esiid: str = "", usage_points: Mapping[str, str] | None = None, by: str = ""
+) -> StoredFile:
     """Bytes already stored. A customer's copy that now arrives through SMT's own channel is
-    promoted and normalized again (not a duplicate), so its rows take their official rank."""
+    promoted and normalized again (not a duplicate), so its rows take their official rank; a
+    failed one takes the hints sent with it (ingest.raw_file_hints_take does the rest)."""
     if existing.official or origin == RawSmtFile.Origin.CUSTOMER:
         return StoredFile(existing, duplicate=True)
+    fields = ["origin"]
+    if existing.hints_new(esiid=esiid, usage_points=usage_points):
+        existing.esiid_hint, existing.usage_point_esiids = existing.hints_merged(esiid=esiid, usage_points=usage_points)
+        existing.hints_set_by, existing.hints_set_at = by[:160], timezone.now()
+        fields += ["esiid_hint", "usage_point_esiids", "hints_set_by", "hints_set_at"]
     existing.origin = origin
-    existing.save(update_fields=["origin"])
+    existing.save(update_fields=fields)
     existing.set_status(RawSmtFile.Status.RECEIVED, error="")
     return StoredFile(existing, duplicate=False)
 

@@ -70,7 +70,7 @@ class PullIn(Schema):
     usage_point_esiids: dict[str, str] = Field(default_factory=dict, max_length=100)
 
 
-@router.post("/smt/pull", response={200: dict, 201: dict})
+@router.post("/smt/pull", response={200: dict, 201: dict, 202: dict})
 def pull_inline(request: HttpRequest, body: PullIn):
     """Legacy inline JSON upload for small files (4 MB decoded); use /upload beyond that."""
     limit = settings.SMT_INLINE_MAX_BYTES
@@ -94,21 +94,11 @@ def pull_inline(request: HttpRequest, body: PullIn):
     if problem := limits.upload_field_problem({"source": body.source, "meter": body.meter, "filename": body.filename}):
         raise HttpError(422, f"{problem}; nothing was stored")
     sha = hashlib.sha256(content).hexdigest()
-    existing = RawSmtFile.objects.filter(sha256=sha).first()
-    if existing and existing.official:  # a customer's copy is promoted by raw_file_store
-        return Status(
-            200,
-            {
-                "ok": True,
-                "duplicate": True,
-                "rawId": existing.pk,
-                "sha256": sha,
-                "size": len(content),
-                "status": existing.status,
-            },
-        )
     try:
         usage_points = interval_rows.usage_point_esiids_parse(json.dumps(body.usage_point_esiids))
+        existing = RawSmtFile.objects.filter(sha256=sha).first()
+        if existing and existing.official:  # a customer's copy is promoted by raw_file_store
+            return _pull_resent(existing, content, request.auth, esiid=esiid, points=usage_points)
         inspection = storage.raw_file_inspect(
             fileobj=io.BytesIO(content), size=len(content), expected_esiid=esiid or None, usage_points=usage_points
         )
@@ -143,6 +133,27 @@ def pull_inline(request: HttpRequest, body: PullIn):
             "kind": inspection.kind,
             "notes": inspection.notes,
         },
+    )
+
+
+def _pull_resent(raw: RawSmtFile, content: bytes, identity: str, *, esiid: str, points: dict[str, str]) -> Status:
+    """Bytes SMT's channels stored already: a duplicate, unless a failed file gets the hints it lacked."""
+    body = {"ok": True, "duplicate": True, "rawId": raw.pk, "sha256": raw.sha256, "size": len(content)}
+    if not raw.hints_new(esiid=esiid, usage_points=points):
+        return Status(200, body | {"status": raw.status})
+    merged_esiid, merged_points = raw.hints_merged(esiid=esiid, usage_points=points)
+    inspection = storage.raw_file_inspect(
+        fileobj=io.BytesIO(content), size=len(content), expected_esiid=merged_esiid or None, usage_points=merged_points
+    )
+    changed = ingest.raw_file_hints_take(raw_file=raw, by=identity, esiid=esiid, usage_points=points)
+    raw.refresh_from_db(fields=["status"])
+    if not changed:  # another request re-queued it a moment ago
+        return Status(200, body | {"status": raw.status})
+    message = ingest.hints_requeued_message(changed)
+    return Status(
+        202,
+        body
+        | {"status": raw.status, "requeued": True, "message": message, "kind": raw.kind, "notes": inspection.notes},
     )
 
 

@@ -32,7 +32,7 @@ from smt import (
 )
 from smt.forms import CustomerRangeForm
 from smt.models import House, RawSmtFile
-from smt.views.upload import receive_file, upload_body
+from smt.views.upload import receive_file, requeued_body, upload_body
 
 # Refusals that cost the server work (a body streamed past the limit, a file read and refused).
 REFUSALS_COUNTED = (413, 422)
@@ -81,6 +81,13 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
             raise parser.FileRejected(problem)
         expected = customers.customer_expected_esiid(user=request.user, given=request.POST.get("esiid", ""))
         usage_points = interval_rows.usage_point_esiids_parse(request.POST.get("usage_point_esiids", ""))
+        # Their own failed file sent again with hints it lacked: checked with those, then re-queued.
+        own = customer_uploads.customer_raw_files(user=request.user).filter(sha256=upload.sha256).first()
+        if own is not None and own.hints_new(esiid=expected or "", usage_points=usage_points):
+            merged, usage_points = own.hints_merged(esiid=expected or "", usage_points=usage_points)
+            expected = merged or None
+        else:
+            own = None
         with upload:
             inspection = storage.raw_file_inspect(
                 fileobj=upload, size=upload.size, expected_esiid=expected, usage_points=usage_points
@@ -92,6 +99,10 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
                 expected_esiid=expected,
                 usage_points=usage_points,
             )
+            if own is not None:
+                return _customer_requeued(
+                    request, own, uploader, expected=expected, points=usage_points, notes=inspection.notes
+                )
             house = houses.filter(esiid=esiids[0]).first() if len(esiids) == 1 else None
             with customers.customer_quota_taken(user=request.user):
                 stored = storage.raw_file_store(
@@ -122,6 +133,23 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         body["statusUrl"] = reverse("smt:customer-upload-detail", args=[stored.raw_file.pk])  # polled until done
     body["remaining"] = customers.customer_uploads_left(user=request.user)
     return JsonResponse(body, status=200 if stored.duplicate else 201)
+
+
+def _customer_requeued(
+    request: HttpRequest, raw: RawSmtFile, uploader: str, *, expected: str | None, points: dict, notes: list[str]
+) -> JsonResponse:
+    """A customer's own failed file, checked with its new hints, queued again (no upload is counted)."""
+    changed = ingest.raw_file_hints_take(raw_file=raw, by=uploader, esiid=expected or "", usage_points=points)
+    if not changed:  # another request re-queued it a moment ago
+        body, status = upload_body(raw, duplicate=True), 200
+    else:
+        body, status = requeued_body(raw, changed, notes=notes), 202
+    body |= {
+        "url": "/customer/usage",
+        "statusUrl": reverse("smt:customer-upload-detail", args=[raw.pk]),
+        "remaining": customers.customer_uploads_left(user=request.user),
+    }
+    return JsonResponse(body, status=status)
 
 
 def _usage_points_named(exc: parser.FileRejected) -> dict:

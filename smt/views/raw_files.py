@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -12,12 +13,13 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
-from config.auth import staff_required
+from config.auth import request_identity, staff_required
 from config.htmx import HtmxHttpRequest
 from config.texas import CENTRAL
 from ops.jobs import started_by_staff
 from smt import ingest, normalize, storage
 from smt.filters import RawSmtFileFilter
+from smt.forms import RawFileHintsForm
 from smt.models import RawSmtFile
 from smt.tables import RawSmtFileTable
 
@@ -45,7 +47,16 @@ def raw_file_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     template = "smt/raw_file_detail.html"
     if request.htmx:
         template += "#raw-file-status"
-    return render(request, template, {"raw": raw, "busy": raw.pending, "data_links": _data_links(raw)})
+    return render(request, template, _detail_context(raw, _hints_form(raw)))
+
+
+def _hints_form(raw: RawSmtFile) -> RawFileHintsForm:
+    mapping = json.dumps(raw.usage_point_esiids) if raw.usage_point_esiids else ""
+    return RawFileHintsForm(raw_file=raw, initial={"esiid": raw.esiid_hint, "usage_point_esiids": mapping})
+
+
+def _detail_context(raw: RawSmtFile, hints_form: RawFileHintsForm) -> dict:
+    return {"raw": raw, "busy": raw.pending, "data_links": _data_links(raw), "hints_form": hints_form}
 
 
 def _data_links(raw: RawSmtFile) -> list[dict]:
@@ -85,8 +96,14 @@ def raw_file_normalize(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("dry_run"):
         stats = normalize.raw_file_normalize(raw_file=raw, dry_run=True)
         return render(request, "smt/_dry_run.html", {"raw": raw, "stats": stats})
-    ingest.raw_file_requeue(raw_file=raw, started_by=started_by_staff(request.user))
-    messages.success(request, f"Normalization of {raw.filename} queued.")
+    form = RawFileHintsForm(request.POST, raw_file=raw)
+    if not form.is_valid():
+        return render(request, "smt/raw_file_detail.html", _detail_context(raw, form), status=400)
+    changed = ingest.raw_file_hints_take(raw_file=raw, by=request_identity(request) or "", **form.hints())
+    if not changed:  # no new hints: normalize again as it is
+        ingest.raw_file_requeue(raw_file=raw, started_by=started_by_staff(request.user))
+    with_hints = f" with the new {' and '.join(changed)}" if changed else ""
+    messages.success(request, f"Normalization of {raw.filename} queued{with_hints}.")
     if request.htmx:
         return HttpResponseClientRedirect(raw.get_absolute_url())
     return redirect(raw)

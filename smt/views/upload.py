@@ -112,7 +112,7 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
         with upload:
             existing = RawSmtFile.objects.filter(sha256=upload.sha256).first()
             if existing and existing.official:  # a customer's copy is promoted by raw_file_store
-                return JsonResponse(upload_body(existing, duplicate=True), status=200)
+                return _resent(existing, upload, identity, esiid=parser.parse_esiid(esiid) or "", points=usage_points)
             # Staff and tokens may send SMT's PGP bundles; customers (their own upload page) may not.
             inspection = storage.raw_file_inspect(
                 fileobj=upload,
@@ -148,6 +148,36 @@ def _store(request: HttpRequest, upload, identity: str) -> JsonResponse:
         return JsonResponse(upload_body(raw, duplicate=True), status=200)
     ingest.raw_file_queue(raw_file=raw)
     return JsonResponse(upload_body(raw, duplicate=False, notes=inspection.notes), status=201)
+
+
+def _resent(raw: RawSmtFile, upload, identity: str, *, esiid: str, points: dict[str, str]) -> JsonResponse:
+    """Bytes SMT's channels stored already: a duplicate, unless a failed file gets the hints it lacked.
+
+    The new hints are checked against the file as a new upload's would be (FileRejected: 422).
+    """
+    if not raw.hints_new(esiid=esiid, usage_points=points):
+        return JsonResponse(upload_body(raw, duplicate=True), status=200)
+    merged_esiid, merged_points = raw.hints_merged(esiid=esiid, usage_points=points)
+    inspection = storage.raw_file_inspect(
+        fileobj=upload,
+        size=upload.size,
+        filename=upload.name or "",
+        bundles=True,
+        expected_esiid=merged_esiid or None,
+        usage_points=merged_points,
+    )
+    changed = ingest.raw_file_hints_take(raw_file=raw, by=identity, esiid=esiid, usage_points=points)
+    if not changed:  # another request re-queued it a moment ago
+        return JsonResponse(upload_body(raw, duplicate=True), status=200)
+    return JsonResponse(requeued_body(raw, changed, notes=inspection.notes), status=202)
+
+
+def requeued_body(raw: RawSmtFile, changed: list[str], *, notes: list[str]) -> dict:
+    """upload_body for stored bytes re-queued with new hints: still a duplicate, but not ignored."""
+    return upload_body(raw, duplicate=True, notes=notes) | {
+        "requeued": True,
+        "message": ingest.hints_requeued_message(changed),
+    }
 
 
 def upload_body(raw: RawSmtFile, *, duplicate: bool, notes: list[str] | None = None) -> dict:

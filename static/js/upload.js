@@ -56,14 +56,16 @@
     xhr.addEventListener("load", function () {
       button.disabled = false;
       const body = xhr.response || {};
-      if (xhr.status === 201 || xhr.status === 200) {
+      // 202: bytes stored before, whose failed read is queued again with the hints just sent.
+      if (xhr.status === 201 || xhr.status === 200 || xhr.status === 202) {
         bar.value = 100;
-        const what = body.duplicate ? "Already stored (same sha256)" : "Stored";
+        const what = body.requeued ? body.message.charAt(0).toUpperCase() + body.message.slice(1) : body.duplicate ? "Already stored (same sha256)" : "Stored";
         show("ok", what + ": <a href=\"" + escape(body.url) + "\">" + escape(body.filename) +
           "</a> · raw file #" + escape(body.rawId) + " · status <b id=\"upload-status\">" + escape(body.status) + "</b>");
         if (body.statusUrl && window.htmx) {
           // The worker reads the file after the response: the outcome fragment polls until it is done.
-          const before = body.duplicate ? "<p class=\"result ok\">You sent this file before; nothing new was added.</p>" : "";
+          const before = body.requeued ? "<p class=\"result ok\">You sent this file before; it is read again with what you gave.</p>"
+            : body.duplicate ? "<p class=\"result ok\">You sent this file before; nothing new was added.</p>" : "";
           result.className = "";
           result.innerHTML = before + "<span hx-get=\"" + escape(body.statusUrl) + "\" hx-trigger=\"load\" hx-swap=\"outerHTML\"></span>";
           htmx.process(result);

@@ -62,3 +62,29 @@ def test_staff_see_conflicting_rows_on_the_raw_file_page_and_a_green_button_link
         "href", re.compile(r"/api/admin/smt/green-button\?esiid=10443720000000002")
     )
     screenshot(page, "usage-green-button-link")
+
+
+def test_staff_resend_a_failed_green_button_file_with_its_esiid_from_the_upload_card(
+    page: Page, live_server, staff_user, tmp_path
+):
+    from smt import ingest
+    from tests.smt.conftest import store
+
+    # Stored with no ESIID (as the mirror stores one), so the worker fails it naming the UsagePoint.
+    data = espi([{"blocks": [quarter_hours(date(2025, 6, 1))]}]).getvalue()
+    raw = store(data, "usage.xml")
+    assert "need an ESIID" in ingest.raw_file_ingest(raw_file=raw)["error"]
+    upload = tmp_path / "usage.xml"
+    upload.write_bytes(data)
+    sign_in(page, live_server, "staff", "staff-pass-123")
+    page.goto(f"{live_server.url}{raw.get_absolute_url()}")
+    expect(page.locator("#hints")).to_contain_text("Normalize again with hints")
+    page.goto(f"{live_server.url}/smt/raw-files/")
+    page.set_input_files("input[name=file]", str(upload))
+    page.fill("input[name=esiid]", OWN)
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-result")).to_contain_text("Already stored; re-queued with the new ESIID")
+    screenshot(page, "raw-file-resend-with-esiid")
+    raw.refresh_from_db()
+    assert raw.status == "normalized" and raw.hints_set_by == "user:staff"
+    assert SmtInterval.objects.filter(esiid=OWN).count() == 96
