@@ -264,7 +264,9 @@ SMT_CUSTOMER_UPLOADS_PER_MONTH = envint("SMT_CUSTOMER_UPLOADS_PER_MONTH", "5")
 # Reading an upload whole (customer files, small staff files) stops once its content, all
 # members decompressed, passes this multiple of the upload or this many bytes: a 2 MB gzip of
 # invalid rows once held a web worker for 108 s. See docs/SECURITY.md, "Upload limits".
-SMT_UPLOAD_EXPAND_RATIO = envint("SMT_UPLOAD_EXPAND_RATIO", "20")
+# 100: real Green Button downloads zip 15:1 to 55:1 (XML repeats itself), while a bomb expands
+# by thousands; SMT_UPLOAD_EXPAND_MAX_BYTES caps the total whatever the ratio.
+SMT_UPLOAD_EXPAND_RATIO = envint("SMT_UPLOAD_EXPAND_RATIO", "100")
 SMT_UPLOAD_EXPAND_MAX_BYTES = envint("SMT_UPLOAD_EXPAND_MAX_BYTES", str(256 * 1024 * 1024))
 # Refused customer uploads per 24 hours; past it, uploads get 429 until older refusals age out.
 SMT_UPLOAD_REFUSALS_PER_DAY = envint("SMT_UPLOAD_REFUSALS_PER_DAY", "10")

@@ -127,10 +127,15 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         return json_error(429, str(exc), remaining=0)
     if not stored.duplicate:
         ingest.raw_file_queue(raw_file=stored.raw_file)
-    body = upload_body(stored.raw_file, duplicate=stored.duplicate, notes=inspection.notes)
-    body["url"] = "/customer/usage"
-    if stored.raw_file.uploaded_by_id == request.user.pk:  # a duplicate may be someone else's file
+    if stored.raw_file.uploaded_by_id == request.user.pk:
+        body = upload_body(stored.raw_file, duplicate=stored.duplicate, notes=inspection.notes)
         body["statusUrl"] = reverse("smt:customer-upload-detail", args=[stored.raw_file.pk])  # polled until done
+    else:
+        # Someone else's file (SMT's mirror, staff, another customer) with these bytes: say only
+        # that they are stored; its id, name, state and kind are not this customer's to read.
+        body = {"ok": True, "duplicate": True, "sha256": upload.sha256, "size": upload.size, "notes": []}
+        body["message"] = "these bytes are stored already; their readings appear on your usage page once loaded"
+    body["url"] = "/customer/usage"
     body["remaining"] = customers.customer_uploads_left(user=request.user)
     return JsonResponse(body, status=200 if stored.duplicate else 201)
 

@@ -42,13 +42,17 @@ def test_token_upload_of_a_zipped_real_download_is_stored_as_green_button_and_no
     assert raw.stats["intervalsInserted"] == 1340 and SmtInterval.objects.filter(esiid=ESIID).count() == 1340
 
 
-def test_a_download_zipping_past_the_expand_ratio_is_refused_naming_the_setting_until_it_is_raised(client, settings):
-    # XML repeats itself: real downloads zip 15:1 to 55:1, Ameren's 39:1, past the default 20.
+def test_a_download_zipping_past_a_lowered_expand_ratio_is_refused_naming_the_setting_and_loads_at_the_default(
+    client, settings
+):
+    # XML repeats itself: real downloads zip 15:1 to 55:1, Ameren's 39:1: past 20, within the default 100.
     archive = zip_bytes({"Ameren_Usage_2023-09.xml": real(AMEREN)})
+    default = settings.SMT_UPLOAD_EXPAND_RATIO
+    settings.SMT_UPLOAD_EXPAND_RATIO = 20
     refused = post(client, archive, name="usage.zip", esiid=ESIID, **TOKEN)
     assert refused.status_code == 422 and "SMT_UPLOAD_EXPAND_RATIO" in refused.json()["error"]
     assert RawSmtFile.objects.count() == 0
-    settings.SMT_UPLOAD_EXPAND_RATIO = 60
+    settings.SMT_UPLOAD_EXPAND_RATIO = default
     response = post(client, archive, name="usage.zip", esiid=ESIID, **TOKEN)
     assert response.status_code == 201, response.content
     assert RawSmtFile.objects.get().stats["intervalsInserted"] == 2976

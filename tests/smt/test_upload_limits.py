@@ -47,7 +47,7 @@ def customer(client, customer_user):
 
 
 @pytest.mark.django_db
-def test_customer_gzip_bomb_is_refused_once_it_expands_past_20_times_the_upload(customer):
+def test_customer_gzip_bomb_is_refused_once_it_expands_past_the_ratio_times_the_upload(customer):
     response = _send(customer, "/customer/smt-upload", BOMB)
     assert response.status_code == 422
     assert "expands past" in response.json()["error"] and "SMT_UPLOAD_EXPAND_RATIO" in response.json()["error"]

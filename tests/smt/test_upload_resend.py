@@ -179,6 +179,8 @@ def test_customer_cannot_give_hints_to_a_staff_or_token_file(client, customer_cl
     response = post(customer_client, built(), url="/customer/smt-upload", esiid=ESIID)
     assert response.status_code == 200 and response.json()["duplicate"] is True
     assert "requeued" not in response.json() and "statusUrl" not in response.json()
+    # Nothing of the token's file is the customer's to read: not its id, name, state or kind.
+    assert not {"rawId", "filename", "status", "kind"} & set(response.json()), response.json()
     raw.refresh_from_db()
     assert raw.status == "failed" and raw.esiid_hint == "" and raw.origin == "token" and raw.hints_set_by == ""
     assert SmtInterval.objects.count() == 0
@@ -191,6 +193,7 @@ def test_customer_cannot_give_hints_to_another_customers_file(customer_client, c
     House.objects.create(customer=customer_user, name="Oak St", esiid=ESIID)
     response = post(customer_client, built(), url="/customer/smt-upload", esiid=ESIID)
     assert response.status_code == 200 and response.json()["duplicate"] is True
+    assert not {"rawId", "filename", "status", "kind"} & set(response.json()), response.json()
     raw.refresh_from_db()
     assert raw.status == "failed" and raw.esiid_hint == "" and raw.hints_set_by == ""
     assert SmtInterval.objects.count() == 0

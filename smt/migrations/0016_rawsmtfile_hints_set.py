@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("smt", "0014_interval_newest"),
+        ("smt", "0015_interval_day_partitions"),
     ]
 
     operations = [
