@@ -98,7 +98,7 @@ def measure(client) -> dict:
     }
 
 
-def retention() -> tuple[int, float, float]:
+def retention() -> dict:
     """January at the full size: DELETE (rolled back) vs the product's retention dropping it."""
     cutoff = local_midnight(date(YEAR, 2, 1))
     with connection.cursor() as cursor:
@@ -112,12 +112,40 @@ def retention() -> tuple[int, float, float]:
                 transaction.set_rollback(True)
 
         delete_s, _ = timed(delete)
-        drop_s, pruned = timed(lambda: smt_retention(first_kept=date(YEAR, 2, 1)))
+        cursor.execute(
+            "SELECT pg_total_relation_size('smt_interval_y2024m01') + pg_total_relation_size('smt_interval_day_y2024m01')"
+        )
+        dropped_bytes = cursor.fetchone()[0]
+        # The prune's statements and its COMMIT timed apart: at COMMIT PostgreSQL removes the
+        # dropped partitions' files, which is the filesystem's work and grows with their size.
+        start = time.perf_counter()
+        with transaction.atomic():
+            pruned = smt_retention(first_kept=date(YEAR, 2, 1))
+            statements_s = time.perf_counter() - start
+        drop_s = time.perf_counter() - start
         assert pruned["partitionsDropped"] == ["smt_interval_y2024m01"], pruned
         assert pruned["dayPartitionsDropped"] == ["smt_interval_day_y2024m01"], pruned
         cursor.execute("SELECT count(*) FROM smt_interval WHERE ts < %s", [cutoff])
         assert cursor.fetchone()[0] == 0
-    return rows, delete_s, drop_s
+    return {"rows": rows, "delete": delete_s, "drop": drop_s, "statements": statements_s, "bytes": dropped_bytes}
+
+
+def data_filesystem() -> str:
+    """The filesystem under PostgreSQL's data directory and its mount options (when the server is
+    on this host): file removal at COMMIT depends on them (`discard` trims every freed block)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW data_directory")
+        directory = cursor.fetchone()[0]
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    best = max(
+        (m for m in mounts if directory.startswith(m[1].rstrip("/") + "/") or directory == m[1]),
+        key=lambda m: len(m[1]),
+        default=None,
+    )
+    return f"{best[2]} ({best[3]})" if best else "unknown"
 
 
 def main() -> None:
@@ -136,8 +164,7 @@ def main() -> None:
             total = count()
             log(f"{total:,} rows; measuring")
             results.append((total, seconds, rows_added, measure(client)))
-        rows, delete_s, drop_s = retention()
-        report(results, rows, delete_s, drop_s)
+        report(results, retention())
     finally:
         from django.contrib.auth import get_user_model
 
@@ -146,7 +173,8 @@ def main() -> None:
         get_user_model().objects.filter(username="bench-staff").delete()
 
 
-def report(results: list, rows: int, delete_s: float, drop_s: float) -> None:
+def report(results: list, kept: dict) -> None:
+    rows, delete_s, drop_s = kept["rows"], kept["delete"], kept["drop"]
     print(f"### Partitioned smt_interval at {', '.join(f'{r[0]:,}' for r in results)} intervals\n")
     print(
         table(
@@ -178,9 +206,16 @@ def report(results: list, rows: int, delete_s: float, drop_s: float) -> None:
             [
                 ["DELETE of its rows (rolled back after)", f"{rows:,}", f"{delete_s:.2f}"],
                 ["intervals_prune: its interval and day partitions dropped", f"{rows:,}", f"{drop_s:.3f}"],
+                ["  of which its statements (detach, drop, settle)", "", f"{kept['statements']:.3f}"],
+                [
+                    f"  of which COMMIT (removing {kept['bytes'] / 2**20:,.0f} MiB of files)",
+                    "",
+                    f"{drop_s - kept['statements']:.3f}",
+                ],
             ],
         )
     )
+    print(f"\nData directory's filesystem: {data_filesystem()}")
     print()
     small, large = results[0][3], results[-1][3]
     goals = [
