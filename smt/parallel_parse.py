@@ -141,14 +141,15 @@ def file_rows_parallel(
 
     Same rows in the same order, same line numbers, same stats and the same refusals as the
     serial reader. Green Button files, files under SMT_PARSE_PARALLEL_MIN_BYTES, files with
-    quoted fields or bare carriage returns, and reads inside a daemonic process (a default
-    django-q2 worker) are serial. Raises FileRejected.
+    quoted fields or bare carriage returns, and reads inside a daemonic process (a django-q2
+    worker when Q_DAEMONIZE_WORKERS is true) are serial; stats.parse_workers says which it was.
+    Raises FileRejected.
     """
     size = fileobj.seek(0, os.SEEK_END)
     fileobj.seek(0)
     serial = interval_rows.file_rows(fileobj, stats, expected_esiid=expected_esiid, usage_points=usage_points)
-    # django-q2 runs its workers as daemonic processes, which may not start children, unless
-    # Q_CLUSTER sets "daemonize_workers": False; such a worker parses serially.
+    # A daemonic process may not start children: a django-q2 worker is one unless Q_CLUSTER's
+    # "daemonize_workers" is False (our default, Q_DAEMONIZE_WORKERS); such a worker parses serially.
     in_daemon = multiprocessing.current_process().daemon
     if in_daemon or size < settings.SMT_PARSE_PARALLEL_MIN_BYTES or interval_rows.fileobj_is_greenbutton(fileobj):
         yield from serial
@@ -187,6 +188,7 @@ def _members_rows(members: list[_Member], stats: parser.ParseStats, range_bytes:
     context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded worker holding sockets
     workers = settings.SMT_PARSE_WORKERS or os.cpu_count() or 1
     with context.Pool(workers) as pool:
+        stats.parse_workers = workers
         for member in members:
             header, body_start = _member_header(member, stats)
             if header is None:
