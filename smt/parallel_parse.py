@@ -21,6 +21,8 @@ import io
 import multiprocessing
 import os
 import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from smt import interval_rows, parser
 # row, small enough that the first rows reach PostgreSQL's COPY within a second.
 RANGE_BYTES = 4 * 1024 * 1024
 SPOOL_CHUNK = 1 << 20
+PARENT_CHECK_SECONDS = 0.5
 _as_row = functools.partial(tuple.__new__, parser.Row)  # a tuple back into a Row, in C
 
 
@@ -84,6 +87,21 @@ class _RangeReader(parser.IntervalReader):
     def resolve(self, day: date, esiid: str, channel: str, start: int, end: int) -> int:
         """The instant of a repeated-hour row given every such row before it in file order."""
         return super()._start_epoch(parser.Day.of(day), esiid, channel, start, end)
+
+
+def pool_process_start(parent: int) -> None:
+    """Runs first in each pool process: the process ends once its parent is gone.
+
+    A parent killed mid-parse (SIGKILL, or django-q2 ending a worker past its timeout) cannot
+    close its pool; each pool process would parse on to the end of its range, whatever that
+    costs, before it met the closed pipe. Watching for the new parent ends it within a moment."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def range_parse(task: _Range) -> _Parsed:
@@ -187,7 +205,7 @@ def _members_rows(members: list[_Member], stats: parser.ParseStats, range_bytes:
     found = False
     context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded worker holding sockets
     workers = settings.SMT_PARSE_WORKERS or os.cpu_count() or 1
-    with context.Pool(workers) as pool:
+    with context.Pool(workers, initializer=pool_process_start, initargs=(os.getpid(),)) as pool:
         stats.parse_workers = workers
         for member in members:
             header, body_start = _member_header(member, stats)
