@@ -444,6 +444,10 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
     "sync": envbool("Q_SYNC", "false"),
+    # django-q2 starts its workers daemonic by default, and a daemonic process may not start
+    # children: a big file's parse (smt/parallel_parse.py) would then stay in one process.
+    # Workers still stop with the cluster (it waits for each), and the parse pool exits with its worker.
+    "daemonize_workers": envbool("Q_DAEMONIZE_WORKERS", "false"),
 }
 if Q_BROKER:
     Q_CLUSTER["redis"] = Q_BROKER

@@ -183,9 +183,11 @@ def raw_file_ingest_recorded(*, raw_file: RawSmtFile, label: str, recorder) -> d
         if member["status"] == RawSmtFile.Status.FAILED:
             recorder.count("membersFailed")
             recorder.note(f"{label} › {member['name']}: {member['error']}", failed=True)
+    # How the rows were parsed: an operator sees whether a big file really used the process pool.
+    parsed_by = f", parsed by {stats['parseWorkers']} process(es)" if "parseWorkers" in stats else ""
     recorder.note(
         f"{label}: raw file #{raw_file.pk} {stats['kind']}: {stats.get('intervalsInserted', 0)} intervals, "
-        f"{stats.get('billingReadsInserted', 0)} billing reads inserted"
+        f"{stats.get('billingReadsInserted', 0)} billing reads inserted{parsed_by}"
     )
     return stats
 

@@ -43,6 +43,7 @@ def _stats_json(stats: parser.ParseStats, counts: dict, dry_run: bool) -> dict:
         "conflicting": counts.get("conflicting", 0),
         "conflictExamples": counts.get("conflictExamples", []),
         "notes": stats.notes_all(),
+        "parseWorkers": stats.parse_workers,
     }
 
 

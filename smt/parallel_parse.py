@@ -21,6 +21,8 @@ import io
 import multiprocessing
 import os
 import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from smt import interval_rows, parser
 # row, small enough that the first rows reach PostgreSQL's COPY within a second.
 RANGE_BYTES = 4 * 1024 * 1024
 SPOOL_CHUNK = 1 << 20
+PARENT_CHECK_SECONDS = 0.5
 _as_row = functools.partial(tuple.__new__, parser.Row)  # a tuple back into a Row, in C
 
 
@@ -84,6 +87,21 @@ class _RangeReader(parser.IntervalReader):
     def resolve(self, day: date, esiid: str, channel: str, start: int, end: int) -> int:
         """The instant of a repeated-hour row given every such row before it in file order."""
         return super()._start_epoch(parser.Day.of(day), esiid, channel, start, end)
+
+
+def pool_process_start(parent: int) -> None:
+    """Runs first in each pool process: the process ends once its parent is gone.
+
+    A parent killed mid-parse (SIGKILL, or django-q2 ending a worker past its timeout) cannot
+    close its pool; each pool process would parse on to the end of its range, whatever that
+    costs, before it met the closed pipe. Watching for the new parent ends it within a moment."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def range_parse(task: _Range) -> _Parsed:
@@ -141,14 +159,15 @@ def file_rows_parallel(
 
     Same rows in the same order, same line numbers, same stats and the same refusals as the
     serial reader. Green Button files, files under SMT_PARSE_PARALLEL_MIN_BYTES, files with
-    quoted fields or bare carriage returns, and reads inside a daemonic process (a default
-    django-q2 worker) are serial. Raises FileRejected.
+    quoted fields or bare carriage returns, and reads inside a daemonic process (a django-q2
+    worker when Q_DAEMONIZE_WORKERS is true) are serial; stats.parse_workers says which it was.
+    Raises FileRejected.
     """
     size = fileobj.seek(0, os.SEEK_END)
     fileobj.seek(0)
     serial = interval_rows.file_rows(fileobj, stats, expected_esiid=expected_esiid, usage_points=usage_points)
-    # django-q2 runs its workers as daemonic processes, which may not start children, unless
-    # Q_CLUSTER sets "daemonize_workers": False; such a worker parses serially.
+    # A daemonic process may not start children: a django-q2 worker is one unless Q_CLUSTER's
+    # "daemonize_workers" is False (our default, Q_DAEMONIZE_WORKERS); such a worker parses serially.
     in_daemon = multiprocessing.current_process().daemon
     if in_daemon or size < settings.SMT_PARSE_PARALLEL_MIN_BYTES or interval_rows.fileobj_is_greenbutton(fileobj):
         yield from serial
@@ -186,7 +205,8 @@ def _members_rows(members: list[_Member], stats: parser.ParseStats, range_bytes:
     found = False
     context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded worker holding sockets
     workers = settings.SMT_PARSE_WORKERS or os.cpu_count() or 1
-    with context.Pool(workers) as pool:
+    with context.Pool(workers, initializer=pool_process_start, initargs=(os.getpid(),)) as pool:
+        stats.parse_workers = workers
         for member in members:
             header, body_start = _member_header(member, stats)
             if header is None:

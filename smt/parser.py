@@ -81,6 +81,9 @@ class ParseStats:
     # What was undone or decided on the way (smt.spreadsheet fixes, Green Button notes), in words.
     spreadsheet_fixes: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Processes that parsed the rows (smt.parallel_parse), 1 when read serially. It says how the
+    # file was read, not what it holds, so two reads of one file compare equal whatever it is.
+    parse_workers: int = field(default=1, compare=False)
 
     def add_error(self, kind: str, row: str, message: str) -> None:
         entry = self.invalid.setdefault(kind, {"count": 0, "rows": [], "messages": []})

@@ -55,17 +55,21 @@ def cluster_start(settings, log_path) -> subprocess.Popen:
 
 
 def cluster_stop(cluster: subprocess.Popen) -> None:
-    """SIGTERM to the whole group; SIGKILL if a busy worker does not finish in time."""
+    """SIGTERM to the main process, as systemd's KillMode=mixed sends it (a SIGTERM to the whole
+    group kills the sentinel under the main process, which then hangs until it is killed);
+    SIGKILL to whatever is left of the group if a busy worker does not finish in time."""
     import signal
 
     try:
-        os.killpg(cluster.pid, signal.SIGTERM)
+        cluster.send_signal(signal.SIGTERM)
         cluster.wait(20)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(cluster.pid, signal.SIGKILL)
     except ProcessLookupError:
         return
-    except subprocess.TimeoutExpired:
-        os.killpg(cluster.pid, signal.SIGKILL)
-        cluster.wait(5)
+    cluster.wait(5)
 
 
 @pytest.fixture

@@ -75,7 +75,8 @@ def test_parallel_normalize_stores_the_same_rows_and_stats_as_the_serial_one(
     assert not split_calls
     parallel_stats, parallel_rows = normalized(raw, settings, parallel=True)
     assert split_calls  # twice: the in-file duplicates send the direct COPY back to staging
-    assert parallel_rows == serial_rows and parallel_stats == serial_stats
+    assert parallel_rows == serial_rows and parallel_stats == serial_stats | {"parseWorkers": 2}
+    assert serial_stats["parseWorkers"] == 1
     assert serial_stats["intervalsInserted"] == 2 * (96 + 92 + 96 + 96 + 100 + 96)
     assert serial_stats["dstGapRowsSkipped"] == 2 * 4 and serial_stats["duplicatesInFile"] == 3
 
@@ -143,4 +144,4 @@ def test_daemonic_worker_parses_serially_instead_of_failing_to_start_a_pool(sett
     monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
     settings.SMT_PARSE_PARALLEL_MIN_BYTES = 1
     stats = normalize.raw_file_normalize(raw_file=store(generated_file()))
-    assert not split_calls and stats["validRows"] > 1000
+    assert not split_calls and stats["validRows"] > 1000 and stats["parseWorkers"] == 1
