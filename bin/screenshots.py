@@ -63,6 +63,7 @@ def prepare(env: dict) -> dict:
     customer.set_password(passwords["customer"])
     customer.save()
     esiid = House.objects.first().esiid
+    failed = failed_green_button()
     first = {
         model: model.objects.order_by("pk").values_list("pk", flat=True).first()
         for model in (RawSmtFile, JobRun, Monitor, Device, Location, CostVersion, ErcotIngest)
@@ -70,6 +71,7 @@ def prepare(env: dict) -> dict:
     staff_pages = {
         "raw-files": "/smt/raw-files/",
         "raw-file": f"/smt/raw-files/{first[RawSmtFile]}/",
+        "raw-file-failed": f"/smt/raw-files/{failed}/",
         "intervals": "/smt/intervals/",
         "intervals-esiid": f"/smt/intervals/?esiid={esiid}",
         "interval-delete": f"/smt/intervals/delete?prefill=1&esiid={esiid}",
@@ -105,6 +107,32 @@ def prepare(env: dict) -> dict:
         "staff": staff_pages,
         "customer_pages": {"my-usage": "/customer/usage", "my-upload": "/customer/smt-upload"},
     }
+
+
+def failed_green_button() -> int:
+    """A Green Button file that failed for want of its ESIID, as a token upload without one leaves
+    it: the page then offers "Normalize again with hints". Its bytes are a stand-in (the demo has
+    no Green Button download); only the page's state matters here."""
+    import hashlib
+    import io
+
+    from smt import storage
+    from smt.models import RawSmtFile
+
+    data = b'<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom"/>'
+    stored = storage.raw_file_store(
+        fileobj=io.BytesIO(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename="Usage_2025-09.xml",
+        origin=RawSmtFile.Origin.TOKEN,
+        source="upload",
+        kind=RawSmtFile.Kind.GREENBUTTON,
+        uploader="token:upload",
+    )
+    message = "Green Button file: no ESIID for UsagePoint RetailCustomer/1/UsagePoint/1; send its ESIID"
+    stored.raw_file.set_status(RawSmtFile.Status.FAILED, error=message, stats={"error": message})
+    return stored.raw_file.pk
 
 
 def shoot(base: str, plan: dict) -> list[Path]:

@@ -460,10 +460,12 @@ def _esiids_apply(result: GreenButtonFile, *, esiid: str | None, esiids: Mapping
         mapping[points[0]] = esiid
     unmapped = [point or "(unlinked)" for point in points if point not in mapping]
     if unmapped:
-        many = f"{len(points)} UsagePoints hold data" if len(points) > 1 else "the file's UsagePoint"
-        raise UsagePointsUnmapped(
-            f"{many} ({', '.join(unmapped)}) need an ESIID each; name the ESIID for each UsagePoint", unmapped
-        )
+        if len(points) > 1:
+            message = f"{len(points)} UsagePoints hold data ({', '.join(unmapped)}) and need an ESIID each"
+            message += "; name the ESIID for each UsagePoint"
+        else:
+            message = f"the file's UsagePoint ({unmapped[0]}) needs an ESIID; name it with the upload"
+        raise UsagePointsUnmapped(message, unmapped)
     for point, rows in result.rows_by_usage_point.items():
         value = parse_esiid(mapping[point])
         if value is None:

@@ -73,7 +73,7 @@ def test_staff_resend_a_failed_green_button_file_with_its_esiid_from_the_upload_
     # Stored with no ESIID (as the mirror stores one), so the worker fails it naming the UsagePoint.
     data = espi([{"blocks": [quarter_hours(date(2025, 6, 1))]}]).getvalue()
     raw = store(data, "usage.xml")
-    assert "need an ESIID" in ingest.raw_file_ingest(raw_file=raw)["error"]
+    assert "needs an ESIID" in ingest.raw_file_ingest(raw_file=raw)["error"]
     upload = tmp_path / "usage.xml"
     upload.write_bytes(data)
     sign_in(page, live_server, "staff", "staff-pass-123")

@@ -85,4 +85,4 @@ def test_the_mirror_tells_a_gzipped_green_button_file_and_fails_it_naming_its_us
     mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
     raw = RawSmtFile.objects.get()
     assert raw.kind == "greenbutton" and raw.status == "failed"
-    assert "RetailCustomer/1/UsagePoint/1" in raw.error and "need an ESIID" in raw.error
+    assert "RetailCustomer/1/UsagePoint/1" in raw.error and "needs an ESIID" in raw.error

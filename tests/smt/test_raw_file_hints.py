@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.utils.html import escape
 
 from smt.models import RawSmtFile, SmtInterval
 from tests.smt.test_upload_greenbutton import BATCH, ESIID, TOKEN, built, post, real
@@ -23,6 +24,14 @@ def test_a_failed_file_offers_the_hint_fields_and_a_normalized_one_does_not(clie
     assert 'id="hints"' in fragment and "<html" not in fragment  # the polled status shows it once the file fails
     raw.set_status(RawSmtFile.Status.NORMALIZED)
     assert 'id="hints"' not in staff_client.get(raw.get_absolute_url()).content.decode()
+
+
+def test_a_file_that_failed_before_any_row_shows_its_error_once_and_no_empty_tiles(client, staff_client, settings):
+    raw = stored_unchecked(client, settings, built(), **TOKEN)
+    raw.refresh_from_db()
+    assert raw.status == "failed" and not raw.stats.get("rowsRead"), raw.stats
+    page = staff_client.get(raw.get_absolute_url()).content.decode()
+    assert page.count(escape(raw.error)) == 1 and "kWh consumption" not in page
 
 
 def test_staff_set_the_esiid_of_a_failed_file_and_it_is_normalized_with_it(client, staff_client, settings):

@@ -178,7 +178,7 @@ def test_the_mirror_stores_a_green_button_file_and_fails_it_naming_the_usage_poi
     job = mirror.mirror_run(trigger=JobRun.Trigger.COMMAND)
     raw = RawSmtFile.objects.get()
     assert raw.kind == "greenbutton" and raw.origin == "mirror" and raw.status == "failed"
-    assert "RetailCustomer/1/UsagePoint/1" in raw.error and "need an ESIID" in raw.error
+    assert "RetailCustomer/1/UsagePoint/1" in raw.error and "needs an ESIID" in raw.error
     assert job.counts["ingestFailed"] == 1 and SmtInterval.objects.count() == 0
 
 

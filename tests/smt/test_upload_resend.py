@@ -31,7 +31,7 @@ def stored_unchecked(client, settings, data: bytes, url: str = "/upload", **fiel
     settings.SMT_PRECHECK_FULL_BYTES = full
     assert response.status_code == 201, response.content
     raw = RawSmtFile.objects.get()
-    assert raw.status == "failed" and "need an ESIID" in raw.error
+    assert raw.status == "failed" and "an ESIID" in raw.error and "UsagePoint" in raw.error
     return raw
 
 
@@ -149,7 +149,7 @@ def customer_file(user, data: bytes) -> RawSmtFile:
     ).raw_file
     ingest.raw_file_ingest(raw_file=raw)
     raw.refresh_from_db()
-    assert raw.status == "failed" and "need an ESIID" in raw.error
+    assert raw.status == "failed" and "an ESIID" in raw.error and "UsagePoint" in raw.error
     return raw
 
 
