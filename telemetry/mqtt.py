@@ -172,6 +172,7 @@ class Subscriber:
             self._on_message,
         )
         client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _on_connect_fail(self, client, userdata) -> None:
@@ -203,6 +204,10 @@ class Subscriber:
             heartbeat_beat(
                 name=SUBSCRIBER, connected=True, detail=f"connected to {self.config.host}:{self.config.port}"
             )
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # A first session is sent nothing before the broker's SUBACK: this line says from when.
+        log.info("MQTT subscribed to %d topic filters (%s)", len(reason_codes), ", ".join(map(str, reason_codes)))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         # paho calls this after a refused connect too, which _on_connect has already explained.
