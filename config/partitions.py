@@ -103,12 +103,15 @@ def partition_create(layout: Layout, month: date) -> bool:
         # Two workers normalizing old months at once both find the partition missing: one lock
         # per table makes the second wait and then see it. The default partition is locked
         # against inserts before rows are moved out of it, so no row of the month can land there
-        # between the move and the attach (which would fail the attach's constraint check).
+        # between the move and the attach (which would fail the attach's constraint check); and
+        # at once in the mode the attach needs, so this waits for a worker whose load has read the
+        # table and is about to write into the default partition, rather than holding a weaker
+        # lock that blocks its write while the attach waits for it to finish: a deadlock.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"partition-create:{layout.table}"])
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
         if cursor.fetchone()[0]:
             return False
-        cursor.execute(f'LOCK TABLE "{layout.default}" IN SHARE ROW EXCLUSIVE MODE')
+        cursor.execute(f'LOCK TABLE "{layout.default}" IN ACCESS EXCLUSIVE MODE')
         # Built outside the parent, filled from the default, then attached: attaching scans the new
         # table once, and the default partition must hold no row of the month when it is attached.
         cursor.execute(f'CREATE TABLE "{name}" (LIKE "{layout.table}" INCLUDING DEFAULTS)')

@@ -139,6 +139,11 @@ class Subscriber:
         self.arrived = threading.Event()
         self.stopping = threading.Event()
         self.connected = threading.Event()
+        # Held while `connected` is read or changed and its heartbeat written: the main loop's
+        # periodic beat could otherwise read "disconnected", lose the CPU while paho's thread
+        # connects and beats "connected", then write its stale "disconnected" over it, which stays
+        # until the next periodic beat a minute later.
+        self.beat_lock = threading.Lock()
         self.generation = 0
         self.client = self._client()
 
@@ -167,6 +172,7 @@ class Subscriber:
             self._on_message,
         )
         client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _on_connect_fail(self, client, userdata) -> None:
@@ -193,21 +199,29 @@ class Subscriber:
         log.info(
             "MQTT connected to %s:%s (session present: %s)", self.config.host, self.config.port, flags.session_present
         )
-        self.connected.set()
-        heartbeat_beat(name=SUBSCRIBER, connected=True, detail=f"connected to {self.config.host}:{self.config.port}")
+        with self.beat_lock:
+            self.connected.set()
+            heartbeat_beat(
+                name=SUBSCRIBER, connected=True, detail=f"connected to {self.config.host}:{self.config.port}"
+            )
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # A first session is sent nothing before the broker's SUBACK: this line says from when.
+        log.info("MQTT subscribed to %d topic filters (%s)", len(reason_codes), ", ".join(map(str, reason_codes)))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         # paho calls this after a refused connect too, which _on_connect has already explained.
         # Only the network thread sets and clears `connected`, so reading it first is safe.
-        was_connected = self.connected.is_set()
-        self.connected.clear()
-        if was_connected and not self.stopping.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
-        heartbeat_beat(
-            name=SUBSCRIBER,
-            connected=False,
-            detail="stopped" if self.stopping.is_set() else f"disconnected: {reason_code}",
-        )
+        with self.beat_lock:
+            was_connected = self.connected.is_set()
+            self.connected.clear()
+            if was_connected and not self.stopping.is_set():
+                log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
+            heartbeat_beat(
+                name=SUBSCRIBER,
+                connected=False,
+                detail="stopped" if self.stopping.is_set() else f"disconnected: {reason_code}",
+            )
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
@@ -323,7 +337,8 @@ class Subscriber:
         self._pool_start()
         self.start()
         while not self.stopping.is_set():
-            heartbeat_beat_due(name=SUBSCRIBER, connected=self.connected.is_set())
+            with self.beat_lock:
+                heartbeat_beat_due(name=SUBSCRIBER, connected=self.connected.is_set())
             batch = self._take_batch()
             if batch:
                 self._deliver(batch)

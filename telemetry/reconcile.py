@@ -17,8 +17,17 @@ from telemetry.models import AggregationRun, DailyTotal, Device, LedgerEntry, Ra
 UNPROCESSED_AFTER = timedelta(minutes=10)
 SILENT_AFTER = timedelta(hours=24)
 RECONCILE_HOUR = 2  # local time: after the day's late readings, before anyone looks at the tickets
-# What staff may do to a ticket, and the status it leads to.
-TICKET_ACTIONS = {"acknowledge": ReviewTicket.Status.ACKNOWLEDGED, "resolve": ReviewTicket.Status.RESOLVED}
+# What staff may do to a ticket: the status it leads to, from the statuses it may start in.
+# Tickets only move forward: a resolved ticket brought back would be a second unresolved ticket
+# for a problem the nightly run may have opened again since (ticket_once_while_open).
+TICKET_ACTIONS = {
+    "acknowledge": (ReviewTicket.Status.ACKNOWLEDGED, [ReviewTicket.Status.OPEN]),
+    "resolve": (ReviewTicket.Status.RESOLVED, [ReviewTicket.Status.OPEN, ReviewTicket.Status.ACKNOWLEDGED]),
+}
+
+
+class TicketMovedOn(ValidationError):
+    """The ticket is no longer in a status the action starts from (someone acted first)."""
 
 
 def reconcile_due(now: datetime) -> bool:
@@ -32,12 +41,21 @@ def reconcile_due(now: datetime) -> bool:
 
 
 def ticket_transition(*, ticket: ReviewTicket, action: str, by: str) -> ReviewTicket:
-    """Acknowledge or resolve a ticket, recording who and when; ValidationError for any other action."""
-    status = TICKET_ACTIONS.get(action)
-    if status is None:
+    """Acknowledge or resolve a ticket, recording who and when, and return it as stored.
+    ValidationError for any other action; TicketMovedOn, changing nothing, when the ticket has
+    already moved past where the action starts (already acknowledged, already resolved)."""
+    if action not in TICKET_ACTIONS:
         raise ValidationError(f"action must be {' or '.join(TICKET_ACTIONS)}")
-    ticket.status, ticket.updated_at, ticket.updated_by = status, timezone.now(), by
-    ticket.save(update_fields=["status", "updated_at", "updated_by"])
+    status, starts_from = TICKET_ACTIONS[action]
+    # One conditional UPDATE, not a save() of what the page loaded: two staff acting at once, or a
+    # page older than the last change, find the row already moved and change nothing.
+    moved = ReviewTicket.objects.filter(pk=ticket.pk, status__in=starts_from).update(
+        status=status, updated_at=timezone.now(), updated_by=by
+    )
+    ticket.refresh_from_db()
+    if not moved:
+        who = f" by {ticket.updated_by}" if ticket.updated_by else ""
+        raise TicketMovedOn(f"Ticket {ticket.pk} is already {ticket.status}{who}: it cannot be {status.label.lower()}.")
     return ticket
 
 

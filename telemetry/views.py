@@ -266,6 +266,8 @@ def ticket_update(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespons
     ticket = get_object_or_404(ReviewTicket, pk=pk)
     try:
         reconcile.ticket_transition(ticket=ticket, action=action, by=request_identity(request) or "")
+    except reconcile.TicketMovedOn as exc:
+        return HttpResponse(exc.messages[0], status=409)
     except ValidationError as exc:
         return HttpResponse(exc.messages[0], status=400)
     if request.htmx:

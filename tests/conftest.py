@@ -54,6 +54,20 @@ def cluster_start(settings, log_path) -> subprocess.Popen:
     )
 
 
+def cluster_ready(log_path, seconds: float = 60) -> None:
+    """Until a cluster started with a fresh `log_path` logs its worker and its pusher started: a
+    process start takes seconds on a busy machine, and a task queued before its pusher listens
+    goes to whichever cluster already does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        log = log_path.read_text()
+        if "ready for work" in log and "pushing tasks" in log:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the qcluster logging to {log_path.name} did not start: {log[-1500:]}")
+        time.sleep(0.1)
+
+
 def cluster_stop(cluster: subprocess.Popen) -> None:
     """SIGTERM to the main process, as systemd's KillMode=mixed sends it (a SIGTERM to the whole
     group kills the sentinel under the main process, which then hangs until it is killed);
@@ -78,9 +92,11 @@ def qcluster(transactional_db, settings, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Conf, "SYNC", False)  # this process queues; the cluster runs the tasks
     cluster = cluster_start(settings, tmp_path / "qcluster.log")
-    time.sleep(1.5)
-    yield cluster
-    cluster_stop(cluster)
+    try:
+        cluster_ready(tmp_path / "qcluster.log")
+        yield cluster
+    finally:
+        cluster_stop(cluster)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import re
+import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,12 @@ PARTITION = re.compile(r"smt_interval_(y\d{4}m\d\d|default)\b")
 def rows_in(table: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT count(*) FROM "{table}"')
+        return cursor.fetchone()[0]
+
+
+def rows_of(query: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(query)
         return cursor.fetchone()[0]
 
 
@@ -230,3 +237,55 @@ def test_two_workers_creating_the_same_missing_month_both_succeed_and_keep_every
     assert errors == []
     assert created == [name]
     assert rows_in(name) == 96 and rows_in(partitions.LAYOUT.default) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partition_created_while_another_worker_loads_that_month_waits_for_it_without_deadlock():
+    """A worker's load reads smt_interval (every partition, the default one too) and then writes
+    rows of a month with no partition yet; another worker creating that month meanwhile waits."""
+    import threading
+
+    from django.db import connections
+
+    month = date(2015, 2, 1)
+    name = partitions.LAYOUT.name(month)
+    loader = connections.create_connection("default")
+    loader.set_autocommit(False)
+    with loader.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM smt_interval")
+    errors, created = [], []
+
+    def create() -> None:
+        try:
+            created.extend(
+                partitions.interval_partitions_ensure(
+                    start=datetime(2015, 2, 5, tzinfo=CENTRAL), end=datetime(2015, 2, 20, tzinfo=CENTRAL)
+                )
+            )
+        except Exception as exc:  # the assertion below names what went wrong
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    creator = threading.Thread(target=create)
+    creator.start()
+    try:
+        waiting = (
+            f"SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '{partitions.LAYOUT.default}'::regclass"
+        )
+        deadline = time.monotonic() + 30
+        while rows_of(waiting) == 0:  # until the creator waits on the loader's read
+            assert time.monotonic() < deadline, "the partition was created without waiting for the loader"
+            time.sleep(0.05)
+        with loader.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO smt_interval (esiid, meter, channel, ts, kwh, quality, row_number)"
+                " VALUES (%s, 'M', 'consumption', %s, 0.25, 'actual', 1)",
+                [ESIID, datetime(2015, 2, 10, 6, tzinfo=ZoneInfo("UTC"))],
+            )
+        loader.commit()
+    finally:
+        loader.close()
+        creator.join(60)
+    assert errors == [] and created == [name]
+    assert rows_in(name) == 1 and rows_in(partitions.LAYOUT.default) == 0

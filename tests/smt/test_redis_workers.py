@@ -21,7 +21,7 @@ from ops.models import JobRun
 from smt import ingest, storage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile, SmtInterval
-from tests.conftest import cluster_start, cluster_stop
+from tests.conftest import cluster_ready, cluster_start, cluster_stop
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = {"HTTP_X_SMT_UPLOAD_TOKEN": "test-upload-token"}
@@ -70,7 +70,16 @@ def redis_queue(transactional_db, monkeypatch):
 
 
 def two_clusters(settings, tmp_path) -> list:
-    return [cluster_start(settings, tmp_path / f"host-{n}.log") for n in (1, 2)]
+    """Both started and listening: work queued while one still starts would all go to the other."""
+    clusters = [cluster_start(settings, tmp_path / f"host-{n}.log") for n in (1, 2)]
+    try:
+        for n in (1, 2):
+            cluster_ready(tmp_path / f"host-{n}.log")
+    except AssertionError:
+        for cluster in clusters:
+            cluster_stop(cluster)
+        raise
+    return clusters
 
 
 def test_two_clusters_share_uploads_normalize_each_once_and_fire_a_schedule_once(
@@ -131,7 +140,6 @@ def test_cluster_killed_mid_normalize_leaves_the_file_to_the_other_which_ends_ex
     clusters = two_clusters(settings, tmp_path)
     logs = [tmp_path / f"host-{n}.log" for n in (1, 2)]
     try:
-        time.sleep(1.5)  # both pushers waiting on the queue
         ingest.raw_file_queue(raw_file=raw)
         assert wait_for(lambda: RawSmtFile.objects.get(pk=raw.pk).status == "normalizing", 30)
         working = next(n for n, log in enumerate(logs) if f"processing smt-normalize-{raw.pk}" in log.read_text())

@@ -246,10 +246,7 @@ def wait_until(check, seconds: float = 20, what: str = "condition"):
         time.sleep(0.1)
 
 
-def connected(subscriber, seconds: float = 15) -> None:
-    import time
-
-    # Its writer processes start first, then it connects and subscribes (in on_connect, just
-    # after logging the connection): a first session gets nothing published before that.
-    wait_until(lambda: "MQTT connected" in subscriber.log_path.read_text(), seconds, "the subscriber to connect")
-    time.sleep(1)
+def connected(subscriber, seconds: float = 30) -> None:
+    # Its writer processes start first, then it connects and subscribes: a first session gets
+    # nothing published before the broker's SUBACK, which the subscriber logs.
+    wait_until(lambda: "MQTT subscribed" in subscriber.log_path.read_text(), seconds, "the subscriber to subscribe")

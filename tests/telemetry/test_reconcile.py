@@ -1,11 +1,13 @@
 """Nightly reconciliation opens review tickets for each kind of mismatch; retention prunes raw events."""
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection
 from django_q.models import Schedule
 
 from ops.models import JobRun
@@ -122,3 +124,41 @@ def test_a_ticket_is_acknowledged_then_resolved_with_who_and_when_and_an_unknown
         reconcile.ticket_transition(ticket=ticket, action="delete", by="user:staff")
     reconcile.ticket_transition(ticket=ticket, action="resolve", by="user:other")
     assert ReviewTicket.objects.values_list("status", "updated_by").get() == ("resolved", "user:other")
+
+
+def test_a_page_loaded_before_the_ticket_was_resolved_cannot_bring_it_back_beside_a_new_one(db):
+    stale = ReviewTicket.objects.create(kind="silent_device", day=DAY, evidence={})
+    reconcile.ticket_transition(ticket=ReviewTicket.objects.get(), action="resolve", by="user:first")
+    assert reconcile.ticket_open(kind="silent_device", device_id=None, day=DAY, evidence={"again": True})
+    with pytest.raises(reconcile.TicketMovedOn, match=f"Ticket {stale.pk} is already resolved by user:first"):
+        reconcile.ticket_transition(ticket=stale, action="acknowledge", by="user:late")
+    assert stale.status == "resolved"  # the caller's copy shows what is stored
+    assert sorted(ReviewTicket.objects.values_list("status", "updated_by")) == [
+        ("open", ""),
+        ("resolved", "user:first"),
+    ]
+
+
+def test_two_staff_acknowledging_one_ticket_at_once_move_it_once(transactional_db):
+    ticket = ReviewTicket.objects.create(kind="silent_device", evidence={})
+    both_loaded, outcomes = threading.Barrier(2), {}
+
+    def acknowledge(by: str) -> None:
+        page = ReviewTicket.objects.get(pk=ticket.pk)  # each loads it open, as two pages would
+        both_loaded.wait()
+        try:
+            reconcile.ticket_transition(ticket=page, action="acknowledge", by=by)
+            outcomes[by] = "acknowledged"
+        except reconcile.TicketMovedOn:
+            outcomes[by] = "refused"
+        finally:
+            connection.close()  # the thread's own connection
+
+    threads = [threading.Thread(target=acknowledge, args=(by,)) for by in ("user:a", "user:b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes.values()) == ["acknowledged", "refused"]
+    winner = next(by for by, outcome in outcomes.items() if outcome == "acknowledged")
+    assert ReviewTicket.objects.values_list("status", "updated_by").get() == ("acknowledged", winner)
