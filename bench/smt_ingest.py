@@ -255,6 +255,8 @@ def run_split(raw, opts) -> None:
                 times[name], result = timed(step)
                 count = result if isinstance(result, int) else result["intervalsInserted"]
                 assert count == rows, (name, result)
+                if name != "raw COPY":  # the path each normalize really took
+                    assert (result["parseWorkers"] > 1) == (name == "parallel"), (name, result["parseWorkers"])
             copy_s, serial_s, parallel_s = times["raw COPY"], times["serial"], times["parallel"]
             lines.append(
                 [
