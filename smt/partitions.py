@@ -3,6 +3,7 @@ the same months (0015): made ahead by the smt-partitions schedule and on demand 
 older months; SMT_RETENTION_DAYS in whole partitions of both. The embedded SQLite database has
 one plain table, and every function here is a no-op there."""
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,9 @@ from django.utils import timezone
 from config.partitions import (
     Layout,
     next_month,
-    partitions_drop_before,
     partitions_ensure,
+    partitions_retire_before,
+    partitions_retired_drop,
 )
 from smt.models import SmtInterval
 
@@ -70,12 +72,16 @@ def intervals_prune(*, now: datetime | None = None) -> dict:
     if not _partitioned():
         deleted = SmtInterval.objects.filter(ts__lt=cutoff)._raw_delete(SmtInterval.objects.db)
         return {"partitionsDropped": [], "dayPartitionsDropped": [], "intervalsDeleted": deleted}
+    # What a crash left retired is removed first, outside the transaction that locks the tables.
+    partitions_retired_drop(LAYOUT)
+    partitions_retired_drop(DAY_LAYOUT)
+    started = time.perf_counter()
     with transaction.atomic():
         # Intervals first, then days: the order an ingest's rollup triggers lock the two tables in.
-        dropped = partitions_drop_before(LAYOUT, cutoff=cutoff)
+        dropped = partitions_retire_before(LAYOUT, cutoff=cutoff)
         # Every interval before the cutoff is gone once this transaction commits, so every day
         # partition wholly before it holds only totals of gone intervals.
-        days_dropped = partitions_drop_before(DAY_LAYOUT, cutoff=first_kept)
+        days_dropped = partitions_retire_before(DAY_LAYOUT, cutoff=first_kept)
         with connection.cursor() as cursor:
             if dropped:
                 end = max(upper for _, _, upper in dropped)
@@ -85,10 +91,19 @@ def intervals_prune(*, now: datetime | None = None) -> dict:
                 _newest_recompute_before(end)
             cursor.execute("DELETE FROM smt_interval WHERE ts < %s", [cutoff])
             deleted = cursor.rowcount
+    committed = time.perf_counter()
+    # The tables' locks are released: the retired months' files go now, locking nothing anyone reads.
+    partitions_retired_drop(LAYOUT)
+    partitions_retired_drop(DAY_LAYOUT)
     return {
         "partitionsDropped": [name for name, _, _ in dropped],
         "dayPartitionsDropped": [name for name, _, _ in days_dropped],
         "intervalsDeleted": deleted,
+        # How long readers of the tables waited (the transaction) and what removing files took after.
+        "seconds": {
+            "transaction": round(committed - started, 3),
+            "filesRemoved": round(time.perf_counter() - committed, 3),
+        },
     }
 
 

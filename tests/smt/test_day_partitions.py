@@ -89,7 +89,8 @@ def test_retention_drops_the_old_months_day_partition_and_the_boundary_month_kee
     assert result["partitionsDropped"] == ["smt_interval_y2025m01"]
     assert result["dayPartitionsDropped"] == ["smt_interval_day_y2025m01"]
     assert not exists("smt_interval_day_y2025m01") and exists("smt_interval_day_y2025m02")
-    assert 'DROP TABLE "smt_interval_day_y2025m01"' in result["sql"]
+    assert 'DROP TABLE IF EXISTS "smt_interval_day_y2025m01_retired"' in result["sql"]
+    assert query("SELECT relname FROM pg_class WHERE relname LIKE '%%retired'") == []
     assert query("SELECT min(day) FROM smt_interval_day") == [(date(2025, 2, 10),)]
     february = query(FEBRUARY_KEPT)
     assert len(february) == 2 * (28 - 9) and february == query(FEBRUARY_RECOUNTED)
@@ -107,6 +108,61 @@ def test_retention_also_removes_day_rows_a_missing_day_partition_left_in_the_def
     assert result["dayPartitionsDropped"] == []
     assert rows_in("smt_interval_day_default") == 0
     assert query(FEBRUARY_KEPT) == query(FEBRUARY_RECOUNTED) and usage.day_totals_drift() == []
+
+
+@pytest.mark.django_db(transaction=True)  # the commit is what is observed
+def test_retention_commits_the_detach_before_it_removes_the_files(settings):
+    """The files go after the tables' locks are released: the detach's transaction commits first.
+    Seen from a second connection while the files are being removed: January is no longer in the
+    table, and its retired table is still there."""
+    import psycopg
+    from django.db import connections
+
+    normalize(date(2025, 1, 1), 90)
+    query("SET CONSTRAINTS ALL IMMEDIATE")
+    settings.SMT_RETENTION_DAYS = (date(2025, 4, 15) - date(2025, 2, 10)).days
+    seen = []
+    dsn = connections["default"].get_connection_params()
+    real_drop = partitions.partitions_retired_drop
+
+    def drop_watched(layout):
+        if layout is partitions.LAYOUT:
+            params = {k: v for k, v in dsn.items() if k in ("host", "port", "user", "password", "dbname")}
+            with psycopg.connect(**params, autocommit=True) as other:
+                seen.append(
+                    other.execute(
+                        "SELECT to_regclass('smt_interval_y2025m01') IS NULL,"
+                        " to_regclass('smt_interval_y2025m01_retired') IS NOT NULL"
+                    ).fetchone()
+                )
+        return real_drop(layout)
+
+    partitions.partitions_retired_drop = drop_watched
+    try:
+        result = partitions.intervals_prune(now=datetime(2025, 4, 15, 12, tzinfo=CENTRAL))
+    finally:
+        partitions.partitions_retired_drop = real_drop
+    assert seen == [(False, False), (True, True)], seen  # leftovers cleared before; then after the commit
+    assert set(result["seconds"]) == {"transaction", "filesRemoved"}
+    assert not exists("smt_interval_y2025m01_retired") and not exists("smt_interval_day_y2025m01_retired")
+
+
+def test_a_month_retired_but_not_yet_removed_is_removed_by_the_next_prune_and_its_name_is_free(settings):
+    """A crash between the retention's commit and the removal of the files leaves a retired table:
+    the next prune removes it, and the month's name was free in the meantime for old data again."""
+    from config.partitions import partitions_retire_before
+
+    normalize(date(2025, 1, 1), 90)
+    query("SET CONSTRAINTS ALL IMMEDIATE")
+    retired = partitions_retire_before(partitions.LAYOUT, cutoff=datetime(2025, 2, 1, tzinfo=CENTRAL))
+    assert [name for name, _, _ in retired] == ["smt_interval_y2025m01"]
+    assert exists("smt_interval_y2025m01_retired") and not exists("smt_interval_y2025m01")
+    partitions.interval_partitions_ensure(
+        start=datetime(2025, 1, 5, tzinfo=CENTRAL), end=datetime(2025, 1, 5, tzinfo=CENTRAL)
+    )
+    assert exists("smt_interval_y2025m01")  # made afresh beside the retired one
+    prune_keeping_from_10_february(settings)
+    assert not exists("smt_interval_y2025m01_retired") and not exists("smt_interval_y2025m01")
 
 
 def test_a_2019_upload_creates_the_months_of_both_tables(client):
