@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from telemetry import bulk, partitions, totals
@@ -60,10 +60,20 @@ def ticket_transition(*, ticket: ReviewTicket, action: str, by: str) -> ReviewTi
 
 
 def ticket_open(*, kind: str, device_id: int | None, day: date | None, evidence: dict) -> bool:
-    """Open a ticket unless one for the same problem is still open or acknowledged."""
-    if ReviewTicket.objects.filter(kind=kind, device_id=device_id, day=day).exclude(status="resolved").exists():
+    """Open a ticket unless one for the same problem is still open or acknowledged; True when
+    this call opened it. Safe against a concurrent run opening the same ticket."""
+    unresolved = ReviewTicket.objects.filter(kind=kind, device_id=device_id, day=day).exclude(status="resolved")
+    if unresolved.exists():  # the common case, nightly: the problem already has its ticket
         return False
-    ReviewTicket.objects.create(kind=kind, device_id=device_id, day=day, evidence=evidence)
+    # Two overlapping runs both pass the check above; ticket_once_while_open decides between them.
+    # The savepoint keeps the caller's transaction usable when this run loses.
+    try:
+        with transaction.atomic():
+            ReviewTicket.objects.create(kind=kind, device_id=device_id, day=day, evidence=evidence)
+    except IntegrityError:
+        if unresolved.exists():  # the other run's ticket, committed while our insert waited on it
+            return False
+        raise  # some other integrity problem (a device deleted meanwhile): not ours to hide
     return True
 
 

@@ -1,13 +1,14 @@
 """Nightly reconciliation opens review tickets for each kind of mismatch; retention prunes raw events."""
 
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django_q.models import Schedule
 
 from ops.models import JobRun
@@ -162,3 +163,50 @@ def test_two_staff_acknowledging_one_ticket_at_once_move_it_once(transactional_d
     assert sorted(outcomes.values()) == ["acknowledged", "refused"]
     winner = next(by for by, outcome in outcomes.items() if outcome == "acknowledged")
     assert ReviewTicket.objects.values_list("status", "updated_by").get() == ("acknowledged", winner)
+
+
+def wait_for_a_lock_wait(timeout: float = 30) -> None:
+    """Until another connection of this database waits on a row lock (an INSERT held by a unique index)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second run never waited on the first run's ticket")
+
+
+def test_two_overlapping_reconcile_runs_open_one_ticket_and_both_go_on(transactional_db):
+    device = Device.objects.create(name="lab-1")
+    first_opened, first_may_commit, outcomes = threading.Event(), threading.Event(), {}
+
+    def run(name: str) -> None:
+        try:
+            with transaction.atomic():  # as ledger_reconcile holds one transaction for the whole run
+                outcomes[name] = reconcile.ticket_open(
+                    kind="silent_device", device_id=device.pk, day=DAY, evidence={"run": name}
+                )
+                if name == "first":
+                    first_opened.set()
+                    first_may_commit.wait(30)
+                else:  # the run goes on after losing the race: its transaction was not broken
+                    outcomes["second sees"] = ReviewTicket.objects.count()
+        finally:
+            connection.close()  # the thread's own connection
+
+    # The first run has inserted and not committed: the second's check sees nothing and its INSERT
+    # waits on the first's row, the moment two overlapping runs can both reach.
+    first = threading.Thread(target=run, args=("first",))
+    first.start()
+    assert first_opened.wait(30)
+    second = threading.Thread(target=run, args=("second",))
+    second.start()
+    wait_for_a_lock_wait()
+    first_may_commit.set()
+    for thread in (first, second):
+        thread.join(30)
+    assert outcomes == {"first": True, "second": False, "second sees": 1}
+    assert ReviewTicket.objects.values_list("status", "evidence").get() == ("open", {"run": "first"})
