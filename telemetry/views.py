@@ -267,9 +267,9 @@ def ticket_update(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespons
     try:
         reconcile.ticket_transition(ticket=ticket, action=action, by=request_identity(request) or "")
     except reconcile.TicketMovedOn as exc:
-        return HttpResponse(exc.messages[0], status=409)
+        return HttpResponse(exc.messages[0], status=409, content_type="text/plain; charset=utf-8")
     except ValidationError as exc:
-        return HttpResponse(exc.messages[0], status=400)
+        return HttpResponse(exc.messages[0], status=400, content_type="text/plain; charset=utf-8")
     if request.htmx:
         return _ticket_page(request, request.POST.get("status", "open"), fragment=True)
     messages.success(request, f"Ticket {ticket.pk} {ticket.status}.")

@@ -43,6 +43,7 @@ def test_acknowledging_a_resolved_ticket_does_not_reopen_it_even_with_no_other_t
     old = ticket(device, "resolved", by="user:first")
     response = staff_client.post(f"/telemetry/tickets/{old.pk}/acknowledge", {"status": "open"}, **HX)
     assert response.status_code == 409 and "already resolved" in response.content.decode()
+    assert response["Content-Type"] == "text/plain; charset=utf-8"  # a message for the page's alert, not HTML
     assert state(old) == ("resolved", "user:first")
     assert ReviewTicket.objects.exclude(status="resolved").count() == 0
 
