@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After HtmxMiddleware (it reads request.htmx): a sign-in redirect becomes HX-Redirect.
+    "config.htmx.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
