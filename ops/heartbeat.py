@@ -1,20 +1,31 @@
 """Heartbeats of long-running processes that are not q2 tasks (the MQTT subscriber), so a
 monitor can tell "connected and quiet" from "not running" and "cut off from the broker".
 
+Processes that run several at once (subscribers in a shared MQTT group) beat one row each,
+`<family>:<member>`, so one stopping does not write "disconnected" over the others' "connected";
+the monitor reads the family's rows together (heartbeats_read, ops.evaluate.heartbeats_judge).
+
 Called from the process's own threads (paho's network thread among them): a heartbeat must never
 take the process down, so a database error is logged and the beat skipped.
 """
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections, connection
+from django.db.models import Q
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
 SUBSCRIBER = "mqtt-subscriber"
 BEAT_SECONDS = 60
+# Three missed beats: the process is gone (killed, crashed, its host down) without a word.
+FRESH = timedelta(seconds=3 * BEAT_SECONDS)
+# A member not heard for this long is forgotten: scaled down, renamed, or reported for a day already.
+FORGET = timedelta(hours=24)
+# The detail of the last beat of a process that stopped on purpose (SIGTERM), not an outage by itself.
+STOPPED = "stopped"
 _last_beat: dict[str, float] = {}
 
 
@@ -48,7 +59,27 @@ def heartbeat_beat_due(*, name: str, connected: bool) -> None:
         heartbeat_beat(name=name, connected=connected)
 
 
-def heartbeat_read(*, name: str):
+def heartbeat_member_name(*, family: str, member: str) -> str:
+    """The row of one process of a family that runs several at once, e.g. one subscriber of a
+    shared group by its MQTT client id (unique among the group's members, stable across restarts)."""
+    return f"{family}:{member}"
+
+
+def heartbeats_read(*, family: str, now: datetime) -> list:
+    """The family's rows, the bare `family` (one process alone) and `family:<member>`, by name;
+    rows not written for FORGET are left out."""
     from ops.models import Heartbeat
 
-    return Heartbeat.objects.filter(name=name).first()
+    return list(Heartbeat.objects.filter(_family(family), at__gte=now - FORGET).order_by("name"))
+
+
+def heartbeats_prune(*, family: str, now: datetime | None = None) -> int:
+    """Delete the family's rows not written for FORGET; returns how many."""
+    from ops.models import Heartbeat
+
+    deleted, _ = Heartbeat.objects.filter(_family(family), at__lt=(now or timezone.now()) - FORGET).delete()
+    return deleted
+
+
+def _family(family: str) -> Q:
+    return Q(name=family) | Q(name__startswith=f"{family}:")

@@ -231,7 +231,8 @@ class JobRun(models.Model):
 class Heartbeat(models.Model):
     """The last sign of life of a long-running process (ops.heartbeat)."""
 
-    name = models.CharField(max_length=60, primary_key=True)
+    # `<family>:<member>` in a group, the member an MQTT client id (brokers allow long ones).
+    name = models.CharField(max_length=200, primary_key=True)
     at = models.DateTimeField(help_text="The last beat.")
     connected = models.BooleanField(default=True)
     since = models.DateTimeField(help_text="When `connected` last changed.")

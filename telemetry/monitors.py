@@ -7,8 +7,8 @@ from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 from prometheus_client.core import GaugeMetricFamily
 
-from ops.evaluate import ago, by_age, when
-from ops.heartbeat import BEAT_SECONDS, SUBSCRIBER, heartbeat_read
+from ops.evaluate import ago, by_age, heartbeats_judge, when
+from ops.heartbeat import SUBSCRIBER, heartbeats_read
 from ops.metrics import estimated_rows, gauge
 from ops.models import Monitor
 from ops.registry import Observed, register_kind, register_metrics
@@ -31,33 +31,22 @@ def devices(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
 
 
 def subscriber(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
-    """Down when the subscriber process says it is disconnected or stops beating (it writes a
-    heartbeat on connect, on disconnect and every minute); late when connected but no message at
-    all (reading, heartbeat or malformed) arrived for TELEMETRY_SUBSCRIBER_LATE_MINUTES."""
+    """The subscriber processes together, from their heartbeats (each writes its own row on
+    connect, on disconnect and every minute; ops.evaluate.heartbeats_judge): down when none is
+    connected for TELEMETRY_SUBSCRIBER_LATE_MINUTES or none beats at all; late when a member of a
+    shared group is cut off or silent, or when connected but no message at all (reading,
+    heartbeat or malformed) arrived for TELEMETRY_SUBSCRIBER_LATE_MINUTES."""
     if not settings.MQTT_URL:
         return {}
     late = timedelta(minutes=settings.TELEMETRY_SUBSCRIBER_LATE_MINUTES)
-    beat = heartbeat_read(name=SUBSCRIBER)
-    alive = ""
-    if beat is not None:
-        if now - beat.at > timedelta(seconds=3 * BEAT_SECONDS):
-            return {
-                "mqtt": Observed(
-                    "MQTT subscriber",
-                    State.DOWN,
-                    f"no heartbeat since {when(beat.at)}, {ago(now, beat.at)}: "
-                    "the subscriber process is not running (manage.py telemetry_subscribe)",
-                )
-            }
-        if not beat.connected:
-            return {
-                "mqtt": Observed(
-                    "MQTT subscriber",
-                    by_age(now - beat.since, timedelta(0), late),
-                    f"disconnected from the broker since {when(beat.since)}: {beat.detail}",
-                )
-            }
-        alive = f"connected since {when(beat.since)}, heartbeat {ago(now, beat.at)}; "
+    beats = heartbeats_read(family=SUBSCRIBER, now=now)
+    alive, members = "", State.UP
+    if beats:
+        group = heartbeats_judge(beats=beats, now=now, late=late, noun="subscriber")
+        if not group.connected:
+            running = "" if group.beating else ": the subscriber is not running (manage.py telemetry_subscribe)"
+            return {"mqtt": Observed("MQTT subscriber", group.state, group.evidence + running)}
+        alive, members = group.evidence + "; ", group.state
     heard = [
         t
         for t in (
@@ -73,7 +62,7 @@ def subscriber(*, now: datetime, watched: set[str]) -> dict[str, Observed]:
         f"newest message {when(last)}, {ago(now, last)}; threshold {settings.TELEMETRY_SUBSCRIBER_LATE_MINUTES} min"
     )
     # A live, connected process that hears nothing is late at most: the devices' own monitors say which are silent.
-    state = by_age(now - last, late, 3 * late) if not alive else State.LATE if now - last > late else State.UP
+    state = by_age(now - last, late, 3 * late) if not alive else State.LATE if now - last > late else members
     return {"mqtt": Observed("MQTT subscriber", state, alive + evidence)}
 
 

@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ops.heartbeat import SUBSCRIBER, heartbeat_beat, heartbeat_beat_due
+from ops.heartbeat import STOPPED, SUBSCRIBER, heartbeat_beat, heartbeat_beat_due
 
 log = logging.getLogger(__name__)
 KINDS = ("telemetry", "status", "heartbeat")
@@ -124,8 +124,11 @@ class Subscriber:
         batch_size: int = 2000,
         batch_seconds: float = 0.2,
         key: Callable[[str], str] = device_key,
+        beat_name: str = SUBSCRIBER,
     ) -> None:
         self.config, self.filters, self.handle = config, filters, handle
+        # Its heartbeat row: its own in a shared group (ops.heartbeat.heartbeat_member_name).
+        self.beat_name = beat_name
         # Topic -> device: which writer a message goes to (vendors put the device at other levels).
         self.key = key
         self.writers, self.initializer = writers, initializer
@@ -202,7 +205,7 @@ class Subscriber:
         with self.beat_lock:
             self.connected.set()
             heartbeat_beat(
-                name=SUBSCRIBER, connected=True, detail=f"connected to {self.config.host}:{self.config.port}"
+                name=self.beat_name, connected=True, detail=f"connected to {self.config.host}:{self.config.port}"
             )
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -218,9 +221,9 @@ class Subscriber:
             if was_connected and not self.stopping.is_set():
                 log.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
             heartbeat_beat(
-                name=SUBSCRIBER,
+                name=self.beat_name,
                 connected=False,
-                detail="stopped" if self.stopping.is_set() else f"disconnected: {reason_code}",
+                detail=STOPPED if self.stopping.is_set() else f"disconnected: {reason_code}",
             )
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
@@ -338,7 +341,7 @@ class Subscriber:
         self.start()
         while not self.stopping.is_set():
             with self.beat_lock:
-                heartbeat_beat_due(name=SUBSCRIBER, connected=self.connected.is_set())
+                heartbeat_beat_due(name=self.beat_name, connected=self.connected.is_set())
             batch = self._take_batch()
             if batch:
                 self._deliver(batch)

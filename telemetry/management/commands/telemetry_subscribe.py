@@ -5,6 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from ops.heartbeat import SUBSCRIBER, heartbeat_member_name, heartbeats_prune
 from telemetry import mqtt, routes, writer
 
 
@@ -36,12 +37,22 @@ class Command(BaseCommand):
                 batch_size=settings.TELEMETRY_BATCH_SIZE,
                 batch_seconds=settings.TELEMETRY_BATCH_SECONDS,
                 key=routes.partition_key(configured),
+                beat_name=self.beat_name(),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
+    def beat_name(self) -> str:
+        """One subscriber alone keeps the plain name; each member of a shared group beats its own
+        row, so one stopping never writes "disconnected" over the others' "connected"."""
+        if not settings.MQTT_SHARED_GROUP:
+            return SUBSCRIBER
+        return heartbeat_member_name(family=SUBSCRIBER, member=settings.MQTT_CLIENT_ID)
+
     def handle(self, *args, **options) -> None:
         subscriber = self.subscriber()
+        # Members scaled away long ago would otherwise keep their rows for ever (the monitor ignores them).
+        heartbeats_prune(family=SUBSCRIBER)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: subscriber.stop())
         self.stdout.write(
