@@ -10,9 +10,10 @@ The rules (docs/TELEMETRY.md states them for people):
   n >= base: the low reading was a glitch (a zero entry recording it, excluded); base stays.
   otherwise n >= low reading: a reset at the low reading (the counter keeps climbing from there).
   otherwise: the low reading was a glitch and n is the new candidate.
-- counter > base by more than TELEMETRY_MAX_POWER_W could draw in the time between them: a high
-  reading, undecided until the next reading n. n climbs plausibly from it: the counter jumped
-  (a glitch entry carrying no consumption records the step; the high reading becomes the base).
+- counter > base by more than TELEMETRY_MAX_POWER_W could draw in the time between them (both
+  readings with device time: arrival stamps say nothing of it): a high reading, undecided until
+  the next reading n. n climbs plausibly from it: the counter jumped (a glitch entry carrying no
+  consumption records the step; the high reading becomes the base).
   Otherwise the high reading was a single spike: a glitch entry excludes it and base stays.
 - The ledger is append-only: new readings re-derive the entries from an anchor before them;
   entries that changed are superseded (never edited) by the newly derived ones.
@@ -44,6 +45,7 @@ class Reading(NamedTuple):
     energy_wh: int
     boot_id: str = ""
     seq: int | None = None
+    received_at: datetime | None = None
 
 
 class Derived(NamedTuple):
@@ -78,9 +80,17 @@ def _glitch_entry(base: Reading, low: Reading, why: str) -> Derived:
     return Derived(base, low, 0, "glitch", "low", reason)
 
 
+def _arrival_stamped(reading: Reading) -> bool:
+    """A reading without a device time is stored under the moment it arrived (ts == received_at)."""
+    return reading.received_at is not None and reading.ts == reading.received_at
+
+
 def _implausible(base: Reading, reading: Reading, max_power_w: float | None) -> bool:
-    """More energy than max_power_w could deliver between the two readings (Wh * 3600 = W * s)."""
-    if max_power_w is None:
+    """More energy than max_power_w could deliver between the two readings (Wh * 3600 = W * s).
+    Only between device times: a broker delivers a backlog (a persistent session after a
+    subscriber restart) in one burst, so readings stamped on arrival can be microseconds apart
+    however far apart they were measured, and their spacing says nothing about power."""
+    if max_power_w is None or _arrival_stamped(base) or _arrival_stamped(reading):
         return False
     return (reading.energy_wh - base.energy_wh) * 3600 > max_power_w * (reading.ts - base.ts).total_seconds()
 
@@ -165,6 +175,7 @@ class Event(NamedTuple):
     energy_wh: int
     boot_id: str
     seq: int | None
+    received_at: datetime
 
 
 class Current(NamedTuple):

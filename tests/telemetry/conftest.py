@@ -22,7 +22,10 @@ def feed(device: str, *readings: tuple, start: datetime = T0) -> ingest.RecordRe
     for minute, wh, *extra in readings:
         ts = start + timedelta(minutes=minute)
         items.append(
-            messages.ReadingIn(device=device, ts=ts, received_at=ts, energy_wh=wh, **(extra[0] if extra else {}))
+            # Device time, arriving a second later (ts == received_at would mean no device time).
+            messages.ReadingIn(
+                device=device, ts=ts, received_at=ts + timedelta(seconds=1), energy_wh=wh, **(extra[0] if extra else {})
+            )
         )
     return ingest.items_record(items)
 

@@ -79,3 +79,28 @@ def test_a_high_reading_at_the_end_of_a_batch_is_decided_by_the_next_batch(db, s
     assert current("m2") == [(0, 1, 400, "normal", "high")]  # waiting: spike or jump?
     feed("m2", (3, 1410))
     assert current("m2") == [(0, 1, 400, "normal", "high"), (1, 2, 0, "glitch", "low"), (1, 3, 10, "normal", "high")]
+
+
+def arrived(micros: int, wh: int) -> Reading:
+    """A reading without a device time: stored under the moment it arrived (ts == received_at)."""
+    moment = T0 + timedelta(microseconds=micros)
+    return Reading(micros + 1, moment, wh, received_at=moment)
+
+
+def test_readings_stamped_on_arrival_in_one_burst_are_consumption_not_glitches():
+    # A backlog delivered at once: 16 Wh and 30 Wh steps 32 us apart would be gigawatts.
+    burst = [arrived(0, 1234), arrived(32, 1250), arrived(64, 1280)]
+    entries, pending = ledger_derive(burst, gap_seconds=900, max_power_w=25000)
+    assert kinds(entries) == [(1234, 1250, 16, "normal"), (1250, 1280, 30, "normal")] and pending is None
+    # The same steps 32 us apart in device time are still judged: the rule stands where time is known.
+    timed = [Reading(r.id, r.ts, r.energy_wh, received_at=r.ts + timedelta(seconds=5)) for r in burst]
+    entries, _ = ledger_derive(timed, gap_seconds=900, max_power_w=25000)
+    assert "glitch" in [e.kind for e in entries]
+
+
+def test_a_low_reading_stamped_on_arrival_is_still_a_glitch():
+    # Only the power check needs time; a counter that dips and comes back is judged as before.
+    entries, _ = ledger_derive(
+        [arrived(0, 1000), arrived(10, 900), arrived(20, 1010)], gap_seconds=900, max_power_w=25000
+    )
+    assert kinds(entries) == [(1000, 900, 0, "glitch"), (1000, 1010, 10, "normal")]

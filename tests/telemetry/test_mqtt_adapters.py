@@ -20,16 +20,16 @@ def real(name: str) -> bytes:
 
 @pytest.fixture
 def vendors(transactional_db, broker, prefix, tmp_path):
-    """The subscriber reading all four formats on the vendors' default topics. Readings are
-    published back to back, and those without a device time are stamped on arrival as little as
-    30 microseconds apart (16 Wh in 32 us is 1.8 GW): the plausible power is raised past any such
-    step so the steps count (tests/telemetry/test_ledger_glitch.py covers that rule)."""
+    """The subscriber reading all four formats on the vendors' default topics, at the default
+    plausible power (25 kW). Readings are published back to back: those without a device time
+    are stamped on arrival as little as 30 microseconds apart (16 Wh in 32 us would be 1.8 GW),
+    and count as consumption because the power rule judges device times only
+    (tests/telemetry/test_ledger_glitch.py). The device-timed samples are minutes apart."""
     with subscriber_running(
         broker.url,
         prefix,
         tmp_path / "subscriber.log",
         TELEMETRY_ADAPTERS="autovolt,tasmota,shelly,esphome",
-        TELEMETRY_MAX_POWER_W=str(10**18),
         TELEMETRY_ESPHOME_UNITS=f"{ESPHOME_SENSOR}=kWh,power=W",
     ) as sub:
         connected(sub)
