@@ -134,7 +134,7 @@ def customer_upload(request: HttpRequest) -> HttpResponse:
         # Someone else's file (SMT's mirror, staff, another customer) with these bytes: say only
         # that they are stored; its id, name, state and kind are not this customer's to read.
         body = {"ok": True, "duplicate": True, "sha256": upload.sha256, "size": upload.size, "notes": []}
-        body["message"] = "these bytes are stored already; their readings appear on your usage page once loaded"
+        body["message"] = "This file is stored already: its readings show on your usage page once it is read"
     body["url"] = "/customer/usage"
     body["remaining"] = customers.customer_uploads_left(user=request.user)
     return JsonResponse(body, status=200 if stored.duplicate else 201)

@@ -60,8 +60,13 @@
       if (xhr.status === 201 || xhr.status === 200 || xhr.status === 202) {
         bar.value = 100;
         const what = body.requeued ? body.message.charAt(0).toUpperCase() + body.message.slice(1) : body.duplicate ? "Already stored (same sha256)" : "Stored";
-        show("ok", what + ": <a href=\"" + escape(body.url) + "\">" + escape(body.filename) +
-          "</a> · raw file #" + escape(body.rawId) + " · status <b id=\"upload-status\">" + escape(body.status) + "</b>");
+        if (body.rawId === undefined) {
+          // The same bytes as a file that is not the sender's: the answer names nothing of it.
+          show("ok", escape(body.message) + ". <a href=\"" + escape(body.url) + "\">Your usage</a>");
+        } else {
+          show("ok", what + ": <a href=\"" + escape(body.url) + "\">" + escape(body.filename) +
+            "</a> · raw file #" + escape(body.rawId) + " · status <b id=\"upload-status\">" + escape(body.status) + "</b>");
+        }
         if (body.statusUrl && window.htmx) {
           // The worker reads the file after the response: the outcome fragment polls until it is done.
           const before = body.requeued ? "<p class=\"result ok\">You sent this file before; it is read again with what you gave.</p>"

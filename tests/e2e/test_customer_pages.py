@@ -189,3 +189,21 @@ def test_missing_spans_read_in_central_time(page: Page, live_server, customer_us
     expect(table).to_contain_text("whole day (96)")
     expect(table.locator("tbody tr")).to_have_count(2)  # not the week before the first reading
     shoot(page, "staff-usage-summary-gaps")
+
+
+def test_a_customer_sending_bytes_smt_already_delivered_is_told_so_without_that_files_details(
+    page: Page, live_server, customer_user
+):
+    House.objects.create(customer=customer_user, name="12 Oak St", esiid=OWN, meter="M7")
+    sample = SMT_SAMPLES / "portal-IntervalData-2025-11-02-fall-back.csv"
+    store([sample.read_text()], "smt-mirror.csv", origin="mirror")  # SMT's own copy of the same bytes
+    sign_in(page, live_server, "customer", "customer-pass-123")
+    page.goto(f"{live_server.url}/customer/smt-upload")
+    page.set_input_files("input[name=file]", str(sample))
+    page.click("#upload-form button[type=submit]")
+    result = page.locator("#upload-result")
+    expect(result).to_contain_text("This file is stored already: its readings show on your usage page")
+    expect(result).not_to_contain_text("undefined")
+    expect(result).not_to_contain_text("smt-mirror.csv")
+    expect(result.get_by_role("link", name="Your usage")).to_have_attribute("href", "/customer/usage")
+    shoot(page, "customer-upload-stored-already")
