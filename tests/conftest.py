@@ -20,6 +20,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for(predicate, seconds: float, step: float = 0.1) -> bool:
+    """Poll until predicate() holds or the deadline passes; its last answer."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())
+
+
 def wait_for_url(url: str, seconds: float = 15) -> None:
     deadline = time.monotonic() + seconds
     while True:

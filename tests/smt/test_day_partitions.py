@@ -1,7 +1,6 @@
 """smt_interval_day partitioned by the same Central months as smt_interval on PostgreSQL
 (migration 0015, smt/partitions.py): made with the interval months, dropped with them."""
 
-import hashlib
 import io
 import re
 from datetime import date, datetime
@@ -13,10 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from config.partitions import partitions_existing
-from smt import partitions, storage, usage
+from smt import partitions, usage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile
-from smt.normalize import raw_file_normalize
+from tests.smt.test_partitions import exists
+from tests.smt.test_partitions import normalize as normalize_esiids
 
 pytestmark = pytest.mark.django_db
 CENTRAL = ZoneInfo("America/Chicago")
@@ -42,25 +42,12 @@ def query(sql: str, params: list | None = None) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def exists(table: str) -> bool:
-    return query("SELECT to_regclass(%s) IS NOT NULL", [table])[0][0]
-
-
 def rows_in(table: str) -> int:
     return query(f'SELECT count(*) FROM "{table}"')[0][0]
 
 
 def normalize(start: date, days: int) -> RawSmtFile:
-    data = "".join(interval_csv_lines(esiids=[A, B], start=start, days=days)).encode()
-    raw = storage.raw_file_store(
-        fileobj=io.BytesIO(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        filename=f"{start}.csv",
-        origin="staff",
-    ).raw_file
-    assert "error" not in raw_file_normalize(raw_file=raw)
-    return raw
+    return normalize_esiids(start, days, esiids=(A, B))
 
 
 def prune_keeping_from_10_february(settings) -> dict:

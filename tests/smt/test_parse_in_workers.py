@@ -6,7 +6,6 @@ import hashlib
 import io
 import os
 import signal
-import time
 from datetime import date
 from pathlib import Path
 
@@ -16,19 +15,10 @@ from ops.models import JobRun
 from smt import ingest, normalize, storage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile, SmtInterval
-from tests.conftest import cluster_start, cluster_stop
+from tests.conftest import cluster_start, cluster_stop, wait_for
 
 # The cmdline of a spawn-started pool process and of the resource tracker spawn starts beside it.
 POOL_MARKER = "from multiprocessing."
-
-
-def wait_for(predicate, seconds: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def session_processes(session: int) -> dict[int, tuple[int, str]]:

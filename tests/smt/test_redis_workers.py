@@ -21,19 +21,10 @@ from ops.models import JobRun
 from smt import ingest, storage
 from smt.demo import interval_csv_lines
 from smt.models import RawSmtFile, SmtInterval
-from tests.conftest import cluster_ready, cluster_start, cluster_stop
+from tests.conftest import cluster_ready, cluster_start, cluster_stop, wait_for
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = {"HTTP_X_SMT_UPLOAD_TOKEN": "test-upload-token"}
-
-
-def wait_for(predicate, seconds: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def csv_bytes(esiids: list[str], days: int, seed: int = 1) -> bytes:
